@@ -1,0 +1,124 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "loupe",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "loupe", targets: ["loupe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // zlib from the system: gzip bodies (OTLP/HTTP Content-Encoding, gRPC message compression on the client side).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Pure value types: the data model of all three signals. No dependencies.
+        .target(name: "LoupeModel", swiftSettings: strictSettings),
+
+        // Pure, synchronous codecs: protobuf wire, OTLP protobuf and JSON, gzip. No NIO, no async.
+        .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib"], swiftSettings: strictSettings),
+
+        // Write-ahead log and per-signal stores. File I/O at this layer; no networking.
+        .target(
+            name: "LoupeStorage",
+            dependencies: [
+                "LoupeModel", "LoupeWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The ingest path shared by every protocol: admission (memory budget), retention, WAL, stores; self-metrics.
+        .target(
+            name: "LoupePipeline",
+            dependencies: [
+                "LoupeModel", "LoupeWire", "LoupeStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Network surfaces: thin adapters from HTTP and gRPC requests to the pipeline and stores.
+        .target(
+            name: "LoupeServer",
+            dependencies: [
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Load generator and decoder benchmark (`loupe bench`).
+        .target(
+            name: "LoupeBench",
+            dependencies: [
+                "LoupeModel", "LoupeWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Commands, configuration and wiring.
+        .target(
+            name: "LoupeCLI",
+            dependencies: [
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .executableTarget(name: "loupe", dependencies: ["LoupeCLI"], swiftSettings: strictSettings),
+
+        .testTarget(
+            name: "LoupeWireTests",
+            dependencies: ["LoupeModel", "LoupeWire"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LoupeStorageTests",
+            dependencies: ["LoupeModel", "LoupeWire", "LoupeStorage"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LoupeServerTests",
+            dependencies: [
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeCLI", "LoupeBench",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
