@@ -1,0 +1,147 @@
+import LoupeModel
+import LoupePipeline
+import LoupeStorage
+import Yams
+
+/// Everything `loupe up` can be told, from the YAML file given by `--config` and then
+/// from flags, which override it.
+public struct LoupeConfiguration: Sendable, Equatable {
+    public var dataDirectory = "./loupe-data"
+    public var httpAddress = ListenAddress(host: "0.0.0.0", port: 8080)
+    public var otlpGRPCAddress = ListenAddress(host: "0.0.0.0", port: 4317)
+    public var otlpHTTPAddress = ListenAddress(host: "0.0.0.0", port: 4318)
+    public var retention = RetentionPolicy.defaultPeriod
+    public var logLevel = "info"
+    public var maximumRequestBytes = 16 << 20
+    public var memoryBudgetBytes = 512 << 20
+    public var walSyncPolicy = WALSyncPolicy.groupCommit
+    public var walSegmentBytes = 128 << 20
+
+    public init() {}
+
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Reads a YAML configuration on top of the defaults. Unknown keys are errors, so a
+    /// typo never silently falls back to a default.
+    public static func load(yaml text: String, source: String) throws(Error) -> LoupeConfiguration {
+        var configuration = LoupeConfiguration()
+        let root: [String: Any]
+        do {
+            guard let loaded = try Yams.load(yaml: text) else { return configuration }
+            guard let mapping = loaded as? [String: Any] else {
+                throw Error(description: "\(source): the configuration must be a YAML mapping")
+            }
+            root = mapping
+        } catch let error as Error {
+            throw error
+        } catch {
+            throw Error(description: "\(source): invalid YAML: \(error)")
+        }
+        let reader = YAMLReader(source: source)
+        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "log_level", "limits", "wal"], at: "")
+        if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
+        if let value = try reader.string(root, "http_address") { configuration.httpAddress = try reader.address(value, key: "http_address") }
+        if let value = try reader.string(root, "otlp_grpc_address") { configuration.otlpGRPCAddress = try reader.address(value, key: "otlp_grpc_address") }
+        if let value = try reader.string(root, "otlp_http_address") { configuration.otlpHTTPAddress = try reader.address(value, key: "otlp_http_address") }
+        if let value = try reader.string(root, "retention") { configuration.retention = try parseRetention(value, source: "\(source): retention") }
+        if let value = try reader.string(root, "log_level") { configuration.logLevel = try parseLogLevel(value, source: "\(source): log_level") }
+        if let limits = try reader.mapping(root, "limits") {
+            try reader.checkKeys(limits, allowed: ["max_request_bytes", "memory_budget_bytes"], at: "limits.")
+            if let value = try reader.string(limits, "max_request_bytes") { configuration.maximumRequestBytes = try reader.bytes(value, key: "limits.max_request_bytes") }
+            if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
+        }
+        if let wal = try reader.mapping(root, "wal") {
+            try reader.checkKeys(wal, allowed: ["fsync", "fsync_interval", "segment_size"], at: "wal.")
+            let interval = try reader.string(wal, "fsync_interval")
+            if let value = try reader.string(wal, "fsync") {
+                configuration.walSyncPolicy = try parseSyncPolicy(value, interval: interval, source: "\(source): wal.fsync")
+            } else if interval != nil {
+                throw Error(description: "\(source): wal.fsync_interval only applies with wal.fsync: interval")
+            }
+            if let value = try reader.string(wal, "segment_size") { configuration.walSegmentBytes = try reader.bytes(value, key: "wal.segment_size") }
+        }
+        return configuration
+    }
+
+    public static func parseRetention(_ text: String, source: String) throws(Error) -> RetentionPolicy {
+        do {
+            return RetentionPolicy(nanoseconds: try DurationText.parseNanoseconds(text))
+        } catch {
+            throw Error(description: "\(source): \(error)")
+        }
+    }
+
+    public static func parseLogLevel(_ text: String, source: String) throws(Error) -> String {
+        let level = text.lowercased() == "warn" ? "warning" : text.lowercased()
+        guard logLevels.contains(level) else {
+            throw Error(description: "\(source): unknown log level \"\(text)\"; use one of \(logLevels.joined(separator: ", "))")
+        }
+        return level
+    }
+
+    public static func parseSyncPolicy(_ text: String, interval: String?, source: String) throws(Error) -> WALSyncPolicy {
+        switch text.lowercased() {
+        case "group", "always", "group_commit":
+            return .groupCommit
+        case "none", "never", "off":
+            return .never
+        case "interval":
+            do {
+                return .interval(try DurationText.parse(interval ?? "1s"))
+            } catch {
+                throw Error(description: "\(source): \(error)")
+            }
+        default:
+            throw Error(description: "\(source): unknown fsync policy \"\(text)\"; use group (fsync before acknowledging), interval or none")
+        }
+    }
+}
+
+/// Typed access to a loosely typed YAML mapping, with errors that name the key.
+private struct YAMLReader {
+    let source: String
+
+    func checkKeys(_ mapping: [String: Any], allowed: Set<String>, at prefix: String) throws(LoupeConfiguration.Error) {
+        for key in mapping.keys.sorted() where !allowed.contains(key) {
+            throw LoupeConfiguration.Error(
+                description: "\(source): unknown key \"\(prefix)\(key)\"; known keys here: \(allowed.sorted().map { prefix + $0 }.joined(separator: ", "))")
+        }
+    }
+
+    func string(_ mapping: [String: Any], _ key: String) throws(LoupeConfiguration.Error) -> String? {
+        guard let value = mapping[key] else { return nil }
+        switch value {
+        case let text as String: return text
+        case let number as Int: return String(number)
+        case let number as Double: return String(number)
+        default: throw LoupeConfiguration.Error(description: "\(source): \(key) must be a string or number")
+        }
+    }
+
+    func mapping(_ mapping: [String: Any], _ key: String) throws(LoupeConfiguration.Error) -> [String: Any]? {
+        guard let value = mapping[key] else { return nil }
+        guard let nested = value as? [String: Any] else {
+            throw LoupeConfiguration.Error(description: "\(source): \(key) must be a mapping")
+        }
+        return nested
+    }
+
+    func address(_ text: String, key: String) throws(LoupeConfiguration.Error) -> ListenAddress {
+        do {
+            return try ListenAddress(parsing: text)
+        } catch {
+            throw LoupeConfiguration.Error(description: "\(source): \(key): \(error)")
+        }
+    }
+
+    func bytes(_ text: String, key: String) throws(LoupeConfiguration.Error) -> Int {
+        guard let value = ByteSizeText.parse(text), value > 0 else {
+            throw LoupeConfiguration.Error(description: "\(source): \(key): \"\(text)\" is not a byte size such as 16MiB")
+        }
+        return value
+    }
+}

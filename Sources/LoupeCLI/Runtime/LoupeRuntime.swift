@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import Logging
+import LoupeModel
+import LoupePipeline
+import LoupeServer
+import LoupeStorage
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// The addresses a running Loupe actually listens on (ports resolved when 0 was asked for).
+public struct ListeningAddresses: Sendable, Equatable {
+    public var http: ListenAddress
+    public var otlpGRPC: ListenAddress
+    public var otlpHTTP: ListenAddress
+}
+
+/// Wires one all-in-one Loupe process: WAL, stores, write path, and the HTTP and gRPC
+/// listeners, as services of one `ServiceGroup`.
+public struct LoupeRuntime: Sendable {
+    public let configuration: LoupeConfiguration
+    public let pipeline: IngestPipeline
+    public let readiness = Readiness()
+    let logger: Logger
+
+    public init(configuration: LoupeConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let walDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("wal").path
+        let telemetry = SelfTelemetry()
+        var walOptions = WALOptions(
+            syncPolicy: configuration.walSyncPolicy, segmentSizeBytes: configuration.walSegmentBytes,
+            maximumRecordBytes: max(configuration.maximumRequestBytes * 2, 1 << 20))
+        walOptions.groupCommitObserver = { commit in
+            if let fsync = commit.fsyncDuration { telemetry.recordFsync(fsync, records: commit.records) }
+        }
+        let wal = try WriteAheadLog(directory: walDirectory, options: walOptions, logger: logger)
+        pipeline = IngestPipeline(
+            wal: wal, stores: .embedded(), retention: configuration.retention,
+            budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger)
+    }
+
+    /// Replays the WAL, then serves until SIGINT/SIGTERM (or until the task is cancelled).
+    /// `onListening` gets the resolved addresses once every listener is bound.
+    public func run(
+        gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint],
+        onListening: @escaping @Sendable (ListeningAddresses) async -> Void = { _ in }
+    ) async throws {
+        let started = ContinuousClock.now
+        let report = try await pipeline.replayWAL()
+        logger.info("WAL replayed", metadata: [
+            "records": "\(report.records)", "segments": "\(report.segments)", "bytes": "\(report.bytes)",
+            "duration": "\(ContinuousClock.now - started)",
+        ])
+
+        let ingestor = OTLPIngestor(pipeline: pipeline, limits: IngestLimits(maximumRequestBytes: configuration.maximumRequestBytes))
+        let bound = BoundPorts(expected: 3)
+        let readiness = self.readiness
+        let configuration = self.configuration
+        let announce: @Sendable (ListenerRole, Int) async -> Void = { role, port in
+            guard let ports = bound.record(role, port) else { return }
+            readiness.markReady()
+            await onListening(ListeningAddresses(
+                http: ListenAddress(host: configuration.httpAddress.host, port: ports[.http]!),
+                otlpGRPC: ListenAddress(host: configuration.otlpGRPCAddress.host, port: ports[.otlpGRPC]!),
+                otlpHTTP: ListenAddress(host: configuration.otlpHTTPAddress.host, port: ports[.otlpHTTP]!)))
+        }
+        var services: [any Service] = [
+            pipeline.wal,
+            RetentionService(pipeline: pipeline, clock: ContinuousClock(), logger: logger),
+            OTLPGRPCServer(
+                host: configuration.otlpGRPCAddress.host, port: configuration.otlpGRPCAddress.port, ingestor: ingestor,
+                onListening: { await announce(.otlpGRPC, $0) }),
+        ]
+        services.append(HTTPServers.otlpApplication(
+            address: .hostname(configuration.otlpHTTPAddress.host, port: configuration.otlpHTTPAddress.port),
+            ingestor: ingestor, logger: logger, onListening: { await announce(.otlpHTTP, $0) }))
+        services.append(HTTPServers.mainApplication(
+            address: .hostname(configuration.httpAddress.host, port: configuration.httpAddress.port),
+            ingestor: ingestor, readiness: readiness, logger: logger, onListening: { await announce(.http, $0) }))
+
+        // Services stop in reverse order: listeners first, the WAL last, so every
+        // acknowledged write is flushed before the process exits.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: gracefulShutdownSignals,
+            logger: logger))
+        try await withTaskCancellationHandler {
+            try await group.run()
+        } onCancel: {
+            readiness.markNotReady()
+        }
+    }
+}
+
+enum ListenerRole: Hashable, Sendable {
+    case http, otlpGRPC, otlpHTTP
+}
+
+/// Collects the ports the listeners report; yields them all once the last one is bound.
+final class BoundPorts: Sendable {
+    private let ports = Mutex<[ListenerRole: Int]>([:])
+    private let expected: Int
+
+    init(expected: Int) { self.expected = expected }
+
+    func record(_ role: ListenerRole, _ port: Int) -> [ListenerRole: Int]? {
+        ports.withLock { ports in
+            ports[role] = port
+            return ports.count == expected ? ports : nil
+        }
+    }
+}

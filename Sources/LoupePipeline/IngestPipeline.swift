@@ -1,0 +1,167 @@
+import Logging
+import LoupeModel
+import LoupeStorage
+import LoupeWire
+
+/// What the write path did with a request: the basis of OTLP's `partial_success`.
+public struct IngestReceipt: Sendable, Equatable {
+    public var acceptedItems: Int
+    public var rejectedItems: Int
+    /// Empty on full success; otherwise says why items were refused.
+    public var message: String
+
+    public init(acceptedItems: Int, rejectedItems: Int = 0, message: String = "") {
+        self.acceptedItems = acceptedItems
+        self.rejectedItems = rejectedItems
+        self.message = message
+    }
+}
+
+/// The one write path every protocol shares:
+/// admission (memory budget) -> retention filter -> WAL append (durable per the sync
+/// policy) -> store -> acknowledgement.
+public final class IngestPipeline: Sendable {
+    public let wal: WriteAheadLog
+    public let stores: Stores
+    public let retention: RetentionPolicy
+    public let budget: MemoryBudget
+    public let telemetry: SelfTelemetry
+    private let clock: WallClock
+    private let logger: Logger
+
+    public init(
+        wal: WriteAheadLog, stores: Stores, retention: RetentionPolicy, budget: MemoryBudget, telemetry: SelfTelemetry,
+        clock: WallClock = .system, logger: Logger
+    ) {
+        self.wal = wal
+        self.stores = stores
+        self.retention = retention
+        self.budget = budget
+        self.telemetry = telemetry
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Reserves memory for a request of `bytes` before it is decoded; refuses with a
+    /// retryable error when the write path is over its budget.
+    public func admit(bytes: Int) throws(IngestError) -> MemoryBudget.Reservation {
+        // Decoded data takes a few times the wire size; reserve for both.
+        guard let reservation = budget.reserve(bytes * 4) else {
+            throw IngestError(
+                .overloaded,
+                "the write path is over its memory budget (\(budget.bytesInUse) of \(budget.limitBytes) bytes in use); retry later",
+                retryAfterSeconds: 1)
+        }
+        return reservation
+    }
+
+    public func release(_ reservation: MemoryBudget.Reservation) { budget.release(reservation) }
+
+    /// Makes `data` durable and stores it. Returns once the WAL holds it per the sync policy.
+    ///
+    /// - Parameter canonicalEncoding: the request's own protobuf bytes when it arrived as
+    ///   protobuf; they are written to the WAL as they are unless items had to be removed.
+    public func ingest<Data: SignalData>(
+        _ data: Data, tenant: Tenant, canonicalEncoding: [UInt8]?, via ingestProtocol: IngestProtocol, requestBytes: Int
+    ) async throws(IngestError) -> IngestReceipt {
+        var data = data
+        var encoding = canonicalEncoding
+        let totalItems = data.itemCount
+        var dropped = 0
+        var message = ""
+
+        if let logs = data as? LogsData, logs.containsUntimedRecords {
+            data = stampUntimedRecords(logs) as! Data
+            encoding = nil
+        }
+        if let cutoff = retention.cutoff(nowUnixNano: clock.nowUnixNano()), let bounds = data.timeBounds.range, bounds.start < cutoff {
+            dropped = data.filterItems { $0 >= cutoff }
+            encoding = nil
+            telemetry.recordDropped(signal: Data.signal, items: dropped)
+            message = "\(dropped) of \(totalItems) \(Data.signal.itemName) are older than the retention period of "
+                + "\(retention) (timestamp before \(cutoff) ns since the Unix epoch) and were not stored"
+        }
+
+        if !data.isEmpty {
+            let bytes = encoding ?? SignalCodec.encode(data)
+            let bounds = data.timeBounds
+            do {
+                try await wal.append(WALRecord(signal: Data.signal, tenant: tenant, timeBounds: bounds, payload: bytes))
+            } catch {
+                telemetry.recordRejected(signal: Data.signal, via: ingestProtocol, reason: IngestError.Code.unavailable.rawValue)
+                logger.error("WAL append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])
+                throw IngestError(.unavailable, "could not make the data durable: \(error)", retryAfterSeconds: 1)
+            }
+            do {
+                try await stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
+            } catch {
+                // The batch is in the WAL and comes back on replay; the store failing is an internal fault.
+                logger.error("store append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])
+                throw IngestError(.internalError, "the \(Data.signal) store failed: \(error)")
+            }
+        }
+        telemetry.recordAccepted(signal: Data.signal, via: ingestProtocol, items: totalItems - dropped, bytes: requestBytes)
+        return IngestReceipt(acceptedItems: totalItems - dropped, rejectedItems: dropped, message: message)
+    }
+
+    /// Log records that carry neither a time nor an observed time get the time Loupe
+    /// received them as their observed time, as a collector would have set it.
+    private func stampUntimedRecords(_ logs: LogsData) -> LogsData {
+        var logs = logs
+        let now = clock.nowUnixNano()
+        for resourceIndex in logs.resourceLogs.indices {
+            for scopeIndex in logs.resourceLogs[resourceIndex].scopeLogs.indices {
+                for recordIndex in logs.resourceLogs[resourceIndex].scopeLogs[scopeIndex].logRecords.indices
+                where logs.resourceLogs[resourceIndex].scopeLogs[scopeIndex].logRecords[recordIndex].effectiveTimeUnixNano == 0 {
+                    logs.resourceLogs[resourceIndex].scopeLogs[scopeIndex].logRecords[recordIndex].observedTimeUnixNano = now
+                }
+            }
+        }
+        return logs
+    }
+
+    /// Loads every intact WAL record into the stores. Run once at start, before serving.
+    public func replayWAL() async throws -> WALReplayReport {
+        var traces: [DurableBatch<TraceData>] = []
+        var logs: [DurableBatch<LogsData>] = []
+        var metrics: [DurableBatch<MetricsData>] = []
+        var undecodable = 0
+        let report = try wal.replay { record in
+            do {
+                switch record.signal {
+                case .traces:
+                    traces.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeTraces(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
+                case .logs:
+                    logs.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeLogs(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
+                case .metrics:
+                    metrics.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeMetrics(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
+                }
+            } catch {
+                undecodable += 1
+            }
+        }
+        if undecodable > 0 {
+            logger.error("WAL records passed their checksum but did not decode; skipped", metadata: ["records": "\(undecodable)"])
+        }
+        for batch in traces { try await stores.append(batch) }
+        for batch in logs { try await stores.append(batch) }
+        for batch in metrics { try await stores.append(batch) }
+        return report
+    }
+
+    /// Refreshes the gauges that are read from state rather than counted on the way.
+    public func refreshGauges() async {
+        telemetry.updateMemoryBudget(inUse: budget.bytesInUse, limit: budget.limitBytes)
+        for signal in Signal.allCases {
+            let statistics = await stores.statistics(of: signal)
+            telemetry.updateStore(signal: signal, items: statistics.items, bytes: statistics.bytes)
+        }
+        telemetry.updateWALDiskBytes(wal.diskUsageBytes)
+    }
+}
+
+extension LogsData {
+    var containsUntimedRecords: Bool {
+        resourceLogs.contains { $0.scopeLogs.contains { $0.logRecords.contains { $0.effectiveTimeUnixNano == 0 } } }
+    }
+}

@@ -1,0 +1,6 @@
+/// The surface a write arrived through; a label on every ingest counter.
+public enum IngestProtocol: String, Sendable, CaseIterable {
+    case otlpGRPC = "otlp_grpc"
+    case otlpHTTPProtobuf = "otlp_http_protobuf"
+    case otlpHTTPJSON = "otlp_http_json"
+}

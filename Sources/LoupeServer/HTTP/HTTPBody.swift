@@ -1,0 +1,47 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LoupeWire
+import NIOCore
+
+/// Reading a request body within the size limit, undoing its Content-Encoding.
+enum HTTPBody {
+    struct Failure: Error {
+        var status: HTTPResponse.Status
+        var reason: String
+        var message: String
+    }
+
+    static func collect(_ request: Request, limit: Int) async throws(Failure) -> [UInt8] {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw Failure(status: .contentTooLarge, reason: "too_large", message: "request body of \(declared) bytes exceeds the limit of \(limit) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw Failure(status: .contentTooLarge, reason: "too_large", message: "request body exceeds the limit of \(limit) bytes")
+        } catch {
+            throw Failure(status: .badRequest, reason: "bad_request", message: "could not read the request body: \(error)")
+        }
+        let encoding = request.headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces) ?? "identity"
+        switch encoding {
+        case "", "identity":
+            return Array(buffer.readableBytesView)
+        case "gzip", "x-gzip", "deflate":
+            do {
+                return try buffer.withUnsafeReadableBytes { raw throws(GzipError) in
+                    encoding == "deflate"
+                        ? try Gzip.decompressDeflate(raw, maximumOutputBytes: limit)
+                        : try Gzip.decompress(raw, maximumOutputBytes: limit)
+                }
+            } catch where error.code == .outputTooLarge {
+                throw Failure(status: .contentTooLarge, reason: "too_large", message: "decompressed request body exceeds the limit of \(limit) bytes")
+            } catch {
+                throw Failure(status: .badRequest, reason: "bad_request", message: "malformed \(encoding) request body: \(error)")
+            }
+        default:
+            throw Failure(status: .unsupportedMediaType, reason: "unsupported_media_type", message: "unsupported Content-Encoding \"\(encoding)\"; use gzip, deflate or identity")
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import LoupePipeline
+import LoupeStorage
+import NIOCore
+import ServiceLifecycle
+
+/// Builds the two HTTP listeners: the main API (OTLP/HTTP, reads, operations) and the
+/// OTLP/HTTP-only port (4318 by default).
+public enum HTTPServers {
+    public static func mainApplication(
+        address: BindAddress, ingestor: OTLPIngestor, readiness: Readiness, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some Service {
+        let router = Router()
+        OTLPHTTPRoutes(ingestor: ingestor).register(on: router)
+        ReadRoutes(stores: ingestor.pipeline.stores).register(on: router)
+        OperationalRoutes(pipeline: ingestor.pipeline, readiness: readiness).register(on: router)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: address, serverName: "loupe"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    public static func otlpApplication(
+        address: BindAddress, ingestor: OTLPIngestor, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some Service {
+        let router = Router()
+        OTLPHTTPRoutes(ingestor: ingestor).register(on: router)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: address, serverName: "loupe"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,143 @@
+import LoupeModel
+import LoupeWire
+import Synchronization
+
+/// An in-memory store that keeps each accepted batch in its compact canonical protobuf
+/// form, indexed by tenant and time bounds, and decodes only what a read touches.
+///
+/// It is the placeholder engine of the foundation: durable through the WAL (replayed on
+/// start), readable by tenant and time range, and cheap to feed at full ingest rate.
+public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
+    struct StoredChunk: Sendable {
+        var bounds: TimeBounds
+        var itemCount: Int
+        var encoded: [UInt8]
+    }
+
+    struct State: Sendable {
+        var chunksByTenant: [Tenant: [StoredChunk]] = [:]
+        var items = 0
+        var bytes = 0
+    }
+
+    private let state = Mutex(State())
+    private let decode: @Sendable ([UInt8]) throws(WireError) -> Data
+    private let encode: @Sendable (Data) -> [UInt8]
+
+    init(decode: @escaping @Sendable ([UInt8]) throws(WireError) -> Data, encode: @escaping @Sendable (Data) -> [UInt8]) {
+        self.decode = decode
+        self.encode = encode
+    }
+
+    func append(_ batch: DurableBatch<Data>) {
+        guard !batch.timeBounds.isEmpty else { return }
+        let chunk = StoredChunk(bounds: batch.timeBounds, itemCount: batch.data.itemCount, encoded: batch.encoded)
+        state.withLock { state in
+            state.chunksByTenant[batch.tenant, default: []].append(chunk)
+            state.items += chunk.itemCount
+            state.bytes += chunk.encoded.count
+        }
+    }
+
+    func read(tenant: Tenant, range: TimeRange) throws(StorageError) -> Data {
+        let chunks = state.withLock { state in
+            (state.chunksByTenant[tenant] ?? []).filter { $0.bounds.range.map(range.overlaps) ?? false }
+        }
+        var result = Data()
+        for chunk in chunks {
+            var data: Data
+            do {
+                data = try decode(chunk.encoded)
+            } catch {
+                throw StorageError(.corrupt, "stored \(Data.signal) batch of tenant \(tenant) no longer decodes: \(error)")
+            }
+            if let bounds = chunk.bounds.range, bounds.start < range.start || bounds.end > range.end {
+                data.filterItems { range.contains($0) }
+            }
+            result.append(contentsOf: data)
+        }
+        return result
+    }
+
+    func removeItems(olderThan cutoff: UInt64) -> Int {
+        // Chunks wholly older than the cutoff go at once; chunks straddling it are re-encoded without the old items.
+        let straddling: [(Tenant, Int, StoredChunk)] = state.withLock { state in
+            var straddling: [(Tenant, Int, StoredChunk)] = []
+            for (tenant, chunks) in state.chunksByTenant {
+                for (index, chunk) in chunks.enumerated() where chunk.bounds.minimum < cutoff && chunk.bounds.maximum >= cutoff {
+                    straddling.append((tenant, index, chunk))
+                }
+            }
+            return straddling
+        }
+        var replacements: [Tenant: [Int: StoredChunk?]] = [:]
+        for (tenant, index, chunk) in straddling {
+            guard var data = try? decode(chunk.encoded) else { continue }
+            data.filterItems { $0 >= cutoff }
+            replacements[tenant, default: [:]][index] = data.isEmpty
+                ? StoredChunk?.none
+                : StoredChunk(bounds: data.timeBounds, itemCount: data.itemCount, encoded: encode(data))
+        }
+        return state.withLock { state in
+            var removed = 0
+            for tenant in Array(state.chunksByTenant.keys) {
+                var kept: [StoredChunk] = []
+                for (index, chunk) in state.chunksByTenant[tenant]!.enumerated() {
+                    if let replacement = replacements[tenant]?[index] {
+                        removed += chunk.itemCount - (replacement?.itemCount ?? 0)
+                        state.bytes -= chunk.encoded.count - (replacement?.encoded.count ?? 0)
+                        if let replacement { kept.append(replacement) }
+                    } else if chunk.bounds.maximum < cutoff {
+                        removed += chunk.itemCount
+                        state.bytes -= chunk.encoded.count
+                    } else {
+                        kept.append(chunk)
+                    }
+                }
+                state.chunksByTenant[tenant] = kept.isEmpty ? nil : kept
+            }
+            state.items -= removed
+            return removed
+        }
+    }
+
+    func statistics() -> StoreStatistics {
+        state.withLock { StoreStatistics(tenants: $0.chunksByTenant.count, items: $0.items, bytes: $0.bytes) }
+    }
+}
+
+public final class EmbeddedTraceStore: TraceStore {
+    private let store = EmbeddedSignalStore<TraceData>(
+        decode: { bytes throws(WireError) in try OTLPProtobuf.decodeTraces(bytes) },
+        encode: { OTLPProtobuf.encodeTraces($0) }
+    )
+    public init() {}
+    public func append(_ batch: DurableBatch<TraceData>) async throws(StorageError) { store.append(batch) }
+    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> TraceData { try store.read(tenant: tenant, range: range) }
+    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { store.removeItems(olderThan: cutoffUnixNano) }
+    public func statistics() async -> StoreStatistics { store.statistics() }
+}
+
+public final class EmbeddedLogStore: LogStore {
+    private let store = EmbeddedSignalStore<LogsData>(
+        decode: { bytes throws(WireError) in try OTLPProtobuf.decodeLogs(bytes) },
+        encode: { OTLPProtobuf.encodeLogs($0) }
+    )
+    public init() {}
+    public func append(_ batch: DurableBatch<LogsData>) async throws(StorageError) { store.append(batch) }
+    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> LogsData { try store.read(tenant: tenant, range: range) }
+    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { store.removeItems(olderThan: cutoffUnixNano) }
+    public func statistics() async -> StoreStatistics { store.statistics() }
+}
+
+public final class EmbeddedMetricStore: MetricStore {
+    private let store = EmbeddedSignalStore<MetricsData>(
+        decode: { bytes throws(WireError) in try OTLPProtobuf.decodeMetrics(bytes) },
+        encode: { OTLPProtobuf.encodeMetrics($0) }
+    )
+    public init() {}
+    public func append(_ batch: DurableBatch<MetricsData>) async throws(StorageError) { store.append(batch) }
+    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> MetricsData { try store.read(tenant: tenant, range: range) }
+    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { store.removeItems(olderThan: cutoffUnixNano) }
+    public func statistics() async -> StoreStatistics { store.statistics() }
+}

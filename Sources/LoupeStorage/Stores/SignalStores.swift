@@ -1,0 +1,78 @@
+import LoupeModel
+
+/// A batch that has been made durable in the WAL and is handed to a store.
+///
+/// It carries the decoded model (what real engines index) and its canonical OTLP
+/// protobuf encoding (what the WAL holds), so a store can keep whichever suits it
+/// without encoding twice.
+public struct DurableBatch<Data: SignalData>: Sendable {
+    public var tenant: Tenant
+    public var data: Data
+    public var encoded: [UInt8]
+    public var timeBounds: TimeBounds
+
+    public init(tenant: Tenant, data: Data, encoded: [UInt8], timeBounds: TimeBounds) {
+        self.tenant = tenant
+        self.data = data
+        self.encoded = encoded
+        self.timeBounds = timeBounds
+    }
+}
+
+/// Everything a store reports about itself, for `/metrics` and status pages.
+public struct StoreStatistics: Sendable, Equatable {
+    public var tenants: Int
+    public var items: Int
+    public var bytes: Int
+
+    public init(tenants: Int = 0, items: Int = 0, bytes: Int = 0) {
+        self.tenants = tenants
+        self.items = items
+        self.bytes = bytes
+    }
+}
+
+/// The operations every per-signal store offers. The write path and the read APIs
+/// talk to stores only through the three protocols below, so an engine can replace
+/// the embedded store without touching them.
+public protocol SignalStore<Data>: Sendable {
+    associatedtype Data: SignalData
+
+    /// Takes a batch that is already durable. Called in WAL order, also during replay.
+    func append(_ batch: DurableBatch<Data>) async throws(StorageError)
+
+    /// Items of `tenant` whose timestamp lies in `range`, grouped by resource and scope.
+    func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> Data
+
+    /// Forgets items older than `cutoffUnixNano` (retention). Returns how many were removed.
+    func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int
+
+    func statistics() async -> StoreStatistics
+}
+
+/// Spans; the trace engine of a later issue replaces the embedded implementation.
+public protocol TraceStore: SignalStore where Data == TraceData {}
+
+/// Log records; the log engine of a later issue replaces the embedded implementation.
+public protocol LogStore: SignalStore where Data == LogsData {}
+
+/// Metric data points; the TSDB of a later issue replaces the embedded implementation.
+public protocol MetricStore: SignalStore where Data == MetricsData {}
+
+/// The three stores one Loupe process writes to and reads from.
+public struct Stores: Sendable {
+    public var traces: any TraceStore
+    public var logs: any LogStore
+    public var metrics: any MetricStore
+
+    public init(traces: any TraceStore, logs: any LogStore, metrics: any MetricStore) {
+        self.traces = traces
+        self.logs = logs
+        self.metrics = metrics
+    }
+
+    /// The embedded stores `loupe up` uses until the per-signal engines land.
+    public static func embedded() -> Stores {
+        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore())
+    }
+}

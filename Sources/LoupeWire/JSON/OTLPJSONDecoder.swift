@@ -1,0 +1,454 @@
+import LoupeModel
+
+/// OTLP/JSON (the protobuf JSON mapping with OTLP's deviations) for all three signals.
+///
+/// Decoding streams straight from the bytes into the model. Beyond what the specification
+/// requires, the decoder accepts, leniently:
+/// - trace and span IDs in base64 (24 or 22 characters for a trace ID, 12 or 11 for a span ID)
+///   besides case-insensitive hex (32 and 16 characters); the length decides, anything else is an
+///   `.invalidLength` error naming the field;
+/// - enum names (`"SPAN_KIND_SERVER"`) and decimal strings besides enum integers;
+/// - 64-bit and 32-bit integers as numbers or decimal strings, also in exponent form when integral;
+/// - doubles as numbers, numeric strings, or `"NaN"`, `"Infinity"`, `"-Infinity"`;
+/// - `bytesValue` in standard or URL-safe base64, with or without padding;
+/// - the original snake_case field names (`schema_url`) when a key is not a known lowerCamelCase name;
+/// - `null` for any field (treated as absent); a UTF-8 byte order mark.
+///
+/// Unknown fields are skipped (their syntax is still checked). Strings must be UTF-8 (`.invalidUTF8`
+/// otherwise, like the protobuf decoder); an unpaired surrogate escape (`"\uD800"`) becomes U+FFFD.
+/// Nesting is limited to 320 objects and arrays, enough for AnyValues nested 100 deep as the protobuf
+/// decoder allows. `null` as an array element is an error.
+/// When a field appears twice, the last occurrence wins; so does the last member of a oneof.
+///
+/// Errors are `WireError`s with the byte offset and a path such as
+/// `resourceSpans[0].scopeSpans[0].spans[3].traceId`.
+public enum OTLPJSON {
+    /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
+    public static func decodeTraces(_ bytes: [UInt8]) throws(WireError) -> TraceData {
+        try bytes.withUnsafeBytes { buffer in Result { () throws(WireError) in try decodeTraces(buffer) } }.get()
+    }
+
+    /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
+    public static func decodeTraces(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> TraceData {
+        var decoder = OTLPJSONDecoder(buffer)
+        let data = try decoder.decodeTraceRequest()
+        try decoder.reader.expectEnd()
+        return data
+    }
+
+    /// Decodes an OTLP/JSON `ExportLogsServiceRequest`.
+    public static func decodeLogs(_ bytes: [UInt8]) throws(WireError) -> LogsData {
+        try bytes.withUnsafeBytes { buffer in Result { () throws(WireError) in try decodeLogs(buffer) } }.get()
+    }
+
+    /// Decodes an OTLP/JSON `ExportLogsServiceRequest`.
+    public static func decodeLogs(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> LogsData {
+        var decoder = OTLPJSONDecoder(buffer)
+        let data = try decoder.decodeLogsRequest()
+        try decoder.reader.expectEnd()
+        return data
+    }
+
+    /// Decodes an OTLP/JSON `ExportMetricsServiceRequest`.
+    public static func decodeMetrics(_ bytes: [UInt8]) throws(WireError) -> MetricsData {
+        try bytes.withUnsafeBytes { buffer in Result { () throws(WireError) in try decodeMetrics(buffer) } }.get()
+    }
+
+    /// Decodes an OTLP/JSON `ExportMetricsServiceRequest`.
+    public static func decodeMetrics(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> MetricsData {
+        var decoder = OTLPJSONDecoder(buffer)
+        let data = try decoder.decodeMetricsRequest()
+        try decoder.reader.expectEnd()
+        return data
+    }
+
+    /// Decodes an OTLP/JSON `Export*ServiceResponse` (as a client sees it): how many items the
+    /// server rejected and its message. Accepts any of the three signals' field names.
+    public static func decodeExportResponse(_ bytes: [UInt8]) throws(WireError) -> (rejectedItems: Int64, errorMessage: String) {
+        try bytes.withUnsafeBytes { buffer in Result { () throws(WireError) in try decodeExportResponse(buffer) } }.get()
+    }
+
+    /// Decodes an OTLP/JSON `Export*ServiceResponse`.
+    public static func decodeExportResponse(_ buffer: UnsafeRawBufferPointer) throws(WireError) -> (rejectedItems: Int64, errorMessage: String) {
+        var decoder = OTLPJSONDecoder(buffer)
+        let response = try decoder.decodeExportResponse()
+        try decoder.reader.expectEnd()
+        return response
+    }
+}
+
+/// The streaming decoder: one per request.
+struct OTLPJSONDecoder {
+    var reader: JSONReader
+    let fields = OTLPJSONFieldTable.shared
+    /// Attribute keys (and other strings that repeat across items) shared between items.
+    var interner = JSONStringInterner()
+    /// Attributes being decoded, nested lists stacked on top of each other; each list is copied
+    /// out at its end so the result is allocated once at its exact size.
+    var keyValueStack: [KeyValue] = []
+
+    /// JSON nesting allowed: enough for an AnyValue nested as deep as the protobuf decoder allows
+    /// (`OTLPProtobuf.maximumNestingDepth`, 100; each AnyValue level is three JSON levels), plus the envelope.
+    static let maximumDepth = 320
+
+    init(_ buffer: UnsafeRawBufferPointer) {
+        reader = JSONReader(buffer, maximumDepth: Self.maximumDepth)
+        keyValueStack.reserveCapacity(64)
+    }
+
+    // MARK: - Structure helpers
+
+    /// Advances to the next non-null member of an object and names its field.
+    @inline(__always)
+    mutating func nextField(_ cursor: inout JSONReader.ObjectCursor) throws(WireError) -> OTLPJSONField? {
+        guard try reader.nextMember(&cursor, skippingNulls: true) else { return nil }
+        return reader.withKey { fields.lookup($0) }
+    }
+
+    /// Decodes a JSON array of messages; errors get the element index in their path.
+    @inline(__always)
+    mutating func decodeArray<Element>(_ element: (inout Self) throws(WireError) -> Element) throws(WireError) -> [Element] {
+        var cursor = try reader.beginArray()
+        var result: [Element] = []
+        var index = 0
+        while try reader.nextElement(&cursor) {
+            do throws(WireError) {
+                result.append(try element(&self))
+            } catch {
+                throw error.prependingJSONPath(index: index)
+            }
+            index += 1
+        }
+        return result
+    }
+
+    @inline(__always)
+    mutating func decodeScalarArray<Element>(_ element: (inout JSONReader) throws(WireError) -> Element) throws(WireError) -> [Element] {
+        var cursor = try reader.beginArray()
+        var result: [Element] = []
+        var index = 0
+        while try reader.nextElement(&cursor) {
+            do throws(WireError) {
+                result.append(try element(&reader))
+            } catch {
+                throw error.prependingJSONPath(index: index)
+            }
+            index += 1
+        }
+        return result
+    }
+
+    // MARK: - Common messages
+
+    mutating func decodeResource() throws(WireError) -> Resource {
+        var resource = Resource()
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .attributes: resource.attributes = try decodeAttributes()
+                case .droppedAttributesCount: resource.droppedAttributesCount = try reader.readUInt32()
+                case .entityRefs: resource.entityRefs = try decodeArray { (decoder) throws(WireError) in try decoder.decodeEntityRef() }
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return resource
+    }
+
+    mutating func decodeEntityRef() throws(WireError) -> EntityRef {
+        var ref = EntityRef()
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .schemaUrl: ref.schemaURL = try reader.readString()
+                case .type: ref.type = try reader.readString()
+                case .idKeys: ref.idKeys = try decodeStringArray()
+                case .descriptionKeys: ref.descriptionKeys = try decodeStringArray()
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return ref
+    }
+
+    mutating func decodeStringArray() throws(WireError) -> [String] {
+        var cursor = try reader.beginArray()
+        var result: [String] = []
+        var index = 0
+        while try reader.nextElement(&cursor) {
+            do throws(WireError) {
+                result.append(try readInternedString())
+            } catch {
+                throw error.prependingJSONPath(index: index)
+            }
+            index += 1
+        }
+        return result
+    }
+
+    mutating func decodeScope() throws(WireError) -> InstrumentationScope {
+        var scope = InstrumentationScope()
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .name: scope.name = try readInternedString()
+                case .version: scope.version = try readInternedString()
+                case .attributes: scope.attributes = try decodeAttributes()
+                case .droppedAttributesCount: scope.droppedAttributesCount = try reader.readUInt32()
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return scope
+    }
+
+    /// A `repeated KeyValue` list.
+    mutating func decodeAttributes() throws(WireError) -> [KeyValue] {
+        var cursor = try reader.beginArray()
+        let base = keyValueStack.count
+        var index = 0
+        while try reader.nextElement(&cursor) {
+            do throws(WireError) {
+                let keyValue = try decodeKeyValue()
+                keyValueStack.append(keyValue)
+            } catch {
+                throw error.prependingJSONPath(index: index)
+            }
+            index += 1
+        }
+        if base == keyValueStack.count { return [] }
+        let result = Array(keyValueStack[base...])
+        keyValueStack.removeSubrange(base...)
+        return result
+    }
+
+    mutating func decodeKeyValue() throws(WireError) -> KeyValue {
+        var key = ""
+        var value = AnyValue.empty
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .key: key = try readInternedString()
+                case .value: value = try decodeAnyValue()
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return KeyValue(key: key, value: value)
+    }
+
+    /// An `AnyValue` object; `{}` (or one whose kind is null or unknown) is `.empty`.
+    mutating func decodeAnyValue() throws(WireError) -> AnyValue {
+        var value = AnyValue.empty
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .stringValue: value = .string(try reader.readString())
+                case .boolValue: value = .bool(try reader.readBool())
+                case .intValue: value = .int(try reader.readInt64())
+                case .doubleValue: value = .double(try reader.readDouble())
+                case .bytesValue: value = .bytes(try readBase64())
+                case .arrayValue: value = .array(try decodeArrayValue())
+                case .kvlistValue: value = .keyValueList(try decodeKeyValueList())
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return value
+    }
+
+    /// `ArrayValue`: `{"values": [AnyValue...]}`.
+    mutating func decodeArrayValue() throws(WireError) -> [AnyValue] {
+        var values: [AnyValue] = []
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .values: values = try decodeArray { (decoder) throws(WireError) in try decoder.decodeAnyValue() }
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return values
+    }
+
+    /// `KeyValueList`: `{"values": [KeyValue...]}`.
+    mutating func decodeKeyValueList() throws(WireError) -> [KeyValue] {
+        var values: [KeyValue] = []
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .values: values = try decodeAttributes()
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return values
+    }
+
+    // MARK: - Scalars
+
+    /// A string that is likely to repeat across items (attribute keys, scope names).
+    @inline(__always)
+    mutating func readInternedString() throws(WireError) -> String {
+        let view = try reader.readStringView()
+        return try interner.intern(view, reader: reader)
+    }
+
+    /// An enum given as an integer, a decimal string, or (leniently) its protobuf name.
+    mutating func readEnum(_ names: [StaticString]) throws(WireError) -> Int32 {
+        reader.skipWhitespace()
+        if try reader.peekKind() != .string { return try reader.readInt32() }
+        let start = reader.offset
+        let view = try reader.readStringView()
+        if let first = view.first, first == UInt8(ascii: "-") || (first &- UInt8(ascii: "0")) < 10 {
+            if case .number(let number, let stop) = JSONNumber.scan(view, from: 0, limit: view.count), stop == view.count,
+                let wide = number.int64Value, let value = Int32(exactly: wide)
+            {
+                return value
+            }
+        } else {
+            for (index, name) in names.enumerated() where jsonBytesEqual(view, name) { return Int32(index) }
+        }
+        throw WireError(.invalidValue, "unknown enum value \(JSONReader.quote(view))", offset: start)
+    }
+
+    mutating func readTraceID() throws(WireError) -> TraceID {
+        let start = reader.offset
+        let view = try reader.readStringView()
+        switch view.count {
+        case 0:
+            return .empty
+        case 32:
+            guard let high = Self.hex64(view, 0), let low = Self.hex64(view, 16) else {
+                throw WireError(.invalidValue, "trace ID \(JSONReader.quote(view)) is not valid hex", offset: start)
+            }
+            return TraceID(high: high, low: low)
+        case 22, 24:
+            guard let bytes = JSONBase64.decode(view), let id = TraceID(bytes: bytes) else {
+                throw WireError(.invalidValue, "trace ID \(JSONReader.quote(view)) is neither hex nor base64 of 16 bytes", offset: start)
+            }
+            return id
+        default:
+            throw WireError(
+                .invalidLength,
+                "trace ID must be 32 hex characters (or 24 base64), found \(view.count) characters", offset: start
+            )
+        }
+    }
+
+    mutating func readSpanID() throws(WireError) -> SpanID {
+        let start = reader.offset
+        let view = try reader.readStringView()
+        switch view.count {
+        case 0:
+            return .empty
+        case 16:
+            guard let value = Self.hex64(view, 0) else {
+                throw WireError(.invalidValue, "span ID \(JSONReader.quote(view)) is not valid hex", offset: start)
+            }
+            return SpanID(value: value)
+        case 11, 12:
+            guard let bytes = JSONBase64.decode(view), let id = SpanID(bytes: bytes) else {
+                throw WireError(.invalidValue, "span ID \(JSONReader.quote(view)) is neither hex nor base64 of 8 bytes", offset: start)
+            }
+            return id
+        default:
+            throw WireError(
+                .invalidLength,
+                "span ID must be 16 hex characters (or 12 base64), found \(view.count) characters", offset: start
+            )
+        }
+    }
+
+    /// Sixteen hex digits at `view[start...]` as a big-endian UInt64.
+    @inline(__always)
+    static func hex64(_ view: UnsafeBufferPointer<UInt8>, _ start: Int) -> UInt64? {
+        var value: UInt64 = 0
+        var invalid: UInt8 = 0
+        for index in start..<(start + 16) {
+            let nibble = jsonHexNibble(view[index])
+            invalid |= nibble
+            value = value << 4 | UInt64(nibble & 0x0F)
+        }
+        return invalid & 0xF0 == 0 ? value : nil
+    }
+
+    mutating func readBase64() throws(WireError) -> [UInt8] {
+        let start = reader.offset
+        let view = try reader.readStringView()
+        guard let bytes = JSONBase64.decode(view) else {
+            throw WireError(.invalidValue, "invalid base64 in \(JSONReader.quote(view))", offset: start)
+        }
+        return bytes
+    }
+}
+
+// MARK: - Error paths
+
+extension WireError {
+    /// The same error with the field's name in front of its path (built only when an error is thrown).
+    @inline(never)
+    func prependingJSONPath(_ field: OTLPJSONField) -> WireError {
+        prefixed(with: field.rawValue)  // `.unknown` has an empty name, which leaves the path alone
+    }
+
+    @inline(never)
+    func prependingJSONPath(index: Int) -> WireError {
+        prefixed(with: "[\(index)]")
+    }
+}
+
+// MARK: - String interning
+
+/// A small direct-mapped cache of recently decoded strings, so repeated attribute keys share one
+/// `String` instead of allocating each time. Strings of up to 15 UTF-8 bytes are stored inline by
+/// Swift and need no cache.
+struct JSONStringInterner {
+    private static let slotCount = 512
+    private var slots = [String](repeating: "", count: JSONStringInterner.slotCount)
+
+    /// The string for `bytes`, which `reader.readStringView()` just returned; throws `.invalidUTF8`
+    /// if they are not UTF-8.
+    @inline(__always)
+    mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>, reader: borrowing JSONReader) throws(WireError) -> String {
+        let count = bytes.count
+        if count <= 15 || count > 256 { return try reader.makeLastString(bytes) }
+        let base = UnsafeRawPointer(bytes.baseAddress!)
+        let first = base.loadUnaligned(as: UInt64.self)
+        let last = base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        let middle = base.loadUnaligned(fromByteOffset: count / 2 - 4, as: UInt64.self)
+        var hash = (first &* 0x9E37_79B9_7F4A_7C15) ^ (last &* 0xC2B2_AE3D_27D4_EB4F) ^ (middle &* 0x1656_67B1_9E37_79F9)
+        hash ^= UInt64(count)
+        hash ^= hash >> 29
+        let slot = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
+        let cached = slots[slot]
+        if cached.utf8.count == count {
+            let equal = cached.utf8.withContiguousStorageIfAvailable { jsonBytesEqual($0.baseAddress!, bytes.baseAddress!, count) }
+            if equal == true { return cached }
+        }
+        let string = try reader.makeLastString(bytes)
+        slots[slot] = string
+        return string
+    }
+}

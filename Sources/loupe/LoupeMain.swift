@@ -1,0 +1,8 @@
+import LoupeCLI
+
+@main
+enum LoupeMain {
+    static func main() async {
+        await LoupeCommand.main()
+    }
+}

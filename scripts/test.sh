@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every Loupe test suite from a fresh clone: installs the test peers it needs,
+# builds, runs the Swift suites, then the end-to-end suites against the real
+# OpenTelemetry Python SDK and a real `loupe up` process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# System packages: zlib headers (gzip), python3-venv (test peers).
+need_apt=()
+[ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    log "installing ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# Python test peers: OpenTelemetry SDK and exporters, pytest.
+venv="$root/.venv-test"
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, requests' 2>/dev/null; then
+    log "installing Python test peers into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r tests/integration/requirements.txt
+fi
+
+log "building"
+swift build --build-tests 2>&1 | grep -v '^\[' || true
+swift build --build-tests >/dev/null
+
+log "Swift test suites"
+swift_status=0
+swift test --skip-build 2>&1 | tee /tmp/loupe-swift-test.log || swift_status=$?
+
+log "end-to-end suites (OpenTelemetry Python SDK -> loupe up)"
+e2e_status=0
+LOUPE_BINARY="$root/.build/debug/loupe" "$venv/bin/pytest" tests/integration -q -p no:cacheprovider || e2e_status=$?
+
+if [ "$swift_status" -ne 0 ] || [ "$e2e_status" -ne 0 ]; then
+    echo "FAILED: swift test exit $swift_status, pytest exit $e2e_status"
+    exit 1
+fi
