@@ -65,8 +65,12 @@ struct GRPCExportClient {
     enum Outcome: Sendable {
         /// Status OK with the response message (an `Export*ServiceResponse`).
         case ok(response: [UInt8])
-        /// Any other status, from the server or from the client side (deadline, connection failure).
-        case failed(code: RPCError.Code, message: String)
+        /// Another status, sent by the server.
+        case status(code: RPCError.Code, message: String)
+        /// No status from the server: the connection failed or was lost, or the client's deadline passed. gRPC
+        /// reports these with status codes too (mostly UNAVAILABLE), which must not be mistaken for the server
+        /// shedding load.
+        case transportFailure(code: RPCError.Code, message: String)
     }
 
     func export(_ message: [UInt8]) async throws -> Outcome {
@@ -80,17 +84,22 @@ struct GRPCExportClient {
             ) { response in
                 switch response.accepted {
                 case .success(let contents):
+                    // Response headers arrived, so whatever status follows came from the server.
                     switch contents.message {
                     case .success(let bytes): .ok(response: bytes)
-                    case .failure(let error): .failed(code: error.code, message: error.message)
+                    case .failure(let error): .status(code: error.code, message: error.message)
                     }
                 case .failure(let error):
-                    .failed(code: error.code, message: error.message)
+                    // A server's trailers-only answer carries its HTTP/2 response headers (`:status`); an error the
+                    // client made up itself carries no metadata at all.
+                    error.metadata.isEmpty
+                        ? .transportFailure(code: error.code, message: error.message)
+                        : .status(code: error.code, message: error.message)
                 }
             }
         } catch let error as RPCError {
-            // Some failures (e.g. the client shutting down) are thrown rather than delivered as a response.
-            return .failed(code: error.code, message: error.message)
+            // Failures to get a stream at all (no connection, client shutting down) are thrown, not delivered.
+            return .transportFailure(code: error.code, message: error.message)
         }
     }
 }

@@ -82,11 +82,16 @@ final class HTTP1Connection {
         // Closing the channel is the one way to interrupt reads and writes that are already waiting.
         let timeoutTask = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { channel.close(promise: nil) }
         defer { timeoutTask.cancel() }
-        return try await withTaskCancellationHandler {
+        let started = ContinuousClock.now
+        let response = try await withTaskCancellationHandler {
             try await exchange(path: path, headers: headers, body: body)
         } onCancel: {
             channel.close(promise: nil)
         }
+        // A response completing just as the timer fires may race with the close it schedules; such a connection
+        // is dropped rather than risk the next request failing on it.
+        if started.duration(to: .now) >= timeout - .milliseconds(100) { isReusable = false }
+        return response
     }
 
     private func exchange(path: String, headers: HTTPHeaders, body: ByteBuffer) async throws -> HTTP1Response {

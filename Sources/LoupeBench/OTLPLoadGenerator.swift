@@ -112,9 +112,13 @@ public struct OTLPLoadGenerator: Sendable {
 
         var total = WorkerTally()
         for tally in tallies { total.merge(tally) }
+        // Rates are over the time answers kept coming: the duration plus the drain of requests in flight, but not
+        // the wait for requests that were abandoned at the hard stop (they produced nothing).
+        let measuredEnd = max(deadline, min(total.lastAnswerAt ?? deadline, end))
         return LoadResult(
             options: options, endpoint: endpoint.description, distinctRequests: pool.requests.count,
-            requestBytes: pool.requests.first?.protobufBytes ?? 0, elapsed: start.duration(to: end), tally: total)
+            requestBytes: pool.requests.first?.protobufBytes ?? 0, elapsed: start.duration(to: measuredEnd),
+            wallTime: start.duration(to: end), tally: total)
     }
 
     private func validateOptions() throws(LoadGeneratorError) {
@@ -379,7 +383,8 @@ struct WorkerRun: Sendable {
                             }
                             throw ConnectionBroken()
                         }
-                        tally.record(httpResponse: response, for: request, latency: sent.duration(to: .now))
+                        let answered = ContinuousClock.now
+                        tally.record(httpResponse: response, for: request, latency: sent.duration(to: answered), answeredAt: answered)
                     }
                 }
             } catch is ConnectionBroken {
@@ -419,11 +424,24 @@ struct WorkerRun: Sendable {
                         }
                         continue
                     }
-                    if Task.isCancelled, case .failed(code: .cancelled, _) = outcome {
-                        tally.abandoned += 1
-                        continue
+                    let answered = ContinuousClock.now
+                    switch outcome {
+                    case .ok, .status:
+                        tally.record(grpcOutcome: outcome, for: request, latency: sent.duration(to: answered), answeredAt: answered)
+                    case .transportFailure(let code, let message):
+                        if Task.isCancelled {
+                            // Cut off by the end of the run (reported as CANCELLED or UNKNOWN): not the server's doing.
+                            tally.abandoned += 1
+                        } else if code == .deadlineExceeded {
+                            tally.recordFailure("timeout", message: "no complete response within \(options.requestTimeout.shortText)")
+                        } else {
+                            tally.connectionErrors += 1
+                            tally.recordFailure("connection error", message: "\(WorkerTally.statusName(code)): \(message)")
+                            // While the transport reconnects, calls fail at once; pause so the run does not turn into
+                            // a loop of instant failures (as after an HTTP connect error).
+                            try? await Task.sleep(for: .milliseconds(100))
+                        }
                     }
-                    tally.record(grpcOutcome: outcome, for: request, latency: sent.duration(to: .now))
                 }
             }
         } catch {
@@ -452,14 +470,17 @@ struct WorkerTally: Sendable {
     /// Requests that got an answer, whatever its status.
     var answeredLatencies: [Duration] = []
     var succeededLatencies: [Duration] = []
+    /// When the last answer arrived: the end of the measured interval.
+    var lastAnswerAt: ContinuousClock.Instant?
 
     mutating func recordFailure(_ reason: String, message: String) {
         failedByReason[reason, default: 0] += 1
         if firstMessages[reason] == nil { firstMessages[reason] = message }
     }
 
-    private mutating func recordAnswered<Body>(_ request: PreparedRequest<Body>, latency: Duration) {
+    private mutating func recordAnswered<Body>(_ request: PreparedRequest<Body>, latency: Duration, at instant: ContinuousClock.Instant) {
         answeredLatencies.append(latency)
+        lastAnswerAt = max(lastAnswerAt ?? instant, instant)
         itemsSent += request.itemCount
         wireBytesSent += request.wireBytes
         protobufBytesSent += request.protobufBytes
@@ -486,8 +507,10 @@ struct WorkerTally: Sendable {
         itemsAccepted += request.itemCount - rejected
     }
 
-    mutating func record(httpResponse response: HTTP1Response, for request: PreparedRequest<ByteBuffer>, latency: Duration) {
-        recordAnswered(request, latency: latency)
+    mutating func record(
+        httpResponse response: HTTP1Response, for request: PreparedRequest<ByteBuffer>, latency: Duration, answeredAt: ContinuousClock.Instant
+    ) {
+        recordAnswered(request, latency: latency, at: answeredAt)
         let code = Int(response.status.code)
         let isJSON = response.headers.first(name: "Content-Type")?.lowercased().contains("json") ?? false
         switch code {
@@ -505,24 +528,27 @@ struct WorkerTally: Sendable {
         }
     }
 
-    mutating func record(grpcOutcome outcome: GRPCExportClient.Outcome, for request: PreparedRequest<[UInt8]>, latency: Duration) {
+    /// Records a call the server answered (`.ok` or `.status`); transport failures are counted by the worker.
+    mutating func record(
+        grpcOutcome outcome: GRPCExportClient.Outcome, for request: PreparedRequest<[UInt8]>, latency: Duration,
+        answeredAt: ContinuousClock.Instant
+    ) {
         switch outcome {
         case .ok(let response):
-            recordAnswered(request, latency: latency)
+            recordAnswered(request, latency: latency, at: answeredAt)
             recordSuccess(request, responseBody: response, latency: latency)
-        case .failed(let code, let message):
+        case .status(let code, let message):
+            recordAnswered(request, latency: latency, at: answeredAt)
             let status = "gRPC \(Self.statusName(code))"
             // The statuses OTLP clients retry after backing off, i.e. the server pushing back.
             if code == .resourceExhausted || code == .unavailable {
-                recordAnswered(request, latency: latency)
                 throttledByStatus[status, default: 0] += 1
                 if firstMessages[status] == nil { firstMessages[status] = message }
             } else {
-                // gRPC does not tell server statuses from client-side ones; both count as answered except the
-                // deadline, which means no answer came.
-                if code != .deadlineExceeded { recordAnswered(request, latency: latency) }
                 recordFailure(status, message: message)
             }
+        case .transportFailure(let code, let message):
+            recordFailure("connection error", message: "\(Self.statusName(code)): \(message)")
         }
     }
 
@@ -572,6 +598,7 @@ struct WorkerTally: Sendable {
         protobufBytesSent += other.protobufBytesSent
         answeredLatencies.append(contentsOf: other.answeredLatencies)
         succeededLatencies.append(contentsOf: other.succeededLatencies)
+        if let other = other.lastAnswerAt { lastAnswerAt = max(lastAnswerAt ?? other, other) }
     }
 }
 
@@ -586,8 +613,12 @@ public struct LoadResult: Sendable {
     public let distinctRequests: Int
     /// Size of one encoded request before compression.
     public let requestBytes: Int
-    /// From the start until the last worker stopped (the duration plus the drain of in-flight requests).
+    /// The interval the rates are computed over: from the start until the last answer arrived, and at least the
+    /// duration. Requests still in flight at the end are waited for (briefly), so this usually exceeds the
+    /// duration by about one request latency.
     public let elapsed: Duration
+    /// From the start until every worker had stopped, including the wait for requests that were then abandoned.
+    public let wallTime: Duration
 
     /// Requests answered 2xx / gRPC OK.
     public let requestsSucceeded: Int
@@ -619,13 +650,14 @@ public struct LoadResult: Sendable {
 
     init(
         options: OTLPLoadGenerator.Options, endpoint: String, distinctRequests: Int, requestBytes: Int, elapsed: Duration,
-        tally: WorkerTally
+        wallTime: Duration, tally: WorkerTally
     ) {
         self.options = options
         self.endpoint = endpoint
         self.distinctRequests = distinctRequests
         self.requestBytes = requestBytes
         self.elapsed = elapsed
+        self.wallTime = wallTime
         requestsSucceeded = tally.succeeded
         throttledByStatus = tally.throttledByStatus
         failedByReason = tally.failedByReason
@@ -663,8 +695,11 @@ public struct LoadResult: Sendable {
         #if DEBUG
         lines.append("note: this is a debug build; build with -c release for meaningful figures")
         #endif
-        lines.append(
-            "elapsed      \(elapsed.shortText) (\(options.duration.shortText) of sending, then waiting for requests in flight)")
+        var timing = "elapsed      \(elapsed.shortText) (\(options.duration.shortText) starting requests, then the last answers)"
+        if wallTime > elapsed + .milliseconds(10) {
+            timing += "; stopped after \(wallTime.shortText) waiting for requests that were then abandoned"
+        }
+        lines.append(timing)
         lines.append(
             "requests     \(BenchFormat.grouped(requestsSucceeded)) ok, \(BenchFormat.grouped(requestsThrottled)) throttled, "
                 + "\(BenchFormat.grouped(requestsFailed)) failed (\(BenchFormat.rate(requestsPerSecond)) req/s)"

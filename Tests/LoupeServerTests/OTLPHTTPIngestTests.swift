@@ -9,22 +9,26 @@ struct OTLPHTTPIngestTests {
     static let now = UInt64(Date().timeIntervalSince1970 * 1e9)
 
     static func sampleTraces(spans: Int = 3, start: UInt64 = now) -> TraceData {
-        let spanList = (0..<spans).map { index in
-            Span(
+        let attributes: [KeyValue] = [
+            KeyValue("http.request.method", .string("GET")), KeyValue("http.response.status_code", .int(200)),
+            KeyValue("ratio", .double(0.25)), KeyValue("cached", .bool(true)),
+            KeyValue("tags", .array([.string("a"), .string("b")])), KeyValue("raw", .bytes([0, 1, 2])),
+        ]
+        let event = SpanEvent(timeUnixNano: start + 10, name: "cache.miss", attributes: [KeyValue("key", .string("k1"))])
+        let link = SpanLink(traceID: TraceID(high: 9, low: 9), spanID: SpanID(value: 9), attributes: [KeyValue("l", .int(1))])
+        var spanList: [Span] = []
+        for index in 0..<spans {
+            let offset = UInt64(index) * 1_000_000
+            spanList.append(Span(
                 traceID: TraceID(high: 0x0102_0304_0506_0708, low: UInt64(index + 1)), spanID: SpanID(value: UInt64(100 + index)),
                 traceState: "vendor=x", parentSpanID: index == 0 ? .empty : SpanID(value: 100), flags: 0x101,
-                name: "GET /items/\(index)", kind: .server, startTimeUnixNano: start + UInt64(index) * 1_000_000,
-                endTimeUnixNano: start + UInt64(index) * 1_000_000 + 500_000,
-                attributes: [KeyValue("http.request.method", "GET"), KeyValue("http.response.status_code", .int(200)),
-                             KeyValue("ratio", .double(0.25)), KeyValue("cached", .bool(true)),
-                             KeyValue("tags", .array(["a", "b"])), KeyValue("raw", .bytes([0, 1, 2]))],
-                events: [SpanEvent(timeUnixNano: start + 10, name: "cache.miss", attributes: [KeyValue("key", "k1")])],
-                links: [SpanLink(traceID: TraceID(high: 9, low: 9), spanID: SpanID(value: 9), attributes: [KeyValue("l", .int(1))])],
-                status: SpanStatus(message: "fine", code: .ok))
+                name: "GET /items/\(index)", kind: .server, startTimeUnixNano: start + offset,
+                endTimeUnixNano: start + offset + 500_000, attributes: attributes, events: [event], links: [link],
+                status: SpanStatus(message: "fine", code: .ok)))
         }
-        return TraceData(resourceSpans: [ResourceSpans(
-            resource: Resource(attributes: [KeyValue("service.name", "checkout"), KeyValue("k8s.namespace.name", "shop")]),
-            scopeSpans: [ScopeSpans(scope: InstrumentationScope(name: "io.opentelemetry.http", version: "1.2.3"), spans: spanList)])])
+        let resource = Resource(attributes: [KeyValue("service.name", .string("checkout")), KeyValue("k8s.namespace.name", .string("shop"))])
+        let scope = InstrumentationScope(name: "io.opentelemetry.http", version: "1.2.3")
+        return TraceData(resourceSpans: [ResourceSpans(resource: resource, scopeSpans: [ScopeSpans(scope: scope, spans: spanList)])])
     }
 
     @Test("protobuf traces are acknowledged and read back equal")

@@ -45,10 +45,12 @@ struct TestServer {
             let server = TestServer(addresses: addresses, runtime: runtime, dataDirectory: directory)
             do {
                 let result = try await body(server)
-                group.cancelAll()
+                await runtime.triggerGracefulShutdown()
+                try await group.waitForAll()
                 return result
             } catch {
-                group.cancelAll()
+                await runtime.triggerGracefulShutdown()
+                try? await group.waitForAll()
                 throw error
             }
         }

@@ -361,17 +361,28 @@ class Item:
     description: str
 
 
+def _is_repeated(descriptor) -> bool:
+    if hasattr(descriptor, "is_repeated"):
+        return descriptor.is_repeated
+    return descriptor.label == descriptor.LABEL_REPEATED
+
+
 def _normalize(message) -> None:
-    """An attribute whose value is an AnyValue with nothing set means the same as one with no value
-    at all (OTLP: an empty value); make both look the same."""
+    """Makes presence-only differences that mean nothing in OTLP compare equal:
+    - an empty sub-message (`status {}`, `resource {}`, empty bucket sets) and an absent one;
+    - an attribute whose value is an AnyValue with nothing set and one with no value at all.
+    Presence that carries meaning is kept: oneof members (the kind of a metric or a value) and a
+    log record's body (absent is not the same as an empty value)."""
     for descriptor, value in message.ListFields():
         if descriptor.type != descriptor.TYPE_MESSAGE:
             continue
-        if getattr(descriptor, "is_repeated", None) if hasattr(descriptor, "is_repeated") else descriptor.label == descriptor.LABEL_REPEATED:
+        if _is_repeated(descriptor):
             for element in value:
                 _normalize(element)
-        else:
-            _normalize(value)
+            continue
+        _normalize(value)
+        if value.ByteSize() == 0 and descriptor.containing_oneof is None and descriptor.name != "body":
+            message.ClearField(descriptor.name)
     if message.DESCRIPTOR.full_name == "opentelemetry.proto.common.v1.KeyValue" and message.HasField("value") \
             and message.value.WhichOneof("value") is None:
         message.ClearField("value")

@@ -226,6 +226,35 @@ def test_sigterm_then_restart_keeps_everything(loupe_factory):
     verify(server, ledger, context="after SIGINT and restart")
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_graceful_stop_under_load(loupe_factory, sig):
+    """SIGTERM/SIGINT while requests are in flight: loupe exits 0 within the timeout, and every
+    request it acknowledged is there after a restart."""
+    server = loupe_factory.new(log_level="info")
+    ledger = Ledger()
+    stop, crashing = threading.Event(), threading.Event()
+    unexpected: list[str] = []
+    threads = [threading.Thread(target=_load, args=(server, ledger, stop, crashing, i, unexpected), daemon=True)
+               for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while len(ledger.acknowledged()) < 100:
+        assert time.monotonic() < deadline and server.running, f"too few acknowledgements\n{server.stderr_tail()}"
+        time.sleep(0.005)
+    crashing.set()  # from here on, refusals and closed connections are expected
+    server.terminate(sig=sig)  # asserts exit code 0
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=90)
+        assert not thread.is_alive(), "a load thread did not stop"
+    assert not unexpected, unexpected[:5]
+    refused = {code: count for code, count in ledger.statuses.items() if code != 200}
+    assert set(refused) <= {503}, f"while stopping, refusals must be 503 (retryable): {refused}"
+    server.start()
+    verify(server, ledger, context=f"after {signal.Signals(sig).name} under load and a restart")
+
+
 # --------------------------------------------------------------------------------------
 # A damaged WAL tail
 # --------------------------------------------------------------------------------------

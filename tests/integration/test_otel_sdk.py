@@ -659,3 +659,20 @@ def test_time_range_invalid_parameter(time_range_run):
     response = server.read_response("traces", tenant="time-range", start="yesterday-ish")
     assert response.status_code == 400, response.text
     assert "start" in response.text
+
+
+# --------------------------------------------------------------------------------------
+# After a restart (WAL replay), everything is still exactly as sent
+# --------------------------------------------------------------------------------------
+
+def test_everything_reads_back_exactly_after_a_restart(sdk_run):
+    server, produced = sdk_run
+    server.terminate()  # SIGTERM: exit code 0
+    server.start()
+    for transport in TRANSPORTS:
+        for signal_name in ("traces", "logs", "metrics"):
+            assert _succeeded(produced[transport].export_results.get(signal_name))
+            assert_same_items(signal_name, _expected_requests(produced[transport], signal_name),
+                              server.read(signal_name, tenant=TENANTS[transport]))
+    for signal_name in ("traces", "logs", "metrics"):
+        assert item_count(signal_name, server.read(signal_name)) == 0

@@ -167,6 +167,49 @@ def test_full_success_has_no_partial_success(loupe, signal_name, port):
     assert not parsed.HasField("partial_success"), parsed
 
 
+def test_json_documents_survive_a_restart(loupe):
+    """Data that arrived as JSON is stored in Loupe's own protobuf encoding: after a restart (WAL
+    replay) it still reads back field for field."""
+    sent = {signal_name: [] for signal_name in SIGNALS}
+    for signal_name in SIGNALS:
+        for _ in range(2):
+            doc = rich_doc(signal_name)
+            response = loupe.post(signal_name, json.dumps(doc).encode(), content_type="application/json", tenant="restart")
+            assert response.status_code == 200, response.text
+            sent[signal_name].append(otlp_json_to_proto(signal_name, doc))
+        request = otlp_json_to_proto(signal_name, rich_doc(signal_name))
+        assert loupe.post(signal_name, request.SerializeToString(), tenant="restart").status_code == 200
+        sent[signal_name].append(request)
+    loupe.terminate()
+    loupe.start()
+    for signal_name in SIGNALS:
+        assert_same_items(signal_name, sent[signal_name], loupe.read(signal_name, tenant="restart"))
+
+
+def test_read_api_answers_protobuf_when_asked(loupe):
+    for signal_name in SIGNALS:
+        request = otlp_json_to_proto(signal_name, rich_doc(signal_name))
+        assert loupe.post(signal_name, request.SerializeToString(), tenant="pb-accept").status_code == 200
+        response = loupe.read_response(signal_name, tenant="pb-accept", headers={"Accept": "application/x-protobuf"})
+        assert response.status_code == 200, response.text
+        assert response.headers.get("Content-Type", "").startswith("application/x-protobuf")
+        parsed = type(request)()
+        parsed.ParseFromString(response.content)
+        assert_same_items(signal_name, [request], _request_to_json(parsed))
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_large_request_within_the_default_limit(loupe, transport):
+    """The default limit is 16 MiB: a 6 MiB request (more than gRPC's usual 4 MiB default) is accepted."""
+    body = _big_trace_request(6 << 20)
+    if transport == "http":
+        response = loupe.post("traces", body, tenant="large")
+        assert response.status_code == 200, f"{response.status_code} {response.content[:300]!r}"
+    else:
+        grpc_export(loupe, "traces", body, tenant="large", timeout=60)
+    assert item_count("traces", loupe.read("traces", tenant="large")) == _span_count(body)
+
+
 # --------------------------------------------------------------------------------------
 # Compression
 # --------------------------------------------------------------------------------------
@@ -363,7 +406,8 @@ def _big_trace_request(size: int) -> bytes:
         body = P.trace_request(P.simple_spans(count, attributes_per_span={"payload": "x" * 1000})).SerializeToString()
         if len(body) >= size:
             return body
-        count += 1
+        per_span = len(body) / count
+        count += max(1, int((size - len(body)) / per_span))
 
 
 def test_body_over_the_limit_is_413(small_limit_loupe):
@@ -395,17 +439,26 @@ def test_body_over_the_limit_is_413(small_limit_loupe):
                                    headers={"Content-Type": "application/x-protobuf", "X-Scope-OrgID": "limits"})
     assert response.status_code == 413, response.text
 
-    # gRPC: RESOURCE_EXHAUSTED.
-    with pytest.raises(grpc.RpcError) as error:
-        grpc_export(server, "traces", big, tenant="limits")
-    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.value
-
     after = server.metrics_text()
     assert metric_sum(after, "loupe_rejected_requests_total", reason="too_large") - \
         metric_sum(before, "loupe_rejected_requests_total", reason="too_large") >= 4
     doc = server.read("traces", tenant="limits")
     assert item_count("traces", doc) == 3 + _span_count(just_under), "exactly the accepted requests are stored"
     assert item_count("logs", server.read("logs", tenant="limits")) == 0
+
+
+def test_grpc_message_over_the_limit_is_resource_exhausted(small_limit_loupe):
+    """gRPC's answer to a message over the server's limit is the status RESOURCE_EXHAUSTED, which OTLP
+    clients do not retry (a reset stream reads as CANCELLED, which they do retry, forever)."""
+    server = small_limit_loupe
+    within = _big_trace_request(LIMIT - 8 * 1024)
+    grpc_export(server, "traces", within, tenant="grpc-limits")
+    big = _big_trace_request(LIMIT + 16 * 1024)
+    with pytest.raises(grpc.RpcError) as error:
+        grpc_export(server, "traces", big, tenant="grpc-limits")
+    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, \
+        f"expected RESOURCE_EXHAUSTED, got {error.value.code()}: {error.value.details()}"
+    assert item_count("traces", server.read("traces", tenant="grpc-limits")) == _span_count(within)
 
 
 def _span_count(body: bytes) -> int:
@@ -592,7 +645,9 @@ def test_over_memory_budget_is_503_with_retry_after(loupe_factory):
     response = refused[0]
     assert re.fullmatch(r"[1-9][0-9]*", response.headers.get("Retry-After", "")), response.headers
     assert protobuf_status(response).code == 14  # UNAVAILABLE
-    text = server.metrics_text()
-    assert metric_sum(text, "loupe_rejected_requests_total", reason="overloaded") == len(refused)
     # Everything acknowledged is stored, nothing refused is.
     assert item_count("traces", server.read("traces", tenant="budget")) == 200 * statuses.count(200)
+    text = server.metrics_text()
+    assert metric_sum(text, "loupe_memory_budget_in_use_bytes") == 0, "every reservation is released"
+    assert metric_sum(text, "loupe_rejected_requests_total", reason="overloaded") == len(refused), \
+        f"{len(refused)} requests were refused with 503 for the memory budget; /metrics must count them"

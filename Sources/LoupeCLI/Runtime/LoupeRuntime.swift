@@ -22,6 +22,7 @@ public struct LoupeRuntime: Sendable {
     public let configuration: LoupeConfiguration
     public let pipeline: IngestPipeline
     public let readiness = Readiness()
+    private let shutdown = ShutdownSwitch()
     let logger: Logger
 
     public init(configuration: LoupeConfiguration, logger: Logger) throws {
@@ -86,11 +87,47 @@ public struct LoupeRuntime: Sendable {
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: gracefulShutdownSignals,
             logger: logger))
+        shutdown.attach(group)
         try await withTaskCancellationHandler {
             try await group.run()
         } onCancel: {
             readiness.markNotReady()
         }
+        logger.info("stopped; the write-ahead log is flushed")
+    }
+}
+
+extension LoupeRuntime {
+    /// Starts a graceful shutdown, as SIGTERM would: listeners stop, in-flight writes finish, the WAL flushes.
+    public func triggerGracefulShutdown() async {
+        readiness.markNotReady()
+        await shutdown.trigger()
+    }
+}
+
+/// Lets a caller outside `run` start the graceful shutdown of the running service group.
+final class ShutdownSwitch: Sendable {
+    private struct State {
+        var group: ServiceGroup?
+        var requested = false
+    }
+
+    private let state = Mutex(State())
+
+    func attach(_ group: ServiceGroup) {
+        let requested = state.withLock { state in
+            state.group = group
+            return state.requested
+        }
+        if requested { Task { await group.triggerGracefulShutdown() } }
+    }
+
+    func trigger() async {
+        let group = state.withLock { state in
+            state.requested = true
+            return state.group
+        }
+        await group?.triggerGracefulShutdown()
     }
 }
 

@@ -6,6 +6,7 @@
 /// integers never go through `Double`), and nothing is allocated for structure.
 ///
 /// The bytes must stay valid for the reader's whole life (create it inside `withUnsafeBytes`).
+/// The reader is non-copyable: pass it `inout`; it owns the scratch memory for unescaped strings.
 /// Every error is a `WireError` carrying the byte offset where the problem was found:
 /// `.truncated` when the input ends early, `.invalidJSON` for malformed syntax, `.invalidUTF8` for
 /// strings that are not UTF-8, `.invalidValue` when a well-formed value has the wrong type or range
@@ -19,13 +20,13 @@
 ///         if reader.keyEquals("name") { name = try reader.readString() } else { try reader.skipValue() }
 ///     }
 ///     try reader.expectEnd()
-public struct JSONReader {
+public struct JSONReader: ~Copyable {
     /// The default limit on nested objects and arrays; it bounds the decoder's recursion.
     public static let defaultMaximumDepth = 128
 
     /// The input; `text[offset]` is the next byte to look at.
-    @usableFromInline let text: UnsafeBufferPointer<UInt8>
-    @usableFromInline let end: Int
+    let text: UnsafeBufferPointer<UInt8>
+    let end: Int
 
     /// Byte offset of the next unread byte.
     public private(set) var offset: Int = 0
@@ -34,17 +35,19 @@ public struct JSONReader {
     public let maximumDepth: Int
 
     /// Unescaped string values, for strings that contain backslash escapes.
-    @usableFromInline var scratch: [UInt8] = []
+    var scratch = JSONByteBuffer()
     /// Unescaped object keys (kept apart from `scratch` so a key outlives a value read).
-    @usableFromInline var keyScratch: [UInt8] = []
-    @usableFromInline var keyStart = 0
-    @usableFromInline var keyCount = 0
-    @usableFromInline var keyInScratch = false
+    var keyScratch = JSONByteBuffer()
+    /// The current object key, unescaped: in the input, or in `keyScratch` when it had escapes.
+    /// Valid until the next key is read.
+    public private(set) var currentKey = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
     /// Byte offset of the current key's opening quote.
     public private(set) var keyOffset = 0
-    /// Where the contents of the last string read start, and whether it had escapes (for errors).
-    @usableFromInline var lastStringStart = 0
-    @usableFromInline var lastStringEscaped = false
+    /// Where the contents of the last string read start, whether it had escapes, and whether its
+    /// raw bytes were all ASCII (then it is valid UTF-8 whatever its escapes decode to).
+    var lastStringStart = 0
+    var lastStringEscaped = false
+    var lastStringASCII = true
 
     public init(_ bytes: UnsafeRawBufferPointer, maximumDepth: Int = JSONReader.defaultMaximumDepth) {
         self.text = bytes.assumingMemoryBound(to: UInt8.self)
@@ -58,14 +61,14 @@ public struct JSONReader {
 
     /// Iteration state of one object; obtain it from `beginObject()`.
     public struct ObjectCursor: Sendable {
-        @usableFromInline var started = false
-        @usableFromInline init() {}
+        var started = false
+        init() {}
     }
 
     /// Iteration state of one array; obtain it from `beginArray()`.
     public struct ArrayCursor: Sendable {
-        @usableFromInline var started = false
-        @usableFromInline init() {}
+        var started = false
+        init() {}
     }
 
     /// Consumes `{`; throws `.invalidValue` if the next value is not an object.
@@ -176,24 +179,13 @@ public struct JSONReader {
 
     // MARK: - Keys
 
-    /// The current object key, unescaped. Valid until the next key is read.
-    @inline(__always)
-    public func withKey<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        if keyInScratch {
-            return try keyScratch.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<keyCount])) }
-        }
-        return try body(UnsafeBufferPointer(rebasing: text[keyStart..<(keyStart + keyCount)]))
-    }
-
     /// The current object key, unescaped, as a `String` (invalid UTF-8 replaced with U+FFFD).
-    public var key: String { withKey { String(decoding: $0, as: UTF8.self) } }
+    public var key: String { String(decoding: currentKey, as: UTF8.self) }
 
     /// Whether the current key is exactly `name`.
     @inline(__always)
     public func keyEquals(_ name: StaticString) -> Bool {
-        guard name.utf8CodeUnitCount == keyCount else { return false }
-        if keyCount == 0 { return true }
-        return withKey { key in jsonBytesEqual(key.baseAddress!, name.utf8Start, keyCount) }
+        jsonBytesEqual(currentKey, name)
     }
 
     @inline(__always)
@@ -202,12 +194,9 @@ public struct JSONReader {
         let span = try scanString()
         if span.escaped {
             try Self.unescape(text, from: span.start, to: span.end, into: &keyScratch)
-            keyInScratch = true
-            keyCount = keyScratch.count
+            currentKey = keyScratch.view
         } else {
-            keyInScratch = false
-            keyStart = span.start
-            keyCount = span.end - span.start
+            currentKey = UnsafeBufferPointer(rebasing: text[span.start..<span.end])
         }
     }
 
@@ -232,32 +221,16 @@ public struct JSONReader {
     /// offset of the first bad byte.
     @inline(__always)
     func makeLastString(_ bytes: UnsafeBufferPointer<UInt8>) throws(WireError) -> String {
-        if let string = String(validating: bytes, as: UTF8.self) { return string }
-        throw invalidUTF8(bytes)
+        if !lastStringASCII, let bad = jsonFirstInvalidUTF8(bytes) { throw invalidUTF8(at: bad) }
+        // Known to be valid, so decoding repairs nothing.
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The error for invalid UTF-8 in the string `readStringView()` just returned.
+    /// The error for invalid UTF-8 at `position` in the string `readStringView()` just returned.
     @inline(never)
-    func invalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> WireError {
+    func invalidUTF8(at position: Int) -> WireError {
         // Offsets into unescaped text do not map onto the input; point at the string then.
-        lastStringEscaped
-            ? WireError(.invalidUTF8, "string is not valid UTF-8", offset: lastStringStart)
-            : Self.invalidUTF8(bytes, offset: lastStringStart)
-    }
-
-    @inline(never)
-    static func invalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>, offset: Int) -> WireError {
-        var parser = Unicode.UTF8.ForwardParser()
-        var iterator = bytes.makeIterator()
-        var position = 0
-        while true {
-            switch parser.parseScalar(from: &iterator) {
-            case .valid(let scalar): position += scalar.count
-            case .error:
-                return WireError(.invalidUTF8, "string is not valid UTF-8", offset: offset + position)
-            case .emptyInput: return WireError(.invalidUTF8, "string is not valid UTF-8", offset: offset)
-            }
-        }
+        WireError(.invalidUTF8, "string is not valid UTF-8", offset: lastStringEscaped ? lastStringStart : lastStringStart + position)
     }
 
     /// Reads a string value and passes its unescaped UTF-8 bytes to `body` without creating a
@@ -276,10 +249,10 @@ public struct JSONReader {
         let span = try scanString()
         lastStringStart = span.start
         lastStringEscaped = span.escaped
+        lastStringASCII = span.ascii
         if !span.escaped { return UnsafeBufferPointer(rebasing: text[span.start..<span.end]) }
         try Self.unescape(text, from: span.start, to: span.end, into: &scratch)
-        // The scratch buffer is owned by `self` and not resized until the next string read.
-        return scratch.withUnsafeBufferPointer { $0 }
+        return scratch.view
     }
 
     /// Reads `true` or `false`.
@@ -444,12 +417,14 @@ public struct JSONReader {
     // MARK: - Strings
 
     /// Scans the string starting at the opening quote under `offset`; leaves `offset` after the
-    /// closing quote. Escapes are only skipped here, not checked.
+    /// closing quote. Escapes are only skipped here, not checked. Also tells whether every byte
+    /// was ASCII, so most strings need no UTF-8 validation.
     @inline(__always)
-    mutating func scanString() throws(WireError) -> (start: Int, end: Int, escaped: Bool) {
+    mutating func scanString() throws(WireError) -> (start: Int, end: Int, escaped: Bool, ascii: Bool) {
         let start = offset + 1
         var index = start
         var escaped = false
+        var highBits: UInt64 = 0
         let limit = end
         let base = text.baseAddress
         outer: while true {
@@ -457,13 +432,14 @@ public struct JSONReader {
             while index &+ 8 <= limit {
                 let word = UnsafeRawPointer(base! + index).loadUnaligned(as: UInt64.self)
                 if jsonWordNeedsAttention(word) { break }
+                highBits |= word
                 index &+= 8
             }
             while index < limit {
                 let byte = text[index]
                 if byte == UInt8(ascii: "\"") {
                     offset = index + 1
-                    return (start, index, escaped)
+                    return (start, index, escaped, highBits & 0x8080_8080_8080_8080 == 0)
                 }
                 if byte == UInt8(ascii: "\\") {
                     escaped = true
@@ -473,6 +449,7 @@ public struct JSONReader {
                 if byte < 0x20 {
                     throw WireError(.invalidJSON, "unescaped control character 0x\(String(byte, radix: 16)) in a string", offset: index)
                 }
+                highBits |= UInt64(byte)
                 index &+= 1
             }
             offset = limit
@@ -481,8 +458,8 @@ public struct JSONReader {
     }
 
     /// Writes the unescaped bytes of `text[start..<stop]` into `out`.
-    static func unescape(_ text: UnsafeBufferPointer<UInt8>, from start: Int, to stop: Int, into out: inout [UInt8]) throws(WireError) {
-        out.removeAll(keepingCapacity: true)
+    static func unescape(_ text: UnsafeBufferPointer<UInt8>, from start: Int, to stop: Int, into out: inout JSONByteBuffer) throws(WireError) {
+        out.removeAll()
         var index = start
         var chunkStart = start
         while index < stop {
@@ -490,7 +467,7 @@ public struct JSONReader {
                 index += 1
                 continue
             }
-            if chunkStart < index { out.append(contentsOf: UnsafeBufferPointer(rebasing: text[chunkStart..<index])) }
+            if chunkStart < index { out.append(UnsafeBufferPointer(rebasing: text[chunkStart..<index])) }
             let escapeOffset = index
             guard index + 1 < stop else { throw WireError(.invalidJSON, "unterminated escape sequence", offset: escapeOffset) }
             let code = text[index + 1]
@@ -529,7 +506,7 @@ public struct JSONReader {
             }
             chunkStart = index
         }
-        if chunkStart < stop { out.append(contentsOf: UnsafeBufferPointer(rebasing: text[chunkStart..<stop])) }
+        if chunkStart < stop { out.append(UnsafeBufferPointer(rebasing: text[chunkStart..<stop])) }
     }
 
     @inline(__always)
@@ -549,7 +526,7 @@ public struct JSONReader {
     }
 
     @inline(__always)
-    static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+    static func appendUTF8(_ scalar: UInt32, to out: inout JSONByteBuffer) {
         switch scalar {
         case 0..<0x80:
             out.append(UInt8(scalar))
@@ -664,16 +641,16 @@ public enum JSONValueKind: Sendable, Hashable {
 /// convert without going through `Double`.
 public struct JSONNumber {
     /// The significant digits (up to what fits in a UInt64).
-    @usableFromInline var significand: UInt64
+    var significand: UInt64
     /// The value is `significand × 10^exponent` (negated if `negative`).
-    @usableFromInline var exponent: Int
-    @usableFromInline var negative: Bool
+    var exponent: Int
+    var negative: Bool
     /// Nonzero digits were dropped because the significand was full.
-    @usableFromInline var inexact: Bool
+    var inexact: Bool
     /// The number's text (valid only while the reader's input or scratch is).
-    @usableFromInline var text: UnsafeBufferPointer<UInt8>
+    var text: UnsafeBufferPointer<UInt8>
     /// Byte offset in the input where the number (or its string) starts; for errors.
-    @usableFromInline var offset: Int
+    var offset: Int
 
     enum ScanResult {
         case number(JSONNumber, end: Int)
@@ -868,6 +845,90 @@ func jsonBytesEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ 
         index &+= 1
     }
     return true
+}
+
+/// The index of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
+/// forms, no surrogates, nothing above U+10FFFF), or nil.
+func jsonFirstInvalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+    let count = bytes.count
+    var index = 0
+    while index < count {
+        // Skip ASCII a word at a time.
+        while index &+ 8 <= count,
+            UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+        {
+            index &+= 8
+        }
+        guard index < count else { break }
+        let lead = bytes[index]
+        if lead < 0x80 {
+            index &+= 1
+            continue
+        }
+        var trailing = 0
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: trailing = 1
+        case 0xE0: trailing = 2; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: trailing = 2
+        case 0xED: trailing = 2; high = 0x9F
+        case 0xF0: trailing = 3; low = 0x90
+        case 0xF1...0xF3: trailing = 3
+        case 0xF4: trailing = 3; high = 0x8F
+        default: return index
+        }
+        guard index + trailing < count else { return index }
+        let second = bytes[index + 1]
+        guard second >= low && second <= high else { return index }
+        if trailing >= 2 && bytes[index + 2] & 0xC0 != 0x80 { return index }
+        if trailing == 3 && bytes[index + 3] & 0xC0 != 0x80 { return index }
+        index += trailing + 1
+    }
+    return nil
+}
+
+/// A growable byte buffer with manually managed memory, so views into it can be handed out
+/// without copying (they stay valid until the next mutation).
+struct JSONByteBuffer: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init() {
+        capacity = 64
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    var view: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+
+    mutating func removeAll() { count = 0 }
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) {
+        if count == capacity { grow(to: count + 1) }
+        base[count] = byte
+        count += 1
+    }
+
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard !bytes.isEmpty else { return }
+        if count + bytes.count > capacity { grow(to: count + bytes.count) }
+        (base + count).update(from: bytes.baseAddress!, count: bytes.count)
+        count += bytes.count
+    }
+
+    private mutating func grow(to minimum: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < minimum { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
 }
 
 @inline(__always)

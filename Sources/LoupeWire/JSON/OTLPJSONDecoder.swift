@@ -78,14 +78,14 @@ public enum OTLPJSON {
 }
 
 /// The streaming decoder: one per request.
-struct OTLPJSONDecoder {
+struct OTLPJSONDecoder: ~Copyable {
     var reader: JSONReader
     let fields = OTLPJSONFieldTable.shared
     /// Attribute keys (and other strings that repeat across items) shared between items.
     var interner = JSONStringInterner()
-    /// Attributes being decoded, nested lists stacked on top of each other; each list is copied
+    /// Attributes being decoded, nested lists stacked on top of each other; each list is moved
     /// out at its end so the result is allocated once at its exact size.
-    var keyValueStack: [KeyValue] = []
+    var keyValueStack = JSONKeyValueStack()
 
     /// JSON nesting allowed: enough for an AnyValue nested as deep as the protobuf decoder allows
     /// (`OTLPProtobuf.maximumNestingDepth`, 100; each AnyValue level is three JSON levels), plus the envelope.
@@ -93,7 +93,6 @@ struct OTLPJSONDecoder {
 
     init(_ buffer: UnsafeRawBufferPointer) {
         reader = JSONReader(buffer, maximumDepth: Self.maximumDepth)
-        keyValueStack.reserveCapacity(64)
     }
 
     // MARK: - Structure helpers
@@ -102,7 +101,7 @@ struct OTLPJSONDecoder {
     @inline(__always)
     mutating func nextField(_ cursor: inout JSONReader.ObjectCursor) throws(WireError) -> OTLPJSONField? {
         guard try reader.nextMember(&cursor, skippingNulls: true) else { return nil }
-        return reader.withKey { fields.lookup($0) }
+        return fields.lookup(reader.currentKey)
     }
 
     /// Decodes a JSON array of messages; errors get the element index in their path.
@@ -219,16 +218,13 @@ struct OTLPJSONDecoder {
         while try reader.nextElement(&cursor) {
             do throws(WireError) {
                 let keyValue = try decodeKeyValue()
-                keyValueStack.append(keyValue)
+                keyValueStack.push(keyValue)
             } catch {
                 throw error.prependingJSONPath(index: index)
             }
             index += 1
         }
-        if base == keyValueStack.count { return [] }
-        let result = Array(keyValueStack[base...])
-        keyValueStack.removeSubrange(base...)
-        return result
+        return keyValueStack.popArray(from: base)
     }
 
     mutating func decodeKeyValue() throws(WireError) -> KeyValue {
@@ -381,17 +377,42 @@ struct OTLPJSONDecoder {
         }
     }
 
-    /// Sixteen hex digits at `view[start...]` as a big-endian UInt64.
+    /// Sixteen hex digits at `view[start...]` as a big-endian UInt64, eight digits at a time.
     @inline(__always)
     static func hex64(_ view: UnsafeBufferPointer<UInt8>, _ start: Int) -> UInt64? {
-        var value: UInt64 = 0
-        var invalid: UInt8 = 0
-        for index in start..<(start + 16) {
-            let nibble = jsonHexNibble(view[index])
-            invalid |= nibble
-            value = value << 4 | UInt64(nibble & 0x0F)
+        let base = UnsafeRawPointer(view.baseAddress! + start)
+        guard let high = hex32(base.loadUnaligned(as: UInt64.self)),
+            let low = hex32(base.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        else { return nil }
+        return UInt64(high) << 32 | UInt64(low)
+    }
+
+    /// Eight ASCII hex digits (first digit in the lowest byte, as loaded from memory) as a UInt32.
+    @inline(__always)
+    static func hex32(_ word: UInt64) -> UInt32? {
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        guard word & highBits == 0 else { return nil }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        // Per byte (all below 0x80, so no carries cross bytes): high bit set when in range.
+        func inRange(_ value: UInt64, _ low: UInt64, _ high: UInt64) -> UInt64 {
+            let atLeastLow = value &+ ones &* (0x80 - low)
+            let aboveHigh = value &+ ones &* (0x7F - high)
+            return atLeastLow & ~aboveHigh & highBits
         }
-        return invalid & 0xF0 == 0 ? value : nil
+        let digits = inRange(word, 0x30, 0x39)
+        let letters = inRange(word | 0x2020_2020_2020_2020, 0x61, 0x66)  // 'A'-'F' folded to 'a'-'f'
+        guard digits | letters == highBits else { return nil }
+        // '0'-'9' -> 0-9; 'a'-'f' and 'A'-'F' (bit 6 set) -> low nibble + 9.
+        let lowNibbles = word & 0x0F0F_0F0F_0F0F_0F0F
+        let letterBits = (word >> 6) & ones
+        let nibbles = lowNibbles &+ letterBits &* 9
+        // Pair up nibbles: byte 2k becomes (n[2k] << 4) | n[2k+1].
+        let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00FF_00FF_00FF_00FF
+        let byte0 = UInt32(truncatingIfNeeded: pairs & 0xFF)
+        let byte1 = UInt32(truncatingIfNeeded: (pairs >> 16) & 0xFF)
+        let byte2 = UInt32(truncatingIfNeeded: (pairs >> 32) & 0xFF)
+        let byte3 = UInt32(truncatingIfNeeded: (pairs >> 48) & 0xFF)
+        return (byte0 << 24) | (byte1 << 16) | (byte2 << 8) | byte3
     }
 
     mutating func readBase64() throws(WireError) -> [UInt8] {
@@ -416,6 +437,56 @@ extension WireError {
     @inline(never)
     func prependingJSONPath(index: Int) -> WireError {
         prefixed(with: "[\(index)]")
+    }
+}
+
+// MARK: - Attribute stack
+
+/// A stack of `KeyValue`s in manually managed memory: lists are pushed element by element and
+/// moved out (no retain/release) into an exactly sized array.
+struct JSONKeyValueStack: ~Copyable {
+    private var base: UnsafeMutablePointer<KeyValue>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init() {
+        capacity = 64
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    @inline(__always)
+    mutating func push(_ keyValue: consuming KeyValue) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: keyValue)
+        count += 1
+    }
+
+    /// Moves the elements from `start` on into a new array and pops them.
+    @inline(__always)
+    mutating func popArray(from start: Int) -> [KeyValue] {
+        let length = count - start
+        if length == 0 { return [] }
+        let source = base + start
+        let result = [KeyValue](unsafeUninitializedCapacity: length) { buffer, initialized in
+            buffer.baseAddress!.moveInitialize(from: source, count: length)
+            initialized = length
+        }
+        count = start
+        return result
+    }
+
+    private mutating func grow() {
+        let newCapacity = capacity * 2
+        let newBase = UnsafeMutablePointer<KeyValue>.allocate(capacity: newCapacity)
+        newBase.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
     }
 }
 

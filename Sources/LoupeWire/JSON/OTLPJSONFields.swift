@@ -72,11 +72,29 @@ struct OTLPJSONFieldTable: Sendable {
         self.bounds = bounds
     }
 
+    /// A key's bytes as three words, for comparison within one length: overlapping unaligned
+    /// loads (no copy), so for a fixed length the words determine the bytes.
     @inline(__always)
     private static func words(of bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64) {
-        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(bytes)) }
-        return words
+        let count = bytes.count
+        let base = UnsafeRawPointer(bytes.baseAddress!)
+        if count >= 16 {
+            return (
+                base.loadUnaligned(as: UInt64.self), base.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            )
+        }
+        if count >= 8 {
+            return (base.loadUnaligned(as: UInt64.self), base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self), 0)
+        }
+        if count >= 4 {
+            let low = UInt64(base.loadUnaligned(as: UInt32.self))
+            let high = UInt64(base.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+            return (low | high << 32, 0, 0)
+        }
+        var word: UInt64 = 0
+        for index in 0..<count { word |= UInt64(bytes[index]) << (8 * UInt64(index)) }
+        return (word, 0, 0)
     }
 
     /// The field named by `key`; snake_case names (`schema_url`) are accepted as a fallback.

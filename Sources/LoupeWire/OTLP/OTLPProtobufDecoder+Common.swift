@@ -210,7 +210,7 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var entity = EntityRef()
                     try decodeEntityRef(&nested, into: &entity)
-                    resource.entityRefs.append(entity)
+                    resource.entityRefs.append(consume entity)
                 default:
                     try reader.skipField(tag: tag)
                 }

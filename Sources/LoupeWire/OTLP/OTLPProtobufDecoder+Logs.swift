@@ -15,7 +15,7 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var resourceLogs = ResourceLogs()
                     try decodeResourceLogs(&nested, into: &resourceLogs)
-                    data.resourceLogs.append(resourceLogs)
+                    data.resourceLogs.append(consume resourceLogs)
                 } else {
                     try reader.skipField(tag: tag)
                 }
@@ -40,7 +40,7 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var scopeLogs = ScopeLogs()
                     try decodeScopeLogs(&nested, into: &scopeLogs)
-                    resourceLogs.scopeLogs.append(scopeLogs)
+                    resourceLogs.scopeLogs.append(consume scopeLogs)
                 case 3 << 3 | 2:  // schema_url
                     resourceLogs.schemaURL = try reader.readString()
                 default:
@@ -72,7 +72,7 @@ extension OTLPProtobufDecoding {
                     if scopeLogs.logRecords.isEmpty { scopeLogs.logRecords.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
                     var record = LogRecord()
                     try decodeLogRecord(&nested, into: &record)
-                    scopeLogs.logRecords.append(record)
+                    scopeLogs.logRecords.append(consume record)
                 case 3 << 3 | 2:  // schema_url
                     scopeLogs.schemaURL = try reader.readString()
                 default:

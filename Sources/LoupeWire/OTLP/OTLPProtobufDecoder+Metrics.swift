@@ -15,7 +15,7 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var resourceMetrics = ResourceMetrics()
                     try decodeResourceMetrics(&nested, into: &resourceMetrics)
-                    data.resourceMetrics.append(resourceMetrics)
+                    data.resourceMetrics.append(consume resourceMetrics)
                 } else {
                     try reader.skipField(tag: tag)
                 }
@@ -40,7 +40,7 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var scopeMetrics = ScopeMetrics()
                     try decodeScopeMetrics(&nested, into: &scopeMetrics)
-                    resourceMetrics.scopeMetrics.append(scopeMetrics)
+                    resourceMetrics.scopeMetrics.append(consume scopeMetrics)
                 case 3 << 3 | 2:  // schema_url
                     resourceMetrics.schemaURL = try reader.readString()
                 default:
@@ -72,7 +72,7 @@ extension OTLPProtobufDecoding {
                     if scopeMetrics.metrics.isEmpty { scopeMetrics.metrics.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
                     var metric = Metric()
                     try decodeMetric(&nested, into: &metric)
-                    scopeMetrics.metrics.append(metric)
+                    scopeMetrics.metrics.append(consume metric)
                 case 3 << 3 | 2:  // schema_url
                     scopeMetrics.schemaURL = try reader.readString()
                 default:
@@ -209,7 +209,7 @@ extension OTLPProtobufDecoding {
                     if histogram.dataPoints.isEmpty { histogram.dataPoints.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
                     var point = HistogramDataPoint()
                     try decodeHistogramDataPoint(&nested, into: &point)
-                    histogram.dataPoints.append(point)
+                    histogram.dataPoints.append(consume point)
                 case 2 << 3 | 0:
                     histogram.aggregationTemporality = AggregationTemporality(rawValue: try reader.readVarintInt32())
                 default:
@@ -237,7 +237,7 @@ extension OTLPProtobufDecoding {
                     if histogram.dataPoints.isEmpty { histogram.dataPoints.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
                     var point = ExponentialHistogramDataPoint()
                     try decodeExponentialHistogramDataPoint(&nested, into: &point)
-                    histogram.dataPoints.append(point)
+                    histogram.dataPoints.append(consume point)
                 case 2 << 3 | 0:
                     histogram.aggregationTemporality = AggregationTemporality(rawValue: try reader.readVarintInt32())
                 default:
@@ -264,7 +264,7 @@ extension OTLPProtobufDecoding {
                     if summary.dataPoints.isEmpty { summary.dataPoints.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
                     var point = SummaryDataPoint()
                     try decodeSummaryDataPoint(&nested, into: &point)
-                    summary.dataPoints.append(point)
+                    summary.dataPoints.append(consume point)
                 } else {
                     try reader.skipField(tag: tag)
                 }
@@ -282,7 +282,7 @@ extension OTLPProtobufDecoding {
         if points.isEmpty { points.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
         var point = NumberDataPoint()
         try decodeNumberDataPoint(&nested, into: &point)
-        points.append(point)
+        points.append(consume point)
     }
 
     func decodeNumberDataPoint(_ reader: inout ProtobufReader, into point: inout NumberDataPoint) throws(WireError) {
@@ -493,7 +493,7 @@ extension OTLPProtobufDecoding {
         var nested = try reader.readMessage()
         var exemplar = Exemplar()
         try decodeExemplar(&nested, into: &exemplar)
-        exemplars.append(exemplar)
+        exemplars.append(consume exemplar)
     }
 
     func decodeExemplar(_ reader: inout ProtobufReader, into exemplar: inout Exemplar) throws(WireError) {

@@ -15,7 +15,7 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var resourceSpans = ResourceSpans()
                     try decodeResourceSpans(&nested, into: &resourceSpans)
-                    data.resourceSpans.append(resourceSpans)
+                    data.resourceSpans.append(consume resourceSpans)
                 } else {
                     try reader.skipField(tag: tag)
                 }
@@ -40,7 +40,7 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var scopeSpans = ScopeSpans()
                     try decodeScopeSpans(&nested, into: &scopeSpans)
-                    resourceSpans.scopeSpans.append(scopeSpans)
+                    resourceSpans.scopeSpans.append(consume scopeSpans)
                 case 3 << 3 | 2:  // schema_url
                     resourceSpans.schemaURL = try reader.readString()
                 default:
@@ -72,7 +72,7 @@ extension OTLPProtobufDecoding {
                     if scopeSpans.spans.isEmpty { scopeSpans.spans.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
                     var span = Span()
                     try decodeSpan(&nested, into: &span)
-                    scopeSpans.spans.append(span)
+                    scopeSpans.spans.append(consume span)
                 case 3 << 3 | 2:  // schema_url
                     scopeSpans.schemaURL = try reader.readString()
                 default:
@@ -111,14 +111,14 @@ extension OTLPProtobufDecoding {
                     var nested = try reader.readMessage()
                     var event = SpanEvent()
                     try decodeSpanEvent(&nested, into: &event)
-                    span.events.append(event)
+                    span.events.append(consume event)
                 case 12 << 3 | 0: span.droppedEventsCount = try reader.readVarintUInt32()
                 case 13 << 3 | 2:
                     if span.links.isEmpty { span.links.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
                     var nested = try reader.readMessage()
                     var link = SpanLink()
                     try decodeSpanLink(&nested, into: &link)
-                    span.links.append(link)
+                    span.links.append(consume link)
                 case 14 << 3 | 0: span.droppedLinksCount = try reader.readVarintUInt32()
                 case 15 << 3 | 2:
                     var nested = try reader.readMessage()
