@@ -37,7 +37,8 @@ public struct OTLPLoadGenerator: Sendable {
         public var tenant: String?
         /// gzip the request bodies (HTTP `Content-Encoding`, gRPC message compression).
         public var gzip: Bool
-        /// A request with no complete response by then counts as failed and its connection is replaced.
+        /// A request with no complete response by then counts as failed (`timeout`); over HTTP its connection is
+        /// replaced, over gRPC the call is cancelled by its deadline.
         public var requestTimeout: Duration
 
         public init(
@@ -99,7 +100,7 @@ public struct OTLPLoadGenerator: Sendable {
         case .grpc:
             let requests = pool.requests.map { request in
                 var sized = request
-                // The transport compresses each message itself; the size of one gzip pass is what goes on the wire.
+                // The transport compresses each message itself; one gzip pass here tells (closely) how big that is.
                 if options.gzip { sized.wireBytes = Gzip.compress(request.body).count }
                 return sized
             }
@@ -711,7 +712,9 @@ public struct LoadResult: Sendable {
                 lines.append(line)
             }
         }
-        if connectionErrors > 0 { lines.append("  connections replaced after errors: \(BenchFormat.grouped(connectionErrors))") }
+        if connectionErrors > 0 {
+            lines.append("  connection problems: \(BenchFormat.grouped(connectionErrors)) (each time the connection was re-established)")
+        }
         var accepted =
             "accepted     \(BenchFormat.grouped(itemsAccepted)) \(itemName) (\(BenchFormat.rate(acceptedItemsPerSecond)) \(itemName)/s)"
         if itemsRejected > 0 {

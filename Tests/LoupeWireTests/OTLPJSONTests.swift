@@ -728,6 +728,44 @@ struct OTLPJSONLenientTests {
         #expect(empty.traceID == .empty && empty.spanID == .empty && empty.parentSpanID == .empty)
     }
 
+    /// Every printable ASCII byte in every position of a trace and span ID: only hex digits are accepted,
+    /// and they decode to the right nibble.
+    @Test func hexDigitsExhaustively() throws {
+        let traceHex = Array("0123456789abcdefABCDEF0123456789".utf8)
+        let spanHex = Array("fedcba9876543210".utf8)
+        func nibble(_ byte: UInt8) -> UInt64? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt64(byte - UInt8(ascii: "A") + 10)
+            default: nil
+            }
+        }
+        func value(_ digits: ArraySlice<UInt8>) -> UInt64 { digits.reduce(0) { $0 << 4 | nibble($1)! } }
+        for position in 0..<32 {
+            for byte in UInt8(0x20)..<UInt8(0x7F) where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                var trace = traceHex
+                trace[position] = byte
+                var span = spanHex
+                span[position % 16] = byte
+                let json = traceRequest(span: #"{"traceId":"\#(String(decoding: trace, as: UTF8.self))","spanId":"\#(String(decoding: span, as: UTF8.self))"}"#)
+                if nibble(byte) == nil {
+                    #expect(throws: WireError.self) { try OTLPJSON.decodeTraces(json) }
+                } else {
+                    let decoded = try onlySpan(OTLPJSON.decodeTraces(json))
+                    #expect(decoded.traceID == TraceID(high: value(trace[0..<16]), low: value(trace[16..<32])))
+                    #expect(decoded.spanID == SpanID(value: value(span[0..<16])))
+                }
+            }
+        }
+        // Bytes above ASCII are rejected too.
+        for byte in [UInt8(0x80), 0xB0, 0xC3, 0xE6, 0xFF] {
+            var trace = traceHex
+            trace[7] = byte
+            #expect(throws: WireError.self) { try OTLPJSON.decodeTraces(traceRequest(span: #"{"traceId":"\#(String(decoding: trace, as: UTF8.self))"}"#)) }
+        }
+    }
+
     @Test func enumNamesAndNumbers() throws {
         let forms: [(String, SpanKind, StatusCode)] = [
             (#""kind":2,"status":{"code":2}"#, .server, .error),

@@ -134,6 +134,7 @@ class LoupeServer:
             if len(addresses) == 3:
                 break
             if self.proc.poll() is not None:
+                self.stop_requested = True  # reported here; the fixture need not report it again
                 raise LoupeError(
                     f"loupe exited with code {self.proc.returncode} before printing its addresses\n"
                     f"command: {' '.join(self.command())}\n--- stdout ---\n{text}\n--- stderr ---\n{self.stderr_tail()}")

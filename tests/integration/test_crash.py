@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import pytest
 import requests
 
@@ -71,10 +72,28 @@ class Ledger:
             return [r for r in self.requests.values() if r.acknowledged]
 
 
-def post_request(server, session, ledger: Ledger, tenant: str, as_json: bool, timeout: float = 30) -> SentRequest:
-    """Sends one request of SPANS_PER_REQUEST new spans; marks it acknowledged on HTTP 200."""
+def post_request(server, session, ledger: Ledger, tenant: str, as_json: bool = False, timeout: float = 30,
+                 via_grpc: bool = False) -> SentRequest:
+    """Sends one request of SPANS_PER_REQUEST new spans (OTLP/HTTP protobuf or JSON, or OTLP/gRPC);
+    marks it acknowledged on success (HTTP 200 / gRPC OK)."""
     sent, spans = ledger.new_request(tenant)
     request = P.trace_request(spans, service=f"crash-{tenant}")
+    if via_grpc:
+        try:
+            call = _grpc_call(server)
+            call(request.SerializeToString(), metadata=[("x-scope-orgid", tenant)], timeout=timeout)
+            code = 200
+        except grpc.RpcError as error:
+            code = f"grpc:{error.code().name}"
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED,
+                                grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+                with ledger.lock:
+                    ledger.errors[code] += 1
+                raise requests.ConnectionError(f"gRPC {error.code().name}: {error.details()}") from None
+        with ledger.lock:
+            ledger.statuses[code] += 1
+            sent.acknowledged = code == 200
+        return sent
     if as_json:
         body = json.dumps(_to_json(request)).encode()
         content_type = "application/json"
@@ -88,6 +107,20 @@ def post_request(server, session, ledger: Ledger, tenant: str, as_json: bool, ti
         if response.status_code == 200:
             sent.acknowledged = True
     return sent
+
+
+_channels: dict[str, grpc.Channel] = {}
+_channels_lock = threading.Lock()
+
+
+def _grpc_call(server):
+    with _channels_lock:
+        channel = _channels.get(server.otlp_grpc_address)
+        if channel is None:
+            channel = grpc.insecure_channel(server.otlp_grpc_address, options=[("grpc.enable_http_proxy", 0)])
+            _channels[server.otlp_grpc_address] = channel
+    return channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                               request_serializer=None, response_deserializer=None)
 
 
 def _to_json(request) -> dict:
@@ -151,9 +184,10 @@ def _load(server, ledger: Ledger, stop: threading.Event, crashing: threading.Eve
     session = http_session()
     tenant = TENANTS[index % len(TENANTS)]
     as_json = index % 2 == 1
+    via_grpc = index % 4 == 2  # threads 2 and 6 use OTLP/gRPC
     while not stop.is_set():
         try:
-            sent = post_request(server, session, ledger, tenant, as_json)
+            sent = post_request(server, session, ledger, tenant, as_json, via_grpc=via_grpc)
             if not sent.acknowledged and not crashing.is_set():
                 unexpected.append(f"request {sent.request_id} refused while the server was up")
         except requests.RequestException as error:
@@ -200,7 +234,7 @@ def test_kill_9_under_load_loses_no_acknowledged_write(loupe_factory):
         in_flight = sum(1 for r in ledger.requests.values() if not r.acknowledged)
         print(f"cycle {cycle}: {acknowledged} requests acknowledged before kill -9; {in_flight} unacknowledged so far; "
               f"statuses {dict(ledger.statuses)}, errors {dict(ledger.errors)}")
-        assert set(ledger.statuses) <= {200}, f"only 200s expected while up: {dict(ledger.statuses)}"
+        assert set(ledger.statuses) <= {200}, f"only successes expected while up: {dict(ledger.statuses)}"
     server.start()
     found = verify(server, ledger, context=f"after the last of {CYCLES} kill -9 cycles")
     acknowledged_spans = sum(len(r.span_ids) for r in ledger.acknowledged())
@@ -253,6 +287,22 @@ def test_graceful_stop_under_load(loupe_factory, sig):
     assert set(refused) <= {503}, f"while stopping, refusals must be 503 (retryable): {refused}"
     server.start()
     verify(server, ledger, context=f"after {signal.Signals(sig).name} under load and a restart")
+
+
+def test_second_server_on_the_same_data_directory_is_refused(loupe_factory):
+    """Two processes appending to one WAL would corrupt it: the second `loupe up` must refuse to start."""
+    first = loupe_factory.new(log_level="info")
+    ledger = Ledger()
+    _fill(first, ledger, 5)
+    second = loupe_factory.new(data_dir=first.data_dir, log_level="info", start=False)
+    with pytest.raises(AssertionError) as refused:
+        second.start(timeout=30)
+    assert second.proc.returncode not in (0, None), "the second server must exit with an error"
+    assert re.search(r"in use|lock", second.stderr(), re.I), f"it must say why:\n{second.stderr_tail()}"
+    assert "exited with code" in str(refused.value)
+    assert first.running
+    _fill(first, ledger, 5)
+    verify(first, ledger, context="first server after a second one was refused")
 
 
 # --------------------------------------------------------------------------------------

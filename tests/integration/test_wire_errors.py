@@ -651,3 +651,87 @@ def test_over_memory_budget_is_503_with_retry_after(loupe_factory):
     assert metric_sum(text, "loupe_memory_budget_in_use_bytes") == 0, "every reservation is released"
     assert metric_sum(text, "loupe_rejected_requests_total", reason="overloaded") == len(refused), \
         f"{len(refused)} requests were refused with 503 for the memory budget; /metrics must count them"
+
+
+# --------------------------------------------------------------------------------------
+# Read API parameters
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [
+    "100000000000",           # 11-digit Unix seconds: times 1e9 does not fit in 64 bits
+    "999999999999999",        # 15 digits, still "seconds"
+    "18446744073709551616",   # 2^64 nanoseconds
+    "1e30",                   # seconds in exponent form
+    "9999-12-31T23:59:59Z",   # RFC 3339 past 2554
+    "-5",
+    "yesterday",
+])
+@pytest.mark.parametrize("name", ["start", "end"])
+def test_out_of_range_time_parameter_is_400_not_a_crash(loupe, name, value):
+    import requests
+    try:
+        response = loupe.read_response("traces", **{name: value})
+    except requests.ConnectionError as error:
+        time.sleep(0.5)
+        raise AssertionError(
+            f"GET /loupe/api/v1/traces?{name}={value} killed the server (exit code {loupe.proc.poll()}): {error}\n"
+            + "\n".join(line for line in loupe.stderr().splitlines()
+                        if "runtime failure" in line or "ReadRoutes.swift" in line)) from None
+    assert response.status_code == 400, f"{name}={value}: {response.status_code} {response.text}"
+    assert name in json_status(response)["message"]
+    assert loupe.running
+    assert loupe.session.get(loupe.http_url + "/ready", timeout=10).status_code == 200
+
+
+# --------------------------------------------------------------------------------------
+# Robustness: damaged protobuf and JSON never take the server down
+# --------------------------------------------------------------------------------------
+
+def _mutations(rng, valid: bytes, count: int):
+    for _ in range(count):
+        data = bytearray(valid)
+        kind = rng.randrange(5)
+        if kind == 0:  # flip a few bits
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        elif kind == 1:  # cut somewhere
+            data = data[:rng.randrange(len(data))]
+        elif kind == 2:  # overwrite a run with random bytes
+            start = rng.randrange(len(data))
+            for i in range(start, min(len(data), start + rng.randint(1, 16))):
+                data[i] = rng.randrange(256)
+        elif kind == 3:  # insert random bytes
+            at = rng.randrange(len(data))
+            data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        else:  # duplicate a slice
+            a, b = sorted(rng.randrange(len(data)) for _ in range(2))
+            data[b:b] = data[a:b]
+        yield bytes(data)
+
+
+@pytest.mark.parametrize("body_format", ["protobuf", "json"])
+def test_damaged_bodies_are_200_or_400_never_a_crash(loupe, body_format):
+    import random
+    rng = random.Random(20261121)
+    statuses: dict[int, int] = {}
+    for signal_name in SIGNALS:
+        doc = rich_doc(signal_name)
+        valid = otlp_json_to_proto(signal_name, doc).SerializeToString() if body_format == "protobuf" else json.dumps(doc).encode()
+        content_type = "application/x-protobuf" if body_format == "protobuf" else "application/json"
+        for body in _mutations(rng, valid, 150):
+            try:
+                response = loupe.post(signal_name, body, content_type=content_type, tenant="fuzz")
+            except Exception as error:
+                time.sleep(0.5)
+                raise AssertionError(f"{signal_name} {body_format} body {body[:200]!r}... took the server down: {error}\n"
+                                     + "\n".join(loupe.stderr().splitlines()[-40:])) from None
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            assert response.status_code in (200, 400), \
+                f"{signal_name}: {response.status_code} for a damaged body: {response.content[:300]!r}"
+            if response.status_code == 400:
+                status = json_status(response) if body_format == "json" else protobuf_status(response)
+                assert (status["code"] if isinstance(status, dict) else status.code) == 3
+    assert loupe.running and loupe.session.get(loupe.http_url + "/ready", timeout=10).status_code == 200
+    for signal_name in SIGNALS:
+        loupe.read(signal_name, tenant="fuzz")  # whatever was accepted still reads back
+    print(f"{body_format} fuzz statuses: {statuses}")

@@ -14,11 +14,12 @@ extension OTLPProtobufEncoding {
     static func prependScopeLogs(_ scopeLogs: ScopeLogs, field: UInt32, into writer: inout ProtobufWriter) {
         let mark = writer.count
         prependString(3, scopeLogs.schemaURL, into: &writer)
-        let records = scopeLogs.logRecords
-        var index = records.count
-        while index > 0 {
-            index &-= 1
-            prependLogRecord(records[index], field: 2, into: &writer)
+        scopeLogs.logRecords.withUnsafeBufferPointer { records in
+            var index = records.count
+            while index > 0 {
+                index &-= 1
+                prependLogRecord(records[index], field: 2, into: &writer)
+            }
         }
         prependScope(1, scopeLogs.scope, into: &writer)
         writer.prependLengthAndTag(field: field, since: mark)

@@ -57,10 +57,12 @@ extension OTLPProtobufEncoding {
     }
 
     static func prependNumberDataPoints(_ field: UInt32, _ points: [NumberDataPoint], into writer: inout ProtobufWriter) {
-        var index = points.count
-        while index > 0 {
-            index &-= 1
-            prependNumberDataPoint(points[index], field: field, into: &writer)
+        points.withUnsafeBufferPointer { points in
+            var index = points.count
+            while index > 0 {
+                index &-= 1
+                prependNumberDataPoint(points[index], field: field, into: &writer)
+            }
         }
     }
 

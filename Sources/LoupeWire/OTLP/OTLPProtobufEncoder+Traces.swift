@@ -14,11 +14,12 @@ extension OTLPProtobufEncoding {
     static func prependScopeSpans(_ scopeSpans: ScopeSpans, field: UInt32, into writer: inout ProtobufWriter) {
         let mark = writer.count
         prependString(3, scopeSpans.schemaURL, into: &writer)
-        let spans = scopeSpans.spans
-        var index = spans.count
-        while index > 0 {
-            index &-= 1
-            prependSpan(spans[index], field: 2, into: &writer)
+        scopeSpans.spans.withUnsafeBufferPointer { spans in
+            var index = spans.count
+            while index > 0 {
+                index &-= 1
+                prependSpan(spans[index], field: 2, into: &writer)
+            }
         }
         prependScope(1, scopeSpans.scope, into: &writer)
         writer.prependLengthAndTag(field: field, since: mark)

@@ -142,10 +142,13 @@ enum OTLPProtobufEncoding {
     // MARK: - AnyValue, KeyValue
 
     static func prependKeyValues(_ field: UInt32, _ values: [KeyValue], into writer: inout ProtobufWriter) {
-        var index = values.count
-        while index > 0 {
-            index &-= 1
-            prependKeyValue(field, values[index], into: &writer)
+        // Through a buffer pointer: subscripting the array would copy (retain) each element.
+        values.withUnsafeBufferPointer { buffer in
+            var index = buffer.count
+            while index > 0 {
+                index &-= 1
+                prependKeyValue(field, buffer[index], into: &writer)
+            }
         }
     }
 
