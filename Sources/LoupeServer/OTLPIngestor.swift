@@ -26,9 +26,12 @@ public struct OTLPIngestor: Sendable {
     public func export(
         signal: Signal, body: [UInt8], encoding: Encoding, tenant: Tenant, via ingestProtocol: IngestProtocol
     ) async throws(IngestError) -> IngestReceipt {
-        let reservation = try pipeline.admit(bytes: body.count)
-        defer { pipeline.release(reservation) }
-        do {
+        do throws(IngestError) {
+            guard body.count <= limits.maximumRequestBytes else {
+                throw IngestError(.tooLarge, "request of \(body.count) bytes exceeds the limit of \(limits.maximumRequestBytes) bytes")
+            }
+            let reservation = try pipeline.admit(bytes: body.count)
+            defer { pipeline.release(reservation) }
             switch signal {
             case .traces:
                 let data = try decode(body, encoding, protobuf: OTLPProtobuf.decodeTraces, json: OTLPJSON.decodeTraces)

@@ -27,7 +27,7 @@ private func randomBytes(_ count: Int, _ rng: inout SeededGenerator) -> [UInt8] 
 }
 
 /// Collects log entries so tests can check that a repair was logged.
-final class LogRecorder: Sendable {
+private final class LogRecorder: Sendable {
     struct Entry: Sendable {
         var level: Logger.Level
         var message: String
@@ -46,7 +46,7 @@ final class LogRecorder: Sendable {
     }
 }
 
-struct RecordingLogHandler: LogHandler {
+private struct RecordingLogHandler: LogHandler {
     let recorder: LogRecorder
     var logLevel: Logger.Level = .trace
     var metadata: Logger.Metadata = [:]
@@ -63,7 +63,7 @@ struct RecordingLogHandler: LogHandler {
 }
 
 /// A mutex on the heap, so closures can share it.
-final class Locked<Value: Sendable>: Sendable {
+private final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
@@ -771,8 +771,7 @@ struct WriteAheadLogTests {
                 #expect(observed.allSatisfy { $0.fsyncDuration != nil })
                 #expect(fsyncsWhileRunning >= observed.count)
             case .interval:
-                #expect(observed.allSatisfy { $0.fsyncDuration == nil })
-                #expect(fsyncsWhileRunning >= 1)  // the periodic fsync ran
+                #expect(fsyncsWhileRunning >= 1)  // the periodic fsync ran (alone, or with a group it met)
             case .never:
                 #expect(observed.allSatisfy { $0.fsyncDuration == nil })
                 #expect(fsyncsWhileRunning == 0)
@@ -836,6 +835,7 @@ struct WriteAheadLogTests {
         try await withTemporaryDirectory { directory in
             let wal = try WriteAheadLog(directory: directory, logger: quietLogger)
             try await withRunning(wal) {
+                try await wal.append(makeRecords(1)[0])  // the writer is running once this returns
                 #expect(throws: StorageError.self) { try wal.replay { _ in } }
                 await #expect(throws: StorageError.self) { try await wal.run() }
             }

@@ -233,3 +233,25 @@ struct GzipTests {
         }
     }
 }
+
+@Suite("Gzip throughput")
+struct GzipThroughputTests {
+    @Test("decompression speed (opt-in: LOUPE_GZIP_BENCH=1)", .enabled(if: ProcessInfo.processInfo.environment["LOUPE_GZIP_BENCH"] != nil))
+    func throughput() throws {
+        var rng = SeededGenerator(seed: 1)
+        let input = compressibleBytes(250_000, &rng)
+        let gz = Gzip.compress(input)
+        let clock = ContinuousClock()
+        let iterations = 400
+        var total = 0
+        let elapsed = try clock.measure {
+            for _ in 0..<iterations { total += try Gzip.decompress(gz, maximumOutputBytes: 1 << 20).count }
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(String(
+            format: "gzip: %d-byte body (%d compressed): %.0f bodies/s, %.0f MB/s of output",
+            input.count, gz.count, Double(iterations) / seconds, Double(total) / seconds / 1e6
+        ))
+        #expect(total == input.count * iterations)
+    }
+}

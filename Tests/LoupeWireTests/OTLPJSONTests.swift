@@ -694,6 +694,25 @@ struct OTLPJSONEncodingTests {
         #expect(empty.rejectedItems == 0 && empty.errorMessage == "")
     }
 
+    @Test func statusDecodes() throws {
+        let status = try OTLPJSON.decodeStatus(OTLPJSON.encodeStatus(code: 3, message: "bad \u{1} thing"))
+        #expect(status.code == 3 && status.message == "bad \u{1} thing")
+        let withDetails = try OTLPJSON.decodeStatus(bytes(#"{"code":"14","message":"unavailable","details":[{"@type":"x"}]}"#))
+        #expect(withDetails.code == 14 && withDetails.message == "unavailable")
+    }
+
+    @Test func genericEntryPoints() throws {
+        let traces = OTLPJSONSamples.traces
+        #expect(OTLPJSON.encode(traces) == OTLPJSON.encodeTraces(traces))
+        #expect(try OTLPJSON.decode(TraceData.self, from: OTLPJSON.encode(traces)) == traces)
+        let logs = OTLPJSONSamples.logs
+        #expect(try OTLPJSON.decode(LogsData.self, from: OTLPJSON.encode(logs)) == logs)
+        let metrics = OTLPJSONSamples.metrics
+        let json = OTLPJSON.encode(metrics)
+        let decoded = try json.withUnsafeBytes { buffer in try OTLPJSON.decode(MetricsData.self, from: buffer) }
+        #expect(decoded == metrics)
+    }
+
     @Test func status() {
         #expect(OTLPJSON.encodeStatus(code: 3, message: "invalid trace ID") == bytes(#"{"code":3,"message":"invalid trace ID"}"#))
         #expect(OTLPJSON.encodeStatus(code: 8, message: "") == bytes(#"{"code":8}"#))

@@ -4,6 +4,13 @@ The binary comes from $LOUPE_BINARY (default <repo>/.build/debug/loupe). Every s
 listens on 127.0.0.1 with port 0 and a fresh data directory; the fixtures always stop it
 (SIGTERM, then SIGKILL after a timeout) and, unless a test killed it on purpose, assert
 that it exited with code 0 on SIGTERM.
+
+Run (from the repository root):
+    python3 -m venv .venv-test && .venv-test/bin/pip install -r tests/integration/requirements.txt
+    .venv-test/bin/pytest tests/integration -q
+
+Environment: LOUPE_BINARY, LOUPE_STARTUP_TIMEOUT / LOUPE_SHUTDOWN_TIMEOUT / LOUPE_REQUEST_TIMEOUT
+(seconds), LOUPE_CRASH_SEED (repeats the kill timings of test_crash.py).
 """
 
 from __future__ import annotations
@@ -71,7 +78,8 @@ class LoupeFactory:
                 failures.append(f"loupe exited by itself (code {server.proc.returncode}) during the test\n"
                                 f"{server.stderr_tail()}")
         if failures:
-            pytest.fail("loupe did not shut down cleanly on SIGTERM:\n" + "\n\n".join(failures), pytrace=False)
+            pytest.fail("loupe did not stop cleanly (SIGTERM -> exit code 0) or died during the test:\n"
+                        + "\n\n".join(failures), pytrace=False)
 
 
 @pytest.fixture(scope="session")

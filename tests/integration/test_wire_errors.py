@@ -264,6 +264,12 @@ def test_malformed_protobuf_is_400_with_protobuf_status(loupe):
     after = loupe.metrics_text()
     assert metric_sum(after, "loupe_rejected_requests_total", signal="traces", reason="bad_request") - \
         metric_sum(before, "loupe_rejected_requests_total", signal="traces", reason="bad_request") == 3
+    # gRPC: INVALID_ARGUMENT with the same explanation.
+    with pytest.raises(grpc.RpcError) as error:
+        grpc_export(loupe, "traces", truncated, tenant="malformed-pb")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value
+    assert re.search(r"truncat", error.value.details() or "", re.I), error.value.details()
+    assert item_count("traces", loupe.read("traces", tenant="malformed-pb")) == 0
 
 
 @pytest.mark.parametrize("signal_name", SIGNALS)
@@ -673,6 +679,7 @@ def test_out_of_range_time_parameter_is_400_not_a_crash(loupe, name, value):
         response = loupe.read_response("traces", **{name: value})
     except requests.ConnectionError as error:
         time.sleep(0.5)
+        loupe.stop_requested = True  # reported here, not again at teardown
         raise AssertionError(
             f"GET /loupe/api/v1/traces?{name}={value} killed the server (exit code {loupe.proc.poll()}): {error}\n"
             + "\n".join(line for line in loupe.stderr().splitlines()
@@ -723,6 +730,7 @@ def test_damaged_bodies_are_200_or_400_never_a_crash(loupe, body_format):
                 response = loupe.post(signal_name, body, content_type=content_type, tenant="fuzz")
             except Exception as error:
                 time.sleep(0.5)
+                loupe.stop_requested = True  # reported here, not again at teardown
                 raise AssertionError(f"{signal_name} {body_format} body {body[:200]!r}... took the server down: {error}\n"
                                      + "\n".join(loupe.stderr().splitlines()[-40:])) from None
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1

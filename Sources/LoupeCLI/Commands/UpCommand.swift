@@ -83,7 +83,7 @@ struct UpCommand: AsyncParsableCommand {
         do {
             runtime = try LoupeRuntime(configuration: configuration, logger: logger)
         } catch {
-            throw ValidationError("cannot open the data directory \(configuration.dataDirectory): \(error)")
+            throw StartupError(description: "cannot open the data directory \(configuration.dataDirectory): \(error)")
         }
         try await runtime.run { addresses in
             let banner = """
@@ -99,4 +99,9 @@ struct UpCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(banner.utf8))
         }
     }
+}
+
+/// A failure after the arguments were accepted: printed without the usage text.
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -17,7 +17,9 @@ public struct OTLPGRPCServer: Service {
             transportSecurity: .plaintext,
             config: .defaults { config in
                 config.compression.enabledAlgorithms = .all
-                config.rpc.maxRequestPayloadSize = ingestor.limits.maximumRequestBytes
+                // The transport resets streams over its limit, which OTLP clients read as CANCELLED and
+                // retry forever; so it gets headroom and OTLPIngestor answers RESOURCE_EXHAUSTED itself.
+                config.rpc.maxRequestPayloadSize = max(ingestor.limits.maximumRequestBytes * 4, 64 << 20)
             })
         self.transport = transport
         self.server = GRPCServer(transport: transport, services: [OTLPGRPCService(ingestor: ingestor)])

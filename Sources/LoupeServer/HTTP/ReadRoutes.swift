@@ -68,13 +68,21 @@ enum TimeParameter {
         var message: String
     }
 
+    /// The latest instant a parameter may name: the largest Unix nanosecond a UInt64 holds (year 2554).
+    static let maximumSeconds = Double(UInt64.max / 1_000_000_000)
+
     static func parse(_ text: String?, name: String) throws(Failure) -> UInt64? {
         guard let text, !text.isEmpty else { return nil }
-        if text.allSatisfy(\.isNumber) {
-            guard let integer = UInt64(text) else { throw Failure(message: "parameter \(name)=\"\(text)\" is out of range") }
-            return text.count >= 16 ? integer : integer * 1_000_000_000
+        let outOfRange = Failure(message: "parameter \(name)=\"\(text)\" is out of range (Unix time from 0 to \(UInt64(maximumSeconds)) seconds)")
+        if text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber) {
+            guard let integer = UInt64(text) else { throw outOfRange }
+            if text.count >= 16 { return integer }
+            let (nanoseconds, overflow) = integer.multipliedReportingOverflow(by: 1_000_000_000)
+            guard !overflow else { throw outOfRange }
+            return nanoseconds
         }
-        if let seconds = Double(text), seconds.isFinite, seconds >= 0 {
+        if let seconds = Double(text) {
+            guard seconds.isFinite, seconds >= 0, seconds <= maximumSeconds else { throw outOfRange }
             return UInt64(seconds * 1e9)
         }
         let formatter = ISO8601DateFormatter()
@@ -84,9 +92,11 @@ enum TimeParameter {
             formatter.formatOptions = [.withInternetDateTime]
             date = formatter.date(from: text)
         }
-        guard let date, date.timeIntervalSince1970 >= 0 else {
+        guard let date else {
             throw Failure(message: "parameter \(name)=\"\(text)\" is not RFC 3339, Unix seconds or Unix nanoseconds")
         }
-        return UInt64(date.timeIntervalSince1970 * 1e9)
+        let seconds = date.timeIntervalSince1970
+        guard seconds >= 0, seconds <= maximumSeconds else { throw outOfRange }
+        return UInt64(seconds * 1e9)
     }
 }

@@ -691,13 +691,13 @@ struct WALReplayer {
 
 extension Array where Element == UInt8 {
     /// `withUnsafeBytes` that keeps the closure's typed error.
-    func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    fileprivate func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let result = withUnsafeBytes { bytes in Result { () throws(E) -> R in try body(bytes) } }
         return try result.get()
     }
 
     /// `withUnsafeMutableBytes` that keeps the closure's typed error.
-    mutating func withMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    fileprivate mutating func withMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let result = withUnsafeMutableBytes { bytes in Result { () throws(E) -> R in try body(bytes) } }
         return try result.get()
     }

@@ -144,7 +144,6 @@ public final class WriteAheadLog: Service, Sendable {
     public let directory: String
     public let options: WALOptions
     private let logger: Logger
-    private let lockFD: Int32
     private let state: Mutex<State>
 
     private struct Pending: Sendable {
@@ -168,6 +167,8 @@ public final class WriteAheadLog: Service, Sendable {
         var activeSegment: WALSegmentInfo?
         var nextSequence: UInt64 = 1
         var statistics = WALStatistics()
+        /// The directory lock, held from init until `run()` has finished (or deinit).
+        var lockFD: Int32?
     }
 
     /// Opens (creating if needed) the log in `directory` and takes an exclusive lock on it
@@ -193,11 +194,10 @@ public final class WriteAheadLog: Service, Sendable {
                 errno: error
             )
         }
-        self.lockFD = fd
-
         // Until replay says more, segments already on disk are known by size only; their time
         // bounds are unknown, which keeps them out of retention.
         var initial = State()
+        initial.lockFD = fd
         do throws(StorageError) {
             for file in try WALFiles.listSegments(in: directory) {
                 let segmentFD = try WALFiles.open(file.path, O_RDONLY)
@@ -216,7 +216,16 @@ public final class WriteAheadLog: Service, Sendable {
     }
 
     deinit {
-        close(lockFD)
+        releaseLock()
+    }
+
+    /// Once the writer has finished, another instance may open the directory.
+    private func releaseLock() {
+        let fd = state.withLock { state -> Int32? in
+            defer { state.lockFD = nil }
+            return state.lockFD
+        }
+        if let fd { close(fd) }
     }
 
     // MARK: Replay
@@ -284,7 +293,8 @@ public final class WriteAheadLog: Service, Sendable {
     // MARK: Run
 
     /// The writer loop. Returns after a graceful shutdown (or cancellation), once everything queued
-    /// has been written, fsynced and its waiters resumed; appends after that fail with `closed`.
+    /// has been written, fsynced and its waiters resumed; appends after that fail with `closed`, and
+    /// the directory lock is released (a new instance may replay the directory).
     public func run() async throws {
         try state.withLock { state throws(StorageError) in
             guard state.phase == .idle, !state.hasRun else {
@@ -320,6 +330,7 @@ public final class WriteAheadLog: Service, Sendable {
             self.beginShutdown()
         }
         try? await pool.shutdownGracefully()
+        releaseLock()
     }
 
     private struct Work {
@@ -498,9 +509,11 @@ public final class WriteAheadLog: Service, Sendable {
 
     /// Deletes closed segments whose every record has `timeBounds.maximum < cutoffUnixNano`.
     /// The segment being written is never deleted, nor segments found on disk that were not replayed.
-    /// Returns the bytes freed.
+    /// Returns the bytes freed. Fails with `closed` once `run()` has finished.
     public func removeSegments(olderThan cutoffUnixNano: UInt64) throws(StorageError) -> Int {
-        let expired = state.withLock { state -> [WALSegmentInfo] in
+        let expired = try state.withLock { state throws(StorageError) -> [WALSegmentInfo] in
+            // After shutdown the directory may belong to another instance already.
+            guard state.lockFD != nil else { throw .closed(directory) }
             var expired: [WALSegmentInfo] = []
             state.closedSegments.removeAll { segment in
                 guard segment.maximumTime < cutoffUnixNano else { return false }

@@ -86,7 +86,7 @@ public enum Gzip {
         format: Format,
         maximumOutputBytes: Int
     ) throws(GzipError) -> [UInt8] {
-        precondition(maximumOutputBytes >= 0, "maximumOutputBytes must not be negative")
+        let maximumOutputBytes = max(0, maximumOutputBytes)
         guard let inputBase = input.baseAddress, input.count > 0 else {
             throw GzipError(.truncated, "\(format.name) body is empty")
         }
@@ -140,6 +140,12 @@ public enum Gzip {
             produced += madeOutput
             stream.pointee.next_in = nil
             stream.pointee.next_out = nil
+            if produced > maximumOutputBytes {
+                throw GzipError(
+                    .outputTooLarge,
+                    "\(format.name) body decompresses to more than \(maximumOutputBytes) bytes"
+                )
+            }
 
             switch status {
             case Z_STREAM_END:

@@ -331,35 +331,4 @@ extension OTLPJSONDecoder {
         }
         return exemplar
     }
-
-    // MARK: - Export responses
-
-    mutating func decodeExportResponse() throws(WireError) -> (rejectedItems: Int64, errorMessage: String) {
-        var rejected: Int64 = 0
-        var message = ""
-        var cursor = try reader.beginObject()
-        while let field = try nextField(&cursor) {
-            do throws(WireError) {
-                switch field {
-                case .partialSuccess:
-                    var inner = try reader.beginObject()
-                    while let innerField = try nextField(&inner) {
-                        do throws(WireError) {
-                            switch innerField {
-                            case .rejectedSpans, .rejectedLogRecords, .rejectedDataPoints: rejected = try reader.readInt64()
-                            case .errorMessage: message = try reader.readString()
-                            default: try reader.skipValue()
-                            }
-                        } catch {
-                            throw error.prependingJSONPath(innerField)
-                        }
-                    }
-                default: try reader.skipValue()
-                }
-            } catch {
-                throw error.prependingJSONPath(field)
-            }
-        }
-        return (rejected, message)
-    }
 }

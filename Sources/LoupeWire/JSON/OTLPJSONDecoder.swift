@@ -62,6 +62,32 @@ public enum OTLPJSON {
         return data
     }
 
+    /// Decodes the OTLP/JSON export request of `Data`'s signal.
+    public static func decode<Data: SignalData>(_ type: Data.Type, from bytes: UnsafeRawBufferPointer) throws(WireError) -> Data {
+        switch Data.signal {
+        case .traces: return try decodeTraces(bytes) as! Data
+        case .logs: return try decodeLogs(bytes) as! Data
+        case .metrics: return try decodeMetrics(bytes) as! Data
+        }
+    }
+
+    /// Decodes the OTLP/JSON export request of `Data`'s signal.
+    public static func decode<Data: SignalData>(_ type: Data.Type, from bytes: [UInt8]) throws(WireError) -> Data {
+        try bytes.withUnsafeBytes { buffer in Result { () throws(WireError) in try decode(type, from: buffer) } }.get()
+    }
+
+    /// Decodes a `google.rpc.Status` in JSON (`{"code":3,"message":"..."}`; `details` are skipped).
+    public static func decodeStatus(_ bytes: [UInt8]) throws(WireError) -> (code: Int32, message: String) {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(WireError) in
+                var decoder = OTLPJSONDecoder(buffer)
+                let status = try decoder.decodeStatusResponse()
+                try decoder.reader.expectEnd()
+                return status
+            }
+        }.get()
+    }
+
     /// Decodes an OTLP/JSON `Export*ServiceResponse` (as a client sees it): how many items the
     /// server rejected and its message. Accepts any of the three signals' field names.
     public static func decodeExportResponse(_ bytes: [UInt8]) throws(WireError) -> (rejectedItems: Int64, errorMessage: String) {
@@ -422,6 +448,57 @@ struct OTLPJSONDecoder: ~Copyable {
             throw WireError(.invalidValue, "invalid base64 in \(JSONReader.quote(view))", offset: start)
         }
         return bytes
+    }
+}
+
+extension OTLPJSONDecoder {
+    // MARK: - Export responses and status
+
+    mutating func decodeExportResponse() throws(WireError) -> (rejectedItems: Int64, errorMessage: String) {
+        var rejected: Int64 = 0
+        var message = ""
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .partialSuccess:
+                    var inner = try reader.beginObject()
+                    while let innerField = try nextField(&inner) {
+                        do throws(WireError) {
+                            switch innerField {
+                            case .rejectedSpans, .rejectedLogRecords, .rejectedDataPoints: rejected = try reader.readInt64()
+                            case .errorMessage: message = try reader.readString()
+                            default: try reader.skipValue()
+                            }
+                        } catch {
+                            throw error.prependingJSONPath(innerField)
+                        }
+                    }
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return (rejected, message)
+    }
+
+    mutating func decodeStatusResponse() throws(WireError) -> (code: Int32, message: String) {
+        var code: Int32 = 0
+        var message = ""
+        var cursor = try reader.beginObject()
+        while let field = try nextField(&cursor) {
+            do throws(WireError) {
+                switch field {
+                case .code: code = try reader.readInt32()
+                case .message: message = try reader.readString()
+                default: try reader.skipValue()
+                }
+            } catch {
+                throw error.prependingJSONPath(field)
+            }
+        }
+        return (code, message)
     }
 }
 

@@ -25,6 +25,15 @@ extension OTLPJSON {
         return encoder.writer.bytes
     }
 
+    /// Encodes the export request of `data`'s signal as OTLP/JSON.
+    public static func encode<Data: SignalData>(_ data: Data) -> [UInt8] {
+        switch Data.signal {
+        case .traces: encodeTraces(data as! TraceData)
+        case .logs: encodeLogs(data as! LogsData)
+        case .metrics: encodeMetrics(data as! MetricsData)
+        }
+    }
+
     /// An `Export*ServiceResponse`: `{}` on full success, otherwise
     /// `{"partialSuccess":{"rejectedSpans":"3","errorMessage":"..."}}` with the signal's field
     /// (`rejectedSpans`, `rejectedLogRecords`, `rejectedDataPoints`); zero and empty members are left out.

@@ -163,7 +163,7 @@ extension OTLPProtobufDecoding {
         var key = ""
         var value = AnyValue.empty
         var tag: UInt32 = 0
-        do {
+        do throws(WireError) {
             while !reader.isAtEnd {
                 tag = 0
                 tag = try reader.readTag()
@@ -172,7 +172,20 @@ extension OTLPProtobufDecoding {
                     key = try readKey(&reader)
                 case 2 << 3 | 2:  // value
                     var nested = try reader.readMessage()
-                    value = try decodeAnyValue(&nested, depth: depth)
+                    // Fast path for the common shape: a short string and nothing else.
+                    let count = nested.remaining
+                    if count >= 2 && count < 0x82 && nested.byte(at: nested.position) == 0x0A
+                        && Int(nested.byte(at: nested.position &+ 1)) == count &- 2
+                    {
+                        let start = nested.position &+ 2
+                        do throws(WireError) {
+                            value = .string(try values.string(nested.base + start, count: count &- 2, offset: start))
+                        } catch {
+                            throw error.prefixed(with: "stringValue")
+                        }
+                    } else {
+                        value = try decodeAnyValue(&nested, depth: depth)
+                    }
                 case 3 << 3 | 0:  // key_strindex: profiles only; ignored (see OTLPProtobuf)
                     _ = try reader.readVarint()
                 default:
@@ -272,53 +285,6 @@ extension OTLPProtobufDecoding {
             case 4: throw error.prefixed(with: "droppedAttributesCount")
             default: throw error
             }
-        }
-    }
-}
-
-extension ProtobufReader {
-    /// A guess at how many elements a repeated message field has, made when its first element (`firstElement`)
-    /// has just been read: the bytes left in this reader divided by the first element's size, plus one. It
-    /// reads nothing (counting exactly would touch every element's header, a cache miss each in a large
-    /// request). Elements are assumed to take at least 64 bytes, which bounds the over-reservation when the
-    /// first element is much smaller than the rest.
-    @inlinable
-    public func estimatedRepeatCount(firstElement: ProtobufReader) -> Int {
-        let elementSize = Swift.max(firstElement.end &- firstElement.position &+ 3, 64)
-        return (end &- position) / elementSize &+ 1
-    }
-
-    /// How many length-delimited fields with `tag` follow one another from here, where the reader has just read
-    /// such a tag (so the answer is at least 1). Used to reserve array capacity up front; reads nothing, never
-    /// throws and stops at anything unexpected (the real decode then reports it).
-    @inlinable
-    public func countLengthDelimitedRun(tag: UInt32) -> Int {
-        var position = self.position
-        var count = 0
-        while true {
-            // The length varint.
-            var length: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                guard position < end, shift < 64 else { return Swift.max(count, 1) }
-                let current = byte(at: position)
-                position &+= 1
-                length |= UInt64(current & 0x7F) << shift
-                if current < 0x80 { break }
-                shift &+= 7
-            }
-            guard length <= UInt64(end &- position) else { return Swift.max(count, 1) }
-            position &+= Int(truncatingIfNeeded: length)
-            count &+= 1
-            // The next tag must be the same.
-            var remainingTag = tag
-            while remainingTag >= 0x80 {
-                guard position < end, byte(at: position) == UInt8(truncatingIfNeeded: remainingTag) | 0x80 else { return count }
-                position &+= 1
-                remainingTag >>= 7
-            }
-            guard position < end, byte(at: position) == UInt8(truncatingIfNeeded: remainingTag) else { return count }
-            position &+= 1
         }
     }
 }

@@ -3,8 +3,8 @@
 /// Attribute keys (and many values and span names) repeat across the spans of a request. Strings of up to 15
 /// bytes are stored inline in `String` and cost no allocation, but longer ones are heap objects; the cache lets
 /// every repetition of `http.response.status_code` share one allocation, skipping UTF-8 validation, the
-/// allocation and the copy. It is direct-mapped (one slot per hash bucket, a newcomer replaces the occupant), so
-/// high-cardinality values cost one hash and a miss, never unbounded memory.
+/// allocation and the copy. It is a small two-way set-associative cache (a newcomer evicts the least recently
+/// used of its two slots), so high-cardinality values cost one hash and a miss, never unbounded memory.
 ///
 /// Memory is manual: create one per decode and call `release()` when done (the decoder does this with `defer`).
 /// Not thread-safe; it is only ever used by one decode call.
@@ -48,23 +48,32 @@ struct ProtobufStringInterner {
 
     private func lookUp(_ pointer: UnsafeRawPointer, count: Int, offset: Int) throws(WireError) -> String {
         let hash = Self.hash(pointer, count: count)
-        let slot = Int(truncatingIfNeeded: hash >> 40) & mask
-        let occupant = hashes[slot]
-        if occupant == hash {
-            let cached = strings[slot]
-            let matches = cached.utf8.withContiguousStorageIfAvailable { stored in
-                stored.count == count && Self.equalBytes(UnsafeRawPointer(stored.baseAddress!), pointer, count: count)
-            }
-            if matches == true { return cached }
+        // Two-way set associative with LRU order inside the set: way 0 is the most recently used.
+        let first = Int(truncatingIfNeeded: hash >> 40) & mask & ~1
+        let second = first | 1
+        if hashes[first] == hash && matches(strings[first], pointer, count: count) { return strings[first] }
+        if hashes[second] == hash && matches(strings[second], pointer, count: count) {
+            swap(&strings[first], &strings[second])
+            (hashes[first], hashes[second]) = (hashes[second], hashes[first])
+            return strings[first]
         }
         let string = try ProtobufReader.makeString(pointer, count: count, offset: offset)
-        if occupant == 0 {
-            (strings + slot).initialize(to: string)
-        } else {
-            strings[slot] = string
+        // Demote way 0 to way 1 (dropping what was there) and put the newcomer in way 0.
+        if hashes[second] != 0 { (strings + second).deinitialize(count: 1) }
+        if hashes[first] != 0 {
+            (strings + second).moveInitialize(from: strings + first, count: 1)
         }
-        hashes[slot] = hash
+        hashes[second] = hashes[first]
+        (strings + first).initialize(to: string)
+        hashes[first] = hash
         return string
+    }
+
+    @inline(__always)
+    private func matches(_ cached: String, _ pointer: UnsafeRawPointer, count: Int) -> Bool {
+        cached.utf8.withContiguousStorageIfAvailable { stored in
+            stored.count == count && Self.equalBytes(UnsafeRawPointer(stored.baseAddress!), pointer, count: count)
+        } == true
     }
 
     /// A cheap hash of `count >= 16` bytes from three words (start, middle, end) and the length: three
