@@ -27,8 +27,11 @@ if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.
 fi
 
 log "building"
-swift build --build-tests 2>&1 | grep -v '^\[' || true
-swift build --build-tests >/dev/null
+# Progress lines ("[12/345] Compiling ...") are dropped; diagnostics are kept.
+build_status=0
+swift build --build-tests > "${TMPDIR:-/tmp}/loupe-build.log" 2>&1 || build_status=$?
+grep -v '^\[[0-9]*/[0-9]*\]' "${TMPDIR:-/tmp}/loupe-build.log" || true
+if [ "$build_status" -ne 0 ]; then echo "FAILED: the build failed"; exit 1; fi
 
 log "Swift test suites"
 swift_status=0

@@ -74,7 +74,7 @@ extension OTLPProtobuf {
     }
 
     static func estimatedSize(items: Int) -> Int {
-        Swift.min(Swift.max(items, 1) &* 512, 64 << 20)
+        Swift.min(Swift.max(items, 1) &* 256, 64 << 20)
     }
 }
 
