@@ -187,6 +187,8 @@ struct OTLPJSONFuzzTests {
             "{\"unknown\":" + String(repeating: "9", count: 1_000_000) + "}",
             "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":1e999999999999999999999}]}]}]}",
             "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"startTimeUnixNano\":0." + String(repeating: "0", count: 100_000) + "1}]}]}]}",
+            "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"body\":{\"doubleValue\":1." + String(repeating: "7", count: 1_000_000) + "e-5}}]}]}]}",
+            "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"body\":{\"doubleValue\":\"" + String(repeating: "3", count: 1_000_000) + "\"}}]}]}]}",
         ]
         for input in inputs { Self.exercise(Array(input.utf8)) }
     }

@@ -895,16 +895,19 @@ struct OTLPJSONLenientTests {
         #expect(span.attributes == [KeyValue("x", .int(3))])
     }
 
+    /// AnyValues nested 100 deep (what the protobuf decoder accepts) decode from JSON too.
     @Test func deepButAllowedAnyValueNesting() throws {
-        var value = #"{"stringValue":"leaf"}"#
-        var expected = AnyValue.string("leaf")
-        for _ in 0..<90 {
-            value = #"{"arrayValue":{"values":[\#(value)]}}"#
-            expected = .array([expected])
+        var array = AnyValue.string("leaf")
+        var list = AnyValue.string("leaf")
+        for level in 0..<100 {
+            array = .array([array])
+            list = .keyValueList([KeyValue("level\(level)", list)])
         }
-        let logs = try OTLPJSON.decodeLogs(bytes(#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":\#(value)}]}]}]}"#))
-        #expect(logs.resourceLogs[0].scopeLogs[0].logRecords[0].body == expected)
+        let logs = LogsData(resourceLogs: [
+            ResourceLogs(scopeLogs: [ScopeLogs(logRecords: [LogRecord(body: array, attributes: [KeyValue("deep", list)])])])
+        ])
         #expect(try OTLPJSON.decodeLogs(OTLPJSON.encodeLogs(logs)) == logs)
+        #expect(try OTLPProtobuf.decodeLogs(OTLPProtobuf.encodeLogs(logs)) == logs)
     }
 }
 

@@ -16,7 +16,7 @@ import LoupeModel
 ///
 /// Unknown fields are skipped (their syntax is still checked). Strings must be UTF-8 (`.invalidUTF8`
 /// otherwise, like the protobuf decoder); an unpaired surrogate escape (`"\uD800"`) becomes U+FFFD.
-/// Nesting is limited to 320 objects and arrays, enough for AnyValues nested 100 deep as the protobuf
+/// Nesting is limited to 420 objects and arrays, enough for AnyValues nested 100 deep as the protobuf
 /// decoder allows. `null` as an array element is an error.
 /// When a field appears twice, the last occurrence wins; so does the last member of a oneof.
 ///
@@ -113,9 +113,10 @@ struct OTLPJSONDecoder: ~Copyable {
     /// out at its end so the result is allocated once at its exact size.
     var keyValueStack = JSONKeyValueStack()
 
-    /// JSON nesting allowed: enough for an AnyValue nested as deep as the protobuf decoder allows
-    /// (`OTLPProtobuf.maximumNestingDepth`, 100; each AnyValue level is three JSON levels), plus the envelope.
-    static let maximumDepth = 320
+    /// JSON nesting allowed: enough for AnyValues nested as deep as the protobuf decoder allows
+    /// (`OTLPProtobuf.maximumNestingDepth`, 100; a `kvlistValue` level takes four JSON levels, an
+    /// `arrayValue` level three), plus the request envelope.
+    static let maximumDepth = 420
 
     init(_ buffer: UnsafeRawBufferPointer) {
         reader = JSONReader(buffer, maximumDepth: Self.maximumDepth)
