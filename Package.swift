@@ -111,7 +111,11 @@ let package = Package(
         ),
         .testTarget(
             name: "LoupeStorageTests",
-            dependencies: ["LoupeModel", "LoupeWire", "LoupeStorage"],
+            dependencies: [
+                "LoupeModel", "LoupeWire", "LoupeStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

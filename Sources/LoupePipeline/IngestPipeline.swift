@@ -88,9 +88,7 @@ public final class IngestPipeline: Sendable {
             do {
                 try await wal.append(WALRecord(signal: Data.signal, tenant: tenant, timeBounds: bounds, payload: bytes))
             } catch {
-                telemetry.recordRejected(signal: Data.signal, via: ingestProtocol, reason: IngestError.Code.unavailable.rawValue)
-                logger.error("WAL append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])
-                throw IngestError(.unavailable, "could not make the data durable: \(error)", retryAfterSeconds: 1)
+                throw refusal(for: error, signal: Data.signal, tenant: tenant)
             }
             do {
                 try await stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
@@ -102,6 +100,19 @@ public final class IngestPipeline: Sendable {
         }
         telemetry.recordAccepted(signal: Data.signal, via: ingestProtocol, items: totalItems - dropped, bytes: requestBytes)
         return IngestReceipt(acceptedItems: totalItems - dropped, rejectedItems: dropped, message: message)
+    }
+
+    /// How a WAL failure is answered: too large is permanent (413), everything else is
+    /// retryable (503 + Retry-After), with the disk-full case said plainly.
+    private func refusal(for error: StorageError, signal: Signal, tenant: Tenant) -> IngestError {
+        switch error.code {
+        case .recordTooLarge:
+            return IngestError(.tooLarge, "the request is too large for the write-ahead log: \(error)")
+        default:
+            logger.error("WAL append failed", metadata: ["signal": "\(signal)", "tenant": "\(tenant)", "error": "\(error)"])
+            let reason = error.isOutOfSpace ? "the data directory's disk is full" : "could not make the data durable"
+            return IngestError(.unavailable, "\(reason): \(error)", retryAfterSeconds: error.isOutOfSpace ? 30 : 1)
+        }
     }
 
     /// Log records that carry neither a time nor an observed time get the time Loupe
