@@ -34,6 +34,9 @@ let package = Package(
         // Pure, synchronous codecs: protobuf wire, OTLP protobuf and JSON, gzip. No NIO, no async.
         .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib"], swiftSettings: strictSettings),
 
+        // Pure query languages: lexers, parsers, ASTs and evaluators (PromQL first). No I/O.
+        .target(name: "LoupeQuery", dependencies: ["LoupeModel"], swiftSettings: strictSettings),
+
         // Write-ahead log and per-signal stores. File I/O at this layer; no networking.
         .target(
             name: "LoupeStorage",
@@ -107,6 +110,11 @@ let package = Package(
             name: "LoupeWireTests",
             dependencies: ["LoupeModel", "LoupeWire"],
             resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LoupeQueryTests",
+            dependencies: ["LoupeModel", "LoupeQuery"],
             swiftSettings: strictSettings
         ),
         .testTarget(

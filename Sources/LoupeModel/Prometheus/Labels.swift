@@ -1,0 +1,116 @@
+/// One Prometheus label.
+public struct Label: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    public static func < (lhs: Label, rhs: Label) -> Bool {
+        lhs.name != rhs.name ? lhs.name < rhs.name : lhs.value < rhs.value
+    }
+
+    public var description: String { "\(name)=\"\(value)\"" }
+}
+
+/// A series' identity: labels sorted by name, names unique, no empty values
+/// (an empty value means the label is absent, as in Prometheus).
+public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, CustomStringConvertible {
+    public private(set) var storage: [Label]
+
+    public static let metricNameLabel = "__name__"
+
+    public init() { storage = [] }
+
+    /// Sorts, drops empty values, and keeps the last of duplicate names.
+    public init(_ labels: some Sequence<Label>) {
+        var sorted = labels.filter { !$0.value.isEmpty }
+        sorted.sort { $0.name < $1.name }
+        var unique: [Label] = []
+        unique.reserveCapacity(sorted.count)
+        for label in sorted {
+            if unique.last?.name == label.name { unique[unique.count - 1] = label } else { unique.append(label) }
+        }
+        storage = unique
+    }
+
+    /// Trusts that `sorted` is already sorted by name with unique names and no empty values.
+    public init(presorted sorted: [Label]) { storage = sorted }
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.init(elements.map { Label($0.0, $0.1) })
+    }
+
+    public var startIndex: Int { storage.startIndex }
+    public var endIndex: Int { storage.endIndex }
+    public subscript(position: Int) -> Label { storage[position] }
+
+    public subscript(name: String) -> String? {
+        var low = 0
+        var high = storage.count
+        while low < high {
+            let middle = (low + high) / 2
+            if storage[middle].name < name { low = middle + 1 } else { high = middle }
+        }
+        return low < storage.count && storage[low].name == name ? storage[low].value : nil
+    }
+
+    public var metricName: String? { self[Self.metricNameLabel] }
+
+    /// Sets or, with an empty value, removes a label.
+    public mutating func set(_ name: String, _ value: String) {
+        var low = 0
+        var high = storage.count
+        while low < high {
+            let middle = (low + high) / 2
+            if storage[middle].name < name { low = middle + 1 } else { high = middle }
+        }
+        let exists = low < storage.count && storage[low].name == name
+        switch (exists, value.isEmpty) {
+        case (true, true): storage.remove(at: low)
+        case (true, false): storage[low].value = value
+        case (false, false): storage.insert(Label(name, value), at: low)
+        case (false, true): break
+        }
+    }
+
+    public func removing(_ names: Set<String>) -> Labels {
+        Labels(presorted: storage.filter { !names.contains($0.name) })
+    }
+
+    public func keeping(_ names: Set<String>) -> Labels {
+        Labels(presorted: storage.filter { names.contains($0.name) })
+    }
+
+    public static func < (lhs: Labels, rhs: Labels) -> Bool {
+        for (left, right) in zip(lhs.storage, rhs.storage) where left != right {
+            return left < right
+        }
+        return lhs.storage.count < rhs.storage.count
+    }
+
+    /// `{a="1", b="2"}`, with the metric name in front when present, as Prometheus prints series.
+    public var description: String {
+        let rest = storage.filter { $0.name != Self.metricNameLabel }
+        let inner = rest.map { "\($0.name)=\"\(Self.escape($0.value))\"" }.joined(separator: ", ")
+        if let name = metricName { return rest.isEmpty ? name : "\(name){\(inner)}" }
+        return "{\(inner)}"
+    }
+
+    static func escape(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}
+
+extension Labels: ExpressibleByDictionaryLiteral {}

@@ -1,0 +1,81 @@
+/// A float sample: milliseconds since the Unix epoch, as Prometheus keeps time.
+public struct FloatSample: Sendable, Hashable {
+    public var timestamp: Int64
+    public var value: Double
+
+    public init(timestamp: Int64, value: Double) {
+        self.timestamp = timestamp
+        self.value = value
+    }
+}
+
+/// A native-histogram sample.
+public struct HistogramSample: Sendable, Hashable {
+    public var timestamp: Int64
+    public var histogram: NativeHistogram
+
+    public init(timestamp: Int64, histogram: NativeHistogram) {
+        self.timestamp = timestamp
+        self.histogram = histogram
+    }
+}
+
+/// The value Prometheus writes to mark a series stale: a NaN with this exact bit pattern.
+public enum StaleMarker {
+    public static let bitPattern: UInt64 = 0x7FF0_0000_0000_0002
+    public static let value = Double(bitPattern: bitPattern)
+    public static func isStale(_ value: Double) -> Bool { value.bitPattern == bitPattern }
+}
+
+/// An exemplar attached to a series.
+public struct PrometheusExemplar: Sendable, Hashable {
+    public var labels: Labels
+    public var value: Double
+    public var timestamp: Int64?
+
+    public init(labels: Labels, value: Double, timestamp: Int64?) {
+        self.labels = labels
+        self.value = value
+        self.timestamp = timestamp
+    }
+}
+
+/// Metric family metadata (`# TYPE`, `# HELP`, `# UNIT`).
+public struct MetricMetadata: Sendable, Hashable {
+    public enum MetricType: String, Sendable, Hashable, CaseIterable {
+        case unknown, counter, gauge, histogram, gaugehistogram, summary, info, stateset
+    }
+
+    public var type: MetricType
+    public var help: String
+    public var unit: String
+
+    public init(type: MetricType = .unknown, help: String = "", unit: String = "") {
+        self.type = type
+        self.help = help
+        self.unit = unit
+    }
+}
+
+/// One series with its samples, as remote write and scrapes deliver them.
+public struct TimeSeries: Sendable, Hashable {
+    public var labels: Labels
+    public var samples: [FloatSample]
+    public var histograms: [HistogramSample]
+    public var exemplars: [PrometheusExemplar]
+    public var metadata: MetricMetadata?
+    /// Remote write 2.0 created timestamp (ms), 0 when unknown.
+    public var createdTimestamp: Int64
+
+    public init(
+        labels: Labels, samples: [FloatSample] = [], histograms: [HistogramSample] = [], exemplars: [PrometheusExemplar] = [],
+        metadata: MetricMetadata? = nil, createdTimestamp: Int64 = 0
+    ) {
+        self.labels = labels
+        self.samples = samples
+        self.histograms = histograms
+        self.exemplars = exemplars
+        self.metadata = metadata
+        self.createdTimestamp = createdTimestamp
+    }
+}
