@@ -6,7 +6,7 @@ import Testing
 /// Robustness: whatever the bytes, the OTLP/JSON decoders return a value or throw a `WireError`
 /// (typed throws makes anything else impossible short of a crash), never trap or hang. When a
 /// mangled input does decode, its re-encoding must be stable.
-@Suite("OTLP/JSON fuzz", .timeLimit(.minutes(5)))
+@Suite("OTLP/JSON fuzz", .timeLimit(.minutes(10)))
 struct OTLPJSONFuzzTests {
     /// Runs all three decoders (and the export-response decoder) on `input`.
     static func exercise(_ input: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {

@@ -60,7 +60,7 @@ struct OTLPProtobufFuzzTests {
 
     // MARK: - Random and mutated input
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func randomBytes() {
         var random = SeededGenerator(state: 0xF022)
         for iteration in 0..<3000 {
@@ -72,7 +72,7 @@ struct OTLPProtobufFuzzTests {
 
     /// Random bytes mostly fail at the first tag; these are random but well-formed-looking messages (valid
     /// tags of the fields OTLP uses, plausible lengths), which get much deeper into the decoders.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func randomStructuredMessages() {
         var random = SeededGenerator(state: 0x57_2C)
         func message(depth: Int) -> [UInt8] {
@@ -98,7 +98,7 @@ struct OTLPProtobufFuzzTests {
         #expect(successes > 0)
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func everyTruncationIsTruncatedOrAWholePrefix() {
         for (decoder, bytes) in Self.validEncodings {
             for length in 0..<bytes.count {
@@ -109,7 +109,7 @@ struct OTLPProtobufFuzzTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func singleByteMutations() {
         var random = SeededGenerator(state: 0xB17F)
         for (decoder, bytes) in Self.validEncodings.prefix(3) {
@@ -123,7 +123,7 @@ struct OTLPProtobufFuzzTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func bytesOfOneSignalGivenToTheOthers() {
         for (_, bytes) in Self.validEncodings {
             for decoder in Decoder.allCases { Self.decode(bytes, with: decoder) }

@@ -79,3 +79,16 @@ public struct TimeSeries: Sendable, Hashable {
         self.createdTimestamp = createdTimestamp
     }
 }
+
+/// The samples of one series in a time range, as the query layer consumes them.
+public struct SeriesSamples: Sendable, Hashable {
+    public var labels: Labels
+    public var floats: [FloatSample]
+    public var histograms: [HistogramSample]
+
+    public init(labels: Labels, floats: [FloatSample] = [], histograms: [HistogramSample] = []) {
+        self.labels = labels
+        self.floats = floats
+        self.histograms = histograms
+    }
+}

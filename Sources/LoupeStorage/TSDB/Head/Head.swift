@@ -1,0 +1,261 @@
+import LoupeModel
+import Synchronization
+
+/// What one append call did.
+public struct HeadAppendResult: Sendable, Equatable {
+    public var floatsAppended = 0
+    public var histogramsAppended = 0
+    public var seriesCreated = 0
+    public var rejected: [SampleRejection: Int] = [:]
+
+    public init() {}
+
+    public var samplesAppended: Int { floatsAppended + histogramsAppended }
+    public var rejectedCount: Int { rejected.values.reduce(0, +) }
+}
+
+/// Sizes of the head, for `/api/v1/status/tsdb` and `/metrics`.
+public struct HeadStatistics: Sendable, Equatable {
+    public var series = 0
+    public var chunks = 0
+    public var samples = 0
+    public var minTime = Int64.max
+    public var maxTime = Int64.min
+    /// Series per metric name, largest first, at most ten.
+    public var seriesCountByMetricName: [(name: String, count: Int)] = []
+    /// Distinct values per label name, largest first, at most ten.
+    public var labelValueCountByLabelName: [(name: String, count: Int)] = []
+
+    public static func == (lhs: HeadStatistics, rhs: HeadStatistics) -> Bool {
+        lhs.series == rhs.series && lhs.chunks == rhs.chunks && lhs.samples == rhs.samples && lhs.minTime == rhs.minTime
+            && lhs.maxTime == rhs.maxTime
+    }
+}
+
+/// The in-memory head of one tenant's TSDB: every series with its compressed chunks, and
+/// an inverted index from label pairs to series (the Prometheus TSDB head design).
+///
+/// Series refs grow in creation order, so each postings list stays sorted as it is
+/// appended to, and selections are sorted-list intersections.
+public final class TSDBHead: Sendable {
+    struct State: Sendable {
+        var series: [SeriesRef: HeadSeries] = [:]
+        var refsByLabels: [Labels: SeriesRef] = [:]
+        /// label name → label value → refs of the series that carry it (sorted).
+        var postings: [String: [String: [SeriesRef]]] = [:]
+        var allRefs: [SeriesRef] = []
+        var nextRef: SeriesRef = 1
+        var samples = 0
+        var minTime = Int64.max
+        var maxTime = Int64.min
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Appends every sample of every series; creates series as needed.
+    public func append(_ batch: [TimeSeries]) -> HeadAppendResult {
+        var result = HeadAppendResult()
+        state.withLock { state in
+            for series in batch {
+                guard !series.labels.isEmpty else { continue }
+                let ref: SeriesRef
+                if let existing = state.refsByLabels[series.labels] {
+                    ref = existing
+                } else {
+                    ref = state.nextRef
+                    state.nextRef += 1
+                    state.refsByLabels[series.labels] = ref
+                    state.series[ref] = HeadSeries(labels: series.labels)
+                    state.allRefs.append(ref)
+                    for label in series.labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
+                    result.seriesCreated += 1
+                }
+                var head = state.series.removeValue(forKey: ref)!
+                for sample in series.samples {
+                    if let rejection = head.append(sample.timestamp, sample.value) {
+                        result.rejected[rejection, default: 0] += 1
+                    } else {
+                        result.floatsAppended += 1
+                        state.minTime = min(state.minTime, sample.timestamp)
+                        state.maxTime = max(state.maxTime, sample.timestamp)
+                    }
+                }
+                for sample in series.histograms {
+                    if let rejection = head.append(sample.timestamp, sample.histogram) {
+                        result.rejected[rejection, default: 0] += 1
+                    } else {
+                        result.histogramsAppended += 1
+                        state.minTime = min(state.minTime, sample.timestamp)
+                        state.maxTime = max(state.maxTime, sample.timestamp)
+                    }
+                }
+                state.series[ref] = head
+            }
+            state.samples += result.samplesAppended
+        }
+        return result
+    }
+
+    /// Series matching every matcher, with their samples in `[minTime, maxTime]`; series
+    /// without samples in the range are left out. Sorted by labels.
+    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
+        let result: [SeriesSamples] = state.withLock { state in
+            Self.matchingRefs(matchers, in: state).compactMap { ref in
+                guard let series = state.series[ref] else { return nil }
+                let samples = series.samples(minTime: minTime, maxTime: maxTime)
+                return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : samples
+            }
+        }
+        return result.sorted { $0.labels < $1.labels }
+    }
+
+    /// Label sets of the series matching every matcher (all series when there are none)
+    /// that have samples in the range.
+    public func series(_ matchers: [LabelMatcher], minTime: Int64 = .min, maxTime: Int64 = .max) -> [Labels] {
+        state.withLock { state in
+            let refs = matchers.isEmpty ? state.allRefs : Self.matchingRefs(matchers, in: state)
+            return refs.compactMap { ref -> Labels? in
+                guard let series = state.series[ref] else { return nil }
+                if minTime == .min && maxTime == .max { return series.labels }
+                let samples = series.samples(minTime: minTime, maxTime: maxTime)
+                return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : series.labels
+            }
+        }.sorted()
+    }
+
+    public func labelNames(_ matchers: [LabelMatcher] = []) -> [String] {
+        if matchers.isEmpty { return state.withLock { Array($0.postings.keys) }.sorted() }
+        return Array(Set(series(matchers).flatMap { $0.map(\.name) })).sorted()
+    }
+
+    public func labelValues(_ name: String, _ matchers: [LabelMatcher] = []) -> [String] {
+        if matchers.isEmpty { return state.withLock { Array(($0.postings[name] ?? [:]).keys) }.sorted() }
+        return Array(Set(series(matchers).compactMap { $0[name] })).sorted()
+    }
+
+    /// Removes matching series entirely (`/api/v1/admin/tsdb/delete_series` without a time range).
+    @discardableResult
+    public func delete(_ matchers: [LabelMatcher]) -> Int {
+        state.withLock { state in
+            let refs = Self.matchingRefs(matchers, in: state)
+            guard !refs.isEmpty else { return 0 }
+            let removed = Set(refs)
+            for ref in refs {
+                guard let series = state.series.removeValue(forKey: ref) else { continue }
+                state.refsByLabels[series.labels] = nil
+                state.samples -= series.closedChunks.reduce(0) { $0 + $1.sampleCount } + (series.open?.sampleCount ?? 0)
+                for label in series.labels {
+                    state.postings[label.name]?[label.value]?.removeAll { removed.contains($0) }
+                    if state.postings[label.name]?[label.value]?.isEmpty == true { state.postings[label.name]![label.value] = nil }
+                    if state.postings[label.name]?.isEmpty == true { state.postings[label.name] = nil }
+                }
+            }
+            state.allRefs.removeAll { removed.contains($0) }
+            return refs.count
+        }
+    }
+
+    public func statistics() -> HeadStatistics {
+        state.withLock { state in
+            var statistics = HeadStatistics()
+            statistics.series = state.series.count
+            statistics.chunks = state.series.values.reduce(0) { $0 + $1.chunkCount }
+            statistics.samples = state.samples
+            statistics.minTime = state.minTime
+            statistics.maxTime = state.maxTime
+            if let names = state.postings[Labels.metricNameLabel] {
+                statistics.seriesCountByMetricName = names.map { (name: $0.key, count: $0.value.count) }
+                    .sorted { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }.prefix(10).map { $0 }
+            }
+            statistics.labelValueCountByLabelName = state.postings.map { (name: $0.key, count: $0.value.count) }
+                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }.prefix(10).map { $0 }
+            return statistics
+        }
+    }
+
+    // MARK: - Postings
+
+    static func matchingRefs(_ matchers: [LabelMatcher], in state: State) -> [SeriesRef] {
+        // Matchers that cannot match the empty string narrow the set fastest; start with them.
+        let ordered = matchers.sorted { !$0.matchesEmpty && $1.matchesEmpty }
+        var result: [SeriesRef]?
+        for matcher in ordered {
+            let refs = refs(for: matcher, in: state)
+            result = result.map { intersect($0, refs) } ?? refs
+            if result?.isEmpty == true { return [] }
+        }
+        return result ?? []
+    }
+
+    static func refs(for matcher: LabelMatcher, in state: State) -> [SeriesRef] {
+        let values = state.postings[matcher.name] ?? [:]
+        if matcher.matchesEmpty {
+            // Series without the label match too: all series minus those whose value fails.
+            var excluded: [SeriesRef] = []
+            for (value, refs) in values where !matcher.matches(value) { excluded = union(excluded, refs) }
+            return subtract(state.allRefs, excluded)
+        }
+        if matcher.kind == .equal { return values[matcher.value] ?? [] }
+        if let literals = matcher.literalAlternatives {
+            return literals.reduce(into: [SeriesRef]()) { result, value in result = union(result, values[value] ?? []) }
+        }
+        var result: [SeriesRef] = []
+        for (value, refs) in values where matcher.matches(value) { result = union(result, refs) }
+        return result
+    }
+
+    static func intersect(_ left: [SeriesRef], _ right: [SeriesRef]) -> [SeriesRef] {
+        var result: [SeriesRef] = []
+        var i = 0
+        var j = 0
+        while i < left.count && j < right.count {
+            if left[i] == right[j] {
+                result.append(left[i])
+                i += 1
+                j += 1
+            } else if left[i] < right[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return result
+    }
+
+    static func union(_ left: [SeriesRef], _ right: [SeriesRef]) -> [SeriesRef] {
+        if left.isEmpty { return right }
+        if right.isEmpty { return left }
+        var result: [SeriesRef] = []
+        result.reserveCapacity(left.count + right.count)
+        var i = 0
+        var j = 0
+        while i < left.count || j < right.count {
+            if j == right.count || (i < left.count && left[i] < right[j]) {
+                result.append(left[i])
+                i += 1
+            } else if i == left.count || right[j] < left[i] {
+                result.append(right[j])
+                j += 1
+            } else {
+                result.append(left[i])
+                i += 1
+                j += 1
+            }
+        }
+        return result
+    }
+
+    static func subtract(_ left: [SeriesRef], _ right: [SeriesRef]) -> [SeriesRef] {
+        if right.isEmpty { return left }
+        var result: [SeriesRef] = []
+        var j = 0
+        for ref in left {
+            while j < right.count && right[j] < ref { j += 1 }
+            if j < right.count && right[j] == ref { continue }
+            result.append(ref)
+        }
+        return result
+    }
+}

@@ -1,0 +1,102 @@
+import LoupeModel
+import LoupeStorage
+import Testing
+
+@Suite("TSDB head")
+struct TSDBHeadTests {
+    static func series(_ name: String, _ labels: [(String, String)], samples: [(Int64, Double)]) -> TimeSeries {
+        TimeSeries(
+            labels: Labels([Label("__name__", name)] + labels.map { Label($0.0, $0.1) }),
+            samples: samples.map { FloatSample(timestamp: $0.0, value: $0.1) })
+    }
+
+    static func populatedHead() -> TSDBHead {
+        let head = TSDBHead()
+        var batch: [TimeSeries] = []
+        for job in ["api", "web", "db"] {
+            for instance in 0..<3 {
+                batch.append(series("http_requests_total", [("job", job), ("instance", "\(instance)")],
+                                    samples: (0..<300).map { (Int64($0) * 15_000, Double($0 * instance)) }))
+            }
+        }
+        batch.append(series("up", [("job", "api")], samples: [(0, 1), (15_000, 0)]))
+        _ = head.append(batch)
+        return head
+    }
+
+    @Test("appended samples read back exactly, across chunk boundaries")
+    func roundTrip() throws {
+        let head = Self.populatedHead()
+        let selected = head.select([.equal("__name__", "http_requests_total"), .equal("job", "api"), .equal("instance", "2")],
+                                   minTime: 0, maxTime: .max)
+        #expect(selected.count == 1)
+        let samples = try #require(selected.first).floats
+        #expect(samples.count == 300)
+        #expect(samples.map(\.value) == (0..<300).map { Double($0 * 2) })
+        #expect(head.statistics().chunks > 10, "300 samples per series are cut into 120-sample chunks")
+        let window = head.select([.equal("__name__", "up")], minTime: 10_000, maxTime: 20_000)
+        #expect(window.first?.floats == [FloatSample(timestamp: 15_000, value: 0)])
+    }
+
+    @Test("matchers: equality, negation, regex, and matchers that also select series without the label")
+    func matchers() throws {
+        let head = Self.populatedHead()
+        func names(_ matchers: [LabelMatcher]) -> [String] {
+            head.select(matchers, minTime: .min, maxTime: .max).map { "\($0.labels["job"] ?? "")/\($0.labels["instance"] ?? "")" }
+        }
+        #expect(names([.equal("__name__", "http_requests_total"), try LabelMatcher("job", .regexMatch, "api|db"), .equal("instance", "0")]) == ["api/0", "db/0"])
+        #expect(names([.equal("__name__", "http_requests_total"), try LabelMatcher("job", .notEqual, "api"), .equal("instance", "1")]) == ["db/1", "web/1"])
+        #expect(names([try LabelMatcher("job", .regexMatch, "a.*"), try LabelMatcher("instance", .regexNoMatch, "1|2")]) == ["api/0", "api/"], "sorted by labels: http_requests_total before up")
+        // instance="" selects the series that lack the label: only `up`.
+        #expect(names([.equal("instance", ""), .equal("job", "api")]) == ["api/"])
+        #expect(head.select([.equal("job", "nope")], minTime: .min, maxTime: .max).isEmpty)
+        #expect(head.labelValues("job") == ["api", "db", "web"])
+        #expect(head.labelNames() == ["__name__", "instance", "job"])
+        #expect(head.labelValues("instance", [.equal("job", "web")]) == ["0", "1", "2"])
+    }
+
+    @Test("out-of-order and duplicate samples are rejected and counted; equal duplicates are idempotent")
+    func ordering() {
+        let head = TSDBHead()
+        _ = head.append([Self.series("m", [], samples: [(1_000, 1), (2_000, 2)])])
+        let result = head.append([Self.series("m", [], samples: [(500, 9), (2_000, 2), (2_000, 3), (3_000, 4)])])
+        #expect(result.floatsAppended == 2, "the equal duplicate counts as appended, as in Prometheus")
+        #expect(result.rejected == [.outOfOrder: 1, .duplicateTimestamp: 1])
+        #expect(head.select([.equal("__name__", "m")], minTime: .min, maxTime: .max).first?.floats.map(\.value) == [1, 2, 4])
+    }
+
+    @Test("stale markers keep their exact bit pattern")
+    func staleness() {
+        let head = TSDBHead()
+        _ = head.append([Self.series("m", [], samples: [(1_000, 1), (2_000, StaleMarker.value)])])
+        let value = head.select([.equal("__name__", "m")], minTime: .min, maxTime: .max).first?.floats.last?.value
+        #expect(value.map(StaleMarker.isStale) == true)
+    }
+
+    @Test("native histograms are stored and read back")
+    func histograms() throws {
+        let head = TSDBHead()
+        let histogram = NativeHistogram(
+            schema: 0, zeroThreshold: 0.001, zeroCount: 1, count: 6, sum: 12.5,
+            positiveSpans: [.init(offset: 0, length: 2)], positiveBuckets: [2, 3], isIntegerCounts: true)
+        var later = histogram
+        later.count = 9
+        later.positiveBuckets = [3, 5]
+        _ = head.append([TimeSeries(labels: ["__name__": "latency"], histograms: [
+            HistogramSample(timestamp: 1_000, histogram: histogram), HistogramSample(timestamp: 2_000, histogram: later),
+        ])])
+        let read = try #require(head.select([.equal("__name__", "latency")], minTime: .min, maxTime: .max).first)
+        #expect(read.histograms.count == 2)
+        #expect(read.histograms.map(\.histogram.count) == [6, 9])
+        #expect(read.histograms.last?.histogram.positiveBuckets == [3, 5])
+    }
+
+    @Test("delete removes series and their postings")
+    func delete() {
+        let head = Self.populatedHead()
+        #expect(head.delete([.equal("job", "web")]) == 3)
+        #expect(head.labelValues("job") == ["api", "db"])
+        #expect(head.statistics().series == 7)
+        #expect(head.statistics().seriesCountByMetricName.first?.name == "http_requests_total")
+    }
+}
