@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "LoupeServer",
             dependencies: [
-                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline",
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeQuery",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -102,9 +102,11 @@ public final class IngestPipeline: Sendable {
         return IngestReceipt(acceptedItems: totalItems - dropped, rejectedItems: dropped, message: message)
     }
 
+    func clockNowUnixNano() -> UInt64 { clock.nowUnixNano() }
+
     /// How a WAL failure is answered: too large is permanent (413), everything else is
     /// retryable (503 + Retry-After), with the disk-full case said plainly.
-    private func refusal(for error: StorageError, signal: Signal, tenant: Tenant) -> IngestError {
+    func refusal(for error: StorageError, signal: Signal, tenant: Tenant) -> IngestError {
         switch error.code {
         case .recordTooLarge:
             return IngestError(.tooLarge, "the request is too large for the write-ahead log: \(error)")
@@ -136,21 +138,25 @@ public final class IngestPipeline: Sendable {
         var traces: [DurableBatch<TraceData>] = []
         var logs: [DurableBatch<LogsData>] = []
         var metrics: [DurableBatch<MetricsData>] = []
+        var prometheus: [(Tenant, RemoteWriteRequest)] = []
         var undecodable = 0
         let report = try wal.replay { record in
             do {
-                switch record.signal {
-                case .traces:
+                switch record.kind {
+                case .otlpTraces:
                     traces.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeTraces(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
-                case .logs:
+                case .otlpLogs:
                     logs.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeLogs(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
-                case .metrics:
+                case .otlpMetrics:
                     metrics.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeMetrics(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
+                case .prometheusWriteRequest:
+                    prometheus.append((record.tenant, try RemoteWriteV1.decode(record.payload)))
                 }
             } catch {
                 undecodable += 1
             }
         }
+        for (tenant, request) in prometheus { _ = stores.prometheus.append(request.series, tenant: tenant) }
         if undecodable > 0 {
             logger.error("WAL records passed their checksum but did not decode; skipped", metadata: ["records": "\(undecodable)"])
         }

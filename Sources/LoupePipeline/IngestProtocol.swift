@@ -3,4 +3,5 @@ public enum IngestProtocol: String, Sendable, CaseIterable {
     case otlpGRPC = "otlp_grpc"
     case otlpHTTPProtobuf = "otlp_http_protobuf"
     case otlpHTTPJSON = "otlp_http_json"
+    case prometheusRemoteWrite = "prometheus_remote_write"
 }

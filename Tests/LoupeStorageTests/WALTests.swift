@@ -297,7 +297,7 @@ struct WALRecordCodecTests {
         let bytes = try WALRecordCodec.encode(record)
         var badSignal = bytes
         badSignal[8] = 9
-        #expect(throws: WALDecodeError.invalidField("unknown signal 9")) { try WALRecordCodec.decode(reseal(badSignal)) }
+        #expect(throws: WALDecodeError.invalidField("unknown record kind 9")) { try WALRecordCodec.decode(reseal(badSignal)) }
         var badTenantLength = bytes
         badTenantLength[9] = 200
         #expect(throws: WALDecodeError.self) { try WALRecordCodec.decode(reseal(badTenantLength)) }

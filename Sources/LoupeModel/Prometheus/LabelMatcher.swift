@@ -101,7 +101,7 @@ struct CompiledPattern: @unchecked Sendable {
             return
         }
         do {
-            regex = try Regex("^(?:\(source))$")
+            regex = try Regex("^(?s:\(source))$")
             shape = .regex
         } catch {
             throw LabelMatcher.InvalidRegex(pattern: source, reason: "\(error)")

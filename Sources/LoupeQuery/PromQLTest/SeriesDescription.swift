@@ -231,7 +231,9 @@ private struct DescriptionScanner {
             return Array(repeating: nil, count: count)
         }
         if token == "stale" { return [.float(StaleMarker.value)] }
-        if let value = number(token) { return [.float(value)] }
+        // `0x59` in a series description is 0 repeated (as promqltest reads it), not a hex number.
+        let isZeroRepetition = token.hasPrefix("0x") && token.count > 2 && token.dropFirst(2).allSatisfy { ("0"..."9").contains($0) }
+        if !isZeroRepetition, let value = number(token) { return [.float(value)] }
         // a x n, a+b x n, a-b x n
         guard let times = token.lastIndex(of: "x"), let count = Int(token[token.index(after: times)...]) else {
             throw error("invalid value \"\(token)\"")
@@ -288,7 +290,7 @@ private struct DescriptionScanner {
         var current = base
         for _ in 0...count {
             values.append(.histogram(current, counterResetHintGiven: baseHintGiven))
-            current = current.adding(increment, sign: sign == "+" ? 1 : -1)
+            current = current.combined(with: increment, sign: sign == "+" ? 1 : -1) ?? current.adding(increment, sign: sign == "+" ? 1 : -1)
         }
         return values
     }

@@ -17,6 +17,8 @@ public enum HTTPServers {
         OTLPHTTPRoutes(ingestor: ingestor).register(on: router)
         ReadRoutes(stores: ingestor.pipeline.stores).register(on: router)
         OperationalRoutes(pipeline: ingestor.pipeline, readiness: readiness).register(on: router)
+        RemoteWriteRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
+        PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus).register(on: router)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: address, serverName: "loupe"),

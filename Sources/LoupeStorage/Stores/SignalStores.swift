@@ -59,20 +59,24 @@ public protocol LogStore: SignalStore where Data == LogsData {}
 /// Metric data points; the TSDB of a later issue replaces the embedded implementation.
 public protocol MetricStore: SignalStore where Data == MetricsData {}
 
-/// The three stores one Loupe process writes to and reads from.
+/// The stores one Loupe process writes to and reads from.
 public struct Stores: Sendable {
     public var traces: any TraceStore
     public var logs: any LogStore
+    /// OTLP metrics as they arrived (lossless OTLP read-back).
     public var metrics: any MetricStore
+    /// Prometheus series (remote write): the TSDB that PromQL reads.
+    public var prometheus: PrometheusStore
 
-    public init(traces: any TraceStore, logs: any LogStore, metrics: any MetricStore) {
+    public init(traces: any TraceStore, logs: any LogStore, metrics: any MetricStore, prometheus: PrometheusStore = PrometheusStore()) {
         self.traces = traces
         self.logs = logs
         self.metrics = metrics
+        self.prometheus = prometheus
     }
 
     /// The embedded stores `loupe up` uses until the per-signal engines land.
     public static func embedded() -> Stores {
-        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore())
+        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: PrometheusStore())
     }
 }

@@ -1,16 +1,52 @@
 import LoupeModel
 
+/// What a WAL record's payload is. The raw values of the OTLP kinds equal `Signal`'s, so
+/// segments written before Prometheus samples existed read unchanged.
+public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
+    /// An OTLP `ExportTraceServiceRequest` (protobuf).
+    case otlpTraces = 1
+    /// An OTLP `ExportMetricsServiceRequest` (protobuf).
+    case otlpMetrics = 2
+    /// An OTLP `ExportLogsServiceRequest` (protobuf).
+    case otlpLogs = 3
+    /// A Prometheus remote write 1.0 `WriteRequest` (protobuf, uncompressed) for the TSDB.
+    case prometheusWriteRequest = 4
+
+    public init(_ signal: Signal) {
+        switch signal {
+        case .traces: self = .otlpTraces
+        case .metrics: self = .otlpMetrics
+        case .logs: self = .otlpLogs
+        }
+    }
+
+    /// The signal the payload belongs to.
+    public var signal: Signal {
+        switch self {
+        case .otlpTraces: .traces
+        case .otlpMetrics, .prometheusWriteRequest: .metrics
+        case .otlpLogs: .logs
+        }
+    }
+}
+
 /// One acknowledged write: a batch of one signal for one tenant, as the client sent it.
 public struct WALRecord: Sendable, Equatable {
-    public var signal: Signal
+    public var kind: WALRecordKind
     public var tenant: Tenant
     /// The smallest and largest item timestamp of the batch; used to expire whole segments.
     public var timeBounds: TimeBounds
-    /// Opaque to the WAL (canonical OTLP protobuf).
+    /// Opaque to the WAL; `kind` says how to read it.
     public var payload: [UInt8]
 
+    public var signal: Signal { kind.signal }
+
     public init(signal: Signal, tenant: Tenant, timeBounds: TimeBounds, payload: [UInt8]) {
-        self.signal = signal
+        self.init(kind: WALRecordKind(signal), tenant: tenant, timeBounds: timeBounds, payload: payload)
+    }
+
+    public init(kind: WALRecordKind, tenant: Tenant, timeBounds: TimeBounds, payload: [UInt8]) {
+        self.kind = kind
         self.tenant = tenant
         self.timeBounds = timeBounds
         self.payload = payload

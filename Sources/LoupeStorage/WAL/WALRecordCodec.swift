@@ -13,7 +13,7 @@ import LoupeModel
 ///     record:
 ///       0  length L                (u32)  number of bytes after the CRC field (19 + tenant + payload)
 ///       4  CRC-32C                 (u32)  over the length field, then the L bytes after this field
-///       8  signal                  (u8)   Signal.rawValue
+///       8  kind                    (u8)   WALRecordKind.rawValue (1-3 are Signal's raw values)
 ///       9  tenant length T         (u16)
 ///      11  tenant name             (T bytes, UTF-8)
 ///    11+T  time bounds minimum     (u64)  Unix ns; (UInt64.max, 0) encodes empty bounds
@@ -60,7 +60,7 @@ public enum WALRecordCodec {
         header.reserveCapacity(recordPrefixSize + fixedBodySize + tenant.count)
         appendLE(UInt32(size - recordPrefixSize), to: &header)
         appendLE(UInt32(0), to: &header)  // CRC, filled in below
-        header.append(record.signal.rawValue)
+        header.append(record.kind.rawValue)
         appendLE(UInt16(tenant.count), to: &header)
         header.append(contentsOf: tenant)
         appendLE(record.timeBounds.minimum, to: &header)
@@ -113,9 +113,9 @@ public enum WALRecordCodec {
         }
 
         var offset = recordPrefixSize
-        let signalByte = buffer[offset]
-        guard let signal = Signal(rawValue: signalByte) else {
-            throw .invalidField("unknown signal \(signalByte)")
+        let kindByte = buffer[offset]
+        guard let kind = WALRecordKind(rawValue: kindByte) else {
+            throw .invalidField("unknown record kind \(kindByte)")
         }
         offset += 1
         let tenantLength = Int(loadLE(UInt16.self, buffer, offset))
@@ -141,7 +141,7 @@ public enum WALRecordCodec {
             throw .invalidField("time bounds minimum \(minimum) is greater than maximum \(maximum)")
         }
         let payload = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[offset..<size]))
-        let record = WALRecord(signal: signal, tenant: Tenant(uncheckedName: tenantName), timeBounds: bounds, payload: payload)
+        let record = WALRecord(kind: kind, tenant: Tenant(uncheckedName: tenantName), timeBounds: bounds, payload: payload)
         return (record, size)
     }
 

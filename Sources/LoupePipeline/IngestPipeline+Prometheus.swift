@@ -1,0 +1,70 @@
+import LoupeModel
+import LoupeStorage
+import LoupeWire
+
+/// What the write path did with a Prometheus write request.
+public struct PrometheusIngestReceipt: Sendable, Equatable {
+    public var result: HeadAppendResult
+    /// Samples refused before they reached the TSDB (older than the retention period).
+    public var tooOld: Int
+    /// Empty when everything was appended; otherwise says what was refused and why.
+    public var message: String
+
+    public var refusedSamples: Int { tooOld + result.rejectedCount }
+}
+
+extension IngestPipeline {
+    /// Makes a remote-write request durable and appends it to the tenant's TSDB head.
+    ///
+    /// - Parameter canonicalEncoding: the request's own remote write 1.0 bytes, written to
+    ///   the WAL as they are unless samples had to be removed.
+    public func ingestPrometheus(
+        _ request: RemoteWriteRequest, tenant: Tenant, canonicalEncoding: [UInt8]?, requestBytes: Int
+    ) async throws(IngestError) -> PrometheusIngestReceipt {
+        var request = request
+        var encoding = canonicalEncoding
+        var tooOld = 0
+        if let cutoff = retention.cutoff(nowUnixNano: clockNowUnixNano()) {
+            let cutoffMilliseconds = Int64(clamping: cutoff / 1_000_000)
+            for index in request.series.indices {
+                let floats = request.series[index].samples.count
+                let histograms = request.series[index].histograms.count
+                request.series[index].samples.removeAll { $0.timestamp < cutoffMilliseconds }
+                request.series[index].histograms.removeAll { $0.timestamp < cutoffMilliseconds }
+                tooOld += floats - request.series[index].samples.count + histograms - request.series[index].histograms.count
+            }
+            if tooOld > 0 {
+                encoding = nil
+                telemetry.recordDropped(signal: .metrics, items: tooOld)
+            }
+        }
+        var bounds = TimeBounds()
+        for series in request.series {
+            for sample in series.samples { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
+            for sample in series.histograms { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
+        }
+        var result = HeadAppendResult()
+        if !bounds.isEmpty {
+            let bytes = encoding ?? RemoteWriteV1.encode(request)
+            do {
+                try await wal.append(WALRecord(kind: .prometheusWriteRequest, tenant: tenant, timeBounds: bounds, payload: bytes))
+            } catch {
+                throw refusal(for: error, signal: .metrics, tenant: tenant)
+            }
+            result = stores.prometheus.append(request.series, tenant: tenant)
+        }
+        telemetry.recordAccepted(signal: .metrics, via: .prometheusRemoteWrite, items: result.samplesAppended, bytes: requestBytes)
+
+        var reasons: [String] = []
+        if tooOld > 0 { reasons.append("\(tooOld) older than the retention period of \(retention)") }
+        for (rejection, count) in result.rejected.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            switch rejection {
+            case .outOfOrder: reasons.append("\(count) out of order (not newer than the series' latest sample)")
+            case .duplicateTimestamp: reasons.append("\(count) with a timestamp the series already has, but a different value")
+            case .invalidHistogram: reasons.append("\(count) invalid native histograms")
+            }
+        }
+        let message = reasons.isEmpty ? "" : "samples were refused: " + reasons.joined(separator: "; ")
+        return PrometheusIngestReceipt(result: result, tooOld: tooOld, message: message)
+    }
+}

@@ -1,0 +1,69 @@
+/// A small JSON writer for Prometheus API responses (`{"status":"success","data":...}`).
+struct PrometheusJSON {
+    private(set) var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(256) }
+
+    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 10: bytes.append(contentsOf: [92, 110])
+            case 13: bytes.append(contentsOf: [92, 114])
+            case 9: bytes.append(contentsOf: [92, 116])
+            case 0..<32:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [92, 117, 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func stringArray(_ values: [String]) {
+        raw("[")
+        for (index, value) in values.enumerated() {
+            if index > 0 { raw(",") }
+            string(value)
+        }
+        raw("]")
+    }
+
+    mutating func labels(_ labels: Labels) {
+        raw("{")
+        for (index, label) in labels.enumerated() {
+            if index > 0 { raw(",") }
+            string(label.name)
+            raw(":")
+            string(label.value)
+        }
+        raw("}")
+    }
+
+    /// A sample value as Prometheus writes it: a string, with NaN and infinities spelled out.
+    static func formatValue(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value == .infinity { return "+Inf" }
+        if value == -.infinity { return "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    /// Unix seconds with millisecond precision, as a JSON number.
+    static func formatTimestamp(_ milliseconds: Int64) -> String {
+        let seconds = milliseconds / 1000
+        let remainder = abs(milliseconds % 1000)
+        if remainder == 0 { return String(seconds) }
+        let sign = milliseconds < 0 && seconds == 0 ? "-" : ""
+        var fraction = String(remainder)
+        while fraction.count < 3 { fraction = "0" + fraction }
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return "\(sign)\(seconds).\(fraction)"
+    }
+}
+
+import LoupeModel

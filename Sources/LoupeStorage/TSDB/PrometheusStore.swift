@@ -1,0 +1,42 @@
+import LoupeModel
+import Synchronization
+
+/// Prometheus series per tenant: one TSDB head each. Remote write and (later) scrapes and
+/// converted OTLP metrics append here; PromQL and the Prometheus HTTP API read from it.
+public final class PrometheusStore: Sendable {
+    private let heads = Mutex<[Tenant: TSDBHead]>([:])
+
+    public init() {}
+
+    /// The tenant's head, created on first write.
+    public func head(for tenant: Tenant) -> TSDBHead {
+        heads.withLock { heads in
+            if let head = heads[tenant] { return head }
+            let head = TSDBHead()
+            heads[tenant] = head
+            return head
+        }
+    }
+
+    /// The tenant's head if it has ever been written to.
+    public func existingHead(for tenant: Tenant) -> TSDBHead? {
+        heads.withLock { $0[tenant] }
+    }
+
+    public func append(_ series: [TimeSeries], tenant: Tenant) -> HeadAppendResult {
+        head(for: tenant).append(series)
+    }
+
+    public var tenants: [Tenant] { heads.withLock { Array($0.keys) }.sorted() }
+
+    /// Totals over every tenant.
+    public func statistics() -> StoreStatistics {
+        let all = heads.withLock { Array($0.values) }
+        var statistics = StoreStatistics(tenants: all.count)
+        for head in all {
+            let headStatistics = head.statistics()
+            statistics.items += headStatistics.samples
+        }
+        return statistics
+    }
+}

@@ -1,0 +1,297 @@
+import LoupeModel
+
+/// Prometheus remote write 1.0: `prometheus.WriteRequest` (prompb/remote.proto, prompb/types.proto), the body
+/// of `Content-Type: application/x-protobuf` (or `;proto=prometheus.WriteRequest`) after Snappy (block format)
+/// decompression.
+///
+/// Decoding follows the protobuf rules (unknown fields of every wire type skipped, packed and unpacked repeated
+/// scalars accepted, the last value of a singular field sent twice wins) and then the label rules of
+/// `RemoteWriteLabels` (empty or duplicate names rejected, empty values dropped, labels sorted). Problems are
+/// `WireError`s with the path (`timeseries[3].labels[1]`) and byte offset. Samples keep their exact bits, so
+/// stale markers (`StaleMarker`, NaN 0x7FF0000000000002) survive. Native histograms: see
+/// `RemoteWriteHistograms`. An exemplar's timestamp is `nil` when the field is absent (a proto3 encoder leaves
+/// out 0, so an exemplar at exactly the epoch also decodes as `nil`); the encoder writes it whenever it is set.
+///
+/// Encoding is canonical protobuf (fields in order, proto3 defaults left out, repeated scalars packed). The
+/// request `metadata` is written sorted by family name. `TimeSeries.metadata` and `createdTimestamp` have no
+/// place in 1.0 and are not written.
+public enum RemoteWriteV1 {
+    /// The `Content-Type` of a 1.0 request (`application/x-protobuf` alone also means 1.0).
+    public static let contentType = "application/x-protobuf;proto=prometheus.WriteRequest"
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> RemoteWriteRequest {
+        var decoding = RemoteWriteV1Decoding()
+        defer { decoding.release() }
+        var reader = ProtobufReader(bytes)
+        return try decoding.decodeRequest(&reader)
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(WireError) -> RemoteWriteRequest {
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(WireError) -> RemoteWriteRequest in try decode(buffer) }
+        }
+        return try result.get()
+    }
+
+    public static func encode(_ request: RemoteWriteRequest) -> [UInt8] {
+        var writer = ProtobufWriter(capacity: estimatedSize(request))
+        for name in request.metadata.keys.sorted().reversed() {
+            let metadata = request.metadata[name]!
+            let mark = writer.count
+            if !metadata.unit.isEmpty { writer.prependStringField(5, metadata.unit) }
+            if !metadata.help.isEmpty { writer.prependStringField(4, metadata.help) }
+            if !name.isEmpty { writer.prependStringField(2, name) }
+            if metadata.type != .unknown { writer.prependVarintField(1, metadata.type.remoteWriteValue) }
+            writer.prependLengthAndTag(field: 3, since: mark)
+        }
+        for series in request.series.reversed() {
+            let mark = writer.count
+            for histogram in series.histograms.reversed() {
+                RemoteWriteHistograms.prepend(histogram, startTimestamp: 0, field: 4, into: &writer)
+            }
+            for exemplar in series.exemplars.reversed() {
+                let exemplarMark = writer.count
+                if let timestamp = exemplar.timestamp { writer.prependInt64Field(3, timestamp) }
+                if exemplar.value.bitPattern != 0 { writer.prependDoubleField(2, exemplar.value) }
+                prependLabels(exemplar.labels, into: &writer)
+                writer.prependLengthAndTag(field: 3, since: exemplarMark)
+            }
+            for sample in series.samples.reversed() {
+                let sampleMark = writer.count
+                if sample.timestamp != 0 { writer.prependInt64Field(2, sample.timestamp) }
+                if sample.value.bitPattern != 0 { writer.prependDoubleField(1, sample.value) }
+                writer.prependLengthAndTag(field: 2, since: sampleMark)
+            }
+            prependLabels(series.labels, into: &writer)
+            writer.prependLengthAndTag(field: 1, since: mark)
+        }
+        return writer.finish()
+    }
+
+    static func prependLabels(_ labels: Labels, into writer: inout ProtobufWriter) {
+        for label in labels.storage.reversed() {
+            let mark = writer.count
+            if !label.value.isEmpty { writer.prependStringField(2, label.value) }
+            if !label.name.isEmpty { writer.prependStringField(1, label.name) }
+            writer.prependLengthAndTag(field: 1, since: mark)
+        }
+    }
+
+    static func estimatedSize(_ request: RemoteWriteRequest) -> Int {
+        var size = 64
+        for series in request.series.prefix(64) {
+            size += 16 + series.samples.count * 20 + series.histograms.count * 128 + series.exemplars.count * 64
+            for label in series.labels { size += label.name.utf8.count + label.value.utf8.count + 6 }
+        }
+        if request.series.count > 64 { size = size / 64 * request.series.count }
+        return min(size, 64 << 20)
+    }
+}
+
+/// The state of one 1.0 decode: string caches and a reusable scratch buffer.
+struct RemoteWriteV1Decoding {
+    /// Label names: few distinct, repeated in every series.
+    let names = ProtobufStringInterner(slotCount: 512)
+    /// Label values: many distinct, but most repeat across series (job, instance, namespace, pod...).
+    let values = ProtobufStringInterner(slotCount: 4096)
+    /// The byte offsets of the labels of the series being decoded (reused from series to series).
+    var labelOffsets: [Int] = []
+
+    func release() {
+        names.release()
+        values.release()
+    }
+
+    mutating func decodeRequest(_ reader: inout ProtobufReader) throws(WireError) -> RemoteWriteRequest {
+        var request = RemoteWriteRequest()
+        var metadataIndex = 0
+        var tag: UInt32 = 0
+        do {
+            while !reader.isAtEnd {
+                tag = 0
+                tag = try reader.readTag()
+                switch tag {
+                case 1 << 3 | 2:
+                    var nested = try reader.readMessage()
+                    if request.series.isEmpty { request.series.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
+                    request.series.append(try decodeTimeSeries(&nested))
+                case 3 << 3 | 2:
+                    var nested = try reader.readMessage()
+                    let (name, metadata) = try decodeMetadata(&nested)
+                    request.metadata[name] = metadata
+                    metadataIndex += 1
+                default:
+                    try reader.skipField(tag: tag)
+                }
+            }
+        } catch {
+            switch tag >> 3 {
+            case 1: throw error.prefixed(with: "timeseries", index: request.series.count)
+            case 3: throw error.prefixed(with: "metadata", index: metadataIndex)
+            default: throw error
+            }
+        }
+        return request
+    }
+
+    mutating func decodeTimeSeries(_ reader: inout ProtobufReader) throws(WireError) -> TimeSeries {
+        let seriesOffset = reader.offset
+        labelOffsets.removeAll(keepingCapacity: true)
+        var labels: [Label] = []
+        var samples: [FloatSample] = []
+        var exemplars: [PrometheusExemplar] = []
+        var histograms: [HistogramSample] = []
+        var tag: UInt32 = 0
+        do {
+            while !reader.isAtEnd {
+                tag = 0
+                tag = try reader.readTag()
+                switch tag {
+                case 1 << 3 | 2:
+                    if labels.isEmpty { labels.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
+                    var nested = try reader.readMessage()
+                    labelOffsets.append(nested.offset)
+                    labels.append(try decodeLabel(&nested))
+                case 2 << 3 | 2:
+                    if samples.isEmpty { samples.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
+                    var nested = try reader.readMessage()
+                    samples.append(try decodeSample(&nested))
+                case 3 << 3 | 2:
+                    var nested = try reader.readMessage()
+                    exemplars.append(try decodeExemplar(&nested))
+                case 4 << 3 | 2:
+                    var nested = try reader.readMessage()
+                    var ignored: Int64 = 0
+                    histograms.append(try RemoteWriteHistograms.decode(&nested, isVersion2: false, startTimestamp: &ignored))
+                default:
+                    try reader.skipField(tag: tag)
+                }
+            }
+        } catch {
+            switch tag >> 3 {
+            case 1: throw error.prefixed(with: "labels", index: labels.count)
+            case 2: throw error.prefixed(with: "samples", index: samples.count)
+            case 3: throw error.prefixed(with: "exemplars", index: exemplars.count)
+            case 4: throw error.prefixed(with: "histograms", index: histograms.count)
+            default: throw error
+            }
+        }
+        let offsets = labelOffsets
+        let seriesLabels = try RemoteWriteLabels.makeLabels(
+            labels, isSeries: true, component: { "labels[\($0)]" }, offset: { offsets[$0] }, seriesOffset: seriesOffset
+        )
+        return TimeSeries(labels: seriesLabels, samples: samples, histograms: histograms, exemplars: exemplars)
+    }
+
+    /// `Label`: `name = 1`, `value = 2`.
+    @inline(__always)
+    func decodeLabel(_ reader: inout ProtobufReader) throws(WireError) -> Label {
+        var name = ""
+        var value = ""
+        var tag: UInt32 = 0
+        do {
+            while !reader.isAtEnd {
+                tag = 0
+                tag = try reader.readTag()
+                switch tag {
+                case 1 << 3 | 2:
+                    let bytes = try reader.readBytesView()
+                    if let base = bytes.baseAddress { name = try names.string(base, count: bytes.count, offset: reader.offset &- bytes.count) }
+                case 2 << 3 | 2:
+                    let bytes = try reader.readBytesView()
+                    if let base = bytes.baseAddress { value = try values.string(base, count: bytes.count, offset: reader.offset &- bytes.count) }
+                default:
+                    try reader.skipField(tag: tag)
+                }
+            }
+        } catch {
+            throw error.prefixed(with: tag >> 3 == 1 ? "name" : tag >> 3 == 2 ? "value" : "")
+        }
+        return Label(name, value)
+    }
+
+    /// `Sample`: `value = 1` (double), `timestamp = 2` (int64).
+    @inline(__always)
+    func decodeSample(_ reader: inout ProtobufReader) throws(WireError) -> FloatSample {
+        var sample = FloatSample(timestamp: 0, value: 0)
+        var tag: UInt32 = 0
+        do {
+            while !reader.isAtEnd {
+                tag = 0
+                tag = try reader.readTag()
+                switch tag {
+                case 1 << 3 | 1: sample.value = try reader.readDouble()
+                case 2 << 3 | 0: sample.timestamp = try reader.readVarintInt64()
+                default: try reader.skipField(tag: tag)
+                }
+            }
+        } catch {
+            throw error.prefixed(with: tag >> 3 == 1 ? "value" : tag >> 3 == 2 ? "timestamp" : "")
+        }
+        return sample
+    }
+
+    /// `Exemplar`: `labels = 1`, `value = 2`, `timestamp = 3`.
+    func decodeExemplar(_ reader: inout ProtobufReader) throws(WireError) -> PrometheusExemplar {
+        var exemplarLabels: [Label] = []
+        var offsets: [Int] = []
+        var value = 0.0
+        var timestamp: Int64?
+        var tag: UInt32 = 0
+        do {
+            while !reader.isAtEnd {
+                tag = 0
+                tag = try reader.readTag()
+                switch tag {
+                case 1 << 3 | 2:
+                    var nested = try reader.readMessage()
+                    offsets.append(nested.offset)
+                    exemplarLabels.append(try decodeLabel(&nested))
+                case 2 << 3 | 1: value = try reader.readDouble()
+                case 3 << 3 | 0: timestamp = try reader.readVarintInt64()
+                default: try reader.skipField(tag: tag)
+                }
+            }
+        } catch {
+            switch tag >> 3 {
+            case 1: throw error.prefixed(with: "labels", index: exemplarLabels.count)
+            case 2: throw error.prefixed(with: "value")
+            case 3: throw error.prefixed(with: "timestamp")
+            default: throw error
+            }
+        }
+        let labels = try RemoteWriteLabels.makeLabels(
+            exemplarLabels, isSeries: false, component: { "labels[\($0)]" }, offset: { offsets[$0] }, seriesOffset: reader.offset
+        )
+        return PrometheusExemplar(labels: labels, value: value, timestamp: timestamp)
+    }
+
+    /// `MetricMetadata`: `type = 1`, `metric_family_name = 2`, `help = 4`, `unit = 5`.
+    func decodeMetadata(_ reader: inout ProtobufReader) throws(WireError) -> (String, MetricMetadata) {
+        var name = ""
+        var metadata = MetricMetadata()
+        var tag: UInt32 = 0
+        do {
+            while !reader.isAtEnd {
+                tag = 0
+                tag = try reader.readTag()
+                switch tag {
+                case 1 << 3 | 0: metadata.type = MetricMetadata.MetricType(remoteWriteValue: try reader.readVarint())
+                case 2 << 3 | 2: name = try reader.readString()
+                case 4 << 3 | 2: metadata.help = try reader.readString()
+                case 5 << 3 | 2: metadata.unit = try reader.readString()
+                default: try reader.skipField(tag: tag)
+                }
+            }
+        } catch {
+            switch tag >> 3 {
+            case 1: throw error.prefixed(with: "type")
+            case 2: throw error.prefixed(with: "metricFamilyName")
+            case 4: throw error.prefixed(with: "help")
+            case 5: throw error.prefixed(with: "unit")
+            default: throw error
+            }
+        }
+        return (name, metadata)
+    }
+}
