@@ -18,7 +18,9 @@ public enum HTTPServers {
         ReadRoutes(stores: ingestor.pipeline.stores).register(on: router)
         OperationalRoutes(pipeline: ingestor.pipeline, readiness: readiness).register(on: router)
         RemoteWriteRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
-        PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus).register(on: router)
+        let prometheusAPI = PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus)
+        prometheusAPI.register(on: router)
+        PrometheusQueryRoutes(store: ingestor.pipeline.stores.prometheus).register(on: router, api: prometheusAPI)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: address, serverName: "loupe"),

@@ -74,6 +74,14 @@ struct PrometheusAPIRoutes: Sendable {
     func respond(
         _ request: Request, _ body: ([String: [String]], TSDBHead?) throws -> PrometheusJSON
     ) async -> Response {
+        await respond(request, withAnnotations: false) { parameters, head in (try body(parameters, head), []) }
+    }
+
+    /// Like `respond`, with PromQL warnings and infos added as Prometheus does.
+    func respond(
+        _ request: Request, withAnnotations: Bool,
+        _ body: ([String: [String]], TSDBHead?) throws -> (PrometheusJSON, [PromQLAnnotation])
+    ) async -> Response {
         do {
             let tenant: Tenant
             do {
@@ -82,10 +90,20 @@ struct PrometheusAPIRoutes: Sendable {
                 throw Failure.badData(error.description)
             }
             let parameters = try await Self.parameters(of: request)
-            let data = try body(parameters, store.existingHead(for: tenant))
+            let (data, annotations) = try body(parameters, store.existingHead(for: tenant))
             var json = PrometheusJSON()
             json.raw(#"{"status":"success","data":"#)
             json.raw(String(decoding: data.bytes, as: UTF8.self))
+            let warnings = annotations.filter { $0.kind == .warning }.map(\.message)
+            let infos = annotations.filter { $0.kind == .info }.map(\.message)
+            if !warnings.isEmpty {
+                json.raw(#","warnings":"#)
+                json.stringArray(warnings)
+            }
+            if !infos.isEmpty {
+                json.raw(#","infos":"#)
+                json.stringArray(infos)
+            }
             json.raw("}")
             return Self.jsonResponse(.ok, json.bytes)
         } catch let failure as Failure {
