@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "LoupeCLI",
             dependencies: [
-                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeBench",
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeBench", "LoupeQuery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
