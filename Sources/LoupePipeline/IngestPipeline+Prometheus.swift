@@ -53,6 +53,7 @@ extension IngestPipeline {
             }
             result = stores.prometheus.append(request.series, tenant: tenant)
         }
+        stores.prometheus.recordMetadata(request.allMetadata, tenant: tenant)
         telemetry.recordAccepted(signal: .metrics, via: .prometheusRemoteWrite, items: result.samplesAppended, bytes: requestBytes)
 
         var reasons: [String] = []
@@ -66,5 +67,16 @@ extension IngestPipeline {
         }
         let message = reasons.isEmpty ? "" : "samples were refused: " + reasons.joined(separator: "; ")
         return PrometheusIngestReceipt(result: result, tooOld: tooOld, message: message)
+    }
+}
+
+extension RemoteWriteRequest {
+    /// Family metadata from both versions: 1.0's request-level list and 2.0's per-series field.
+    var allMetadata: [String: MetricMetadata] {
+        var all = metadata
+        for series in self.series {
+            if let family = series.metadata, let name = series.labels.metricName, all[name] == nil { all[name] = family }
+        }
+        return all
     }
 }

@@ -67,6 +67,30 @@ public struct LoupeConfiguration: Sendable, Equatable {
         return configuration
     }
 
+    /// The effective settings as `/api/v1/status/flags` shows them, using Prometheus's
+    /// flag names where one means the same thing.
+    public var flags: [String: String] {
+        let fsync: String = switch walSyncPolicy {
+        case .groupCommit: "group"
+        case .interval(let interval): "interval \(interval)"
+        case .never: "none"
+        }
+        return [
+            "storage.tsdb.path": dataDirectory,
+            "storage.tsdb.retention.time": retention.nanoseconds == 0 ? "0s" : retention.description,
+            "web.listen-address": httpAddress.description,
+            "log.level": logLevel,
+            "query.lookback-delta": "5m",
+            "query.max-samples": "50000000",
+            "query.timeout": "2m",
+            "loupe.otlp-grpc-address": otlpGRPCAddress.description,
+            "loupe.otlp-http-address": otlpHTTPAddress.description,
+            "loupe.max-request-bytes": String(maximumRequestBytes),
+            "loupe.memory-budget-bytes": String(memoryBudgetBytes),
+            "loupe.wal.fsync": fsync,
+        ]
+    }
+
     public static func parseRetention(_ text: String, source: String) throws(Error) -> RetentionPolicy {
         do {
             return RetentionPolicy(nanoseconds: try DurationText.parseNanoseconds(text))

@@ -79,7 +79,8 @@ public struct LoupeRuntime: Sendable {
             ingestor: ingestor, logger: logger, onListening: { await announce(.otlpHTTP, $0) }))
         services.append(HTTPServers.mainApplication(
             address: .hostname(configuration.httpAddress.host, port: configuration.httpAddress.port),
-            ingestor: ingestor, readiness: readiness, logger: logger, onListening: { await announce(.http, $0) }))
+            ingestor: ingestor, readiness: readiness, version: LoupeVersion.current, flags: configuration.flags, logger: logger,
+            onListening: { await announce(.http, $0) }))
 
         // Services stop in reverse order: listeners first, the WAL last, so every
         // acknowledged write is flushed before the process exits.

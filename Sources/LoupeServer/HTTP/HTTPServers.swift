@@ -9,8 +9,9 @@ import ServiceLifecycle
 /// Builds the two HTTP listeners: the main API (OTLP/HTTP, reads, operations) and the
 /// OTLP/HTTP-only port (4318 by default).
 public enum HTTPServers {
+    /// - Parameter flags: the effective settings, shown by `/api/v1/status/flags` under Prometheus's flag names where one exists.
     public static func mainApplication(
-        address: BindAddress, ingestor: OTLPIngestor, readiness: Readiness, logger: Logger,
+        address: BindAddress, ingestor: OTLPIngestor, readiness: Readiness, version: String, flags: [String: String], logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         let router = Router()
@@ -21,6 +22,8 @@ public enum HTTPServers {
         let prometheusAPI = PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus)
         prometheusAPI.register(on: router)
         PrometheusQueryRoutes(store: ingestor.pipeline.stores.prometheus).register(on: router, api: prometheusAPI)
+        PrometheusStatusRoutes(store: ingestor.pipeline.stores.prometheus, api: prometheusAPI, flags: flags)
+            .register(on: router, loupeVersion: version)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: address, serverName: "loupe"),

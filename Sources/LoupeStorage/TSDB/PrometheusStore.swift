@@ -5,6 +5,7 @@ import Synchronization
 /// converted OTLP metrics append here; PromQL and the Prometheus HTTP API read from it.
 public final class PrometheusStore: Sendable {
     private let heads = Mutex<[Tenant: TSDBHead]>([:])
+    private let metadataByTenant = Mutex<[Tenant: [String: MetricMetadata]]>([:])
 
     public init() {}
 
@@ -25,6 +26,16 @@ public final class PrometheusStore: Sendable {
 
     public func append(_ series: [TimeSeries], tenant: Tenant) -> HeadAppendResult {
         head(for: tenant).append(series)
+    }
+
+    /// Remembers metric family metadata (`# TYPE`, `# HELP`, `# UNIT`) as writers send it.
+    public func recordMetadata(_ metadata: [String: MetricMetadata], tenant: Tenant) {
+        guard !metadata.isEmpty else { return }
+        metadataByTenant.withLock { $0[tenant, default: [:]].merge(metadata) { _, new in new } }
+    }
+
+    public func metadata(for tenant: Tenant) -> [String: MetricMetadata] {
+        metadataByTenant.withLock { $0[tenant] ?? [:] }
     }
 
     public var tenants: [Tenant] { heads.withLock { Array($0.keys) }.sorted() }

@@ -26,6 +26,8 @@ public struct HeadStatistics: Sendable, Equatable {
     /// Distinct values per label name, largest first, at most ten.
     public var labelValueCountByLabelName: [(name: String, count: Int)] = []
 
+    public init() {}
+
     public static func == (lhs: HeadStatistics, rhs: HeadStatistics) -> Bool {
         lhs.series == rhs.series && lhs.chunks == rhs.chunks && lhs.samples == rhs.samples && lhs.minTime == rhs.minTime
             && lhs.maxTime == rhs.maxTime

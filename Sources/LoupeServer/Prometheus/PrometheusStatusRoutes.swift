@@ -1,0 +1,141 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LoupeModel
+import LoupeStorage
+import NIOCore
+
+/// `status/*`, `metadata`, `targets` and `admin/tsdb/delete_series` of the Prometheus API.
+struct PrometheusStatusRoutes: Sendable {
+    let store: PrometheusStore
+    let api: PrometheusAPIRoutes
+    let flags: [String: String]
+    let startTime = Date()
+
+    /// The Prometheus API version Loupe answers to; Grafana picks its features from it.
+    static let compatibleVersion = "3.0.0"
+
+    typealias Failure = PrometheusAPIRoutes.Failure
+
+    func register(on router: Router<BasicRequestContext>, loupeVersion: String) {
+        router.get("/api/v1/status/buildinfo") { request, _ in
+            await api.respond(request) { _, _ in
+                var json = PrometheusJSON()
+                json.raw("{")
+                for (index, (key, value)) in [
+                    ("version", Self.compatibleVersion), ("revision", "loupe-\(loupeVersion)"), ("branch", "loupe"),
+                    ("buildUser", "loupe"), ("buildDate", ""), ("goVersion", "swift"),
+                ].enumerated() {
+                    if index > 0 { json.raw(",") }
+                    json.string(key)
+                    json.raw(":")
+                    json.string(value)
+                }
+                json.raw("}")
+                return json
+            }
+        }
+        router.get("/api/v1/status/runtimeinfo") { request, _ in
+            await api.respond(request) { _, _ in
+                var json = PrometheusJSON()
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                json.raw(#"{"startTime":"#)
+                json.string(formatter.string(from: startTime))
+                json.raw(#","CWD":"#)
+                json.string(FileManager.default.currentDirectoryPath)
+                json.raw(#","reloadConfigSuccess":true,"lastConfigTime":"#)
+                json.string(formatter.string(from: startTime))
+                json.raw(#","corruptionCount":0,"goroutineCount":0,"GOMAXPROCS":\#(ProcessInfo.processInfo.activeProcessorCount),"GOGC":"","GODEBUG":"","storageRetention":"#)
+                json.string(flags["storage.tsdb.retention.time"] ?? "")
+                json.raw("}")
+                return json
+            }
+        }
+        router.get("/api/v1/status/flags") { request, _ in
+            await api.respond(request) { _, _ in
+                var json = PrometheusJSON()
+                json.raw("{")
+                for (index, key) in flags.keys.sorted().enumerated() {
+                    if index > 0 { json.raw(",") }
+                    json.string(key)
+                    json.raw(":")
+                    json.string(flags[key]!)
+                }
+                json.raw("}")
+                return json
+            }
+        }
+        router.get("/api/v1/status/tsdb") { request, _ in
+            await api.respond(request) { _, head in
+                let statistics = head?.statistics() ?? HeadStatistics()
+                var json = PrometheusJSON()
+                json.raw(#"{"headStats":{"numSeries":\#(statistics.series),"numLabelPairs":0,"chunkCount":\#(statistics.chunks),"#)
+                json.raw(#""minTime":\#(statistics.series == 0 ? 0 : statistics.minTime),"maxTime":\#(statistics.series == 0 ? 0 : statistics.maxTime)},"#)
+                func list(_ name: String, _ entries: [(name: String, count: Int)]) {
+                    json.string(name)
+                    json.raw(":[")
+                    for (index, entry) in entries.enumerated() {
+                        if index > 0 { json.raw(",") }
+                        json.raw(#"{"name":"#)
+                        json.string(entry.name)
+                        json.raw(#","value":\#(entry.count)}"#)
+                    }
+                    json.raw("]")
+                }
+                list("seriesCountByMetricName", statistics.seriesCountByMetricName)
+                json.raw(",")
+                list("labelValueCountByLabelName", statistics.labelValueCountByLabelName)
+                json.raw(#","memoryInBytesByLabelName":[],"seriesCountByLabelValuePair":[]}"#)
+                return json
+            }
+        }
+        router.get("/api/v1/metadata") { request, _ in
+            await api.respond(request) { parameters, _ in
+                let tenant = (try? Tenant.fromHeader(request.headers[HTTPField.Name.scopeOrgID])) ?? .default
+                var metadata = store.metadata(for: tenant)
+                if let metric = parameters["metric"]?.first, !metric.isEmpty { metadata = metadata.filter { $0.key == metric } }
+                var names = metadata.keys.sorted()
+                if let limit = parameters["limit"]?.first.flatMap(Int.init), limit >= 0 { names = Array(names.prefix(limit)) }
+                var json = PrometheusJSON()
+                json.raw("{")
+                for (index, name) in names.enumerated() {
+                    let entry = metadata[name]!
+                    if index > 0 { json.raw(",") }
+                    json.string(name)
+                    json.raw(#":[{"type":"#)
+                    json.string(entry.type.rawValue)
+                    json.raw(#","help":"#)
+                    json.string(entry.help)
+                    json.raw(#","unit":"#)
+                    json.string(entry.unit)
+                    json.raw("}]")
+                }
+                json.raw("}")
+                return json
+            }
+        }
+        router.get("/api/v1/targets") { request, _ in
+            // Loupe scrapes nothing yet; the answer is accurate, and Grafana's target view works.
+            await api.respond(request) { _, _ in
+                var json = PrometheusJSON()
+                json.raw(#"{"activeTargets":[],"droppedTargets":[]}"#)
+                return json
+            }
+        }
+        for method in [HTTPRequest.Method.post, .put] {
+            router.on("/api/v1/admin/tsdb/delete_series", method: method) { request, _ in
+                let response = await api.respond(request) { parameters, head in
+                    let sets = try PrometheusAPIRoutes.matcherSets(parameters["match[]"] ?? [])
+                    guard !sets.isEmpty else { throw Failure.badData("no match[] parameter provided") }
+                    if parameters["start"] != nil || parameters["end"] != nil {
+                        throw Failure.badData("deleting a time range of a series is not supported yet; omit start and end to delete whole series")
+                    }
+                    for matchers in sets { head?.delete(matchers) }
+                    return PrometheusJSON()
+                }
+                return response.status == .ok ? Response(status: .noContent) : response
+            }
+        }
+    }
+}
