@@ -66,7 +66,8 @@ public struct PromQLTestReport: Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs promqltest scripts against `PromQLEngine` and an in-memory store.
+/// Runs promqltest scripts against `PromQLEngine` and an in-memory store, or against another `PromQLTestBackend` /
+/// `PromQLAsyncTestBackend` (for example a server over HTTP).
 public struct PromQLTestRunner: Sendable {
     public var engine: PromQLEngine
 
@@ -87,43 +88,102 @@ public struct PromQLTestRunner: Sendable {
     }
 
     public func run(script: PromQLTestScript, file: String = "") -> PromQLTestReport {
-        var storage = PromQLMemoryQueryable()
+        var backend = PromQLMemoryTestBackend(engine: engine)
+        return run(script: script, file: file, backend: &backend)
+    }
+
+    /// Runs a script against another backend (series stored and queries evaluated there).
+    public func run<Backend: PromQLTestBackend>(script: PromQLTestScript, file: String = "", backend: inout Backend) -> PromQLTestReport {
         var outcomes: [PromQLTestReport.Outcome] = []
         for command in script.commands {
             switch command {
             case .clear:
-                storage = PromQLMemoryQueryable()
+                backend.clear()
             case .load(let load):
-                for description in load.series where !description.isStartTimestamps {
-                    var previous: NativeHistogram?
-                    for (i, point) in description.points.enumerated() {
-                        guard let point else { continue }
-                        let t = Int64(i) * load.interval
-                        switch point {
-                        case .float(let v):
-                            storage.append(description.labels, float: FloatSample(timestamp: t, value: v))
-                            previous = nil
-                        case .histogram(var h, let hintGiven):
-                            // As the TSDB stores them: after the first sample of a chunk, a histogram that
-                            // continues its predecessor is marked "not reset".
-                            if !hintGiven, h.counterResetHint == .unknown, let before = previous, before.counterResetHint != .gauge,
-                                !histogramIsReset(previous: before, current: h)
-                            {
-                                h.counterResetHint = .no
-                            }
-                            storage.append(description.labels, histogram: HistogramSample(timestamp: t, histogram: h))
-                            previous = h
-                        }
-                    }
-                }
-                if load.withNHCB { loadNHCB(load, into: &storage) }
-                storage.normalize()
+                backend.load(loadedSeries(load))
             case .eval(let eval):
-                let reason = evaluate(eval, storage)
+                let outcome: Result<PromQLResult, PromQLError>
+                do throws(PromQLError) {
+                    switch eval.timing {
+                    case .instant(let at): outcome = .success(try backend.instantQuery(eval.query, at: at))
+                    case .range(let start, let end, let step):
+                        outcome = .success(try backend.rangeQuery(eval.query, start: start, end: end, step: step))
+                    }
+                } catch {
+                    outcome = .failure(error)
+                }
+                let reason = check(eval, outcome, comparable: backend.comparable)
                 outcomes.append(.init(line: eval.line, query: eval.query, passed: reason == nil, reason: reason ?? ""))
             }
         }
         return PromQLTestReport(file: file, outcomes: outcomes)
+    }
+
+    /// Like `run(fileText:file:)`, against an asynchronous backend (for example a server over HTTP).
+    public func run<Backend: PromQLAsyncTestBackend>(fileText: String, file: String = "", backend: inout Backend) async -> PromQLTestReport {
+        let script: PromQLTestScript
+        do {
+            script = try PromQLTestScript.parse(fileText)
+        } catch {
+            return PromQLTestReport(file: file, outcomes: [], scriptError: error.description)
+        }
+        return await run(script: script, file: file, backend: &backend)
+    }
+
+    /// Runs a script against an asynchronous backend.
+    public func run<Backend: PromQLAsyncTestBackend>(script: PromQLTestScript, file: String = "", backend: inout Backend) async -> PromQLTestReport {
+        var outcomes: [PromQLTestReport.Outcome] = []
+        for command in script.commands {
+            switch command {
+            case .clear:
+                await backend.clear()
+            case .load(let load):
+                await backend.load(loadedSeries(load))
+            case .eval(let eval):
+                let outcome: Result<PromQLResult, PromQLError>
+                do throws(PromQLError) {
+                    switch eval.timing {
+                    case .instant(let at): outcome = .success(try await backend.instantQuery(eval.query, at: at))
+                    case .range(let start, let end, let step):
+                        outcome = .success(try await backend.rangeQuery(eval.query, start: start, end: end, step: step))
+                    }
+                } catch {
+                    outcome = .failure(error)
+                }
+                let reason = check(eval, outcome, comparable: backend.comparable)
+                outcomes.append(.init(line: eval.line, query: eval.query, passed: reason == nil, reason: reason ?? ""))
+            }
+        }
+        return PromQLTestReport(file: file, outcomes: outcomes)
+    }
+
+    /// The series one `load` (or `load_with_nhcb`) command writes, each series' samples in the order they were given.
+    public func loadedSeries(_ load: PromQLTestScript.Load) -> [SeriesSamples] {
+        var storage = PromQLMemoryQueryable()
+        for description in load.series where !description.isStartTimestamps {
+            var previous: NativeHistogram?
+            for (i, point) in description.points.enumerated() {
+                guard let point else { continue }
+                let t = Int64(i) * load.interval
+                switch point {
+                case .float(let v):
+                    storage.append(description.labels, float: FloatSample(timestamp: t, value: v))
+                    previous = nil
+                case .histogram(var h, let hintGiven):
+                    // As the TSDB stores them: after the first sample of a chunk, a histogram that
+                    // continues its predecessor is marked "not reset".
+                    if !hintGiven, h.counterResetHint == .unknown, let before = previous, before.counterResetHint != .gauge,
+                        !histogramIsReset(previous: before, current: h)
+                    {
+                        h.counterResetHint = .no
+                    }
+                    storage.append(description.labels, histogram: HistogramSample(timestamp: t, histogram: h))
+                    previous = h
+                }
+            }
+        }
+        if load.withNHCB { loadNHCB(load, into: &storage) }
+        return storage.series.values.sorted { $0.labels < $1.labels }
     }
 
     typealias Eval = PromQLTestScript.Eval
@@ -198,16 +258,15 @@ public struct PromQLTestRunner: Sendable {
         }
     }
 
-    /// nil when the eval passes, else why it does not.
-    func evaluate(_ eval: Eval, _ storage: PromQLMemoryQueryable) -> String? {
+    /// nil when a query's outcome is what the eval expects, else why it is not. `comparable` gives an expected
+    /// histogram the form in which the backend delivers histograms.
+    func check(
+        _ eval: Eval, _ outcome: Result<PromQLResult, PromQLError>, comparable: (NativeHistogram) -> NativeHistogram = { $0 }
+    ) -> String? {
         let result: PromQLResult
-        do {
-            switch eval.timing {
-            case .instant(let at): result = try engine.instantQuery(eval.query, at: at, queryable: storage)
-            case .range(let start, let end, let step):
-                result = try engine.rangeQuery(eval.query, start: start, end: end, step: step, queryable: storage)
-            }
-        } catch {
+        switch outcome {
+        case .success(let value): result = value
+        case .failure(let error):
             for expectation in eval.expectations {
                 if case .fail(let match) = expectation {
                     if matches(match, error.description) || matches(match, error.message) { return nil }
@@ -228,12 +287,12 @@ public struct PromQLTestRunner: Sendable {
         }
         switch (eval.timing, result.value) {
         case (.instant, .vector(let samples)):
-            return compareVector(samples, eval.expectedSeries, ordered: eval.isOrdered)
+            return compareVector(samples, eval.expectedSeries, ordered: eval.isOrdered, comparable: comparable)
         case (.instant(let at), .matrix(let series)):
             let (start, _, step) = eval.expectedRangeVector ?? (at, at, 1)
-            return compareMatrix(series, eval.expectedSeries, start: start, step: step)
+            return compareMatrix(series, eval.expectedSeries, start: start, step: step, comparable: comparable)
         case (.range(let start, _, let step), .matrix(let series)):
-            return compareMatrix(series, eval.expectedSeries, start: start, step: step)
+            return compareMatrix(series, eval.expectedSeries, start: start, step: step, comparable: comparable)
         case (.instant, .scalar(_, let value)):
             if eval.expectedSeries.count == 1, eval.expectedSeries[0].labels.isEmpty, case .float(let v)?? = eval.expectedSeries[0].points.first {
                 return almostEqual(value, v) ? nil : "expected \(v), got scalar \(value)"
@@ -279,7 +338,9 @@ public struct PromQLTestRunner: Sendable {
         return nil
     }
 
-    func compareVector(_ samples: [PromQLSample], _ expected: [SeriesDescription], ordered: Bool) -> String? {
+    func compareVector(
+        _ samples: [PromQLSample], _ expected: [SeriesDescription], ordered: Bool, comparable: (NativeHistogram) -> NativeHistogram = { $0 }
+    ) -> String? {
         if samples.count != expected.count {
             return "expected \(expected.count) samples, got \(samples.count): \(samples.map { "\($0.labels) \($0.histogram.map { "\($0)" } ?? "\($0.value)")" }.prefix(6))"
         }
@@ -293,14 +354,17 @@ public struct PromQLTestRunner: Sendable {
             }
             guard let sample = candidate else { return "missing series \(description.labels); got \(samples.map(\.labels).prefix(6))" }
             guard let point = description.points.first ?? nil else { return "expected series without a value: \(description.labels)" }
-            if let reason = comparePoint(point, value: sample.value, histogram: sample.histogram) {
+            if let reason = comparePoint(point, value: sample.value, histogram: sample.histogram, comparable: comparable) {
                 return "\(description.labels): \(reason)"
             }
         }
         return nil
     }
 
-    func compareMatrix(_ series: [PromQLSeries], _ expected: [SeriesDescription], start: Int64, step: Int64) -> String? {
+    func compareMatrix(
+        _ series: [PromQLSeries], _ expected: [SeriesDescription], start: Int64, step: Int64,
+        comparable: (NativeHistogram) -> NativeHistogram = { $0 }
+    ) -> String? {
         let nonEmpty = expected.filter { $0.points.contains { $0 != nil } }
         if series.count != nonEmpty.count {
             return "expected \(nonEmpty.count) series, got \(series.count): \(series.map(\.labels).prefix(6))"
@@ -321,20 +385,22 @@ public struct PromQLTestRunner: Sendable {
             }
             for (e, a) in zip(expectedPoints, actualPoints) {
                 if e.0 != a.0 { return "\(description.labels): expected a point at \(e.0), got one at \(a.0)" }
-                if let reason = comparePoint(e.1, value: a.1, histogram: a.2) { return "\(description.labels) at \(e.0): \(reason)" }
+                if let reason = comparePoint(e.1, value: a.1, histogram: a.2, comparable: comparable) { return "\(description.labels) at \(e.0): \(reason)" }
             }
         }
         return nil
     }
 
-    func comparePoint(_ point: SeriesDescription.Point, value: Double, histogram: NativeHistogram?) -> String? {
+    func comparePoint(
+        _ point: SeriesDescription.Point, value: Double, histogram: NativeHistogram?, comparable: (NativeHistogram) -> NativeHistogram = { $0 }
+    ) -> String? {
         switch point {
         case .float(let expected):
             if histogram != nil { return "expected float \(expected), got a histogram" }
             return almostEqual(value, expected) ? nil : "expected \(expected), got \(value)"
         case .histogram(let expected, let hintGiven):
             guard let histogram else { return "expected a histogram, got float \(value)" }
-            return histogramsEqual(expected, histogram, checkHint: hintGiven) ? nil : "expected histogram \(expected), got \(histogram)"
+            return histogramsEqual(comparable(expected), histogram, checkHint: hintGiven) ? nil : "expected histogram \(expected), got \(histogram)"
         }
     }
 
