@@ -92,6 +92,7 @@ public final class IngestPipeline: Sendable {
             }
             do {
                 try await stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
+                if let metrics = data as? MetricsData { appendToPrometheus(metrics, tenant: tenant) }
             } catch {
                 // The batch is in the WAL and comes back on replay; the store failing is an internal fault.
                 logger.error("store append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])
@@ -103,6 +104,20 @@ public final class IngestPipeline: Sendable {
     }
 
     func clockNowUnixNano() -> UInt64 { clock.nowUnixNano() }
+
+    /// OTLP metrics also become Prometheus series (OpenTelemetry-to-Prometheus rules), so
+    /// PromQL and the Prometheus API see what OTel SDKs send. The conversion is derived
+    /// from the OTLP WAL record, so replay repeats it and nothing extra is logged.
+    func appendToPrometheus(_ metrics: MetricsData, tenant: Tenant) {
+        let conversion = OTLPToPrometheus().convert(metrics)
+        let result = stores.prometheus.append(conversion.series, tenant: tenant)
+        stores.prometheus.recordMetadata(conversion.metadata, tenant: tenant)
+        if conversion.skippedPointCount > 0 || result.rejectedCount > 0 {
+            logger.debug("OTLP points not converted to Prometheus samples", metadata: [
+                "tenant": "\(tenant)", "skipped": "\(conversion.skippedPoints)", "rejected": "\(result.rejected)",
+            ])
+        }
+    }
 
     /// How a WAL failure is answered: too large is permanent (413), everything else is
     /// retryable (503 + Retry-After), with the disk-full case said plainly.
@@ -157,6 +172,7 @@ public final class IngestPipeline: Sendable {
             }
         }
         for (tenant, request) in prometheus { _ = stores.prometheus.append(request.series, tenant: tenant) }
+        for batch in metrics { appendToPrometheus(batch.data, tenant: batch.tenant) }
         if undecodable > 0 {
             logger.error("WAL records passed their checksum but did not decode; skipped", metadata: ["records": "\(undecodable)"])
         }

@@ -94,3 +94,40 @@ struct PrometheusQueryAPITests {
         }
     }
 }
+
+@Suite("OTLP metrics queried with PromQL")
+struct OTLPMetricsPromQLTests {
+    @Test("a cumulative sum and a histogram sent over OTLP answer PromQL by their Prometheus names")
+    func otlpToPromQL() async throws {
+        let now = UInt64(Date().timeIntervalSince1970) * 1_000_000_000 - 60_000_000_000
+        let resource = Resource(attributes: [KeyValue("service.name", .string("checkout")), KeyValue("service.instance.id", .string("pod-1")), KeyValue("host.name", .string("node-7"))])
+        let cpu = Metric(name: "system.cpu.time", unit: "s", data: .sum(Sum(
+            dataPoints: [NumberDataPoint(attributes: [KeyValue("state", .string("user"))], startTimeUnixNano: now - 1_000_000_000, timeUnixNano: now, value: .double(12.5))],
+            aggregationTemporality: .cumulative, isMonotonic: true)))
+        let latency = Metric(name: "http.server.duration", unit: "ms", data: .histogram(Histogram(
+            dataPoints: [HistogramDataPoint(timeUnixNano: now, count: 6, sum: 300, bucketCounts: [1, 2, 3], explicitBounds: [10, 100])],
+            aggregationTemporality: .cumulative)))
+        let data = MetricsData(resourceMetrics: [ResourceMetrics(resource: resource, scopeMetrics: [ScopeMetrics(metrics: [cpu, latency])])])
+        try await TestServer.with { server in
+            let reply = try await server.request(
+                "POST", server.otlpHTTPBase + "/v1/metrics", body: OTLPProtobuf.encodeMetrics(data), headers: ["Content-Type": "application/x-protobuf"])
+            #expect(reply.status == 200)
+            let at = "\(Double(now / 1_000_000) / 1000)"
+            let (_, sum) = try await PrometheusQueryAPITests.get(server, "/api/v1/query", [("query", "system_cpu_time_seconds_total"), ("time", at)])
+            let result = try #require(((sum["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first)
+            let labels = try #require(result["metric"] as? [String: String])
+            #expect(labels["__name__"] == "system_cpu_time_seconds_total" && labels["job"] == "checkout" && labels["instance"] == "pod-1" && labels["state"] == "user")
+            #expect((result["value"] as? [Any])?.last as? String == "12.5")
+            let (_, buckets) = try await PrometheusQueryAPITests.get(server, "/api/v1/query", [
+                ("query", "sum by (le) (http_server_duration_milliseconds_bucket)"), ("time", at),
+            ])
+            let values = ((buckets["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) { result, sample in
+                result[(sample["metric"] as? [String: String])?["le"] ?? ""] = (sample["value"] as? [Any])?.last as? String
+            }
+            #expect(values == ["10": "1", "100": "3", "+Inf": "6"])
+            let (_, info) = try await PrometheusQueryAPITests.get(server, "/api/v1/query", [("query", "target_info"), ("time", at)])
+            let targetInfo = ((info["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first?["metric"] as? [String: String]
+            #expect(targetInfo?["host_name"] == "node-7" && targetInfo?["job"] == "checkout")
+        }
+    }
+}
