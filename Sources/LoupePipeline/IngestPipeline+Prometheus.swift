@@ -63,6 +63,8 @@ extension IngestPipeline {
             case .outOfOrder: reasons.append("\(count) out of order (not newer than the series' latest sample)")
             case .duplicateTimestamp: reasons.append("\(count) with a timestamp the series already has, but a different value")
             case .invalidHistogram: reasons.append("\(count) invalid native histograms")
+            case .seriesLimit:
+                reasons.append("\(count) for new series beyond the tenant's limit of \(stores.prometheus.maximumSeriesPerTenant) active series")
             }
         }
         let message = reasons.isEmpty ? "" : "samples were refused: " + reasons.joined(separator: "; ")

@@ -18,6 +18,7 @@ struct ConfigurationTests {
             limits:
               max_request_bytes: 8MiB
               memory_budget_bytes: 1GiB
+              max_series_per_tenant: 50000
             wal:
               fsync: interval
               fsync_interval: 250ms
@@ -31,6 +32,7 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == "debug")
         #expect(configuration.maximumRequestBytes == 8 << 20)
         #expect(configuration.memoryBudgetBytes == 1 << 30)
+        #expect(configuration.maximumSeriesPerTenant == 50_000)
         #expect(configuration.walSyncPolicy == .interval(.milliseconds(250)))
         #expect(configuration.walSegmentBytes == 64 << 20)
     }
@@ -50,6 +52,7 @@ struct ConfigurationTests {
         ("limits:\n  max_request_bytes: lots", "limits.max_request_bytes"),
         ("wal:\n  fsync: sometimes", "wal.fsync"),
         ("log_level: loud", "log_level"),
+        ("limits:\n  max_series_per_tenant: many", "limits.max_series_per_tenant"),
         ("- a\n- b", "mapping"),
         ("a: [unclosed", "invalid YAML"),
     ])

@@ -116,4 +116,17 @@ struct RemoteWriteIngestTests {
             #expect((series["data"] as? [[String: String]])?.count == 4)
         }
     }
+
+    @Test("the per-tenant active-series limit refuses new series with a clear 400")
+    func seriesLimit() async throws {
+        try await TestServer.with(configure: { $0.maximumSeriesPerTenant = 2 }) { server in
+            let refused = try await Self.post(server, RemoteWriteV1.encode(Self.request(seriesCount: 3, samplesPerSeries: 1)))
+            #expect(refused.status == 400)
+            #expect(refused.text.contains("limit of 2 active series"), "\(refused.text)")
+            let series = try Self.json(try await server.request("GET", server.httpBase + "/api/v1/series?match%5B%5D=%7Bjob%3D%22node%22%7D"))
+            #expect((series["data"] as? [[String: String]])?.count == 2, "the first two series were written")
+            let other = try await Self.post(server, RemoteWriteV1.encode(Self.request(seriesCount: 1, samplesPerSeries: 1)), tenant: "other")
+            #expect(other.status == 204, "the limit is per tenant: another tenant's two series fit")
+        }
+    }
 }

@@ -14,6 +14,8 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var logLevel = "info"
     public var maximumRequestBytes = 16 << 20
     public var memoryBudgetBytes = 512 << 20
+    /// Active Prometheus series per tenant; writes creating more are refused with 400.
+    public var maximumSeriesPerTenant = 1_000_000
     public var walSyncPolicy = WALSyncPolicy.groupCommit
     public var walSegmentBytes = 128 << 20
 
@@ -50,7 +52,13 @@ public struct LoupeConfiguration: Sendable, Equatable {
         if let value = try reader.string(root, "retention") { configuration.retention = try parseRetention(value, source: "\(source): retention") }
         if let value = try reader.string(root, "log_level") { configuration.logLevel = try parseLogLevel(value, source: "\(source): log_level") }
         if let limits = try reader.mapping(root, "limits") {
-            try reader.checkKeys(limits, allowed: ["max_request_bytes", "memory_budget_bytes"], at: "limits.")
+            try reader.checkKeys(limits, allowed: ["max_request_bytes", "memory_budget_bytes", "max_series_per_tenant"], at: "limits.")
+            if let value = try reader.string(limits, "max_series_per_tenant") {
+                guard let count = Int(value), count > 0 else {
+                    throw Error(description: "\(source): limits.max_series_per_tenant: \"\(value)\" is not a positive whole number")
+                }
+                configuration.maximumSeriesPerTenant = count
+            }
             if let value = try reader.string(limits, "max_request_bytes") { configuration.maximumRequestBytes = try reader.bytes(value, key: "limits.max_request_bytes") }
             if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
         }
@@ -87,6 +95,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
             "loupe.otlp-http-address": otlpHTTPAddress.description,
             "loupe.max-request-bytes": String(maximumRequestBytes),
             "loupe.memory-budget-bytes": String(memoryBudgetBytes),
+            "loupe.max-series-per-tenant": String(maximumSeriesPerTenant),
             "loupe.wal.fsync": fsync,
         ]
     }

@@ -38,7 +38,7 @@ public struct LoupeRuntime: Sendable {
         }
         let wal = try WriteAheadLog(directory: walDirectory, options: walOptions, logger: logger)
         pipeline = IngestPipeline(
-            wal: wal, stores: .embedded(), retention: configuration.retention,
+            wal: wal, stores: .embedded(maximumSeriesPerTenant: configuration.maximumSeriesPerTenant), retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger)
     }
 

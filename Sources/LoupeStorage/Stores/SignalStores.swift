@@ -76,7 +76,9 @@ public struct Stores: Sendable {
     }
 
     /// The embedded stores `loupe up` uses until the per-signal engines land.
-    public static func embedded() -> Stores {
-        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: PrometheusStore())
+    public static func embedded(maximumSeriesPerTenant: Int = .max) -> Stores {
+        Stores(
+            traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(),
+            prometheus: PrometheusStore(maximumSeriesPerTenant: maximumSeriesPerTenant))
     }
 }

@@ -7,13 +7,16 @@ public final class PrometheusStore: Sendable {
     private let heads = Mutex<[Tenant: TSDBHead]>([:])
     private let metadataByTenant = Mutex<[Tenant: [String: MetricMetadata]]>([:])
 
-    public init() {}
+    /// Active series per tenant before new series are refused.
+    public let maximumSeriesPerTenant: Int
+
+    public init(maximumSeriesPerTenant: Int = .max) { self.maximumSeriesPerTenant = maximumSeriesPerTenant }
 
     /// The tenant's head, created on first write.
     public func head(for tenant: Tenant) -> TSDBHead {
         heads.withLock { heads in
             if let head = heads[tenant] { return head }
-            let head = TSDBHead()
+            let head = TSDBHead(maximumSeries: maximumSeriesPerTenant)
             heads[tenant] = head
             return head
         }

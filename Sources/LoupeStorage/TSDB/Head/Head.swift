@@ -53,8 +53,10 @@ public final class TSDBHead: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The most series the head holds; a write that would create more is refused for those series.
+    public let maximumSeries: Int
 
-    public init() {}
+    public init(maximumSeries: Int = .max) { self.maximumSeries = maximumSeries }
 
     /// Appends every sample of every series; creates series as needed.
     public func append(_ batch: [TimeSeries]) -> HeadAppendResult {
@@ -65,6 +67,9 @@ public final class TSDBHead: Sendable {
                 let ref: SeriesRef
                 if let existing = state.refsByLabels[series.labels] {
                     ref = existing
+                } else if state.series.count >= maximumSeries {
+                    result.rejected[.seriesLimit, default: 0] += series.samples.count + series.histograms.count
+                    continue
                 } else {
                     ref = state.nextRef
                     state.nextRef += 1

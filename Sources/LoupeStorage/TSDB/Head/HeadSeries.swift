@@ -12,6 +12,8 @@ public enum SampleRejection: String, Sendable, Hashable {
     case duplicateTimestamp = "duplicate_timestamp"
     /// A histogram the chunk encoder refused (bucket counts not matching spans).
     case invalidHistogram = "invalid_histogram"
+    /// The sample would have created a series beyond the tenant's active-series limit.
+    case seriesLimit = "series_limit"
 }
 
 /// One series in the head: its closed chunks and the chunk being appended to.
