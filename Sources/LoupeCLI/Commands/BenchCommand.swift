@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks and load generators. Build with -c release for meaningful figures.",
-        subcommands: [OTLPBench.self, DecodeBench.self])
+        subcommands: [OTLPBench.self, RemoteWriteBench.self, DecodeBench.self])
 }
 
 struct OTLPBench: AsyncParsableCommand {
@@ -54,6 +54,64 @@ struct OTLPBench: AsyncParsableCommand {
             duration: .milliseconds(Int64(duration * 1000)), concurrency: concurrency, batchSize: batchSize,
             attributesPerItem: attributes, tenant: tenant, gzip: gzip)
         let result = try await OTLPLoadGenerator(options: options).run()
+        print(result.report)
+    }
+}
+
+struct RemoteWriteBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remote-write",
+        abstract: "Send Prometheus remote-write load (node-exporter-like series) and report accepted samples/s and latency.",
+        discussion: """
+            Works against any remote-write receiver, e.g. http://127.0.0.1:9090/api/v1/write for Prometheus started \
+            with --web.enable-remote-write-receiver. Each series belongs to one connection (like Prometheus's shards), \
+            so samples of a series arrive in order; simulated time advances 15 s per scrape and stays in the past.
+            """)
+
+    @Option(help: "Remote-write URL, e.g. http://127.0.0.1:9090/api/v1/write.")
+    var endpoint: String
+
+    @Option(help: "Active series (~500 per simulated host).")
+    var series: Int = 10_000
+
+    @Option(help: "Consecutive scrapes of each series per request.")
+    var samplesPerSeriesPerRequest: Int = 1
+
+    @Option(help: "Series per request (like Prometheus's max_samples_per_send).")
+    var batchSeries: Int = 2_000
+
+    @Option(help: "Seconds to run.")
+    var duration: Double = 10
+
+    @Option(help: "Concurrent connections (shards), each with one request in flight.")
+    var concurrency: Int = 4
+
+    @Option(help: "Share of the series replaced by new label sets every simulated minute, 0...1.")
+    var churn: Double = 0
+
+    @Option(help: "Remote write protocol version: 1 or 2.")
+    var version: Int = 1
+
+    @Option(help: "MiB of compressed requests to prepare before the clock starts; beyond that workers encode as they go.")
+    var prebuildMib: Int = 768
+
+    func validate() throws {
+        guard series > 0 else { throw ValidationError("--series must be positive") }
+        guard samplesPerSeriesPerRequest > 0 else { throw ValidationError("--samples-per-series-per-request must be positive") }
+        guard batchSeries > 0 else { throw ValidationError("--batch-series must be positive") }
+        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard concurrency > 0 else { throw ValidationError("--concurrency must be positive") }
+        guard (0...1).contains(churn) else { throw ValidationError("--churn must be between 0 and 1") }
+        guard version == 1 || version == 2 else { throw ValidationError("--version must be 1 or 2") }
+        guard prebuildMib >= 0 else { throw ValidationError("--prebuild-mib cannot be negative") }
+    }
+
+    func run() async throws {
+        let options = RemoteWriteLoadGenerator.Options(
+            endpoint: endpoint, seriesCount: series, samplesPerSeriesPerRequest: samplesPerSeriesPerRequest,
+            batchSeries: batchSeries, duration: .milliseconds(Int64(duration * 1000)), concurrency: concurrency, churn: churn,
+            version: version, prebuildBytes: prebuildMib << 20)
+        let result = try await RemoteWriteLoadGenerator(options: options).run()
         print(result.report)
     }
 }
