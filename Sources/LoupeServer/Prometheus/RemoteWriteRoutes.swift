@@ -88,13 +88,7 @@ struct RemoteWriteRoutes: Sendable {
             receipt = try await pipeline.ingestPrometheus(
                 decoded, tenant: tenant, canonicalEncoding: version == .v1 ? body : nil, requestBytes: body.count)
         } catch {
-            let status: HTTPResponse.Status = switch error.code {
-            case .badRequest: .badRequest
-            case .tooLarge: .contentTooLarge
-            case .overloaded, .unavailable: .serviceUnavailable
-            case .internalError: .internalServerError
-            }
-            return refuse(status, error.code.rawValue, error.message, retryAfter: error.retryAfterSeconds)
+            return refuse(HTTPErrorResponse.status(for: error.code), error.code.rawValue, error.message, retryAfter: error.retryAfterSeconds)
         }
         var headers = HTTPFields()
         if version == .v2 {

@@ -29,7 +29,7 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         self.encode = encode
     }
 
-    func append(_ batch: DurableBatch<Data>) {
+    func appendChunk(_ batch: DurableBatch<Data>) {
         guard !batch.timeBounds.isEmpty else { return }
         let chunk = StoredChunk(bounds: batch.timeBounds, itemCount: batch.data.itemCount, encoded: batch.encoded)
         state.withLock { state in
@@ -39,7 +39,7 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         }
     }
 
-    func read(tenant: Tenant, range: TimeRange) throws(StorageError) -> Data {
+    func readChunks(tenant: Tenant, range: TimeRange) throws(StorageError) -> Data {
         let chunks = state.withLock { state in
             (state.chunksByTenant[tenant] ?? []).filter { $0.bounds.range.map(range.overlaps) ?? false }
         }
@@ -59,7 +59,7 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         return result
     }
 
-    func removeItems(olderThan cutoff: UInt64) -> Int {
+    func removeChunkItems(olderThan cutoff: UInt64) -> Int {
         // Chunks wholly older than the cutoff go at once; chunks straddling it are re-encoded without the old items.
         let straddling: [(Tenant, Int, StoredChunk)] = state.withLock { state in
             var straddling: [(Tenant, Int, StoredChunk)] = []
@@ -101,43 +101,40 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         }
     }
 
-    func statistics() -> StoreStatistics {
+    func currentStatistics() -> StoreStatistics {
         state.withLock { StoreStatistics(tenants: $0.chunksByTenant.count, items: $0.items, bytes: $0.bytes) }
     }
 }
 
-public final class EmbeddedTraceStore: TraceStore {
-    private let store = EmbeddedSignalStore<TraceData>(
-        decode: { bytes throws(WireError) in try OTLPProtobuf.decodeTraces(bytes) },
-        encode: { OTLPProtobuf.encodeTraces($0) }
-    )
-    public init() {}
-    public func append(_ batch: DurableBatch<TraceData>) async throws(StorageError) { store.append(batch) }
-    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> TraceData { try store.read(tenant: tenant, range: range) }
-    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { store.removeItems(olderThan: cutoffUnixNano) }
-    public func statistics() async -> StoreStatistics { store.statistics() }
+extension EmbeddedSignalStore: SignalStore {
+    public func append(_ batch: DurableBatch<Data>) async throws(StorageError) { appendChunk(batch) }
+    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> Data { try readChunks(tenant: tenant, range: range) }
+    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { removeChunkItems(olderThan: cutoffUnixNano) }
+    public func statistics() async -> StoreStatistics { currentStatistics() }
 }
 
-public final class EmbeddedLogStore: LogStore {
-    private let store = EmbeddedSignalStore<LogsData>(
-        decode: { bytes throws(WireError) in try OTLPProtobuf.decodeLogs(bytes) },
-        encode: { OTLPProtobuf.encodeLogs($0) }
-    )
-    public init() {}
-    public func append(_ batch: DurableBatch<LogsData>) async throws(StorageError) { store.append(batch) }
-    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> LogsData { try store.read(tenant: tenant, range: range) }
-    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { store.removeItems(olderThan: cutoffUnixNano) }
-    public func statistics() async -> StoreStatistics { store.statistics() }
+extension EmbeddedSignalStore: TraceStore where Data == TraceData {}
+extension EmbeddedSignalStore: LogStore where Data == LogsData {}
+extension EmbeddedSignalStore: MetricStore where Data == MetricsData {}
+
+public typealias EmbeddedTraceStore = EmbeddedSignalStore<TraceData>
+public typealias EmbeddedLogStore = EmbeddedSignalStore<LogsData>
+public typealias EmbeddedMetricStore = EmbeddedSignalStore<MetricsData>
+
+extension EmbeddedSignalStore where Data == TraceData {
+    public convenience init() {
+        self.init(decode: { bytes throws(WireError) in try OTLPProtobuf.decodeTraces(bytes) }, encode: { OTLPProtobuf.encodeTraces($0) })
+    }
 }
 
-public final class EmbeddedMetricStore: MetricStore {
-    private let store = EmbeddedSignalStore<MetricsData>(
-        decode: { bytes throws(WireError) in try OTLPProtobuf.decodeMetrics(bytes) },
-        encode: { OTLPProtobuf.encodeMetrics($0) }
-    )
-    public init() {}
-    public func append(_ batch: DurableBatch<MetricsData>) async throws(StorageError) { store.append(batch) }
-    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> MetricsData { try store.read(tenant: tenant, range: range) }
-    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { store.removeItems(olderThan: cutoffUnixNano) }
-    public func statistics() async -> StoreStatistics { store.statistics() }
+extension EmbeddedSignalStore where Data == LogsData {
+    public convenience init() {
+        self.init(decode: { bytes throws(WireError) in try OTLPProtobuf.decodeLogs(bytes) }, encode: { OTLPProtobuf.encodeLogs($0) })
+    }
+}
+
+extension EmbeddedSignalStore where Data == MetricsData {
+    public convenience init() {
+        self.init(decode: { bytes throws(WireError) in try OTLPProtobuf.decodeMetrics(bytes) }, encode: { OTLPProtobuf.encodeMetrics($0) })
+    }
 }
