@@ -46,12 +46,16 @@ extension IngestPipeline {
         var result = HeadAppendResult()
         if !bounds.isEmpty {
             let bytes = encoding ?? RemoteWriteV1.encode(request)
-            do {
-                try await wal.append(WALRecord(kind: .prometheusWriteRequest, tenant: tenant, timeBounds: bounds, payload: bytes))
-            } catch {
-                throw refusal(for: error, signal: .metrics, tenant: tenant)
+            // Held from the WAL write until the head has the samples, so a head cut never
+            // falls between the two (see CutGate).
+            result = try await cutGate.shared { () async throws(IngestError) -> HeadAppendResult in
+                do throws(StorageError) {
+                    try await wal.append(WALRecord(kind: .prometheusWriteRequest, tenant: tenant, timeBounds: bounds, payload: bytes))
+                } catch {
+                    throw refusal(for: error, signal: .metrics, tenant: tenant)
+                }
+                return stores.prometheus.append(request.series, tenant: tenant)
             }
-            result = stores.prometheus.append(request.series, tenant: tenant)
         }
         stores.prometheus.recordMetadata(request.allMetadata, tenant: tenant)
         telemetry.recordAccepted(signal: .metrics, via: .prometheusRemoteWrite, items: result.samplesAppended, bytes: requestBytes)
@@ -61,6 +65,8 @@ extension IngestPipeline {
         for (rejection, count) in result.rejected.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             switch rejection {
             case .outOfOrder: reasons.append("\(count) out of order (not newer than the series' latest sample)")
+            case .outOfBounds:
+                reasons.append("\(count) out of bounds (older than the head, whose earlier samples are already in blocks)")
             case .duplicateTimestamp: reasons.append("\(count) with a timestamp the series already has, but a different value")
             case .invalidHistogram: reasons.append("\(count) invalid native histograms")
             case .seriesLimit:

@@ -27,7 +27,9 @@ public final class IngestPipeline: Sendable {
     public let budget: MemoryBudget
     public let telemetry: SelfTelemetry
     private let clock: WallClock
-    private let logger: Logger
+    let logger: Logger
+    /// Orders Prometheus head cuts against appends that feed the heads (see `CutGate`).
+    public let cutGate = CutGate()
 
     public init(
         wal: WriteAheadLog, stores: Stores, retention: RetentionPolicy, budget: MemoryBudget, telemetry: SelfTelemetry,
@@ -85,18 +87,26 @@ public final class IngestPipeline: Sendable {
         if !data.isEmpty {
             let bytes = encoding ?? SignalCodec.encode(data)
             let bounds = data.timeBounds
-            do {
-                try await wal.append(WALRecord(signal: Data.signal, tenant: tenant, timeBounds: bounds, payload: bytes))
-            } catch {
-                throw refusal(for: error, signal: Data.signal, tenant: tenant)
+            let write: () async throws(IngestError) -> Void = { () async throws(IngestError) in
+                do throws(StorageError) {
+                    try await self.wal.append(WALRecord(signal: Data.signal, tenant: tenant, timeBounds: bounds, payload: bytes))
+                } catch {
+                    throw self.refusal(for: error, signal: Data.signal, tenant: tenant)
+                }
+                do {
+                    try await self.stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
+                    if let metrics = data as? MetricsData { self.appendToPrometheus(metrics, tenant: tenant) }
+                } catch {
+                    // The batch is in the WAL and comes back on replay; the store failing is an internal fault.
+                    self.logger.error("store append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])
+                    throw IngestError(.internalError, "the \(Data.signal) store failed: \(error)")
+                }
             }
-            do {
-                try await stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
-                if let metrics = data as? MetricsData { appendToPrometheus(metrics, tenant: tenant) }
-            } catch {
-                // The batch is in the WAL and comes back on replay; the store failing is an internal fault.
-                logger.error("store append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])
-                throw IngestError(.internalError, "the \(Data.signal) store failed: \(error)")
+            // Metrics also feed the Prometheus heads: hold the cut gate from WAL write to head append.
+            if Data.signal == .metrics {
+                try await cutGate.shared { () async throws(IngestError) in try await write() }
+            } else {
+                try await write()
             }
         }
         telemetry.recordAccepted(signal: Data.signal, via: ingestProtocol, items: totalItems - dropped, bytes: requestBytes)
@@ -149,12 +159,20 @@ public final class IngestPipeline: Sendable {
     }
 
     /// Loads every intact WAL record into the stores. Run once at start, before serving.
+    ///
+    /// Prometheus samples that blocks already hold are skipped: records before the marker of the
+    /// last completed head cut (the checkpoint) contribute only samples at or after the tenant's
+    /// checkpoint time; records after it contribute everything.
     public func replayWAL() async throws -> WALReplayReport {
         var traces: [DurableBatch<TraceData>] = []
         var logs: [DurableBatch<LogsData>] = []
         var metrics: [DurableBatch<MetricsData>] = []
-        var prometheus: [(Tenant, RemoteWriteRequest)] = []
+        /// Prometheus-bound records in WAL order, and whether each came before the checkpoint's marker.
+        var prometheus: [(tenant: Tenant, request: RemoteWriteRequest?, otlp: Int?, beforeCut: Bool)] = []
         var undecodable = 0
+        var skipped = 0
+        let checkpoint = stores.prometheus.checkpoint.withLock { $0 }
+        var markerSeen = checkpoint == nil
         let report = try wal.replay { record in
             do {
                 switch record.kind {
@@ -164,17 +182,48 @@ public final class IngestPipeline: Sendable {
                     logs.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeLogs(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
                 case .otlpMetrics:
                     metrics.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeMetrics(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
+                    prometheus.append((record.tenant, nil, metrics.count - 1, !markerSeen))
                 case .prometheusWriteRequest:
-                    prometheus.append((record.tenant, try RemoteWriteV1.decode(record.payload)))
+                    // Wholly inside the blocks: not even decoded.
+                    if !markerSeen, let limit = checkpoint?.maxTimes[record.tenant],
+                        record.timeBounds.maximum / 1_000_000 < UInt64(clamping: max(limit, 0))
+                    {
+                        skipped += 1
+                        return
+                    }
+                    prometheus.append((record.tenant, try RemoteWriteV1.decode(record.payload), nil, !markerSeen))
+                case .prometheusHeadCut:
+                    if let checkpoint, HeadCheckpoint.cutID(fromMarker: record.payload) == checkpoint.cutID { markerSeen = true }
                 }
             } catch {
                 undecodable += 1
             }
         }
-        for (tenant, request) in prometheus { _ = stores.prometheus.append(request.series, tenant: tenant) }
-        for batch in metrics { appendToPrometheus(batch.data, tenant: batch.tenant) }
+        // Without the marker in the log (its segment expired), every remaining record came after it.
+        if !markerSeen { for index in prometheus.indices { prometheus[index].beforeCut = false } }
+        for entry in prometheus {
+            let limit = entry.beforeCut ? checkpoint?.maxTimes[entry.tenant] : nil
+            var series: [TimeSeries]
+            if let request = entry.request {
+                series = request.series
+            } else {
+                let conversion = OTLPToPrometheus().convert(metrics[entry.otlp!].data)
+                stores.prometheus.recordMetadata(conversion.metadata, tenant: entry.tenant)
+                series = conversion.series
+            }
+            if let limit {
+                for index in series.indices {
+                    series[index].samples.removeAll { $0.timestamp < limit }
+                    series[index].histograms.removeAll { $0.timestamp < limit }
+                }
+            }
+            _ = stores.prometheus.append(series, tenant: entry.tenant)
+        }
         if undecodable > 0 {
             logger.error("WAL records passed their checksum but did not decode; skipped", metadata: ["records": "\(undecodable)"])
+        }
+        if skipped > 0 {
+            logger.info("WAL records already in TSDB blocks were skipped", metadata: ["records": "\(skipped)"])
         }
         for batch in traces { try await stores.append(batch) }
         for batch in logs { try await stores.append(batch) }

@@ -43,9 +43,15 @@ struct PrometheusStatusAPITests {
             #expect(deleted.status == 204)
             let series = try RemoteWriteIngestTests.json(try await server.request("GET", server.httpBase + "/api/v1/series?match%5B%5D=node_cpu_seconds_total"))
             #expect((series["data"] as? [[String: String]])?.map { $0["cpu"] } == ["0", "2"])
+            let backwards = try await server.request(
+                "POST", server.httpBase + "/api/v1/admin/tsdb/delete_series?match%5B%5D=up&start=10&end=0")
+            #expect(backwards.status == 400)
+            // A range covering every sample of cpu="0": the series has nothing left and goes.
             let ranged = try await server.request(
-                "POST", server.httpBase + "/api/v1/admin/tsdb/delete_series?match%5B%5D=up&start=0&end=10")
-            #expect(ranged.status == 400)
+                "POST", server.httpBase + "/api/v1/admin/tsdb/delete_series?match%5B%5D=%7Bcpu%3D%220%22%7D&start=0&end=9999999999")
+            #expect(ranged.status == 204)
+            let remaining = try RemoteWriteIngestTests.json(try await server.request("GET", server.httpBase + "/api/v1/series?match%5B%5D=node_cpu_seconds_total"))
+            #expect((remaining["data"] as? [[String: String]])?.map { $0["cpu"] } == ["2"])
         }
     }
 }

@@ -28,6 +28,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How long data is kept, e.g. 15d, 12h (default 15d). 0 keeps everything and accepts any timestamp.", valueName: "duration"))
     var retention: String?
 
+    @Option(name: .customLong("retention-size"), help: ArgumentHelp("Largest size of the metric blocks, e.g. 50GB; the oldest go first (default: no limit).", valueName: "bytes"))
+    var retentionSize: String?
+
+    @Option(name: .customLong("out-of-order-window"), help: ArgumentHelp("Accept metric samples up to this far behind a series' newest one, e.g. 30m (default 0: refuse).", valueName: "duration"))
+    var outOfOrderWindow: String?
+
     @Option(name: .long, help: ArgumentHelp("YAML configuration file; flags override it.", valueName: "file"))
     var config: String?
 
@@ -61,9 +67,22 @@ struct UpCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        do {
+        do throws(LoupeConfiguration.Error) {
             if let retention { configuration.retention = try LoupeConfiguration.parseRetention(retention, source: "--retention") }
             if let logLevel { configuration.logLevel = try LoupeConfiguration.parseLogLevel(logLevel, source: "--log-level") }
+            if let retentionSize {
+                guard let bytes = ByteSizeText.parse(retentionSize), bytes > 0 else {
+                    throw LoupeConfiguration.Error(description: "--retention-size: \"\(retentionSize)\" is not a byte size such as 50GB")
+                }
+                configuration.retentionBytes = bytes
+            }
+            if let outOfOrderWindow {
+                do {
+                    configuration.outOfOrderWindowNanoseconds = try DurationText.parseNanoseconds(outOfOrderWindow)
+                } catch {
+                    throw LoupeConfiguration.Error(description: "--out-of-order-window: \(error)")
+                }
+            }
         } catch {
             throw ValidationError(error.description)
         }

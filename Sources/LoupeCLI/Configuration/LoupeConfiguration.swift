@@ -18,6 +18,14 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var maximumSeriesPerTenant = 1_000_000
     public var walSyncPolicy = WALSyncPolicy.groupCommit
     public var walSegmentBytes = 128 << 20
+    /// Time range of a block cut from the TSDB head (Prometheus: 2h).
+    public var blockDurationNanoseconds: UInt64 = 2 * 3_600 * 1_000_000_000
+    /// Out-of-order samples up to this far behind a tenant's newest sample are accepted; 0 refuses them.
+    public var outOfOrderWindowNanoseconds: UInt64 = 0
+    /// Blocks are removed, oldest first, while they take more than this; nil: no size limit.
+    public var retentionBytes: Int?
+    /// How often heads are cut into blocks, blocks compacted and retention applied.
+    public var tsdbMaintenanceIntervalNanoseconds: UInt64 = 60 * 1_000_000_000
 
     public init() {}
 
@@ -44,12 +52,35 @@ public struct LoupeConfiguration: Sendable, Equatable {
             throw Error(description: "\(source): invalid YAML: \(error)")
         }
         let reader = YAMLReader(source: source)
-        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "log_level", "limits", "wal"], at: "")
+        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb"], at: "")
         if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
         if let value = try reader.string(root, "http_address") { configuration.httpAddress = try reader.address(value, key: "http_address") }
         if let value = try reader.string(root, "otlp_grpc_address") { configuration.otlpGRPCAddress = try reader.address(value, key: "otlp_grpc_address") }
         if let value = try reader.string(root, "otlp_http_address") { configuration.otlpHTTPAddress = try reader.address(value, key: "otlp_http_address") }
         if let value = try reader.string(root, "retention") { configuration.retention = try parseRetention(value, source: "\(source): retention") }
+        if let value = try reader.string(root, "retention_size") {
+            configuration.retentionBytes = try reader.bytes(value, key: "retention_size")
+        }
+        if let tsdb = try reader.mapping(root, "tsdb") {
+            try reader.checkKeys(tsdb, allowed: ["block_duration", "out_of_order_time_window", "maintenance_interval"], at: "tsdb.")
+            func duration(_ key: String) throws(Error) -> UInt64? {
+                guard let value = try reader.string(tsdb, key) else { return nil }
+                do {
+                    return try DurationText.parseNanoseconds(value)
+                } catch {
+                    throw Error(description: "\(source): tsdb.\(key): \(error)")
+                }
+            }
+            if let value = try duration("block_duration") {
+                guard value >= 60 * 1_000_000_000 else { throw Error(description: "\(source): tsdb.block_duration must be at least 1m") }
+                configuration.blockDurationNanoseconds = value
+            }
+            if let value = try duration("out_of_order_time_window") { configuration.outOfOrderWindowNanoseconds = value }
+            if let value = try duration("maintenance_interval") {
+                guard value >= 100_000_000 else { throw Error(description: "\(source): tsdb.maintenance_interval must be at least 100ms") }
+                configuration.tsdbMaintenanceIntervalNanoseconds = value
+            }
+        }
         if let value = try reader.string(root, "log_level") { configuration.logLevel = try parseLogLevel(value, source: "\(source): log_level") }
         if let limits = try reader.mapping(root, "limits") {
             try reader.checkKeys(limits, allowed: ["max_request_bytes", "memory_budget_bytes", "max_series_per_tenant"], at: "limits.")
@@ -86,6 +117,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
         return [
             "storage.tsdb.path": dataDirectory,
             "storage.tsdb.retention.time": retention.nanoseconds == 0 ? "0s" : retention.description,
+            "storage.tsdb.retention.size": retentionBytes.map(String.init) ?? "0B",
+            "storage.tsdb.min-block-duration": DurationText.format(nanoseconds: blockDurationNanoseconds),
+            "storage.tsdb.out-of-order-time-window": DurationText.format(nanoseconds: outOfOrderWindowNanoseconds),
             "web.listen-address": httpAddress.description,
             "log.level": logLevel,
             "query.lookback-delta": "5m",
@@ -106,6 +140,15 @@ public struct LoupeConfiguration: Sendable, Equatable {
         } catch {
             throw Error(description: "\(source): \(error)")
         }
+    }
+
+    /// The Prometheus TSDB options these settings give.
+    public var prometheusStoreOptions: PrometheusStoreOptions {
+        PrometheusStoreOptions(
+            maximumSeriesPerTenant: maximumSeriesPerTenant,
+            outOfOrderWindow: Int64(clamping: outOfOrderWindowNanoseconds / 1_000_000),
+            blockRange: Int64(clamping: blockDurationNanoseconds / 1_000_000),
+            retentionBytes: retentionBytes)
     }
 
     public static func parseLogLevel(_ text: String, source: String) throws(Error) -> String {

@@ -22,6 +22,8 @@ public struct LoupeRuntime: Sendable {
     public let configuration: LoupeConfiguration
     public let pipeline: IngestPipeline
     public let readiness = Readiness()
+    /// Cuts TSDB heads into blocks, compacts them and applies retention.
+    public let maintenance: TSDBMaintenance
     private let shutdown = ShutdownSwitch()
     let logger: Logger
 
@@ -37,9 +39,12 @@ public struct LoupeRuntime: Sendable {
             if let fsync = commit.fsyncDuration { telemetry.recordFsync(fsync, records: commit.records) }
         }
         let wal = try WriteAheadLog(directory: walDirectory, options: walOptions, logger: logger)
+        let metricsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("metrics").path
+        let prometheus = try PrometheusStore(directory: metricsDirectory, options: configuration.prometheusStoreOptions, logger: logger)
         pipeline = IngestPipeline(
-            wal: wal, stores: .embedded(maximumSeriesPerTenant: configuration.maximumSeriesPerTenant), retention: configuration.retention,
+            wal: wal, stores: .embedded(prometheus: prometheus), retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger)
+        maintenance = TSDBMaintenance(pipeline: pipeline, logger: logger)
     }
 
     /// Replays the WAL, then serves until SIGINT/SIGTERM (or until the task is cancelled).
@@ -70,6 +75,9 @@ public struct LoupeRuntime: Sendable {
         var services: [any Service] = [
             pipeline.wal,
             RetentionService(pipeline: pipeline, clock: ContinuousClock(), logger: logger),
+            TSDBMaintenanceService(
+                maintenance: maintenance, interval: .nanoseconds(Int64(clamping: configuration.tsdbMaintenanceIntervalNanoseconds)),
+                clock: ContinuousClock()),
             OTLPGRPCServer(
                 host: configuration.otlpGRPCAddress.host, port: configuration.otlpGRPCAddress.port, ingestor: ingestor,
                 onListening: { await announce(.otlpGRPC, $0) }),

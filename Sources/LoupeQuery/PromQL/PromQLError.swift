@@ -14,6 +14,9 @@ public struct PromQLError: Error, Sendable, Equatable, CustomStringConvertible {
         case tooManySamples
         /// The query was cancelled (HTTP 503, errorType "canceled").
         case canceled
+        /// The expression parses but does not suit the request, e.g. a range vector for a range
+        /// query (HTTP 400, errorType "bad_data", as Prometheus rejects it with the parameters).
+        case invalidRequest
     }
 
     /// A span in the query text: byte offsets, end exclusive.

@@ -72,7 +72,7 @@ struct PrometheusAPIRoutes: Sendable {
 
     /// Runs `body` with the request's parameters (query string and form body) and the tenant's head.
     func respond(
-        _ request: Request, _ body: ([String: [String]], TSDBHead?) throws -> PrometheusJSON
+        _ request: Request, _ body: ([String: [String]], TenantTSDB?) throws -> PrometheusJSON
     ) async -> Response {
         await respond(request, withAnnotations: false) { parameters, head in (try body(parameters, head), []) }
     }
@@ -80,7 +80,7 @@ struct PrometheusAPIRoutes: Sendable {
     /// Like `respond`, with PromQL warnings and infos added as Prometheus does.
     func respond(
         _ request: Request, withAnnotations: Bool,
-        _ body: ([String: [String]], TSDBHead?) throws -> (PrometheusJSON, [PromQLAnnotation])
+        _ body: ([String: [String]], TenantTSDB?) throws -> (PrometheusJSON, [PromQLAnnotation])
     ) async -> Response {
         do {
             let tenant: Tenant
@@ -90,7 +90,7 @@ struct PrometheusAPIRoutes: Sendable {
                 throw Failure.badData(error.description)
             }
             let parameters = try await Self.parameters(of: request)
-            let (data, annotations) = try body(parameters, store.existingHead(for: tenant))
+            let (data, annotations) = try body(parameters, store.existingDatabase(for: tenant))
             var json = PrometheusJSON()
             json.raw(#"{"status":"success","data":"#)
             json.raw(String(decoding: data.bytes, as: UTF8.self))

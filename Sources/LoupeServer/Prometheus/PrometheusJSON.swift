@@ -1,3 +1,4 @@
+import LoupeQuery
 /// A small JSON writer for Prometheus API responses (`{"status":"success","data":...}`).
 struct PrometheusJSON {
     private(set) var bytes: [UInt8] = []
@@ -44,13 +45,15 @@ struct PrometheusJSON {
         raw("}")
     }
 
-    /// A sample value as Prometheus writes it: a string, with NaN and infinities spelled out.
+    /// A sample value as Prometheus writes it: a string, with NaN and infinities spelled out, in
+    /// plain decimal unless tiny (< 1e-6) or huge (>= 1e21), where Go's shortest exponent form is used.
     static func formatValue(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value == .infinity { return "+Inf" }
         if value == -.infinity { return "-Inf" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
+        let magnitude = abs(value)
+        if magnitude != 0 && (magnitude < 1e-6 || magnitude >= 1e21) { return "\(value)" }
+        return formatGoFloat(value)
     }
 
     /// Unix seconds with millisecond precision, as a JSON number.

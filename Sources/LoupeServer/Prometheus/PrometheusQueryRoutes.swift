@@ -16,7 +16,7 @@ struct PrometheusQueryRoutes: Sendable {
 
     /// Reads a tenant's head for the engine; a tenant that never wrote has no series.
     struct HeadQueryable: PromQLQueryable {
-        let head: TSDBHead?
+        let head: TenantTSDB?
         func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesSamples] {
             head?.select(matchers, minTime: minTime, maxTime: maxTime) ?? []
         }
@@ -70,7 +70,7 @@ struct PrometheusQueryRoutes: Sendable {
             return try body()
         } catch {
             switch error.kind {
-            case .parse: throw Failure.badData(error.description)
+            case .parse, .invalidRequest: throw Failure.badData(error.description)
             case .execution, .tooManySamples: throw Failure(status: .unprocessableContent, type: "execution", message: error.description)
             case .timeout: throw Failure(status: .serviceUnavailable, type: "timeout", message: error.description)
             case .canceled: throw Failure(status: .serviceUnavailable, type: "canceled", message: error.description)

@@ -128,10 +128,20 @@ struct PrometheusStatusRoutes: Sendable {
                 let response = await api.respond(request) { parameters, head in
                     let sets = try PrometheusAPIRoutes.matcherSets(parameters["match[]"] ?? [])
                     guard !sets.isEmpty else { throw Failure.badData("no match[] parameter provided") }
+                    // Without start and end, everything; otherwise the inclusive range (as Prometheus).
+                    var interval: DeletedInterval?
                     if parameters["start"] != nil || parameters["end"] != nil {
-                        throw Failure.badData("deleting a time range of a series is not supported yet; omit start and end to delete whole series")
+                        let (start, end) = try PrometheusAPIRoutes.timeRange(parameters)
+                        guard start <= end else { throw Failure.badData("end timestamp must not be before start time") }
+                        interval = DeletedInterval(minTime: start, maxTime: end)
                     }
-                    for matchers in sets { head?.delete(matchers) }
+                    for matchers in sets {
+                        do {
+                            try head?.delete(matchers, interval: interval)
+                        } catch {
+                            throw Failure(status: .internalServerError, type: "internal", message: "deleting series failed: \(error)")
+                        }
+                    }
                     return PrometheusJSON()
                 }
                 return response.status == .ok ? Response(status: .noContent) : response

@@ -77,8 +77,11 @@ public struct Stores: Sendable {
 
     /// The embedded stores `loupe up` uses until the per-signal engines land.
     public static func embedded(maximumSeriesPerTenant: Int = .max) -> Stores {
-        Stores(
-            traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(),
-            prometheus: PrometheusStore(maximumSeriesPerTenant: maximumSeriesPerTenant))
+        embedded(prometheus: PrometheusStore(maximumSeriesPerTenant: maximumSeriesPerTenant))
+    }
+
+    /// The embedded stores with a given Prometheus TSDB (on disk, for `loupe up`).
+    public static func embedded(prometheus: PrometheusStore) -> Stores {
+        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: prometheus)
     }
 }

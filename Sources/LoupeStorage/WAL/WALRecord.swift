@@ -11,6 +11,9 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
     case otlpLogs = 3
     /// A Prometheus remote write 1.0 `WriteRequest` (protobuf, uncompressed) for the TSDB.
     case prometheusWriteRequest = 4
+    /// A head cut of the Prometheus TSDB (payload: the cut id, 8 bytes little-endian). Records
+    /// before it are in blocks as far as the checkpoint of that cut says.
+    case prometheusHeadCut = 5
 
     public init(_ signal: Signal) {
         switch signal {
@@ -24,7 +27,7 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
     public var signal: Signal {
         switch self {
         case .otlpTraces: .traces
-        case .otlpMetrics, .prometheusWriteRequest: .metrics
+        case .otlpMetrics, .prometheusWriteRequest, .prometheusHeadCut: .metrics
         case .otlpLogs: .logs
         }
     }

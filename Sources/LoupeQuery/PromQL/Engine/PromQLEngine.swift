@@ -79,7 +79,7 @@ public struct PromQLEngine: Sendable {
         case .scalar, .vector: break
         default:
             throw PromQLError(
-                .execution, "invalid expression type \"\(expression.valueType.documentedName)\" for range query, must be Scalar or instant Vector")
+                .invalidRequest, "invalid expression type \"\(expression.valueType.documentedName)\" for range query, must be Scalar or instant Vector")
         }
         let evaluator = Evaluator(options: options, queryable: queryable, start: start, end: end, interval: step, text: text)
         do {
@@ -493,10 +493,12 @@ struct KahanSum {
     var value: Double { sum.isInfinite ? sum : sum + c }
 }
 
-/// Go's strconv.FormatFloat(f, 'f', -1, 64) for the values PromQL labels carry.
-func formatGoFloat(_ value: Double) -> String {
+/// Go's strconv.FormatFloat(f, 'f', -1, 64) for the values PromQL labels carry (negative zero
+/// keeps its sign, as in Go).
+public func formatGoFloat(_ value: Double) -> String {
     if value.isNaN { return "NaN" }
     if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+    if value == 0 { return value.sign == .minus ? "-0" : "0" }
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
     var text = "\(value)"
     if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {

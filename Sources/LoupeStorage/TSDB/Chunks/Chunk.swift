@@ -126,7 +126,8 @@ public struct Chunk: Sendable, Hashable, Sequence {
             maxTime: chunk.maxTime)
     }
 
-    private init(encoding: ChunkEncoding, bytes: [UInt8], sampleCount: Int, minTime: Int64, maxTime: Int64) {
+    /// A chunk whose bytes were validated when written (a block's chunk, behind its CRC).
+    init(encoding: ChunkEncoding, bytes: [UInt8], sampleCount: Int, minTime: Int64, maxTime: Int64) {
         self.encoding = encoding
         self.bytes = bytes
         self.sampleCount = sampleCount

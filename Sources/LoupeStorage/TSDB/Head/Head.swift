@@ -50,18 +50,41 @@ public final class TSDBHead: Sendable {
         var samples = 0
         var minTime = Int64.max
         var maxTime = Int64.min
+        /// Samples before this are in blocks (the end of the last cut).
+        var minValidTime = Int64.min
     }
 
     private let state = Mutex(State())
     /// The most series the head holds; a write that would create more is refused for those series.
     public let maximumSeries: Int
+    /// How far (ms) behind the head's newest sample an out-of-order sample is still accepted; 0 refuses them.
+    public let outOfOrderWindow: Int64
+    /// The time range of a block cut from the head (ms); head chunks never straddle its boundaries.
+    public let chunkRange: Int64
 
-    public init(maximumSeries: Int = .max) { self.maximumSeries = maximumSeries }
+    public init(maximumSeries: Int = .max, outOfOrderWindow: Int64 = 0, chunkRange: Int64 = 2 * 3_600_000) {
+        self.maximumSeries = maximumSeries
+        self.outOfOrderWindow = max(0, outOfOrderWindow)
+        self.chunkRange = max(1, chunkRange)
+    }
+
+    /// Samples before this time are refused unless they fall in the out-of-order window
+    /// (the end of the last block cut from this head).
+    public var minValidTime: Int64 { state.withLock { $0.minValidTime } }
+
+    /// Sets the lower bound after a restart, from the blocks already on disk.
+    public func setMinValidTime(_ time: Int64) {
+        state.withLock { $0.minValidTime = max($0.minValidTime, time) }
+    }
 
     /// Appends every sample of every series; creates series as needed.
     public func append(_ batch: [TimeSeries]) -> HeadAppendResult {
         var result = HeadAppendResult()
         state.withLock { state in
+            var bounds = HeadSeries.Bounds(minValidTime: state.minValidTime, chunkRange: chunkRange)
+            if outOfOrderWindow > 0 {
+                bounds.outOfOrderMinTime = state.maxTime == .min ? .min : state.maxTime - outOfOrderWindow
+            }
             for series in batch {
                 guard !series.labels.isEmpty else { continue }
                 let ref: SeriesRef
@@ -81,7 +104,7 @@ public final class TSDBHead: Sendable {
                 }
                 var head = state.series.removeValue(forKey: ref)!
                 for sample in series.samples {
-                    if let rejection = head.append(sample.timestamp, sample.value) {
+                    if let rejection = head.append(sample.timestamp, sample.value, bounds: bounds) {
                         result.rejected[rejection, default: 0] += 1
                     } else {
                         result.floatsAppended += 1
@@ -90,7 +113,7 @@ public final class TSDBHead: Sendable {
                     }
                 }
                 for sample in series.histograms {
-                    if let rejection = head.append(sample.timestamp, sample.histogram) {
+                    if let rejection = head.append(sample.timestamp, sample.histogram, bounds: bounds) {
                         result.rejected[rejection, default: 0] += 1
                     } else {
                         result.histogramsAppended += 1
@@ -142,26 +165,90 @@ public final class TSDBHead: Sendable {
         return Array(Set(series(matchers).compactMap { $0[name] })).sorted()
     }
 
-    /// Removes matching series entirely (`/api/v1/admin/tsdb/delete_series` without a time range).
+    /// Removes the samples of matching series in `interval` (all of them when it is nil);
+    /// series left without samples go entirely. Returns how many series it touched.
     @discardableResult
-    public func delete(_ matchers: [LabelMatcher]) -> Int {
+    public func delete(_ matchers: [LabelMatcher], interval: DeletedInterval? = nil) -> Int {
         state.withLock { state in
             let refs = Self.matchingRefs(matchers, in: state)
             guard !refs.isEmpty else { return 0 }
-            let removed = Set(refs)
+            var emptied: [SeriesRef] = []
             for ref in refs {
-                guard let series = state.series.removeValue(forKey: ref) else { continue }
-                state.refsByLabels[series.labels] = nil
-                state.samples -= series.closedChunks.reduce(0) { $0 + $1.sampleCount } + (series.open?.sampleCount ?? 0)
-                for label in series.labels {
-                    state.postings[label.name]?[label.value]?.removeAll { removed.contains($0) }
-                    if state.postings[label.name]?[label.value]?.isEmpty == true { state.postings[label.name]![label.value] = nil }
-                    if state.postings[label.name]?.isEmpty == true { state.postings[label.name] = nil }
+                guard var series = state.series[ref] else { continue }
+                let before = series.sampleCount
+                if let interval, interval.minTime > series.minTime || interval.maxTime < series.lastTimestamp {
+                    series.delete(interval)
+                } else {
+                    series.closedChunks = []
+                    series.open = nil
+                    series.outOfOrderFloats = []
+                    series.outOfOrderHistograms = []
                 }
+                state.samples -= before - series.sampleCount
+                state.series[ref] = series
+                if series.isEmpty { emptied.append(ref) }
             }
-            state.allRefs.removeAll { removed.contains($0) }
+            Self.removeSeries(emptied, from: &state)
             return refs.count
         }
+    }
+
+    /// Drops series from the head and its postings.
+    static func removeSeries(_ refs: [SeriesRef], from state: inout State) {
+        guard !refs.isEmpty else { return }
+        let removed = Set(refs)
+        for ref in refs {
+            guard let series = state.series.removeValue(forKey: ref) else { continue }
+            state.refsByLabels[series.labels] = nil
+            state.samples -= series.sampleCount
+            for label in series.labels {
+                state.postings[label.name]?[label.value]?.removeAll { removed.contains($0) }
+                if state.postings[label.name]?[label.value]?.isEmpty == true { state.postings[label.name]![label.value] = nil }
+                if state.postings[label.name]?.isEmpty == true { state.postings[label.name] = nil }
+            }
+        }
+        state.allRefs.removeAll { removed.contains($0) }
+    }
+
+    // MARK: - Cutting blocks
+
+    /// The end of the block the head should be cut into now, or nil: like Prometheus, once the
+    /// head spans more than 1.5 block ranges, its oldest whole range goes to a block.
+    public func cutBoundary() -> Int64? {
+        state.withLock { state in
+            guard state.minTime != .max, state.maxTime != .min,
+                state.maxTime - state.minTime > chunkRange + chunkRange / 2
+            else { return nil }
+            return (HeadSeries.floorDiv(state.minTime, chunkRange) + 1) * chunkRange
+        }
+    }
+
+    /// Takes every sample before `boundary` out of the head, as the series of a block (sorted by
+    /// labels), and refuses in-order samples before it from now on. Series left empty go.
+    public func cut(before boundary: Int64) -> [BlockSeries] {
+        let result: [BlockSeries] = state.withLock { state in
+            var moved: [BlockSeries] = []
+            var emptied: [SeriesRef] = []
+            var minTime = Int64.max
+            var samples = 0
+            for ref in state.allRefs {
+                guard var series = state.series.removeValue(forKey: ref) else { continue }
+                let chunks = series.cut(before: boundary)
+                if !chunks.isEmpty { moved.append(BlockSeries(labels: series.labels, chunks: chunks)) }
+                minTime = min(minTime, series.minTime)
+                samples += series.sampleCount
+                state.series[ref] = series
+                if series.isEmpty && series.lastTimestamp < boundary { emptied.append(ref) }
+            }
+            state.samples = samples
+            Self.removeSeries(emptied, from: &state)
+            state.samples = samples
+            state.minTime = minTime
+            if minTime == .max { state.maxTime = max(state.maxTime, boundary - 1) }
+            state.minValidTime = max(state.minValidTime, boundary)
+            return moved
+        }
+        return result.sorted { $0.labels < $1.labels }
     }
 
     public func statistics() -> HeadStatistics {

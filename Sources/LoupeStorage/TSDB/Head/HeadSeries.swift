@@ -6,8 +6,11 @@ public typealias SeriesRef = UInt64
 
 /// Why a sample was not appended.
 public enum SampleRejection: String, Sendable, Hashable {
-    /// Older than or equal to the series' newest sample (out-of-order ingestion comes later).
+    /// Older than or equal to the series' newest sample, and outside the out-of-order window.
     case outOfOrder = "out_of_order"
+    /// Older than the head's lower bound (data before it is already in blocks) and outside the
+    /// out-of-order window.
+    case outOfBounds = "out_of_bounds"
     /// Same timestamp as the newest sample but a different value.
     case duplicateTimestamp = "duplicate_timestamp"
     /// A histogram the chunk encoder refused (bucket counts not matching spans).
@@ -50,18 +53,84 @@ struct HeadSeries: Sendable {
     var lastTimestamp = Int64.min
     var lastFloat: Double?
     var lastHistogram: NativeHistogram?
+    /// Samples accepted within the out-of-order window, sorted by time; they join the chunks
+    /// when the head is cut into a block.
+    var outOfOrderFloats: [FloatSample] = []
+    var outOfOrderHistograms: [HistogramSample] = []
 
     init(labels: Labels) { self.labels = labels }
 
     var chunkCount: Int { closedChunks.count + (open == nil ? 0 : 1) }
 
-    var minTime: Int64 { closedChunks.first?.minTime ?? open?.chunk.minTime ?? .max }
+    var sampleCount: Int {
+        closedChunks.reduce(0) { $0 + $1.sampleCount } + (open?.sampleCount ?? 0) + outOfOrderFloats.count + outOfOrderHistograms.count
+    }
 
-    mutating func append(_ timestamp: Int64, _ value: Double) -> SampleRejection? {
-        if timestamp <= lastTimestamp {
-            if timestamp == lastTimestamp, let lastFloat, lastFloat.bitPattern == value.bitPattern { return nil }
-            return timestamp == lastTimestamp ? .duplicateTimestamp : .outOfOrder
+    var isEmpty: Bool { closedChunks.isEmpty && open == nil && outOfOrderFloats.isEmpty && outOfOrderHistograms.isEmpty }
+
+    var minTime: Int64 {
+        min(
+            closedChunks.first?.minTime ?? open?.chunk.minTime ?? .max,
+            outOfOrderFloats.first?.timestamp ?? .max, outOfOrderHistograms.first?.timestamp ?? .max)
+    }
+
+    /// Where an append goes: the limits the head sets for this series.
+    struct Bounds {
+        /// Samples before this are in blocks; older ones can only enter out of order.
+        var minValidTime: Int64 = .min
+        /// The earliest out-of-order sample accepted (`Int64.max` when the window is 0).
+        var outOfOrderMinTime: Int64 = .max
+        /// Chunks are cut where `t / chunkRange` changes, so they never straddle a block boundary.
+        var chunkRange: Int64 = .max
+    }
+
+    /// Files a sample that is not after the series' newest one (or is before `minValidTime`).
+    private mutating func appendOutOfOrder<Sample: TimestampedSample>(
+        _ sample: Sample, time: Int64, bounds: Bounds, list: WritableKeyPath<HeadSeries, [Sample]>,
+        same: (Sample, Sample) -> Bool
+    ) -> SampleRejection? {
+        guard time >= bounds.outOfOrderMinTime else { return time < bounds.minValidTime ? .outOfBounds : .outOfOrder }
+        let index = Self.insertionIndex(self[keyPath: list], time, \Sample.timestamp)
+        if index < self[keyPath: list].count, self[keyPath: list][index].timestamp == time {
+            return same(self[keyPath: list][index], sample) ? nil : .duplicateTimestamp
         }
+        self[keyPath: list].insert(sample, at: index)
+        return nil
+    }
+
+    static func insertionIndex<Sample>(_ list: [Sample], _ time: Int64, _ key: KeyPath<Sample, Int64>) -> Int {
+        if let last = list.last, last[keyPath: key] < time { return list.count }
+        var low = 0
+        var high = list.count
+        while low < high {
+            let middle = (low + high) / 2
+            if list[middle][keyPath: key] < time { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    private func crossesChunkRange(_ timestamp: Int64, _ bounds: Bounds) -> Bool {
+        guard bounds.chunkRange != .max, let open else { return false }
+        let start = open.chunk.minTime
+        return Self.floorDiv(start, bounds.chunkRange) != Self.floorDiv(timestamp, bounds.chunkRange)
+    }
+
+    static func floorDiv(_ value: Int64, _ divisor: Int64) -> Int64 {
+        let quotient = value / divisor
+        return (value % divisor != 0 && (value < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+
+    mutating func append(_ timestamp: Int64, _ value: Double, bounds: Bounds = Bounds()) -> SampleRejection? {
+        if timestamp == lastTimestamp {
+            if let lastFloat, lastFloat.bitPattern == value.bitPattern { return nil }
+            return .duplicateTimestamp
+        }
+        if timestamp < lastTimestamp || timestamp < bounds.minValidTime {
+            return appendOutOfOrder(
+                FloatSample(timestamp: timestamp, value: value), time: timestamp, bounds: bounds, list: \.outOfOrderFloats,
+                same: { $0.value.bitPattern == $1.value.bitPattern })
+        }
+        if crossesChunkRange(timestamp, bounds) { closeOpenChunk() }
         if case .xor(var appender) = open, appender.sampleCount < Self.samplesPerChunk {
             open = nil  // keep the appender uniquely referenced while it is mutated
             let result = appender.append(timestamp, value)
@@ -79,11 +148,16 @@ struct HeadSeries: Sendable {
         return nil
     }
 
-    mutating func append(_ timestamp: Int64, _ histogram: NativeHistogram) -> SampleRejection? {
-        if timestamp <= lastTimestamp {
-            if timestamp == lastTimestamp, lastHistogram == histogram { return nil }
-            return timestamp == lastTimestamp ? .duplicateTimestamp : .outOfOrder
+    mutating func append(_ timestamp: Int64, _ histogram: NativeHistogram, bounds: Bounds = Bounds()) -> SampleRejection? {
+        if timestamp == lastTimestamp {
+            return lastHistogram == histogram ? nil : .duplicateTimestamp
         }
+        if timestamp < lastTimestamp || timestamp < bounds.minValidTime {
+            return appendOutOfOrder(
+                HistogramSample(timestamp: timestamp, histogram: histogram), time: timestamp, bounds: bounds,
+                list: \.outOfOrderHistograms, same: { $0.histogram == $1.histogram })
+        }
+        if crossesChunkRange(timestamp, bounds) { closeOpenChunk() }
         let encoding = ChunkEncoding.histogramEncoding(for: histogram)
         var header = CounterResetHeader.unknown
         switch open {
@@ -144,23 +218,77 @@ struct HeadSeries: Sendable {
         open = nil
     }
 
-    /// Every sample with `minTime <= t <= maxTime`.
+    /// Every sample with `minTime <= t <= maxTime`, out-of-order ones merged in.
     func samples(minTime: Int64, maxTime: Int64) -> SeriesSamples {
         var result = SeriesSamples(labels: labels)
-        func collect(_ chunk: Chunk) {
-            guard chunk.overlaps(minTime: minTime, maxTime: maxTime) else { return }
-            var iterator = chunk.makeIterator()
-            var sample = iterator.seek(to: minTime)
-            while let current = sample, current.timestamp <= maxTime {
-                switch current {
-                case .float(let float): result.floats.append(float)
-                case .histogram(let histogram): result.histograms.append(histogram)
-                }
-                sample = iterator.next()
-            }
+        ChunkEncoder.decode(closedChunks, minTime: minTime, maxTime: maxTime, into: &result)
+        if let open { ChunkEncoder.decode([open.chunk], minTime: minTime, maxTime: maxTime, into: &result) }
+        if !outOfOrderFloats.isEmpty || !outOfOrderHistograms.isEmpty {
+            var late = SeriesSamples(labels: labels)
+            late.floats = outOfOrderFloats.filter { minTime <= $0.timestamp && $0.timestamp <= maxTime }
+            late.histograms = outOfOrderHistograms.filter { minTime <= $0.timestamp && $0.timestamp <= maxTime }
+            // In-order samples win over out-of-order ones at the same timestamp.
+            late.merge(result)
+            result = late
         }
-        for chunk in closedChunks { collect(chunk) }
-        if let open { collect(open.chunk) }
         return result
     }
+
+    /// Takes every sample before `boundary` out of the series, as chunks for a block; what is
+    /// left stays. Chunks wholly before the boundary move as they are; a chunk straddling it, or
+    /// out-of-order samples before it, are re-encoded.
+    mutating func cut(before boundary: Int64) -> [Chunk] {
+        closeOpenChunk()
+        var moving: [Chunk] = []
+        var staying: [Chunk] = []
+        var straddling: [Chunk] = []
+        for chunk in closedChunks {
+            if chunk.maxTime < boundary {
+                moving.append(chunk)
+            } else if chunk.minTime >= boundary {
+                staying.append(chunk)
+            } else {
+                straddling.append(chunk)
+            }
+        }
+        let lateFloats = outOfOrderFloats.prefix { $0.timestamp < boundary }
+        let lateHistograms = outOfOrderHistograms.prefix { $0.timestamp < boundary }
+        outOfOrderFloats.removeFirst(lateFloats.count)
+        outOfOrderHistograms.removeFirst(lateHistograms.count)
+
+        if !straddling.isEmpty {
+            var all = SeriesSamples(labels: labels)
+            ChunkEncoder.decode(straddling, into: &all)
+            let earlyFloats = all.floats.prefix { $0.timestamp < boundary }
+            let earlyHistograms = all.histograms.prefix { $0.timestamp < boundary }
+            moving += ChunkEncoder.encode(floats: Array(earlyFloats), histograms: Array(earlyHistograms))
+            staying = ChunkEncoder.encode(
+                floats: Array(all.floats.dropFirst(earlyFloats.count)), histograms: Array(all.histograms.dropFirst(earlyHistograms.count)))
+                + staying
+        }
+        if !lateFloats.isEmpty || !lateHistograms.isEmpty {
+            var merged = SeriesSamples(labels: labels, floats: Array(lateFloats), histograms: Array(lateHistograms))
+            var inOrder = SeriesSamples(labels: labels)
+            ChunkEncoder.decode(moving, into: &inOrder)
+            merged.merge(inOrder)
+            moving = ChunkEncoder.encode(floats: merged.floats, histograms: merged.histograms)
+        }
+        closedChunks = staying
+        return moving
+    }
+
+    /// Removes the samples in `interval` (re-encoding the chunks that had any).
+    mutating func delete(_ interval: DeletedInterval) {
+        var all = samples(minTime: .min, maxTime: .max)
+        all.remove([interval])
+        closedChunks = ChunkEncoder.encode(floats: all.floats, histograms: all.histograms)
+        open = nil
+        outOfOrderFloats = []
+        outOfOrderHistograms = []
+    }
 }
+
+/// A sample with a timestamp, so out-of-order lists of floats and histograms share one code path.
+protocol TimestampedSample { var timestamp: Int64 { get } }
+extension FloatSample: TimestampedSample {}
+extension HistogramSample: TimestampedSample {}
