@@ -17,7 +17,8 @@ Prometheus refuses, Loupe must refuse with the same errorType and HTTP status. S
 value strings on the wire (exact), range-query parameter spellings, /api/v1/series, /labels
 and /label/<name>/values.
 
-A genuine Loupe difference is an xfail(strict=True) on that one query, with the reason.
+A genuine Loupe difference is marked xfail(strict=True) on that one query, with the reason, until fixed
+(none is left).
 
 Prometheus 2.x vs 3.x (Loupe implements 3.x):
 - Range selectors and the lookback window are left-closed, [t-r, t], in 2.x and left-open,
@@ -332,12 +333,6 @@ def servers(module_loupe_factory, tmp_path_factory):
 ORDERED = "ordered"  # the result order is part of the answer (sort, sort_desc, topk, bottomk)
 
 
-NEGATIVE_ZERO = pytest.mark.xfail(strict=True, reason=(
-    "Loupe bug: negative zero is written as \"0\" (Prometheus, Go strconv: \"-0\"), both as a sample value "
-    "(PrometheusJSON.formatValue) and as a count_values label (formatGoFloat): String(Int64(-0.0)) loses the sign"))
-RANGE_QUERY_TYPE_ERROR = pytest.mark.xfail(strict=True, reason=(
-    "Loupe bug: a range query over a range vector or string is refused with 422 errorType \"execution\"; "
-    "Prometheus (2.42 and 3.x) refuses it while parsing the parameters: 400 \"bad_data\""))
 
 def q(expr: str, *marks, ordered: bool = False, errors: bool = False, id: str | None = None):
     """A query. `ordered`: the order of an instant vector is part of the answer. `errors`: Prometheus
@@ -481,7 +476,7 @@ QUERIES = [
     q('count_values("v", node_load1)'),
     q('count_values("v", node_load1 * 1e-7)'),
     q('count_values("v", node_memory_MemTotal_bytes * 1e15)'),
-    q('count_values("v", -node_load15 / 3)', NEGATIVE_ZERO),
+    q('count_values("v", -node_load15 / 3)'),
     q("quantile(1.5, node_load1)"),
     q("quantile(-0.5, node_load1)"),
     q("histogram_quantile(1, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"),
@@ -525,7 +520,7 @@ QUERIES = [
     q("-2 ^ 2"),
     q("1 + 2 * 3 % 4 - 5 / 2"),
     q("node_load1 > bool 0.5 * 2"),
-    q("-node_load1", NEGATIVE_ZERO),
+    q("-node_load1"),
     q("scalar(node_load1)"),
     q('node_load1 / scalar(node_load1{instance="host-1:9100"})'),
     q("NaN"),
@@ -566,8 +561,8 @@ QUERIES = [
     q("sum(node_load1", errors=True),
     q("topk(node_load1, node_load1)", errors=True),
     q('{job=~".*"}', errors=True),
-    q("node_load1[5m]", RANGE_QUERY_TYPE_ERROR, errors=True),  # a matrix as an instant query; an error as a range query
-    q('"hello"', RANGE_QUERY_TYPE_ERROR, errors=True),  # a string as an instant query; an error as a range query
+    q("node_load1[5m]", errors=True),  # a matrix as an instant query; an error as a range query
+    q('"hello"', errors=True),  # a string as an instant query; an error as a range query
 ]
 
 
@@ -718,22 +713,18 @@ def test_query(servers: Loaded, expr: str, ordered: bool, errors: bool):
 # below 1e-6 and from 1e21 on (web/api/v1 marshalFloat, the same in 3.x): "0.00001", "1000000000000000",
 # "150000000000000000000", "-0", "1e-07", "1e+21". These queries compute each value with one exact IEEE
 # operation, so both servers hold the same double and the strings must be identical.
-VALUE_FORMAT = pytest.mark.xfail(strict=True, reason=(
-    "Loupe bug: PrometheusJSON.formatValue writes Swift's description for non-integers and integers >= 1e15 "
-    "(\"1e-05\", \"1000000000000000.0\", \"1.5e+20\") where Prometheus writes Go's 'f' format "
-    "(\"0.00001\", \"1000000000000000\", \"150000000000000000000\")"))
 
 VALUE_STRING_QUERIES = [
     pytest.param("node_load1 * 2", id="plain"),
     pytest.param("vector(123456789.125)", id="fraction"),
-    pytest.param("vector(0.00001)", marks=VALUE_FORMAT, id="1e-5"),
-    pytest.param("node_load1 * 1e-5", marks=VALUE_FORMAT, id="small"),
+    pytest.param("vector(0.00001)", id="1e-5"),
+    pytest.param("node_load1 * 1e-5", id="small"),
     pytest.param("vector(1e-7)", id="1e-7"),
-    pytest.param("node_memory_MemTotal_bytes * 1e6", marks=VALUE_FORMAT, id="integral>=1e15"),
-    pytest.param("vector(1.5e20)", marks=VALUE_FORMAT, id="1.5e20"),
+    pytest.param("node_memory_MemTotal_bytes * 1e6", id="integral>=1e15"),
+    pytest.param("vector(1.5e20)", id="1.5e20"),
     pytest.param("vector(1e21)", id="1e21"),
-    pytest.param("-vector(0)", marks=NEGATIVE_ZERO, id="-0"),
-    pytest.param("scalar(vector(0.00001))", marks=VALUE_FORMAT, id="scalar-1e-5"),
+    pytest.param("-vector(0)", id="-0"),
+    pytest.param("scalar(vector(0.00001))", id="scalar-1e-5"),
 ]
 
 
