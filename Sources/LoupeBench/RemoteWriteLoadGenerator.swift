@@ -44,13 +44,17 @@ public struct RemoteWriteLoadGenerator: Sendable {
         public var prebuildBytes: Int
         /// Upper bound on the samples/s any receiver could accept; decides how far back simulated time starts.
         public var maximumExpectedSamplesPerSecond: Double
+        /// Send exactly this many rounds, ending just before now, then stop (a backfill of `rounds` scrapes of
+        /// history, e.g. 480 = 2 h at 15 s); `duration` still caps the run. Nil: run for `duration`.
+        public var rounds: Int?
 
         public init(
             endpoint: String, seriesCount: Int = 10_000, samplesPerSeriesPerRequest: Int = 1, batchSeries: Int = 2_000,
             duration: Duration = .seconds(10), concurrency: Int = 4, churn: Double = 0, version: Int = 1,
             requestTimeout: Duration = .seconds(30), prebuildBytes: Int = 768 << 20,
-            maximumExpectedSamplesPerSecond: Double = 10_000_000
+            maximumExpectedSamplesPerSecond: Double = 10_000_000, rounds: Int? = nil
         ) {
+            self.rounds = rounds
             self.endpoint = endpoint
             self.seriesCount = seriesCount
             self.samplesPerSeriesPerRequest = samplesPerSeriesPerRequest
@@ -90,7 +94,7 @@ public struct RemoteWriteLoadGenerator: Sendable {
 
         // Simulated time: enough rounds that even the fastest plausible receiver cannot use them up.
         let samplesPerRound = Double(options.seriesCount * options.samplesPerSeriesPerRequest)
-        let maximumRounds = Int(
+        let maximumRounds = options.rounds ?? Int(
             (options.maximumExpectedSamplesPerSecond * (options.duration.inSeconds + 5) / samplesPerRound).rounded(.up)) + 2
         let scrapesTotal = Int64(maximumRounds * options.samplesPerSeriesPerRequest)
         let nowMilliseconds = Int64(WallClock.system.nowUnixNano() / 1_000_000)
@@ -197,6 +201,7 @@ public struct RemoteWriteLoadGenerator: Sendable {
         guard options.churn >= 0 && options.churn <= 1 else { throw LoadGeneratorError(message: "--churn must be between 0 and 1") }
         guard options.version == 1 || options.version == 2 else { throw LoadGeneratorError(message: "--version must be 1 or 2") }
         guard options.requestTimeout > .zero else { throw LoadGeneratorError(message: "the request timeout must be positive") }
+        if let rounds = options.rounds, rounds < 1 { throw LoadGeneratorError(message: "--rounds must be at least 1") }
     }
 
     struct Endpoint: Sendable {
@@ -711,7 +716,12 @@ public struct RemoteWriteLoadResult: Sendable {
                 "encoded      \(BenchFormat.grouped(encodedDuringRun)) more requests during the run, taking \(encodeTimeDuringRun.shortText) of worker time "
                     + "(\(BenchFormat.fixed(encodeTimeDuringRun.inSeconds / Double(max(workers, 1)) / elapsedSeconds * 100, decimals: 1))% per worker)")
         }
-        if ranOutOfTimestamps { lines.append("note: workers stopped early: simulated time reached the present") }
+        if let rounds = options.rounds {
+            lines.append("backfill     \(rounds) rounds requested (\(BenchFormat.grouped(rounds * options.samplesPerSeriesPerRequest)) scrapes of every series)"
+                + (ranOutOfTimestamps ? ", all sent" : ", stopped by the duration limit first"))
+        } else if ranOutOfTimestamps {
+            lines.append("note: workers stopped early: simulated time reached the present")
+        }
         if waitsForSlowerWorkers > 0 {
             lines.append("note: workers paused \(BenchFormat.grouped(waitsForSlowerWorkers)) time(s) for 1 ms to stay within 20 simulated minutes of the slowest")
         }

@@ -95,6 +95,9 @@ struct RemoteWriteBench: AsyncParsableCommand {
     @Option(help: "MiB of compressed requests to prepare before the clock starts; beyond that workers encode as they go.")
     var prebuildMib: Int = 768
 
+    @Option(help: "Backfill: send exactly this many rounds of history ending now (480 = 2 h at 15 s), then stop; --duration caps it.")
+    var rounds: Int?
+
     func validate() throws {
         guard series > 0 else { throw ValidationError("--series must be positive") }
         guard samplesPerSeriesPerRequest > 0 else { throw ValidationError("--samples-per-series-per-request must be positive") }
@@ -104,13 +107,14 @@ struct RemoteWriteBench: AsyncParsableCommand {
         guard (0...1).contains(churn) else { throw ValidationError("--churn must be between 0 and 1") }
         guard version == 1 || version == 2 else { throw ValidationError("--version must be 1 or 2") }
         guard prebuildMib >= 0 else { throw ValidationError("--prebuild-mib cannot be negative") }
+        if let rounds, rounds < 1 { throw ValidationError("--rounds must be at least 1") }
     }
 
     func run() async throws {
         let options = RemoteWriteLoadGenerator.Options(
             endpoint: endpoint, seriesCount: series, samplesPerSeriesPerRequest: samplesPerSeriesPerRequest,
             batchSeries: batchSeries, duration: .milliseconds(Int64(duration * 1000)), concurrency: concurrency, churn: churn,
-            version: version, prebuildBytes: prebuildMib << 20)
+            version: version, prebuildBytes: prebuildMib << 20, rounds: rounds)
         let result = try await RemoteWriteLoadGenerator(options: options).run()
         print(result.report)
     }
