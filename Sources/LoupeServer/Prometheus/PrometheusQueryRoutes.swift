@@ -50,6 +50,47 @@ struct PrometheusQueryRoutes: Sendable {
                     return (Self.encode(result.value), result.annotations)
                 }
             }
+            router.on("/api/v1/query_exemplars", method: method) { request, _ in
+                await api.respond(request) { parameters, database in
+                    let query = try Self.required("query", parameters)
+                    let (start, end) = try PrometheusAPIRoutes.timeRange(parameters)
+                    guard start <= end else { throw Failure.badData("end timestamp must not be before start time") }
+                    let selectors: [[LabelMatcher]]
+                    do throws(PromQLError) {
+                        selectors = try PromQLParser.parse(query).selectorMatchers()
+                    } catch {
+                        throw Failure.badData(error.description)
+                    }
+                    // One entry per series, even when several selectors match it.
+                    var found: [Labels: [PrometheusExemplar]] = [:]
+                    for matchers in selectors {
+                        for series in database?.exemplars.select(matchers, minTime: start, maxTime: end) ?? [] {
+                            found[series.seriesLabels] = series.exemplars
+                        }
+                    }
+                    var json = PrometheusJSON()
+                    json.raw("[")
+                    for (index, labels) in found.keys.sorted().enumerated() {
+                        if index > 0 { json.raw(",") }
+                        json.raw(#"{"seriesLabels":"#)
+                        json.labels(labels)
+                        json.raw(#","exemplars":["#)
+                        for (position, exemplar) in found[labels]!.enumerated() {
+                            if position > 0 { json.raw(",") }
+                            json.raw(#"{"labels":"#)
+                            json.labels(exemplar.labels)
+                            json.raw(#","value":"#)
+                            json.string(PrometheusJSON.formatValue(exemplar.value))
+                            json.raw(#","timestamp":"#)
+                            json.raw(PrometheusJSON.formatTimestamp(exemplar.timestamp ?? 0))
+                            json.raw("}")
+                        }
+                        json.raw("]}")
+                    }
+                    json.raw("]")
+                    return json
+                }
+            }
             router.on("/api/v1/format_query", method: method) { request, _ in
                 await api.respond(request) { parameters, _ in
                     let query = try Self.required("query", parameters)

@@ -8,6 +8,8 @@ import Synchronization
 public final class TenantTSDB: Sendable {
     public let tenant: Tenant
     public let head: TSDBHead
+    /// Exemplars of the tenant's series (memory only; the WAL brings them back).
+    public let exemplars = ExemplarStore()
     /// `<data>/metrics/<tenant>`: one subdirectory per block.
     public let directory: String
     let quarantineDirectory: String
@@ -95,7 +97,11 @@ public final class TenantTSDB: Sendable {
 
     // MARK: - Writes
 
-    public func append(_ series: [TimeSeries]) -> HeadAppendResult { head.append(series) }
+    public func append(_ series: [TimeSeries]) -> HeadAppendResult {
+        let result = head.append(series)
+        for entry in series where !entry.exemplars.isEmpty { exemplars.add(entry.exemplars, series: entry.labels) }
+        return result
+    }
 
     // MARK: - Reads
 
