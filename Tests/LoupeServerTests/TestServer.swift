@@ -31,6 +31,9 @@ struct TestServer {
         configuration.otlpGRPCAddress = ListenAddress(host: "127.0.0.1", port: 0)
         configuration.otlpHTTPAddress = ListenAddress(host: "127.0.0.1", port: 0)
         configuration.retention = retention
+        // Blocks are cut only when a test asks (runtime.maintenance.runOnce): a cut between two loads of
+        // the same tenant would refuse the second as out of bounds, as Prometheus does.
+        configuration.tsdbMaintenanceIntervalNanoseconds = 24 * 3_600 * 1_000_000_000
         configure(&configuration)
         var logger = Logger(label: "loupe-test")
         logger.logLevel = .warning
