@@ -9,6 +9,8 @@ public struct TSDBMaintenanceReport: Sendable, Equatable {
     public var blocksWritten = 0
     public var compactions = 0
     public var blocksRemoved = 0
+    /// WAL segments deleted because the blocks hold their samples.
+    public var walBytesFreed = 0
     public var failures: [String] = []
 
     public init() {}
@@ -70,8 +72,23 @@ public final class TSDBMaintenance: Sendable {
                 report.failures.append("saving the TSDB checkpoint: \(error)")
                 return false
             }
+            truncateWAL(after: checkpoint, &report)
         }
         return true
+    }
+
+    /// Deletes WAL segments that hold nothing but Prometheus samples the blocks now have: written
+    /// before the checkpoint's marker, every sample older than every tenant's cut time. Segments
+    /// with OTLP records stay (the OTLP stores are rebuilt from them).
+    private func truncateWAL(after checkpoint: HeadCheckpoint, _ report: inout TSDBMaintenanceReport) {
+        guard let oldestCut = checkpoint.maxTimes.values.min(), oldestCut > 0 else { return }
+        do {
+            report.walBytesFreed += try pipeline.wal.removeSegments(
+                before: checkpoint.walSegmentsBefore, containingOnly: [.prometheusWriteRequest, .prometheusHeadCut],
+                olderThan: UInt64(oldestCut) * 1_000_000)
+        } catch {
+            report.failures.append("truncating the WAL: \(error)")
+        }
     }
 
     private func cutHeads(nowMilliseconds: Int64, _ report: inout TSDBMaintenanceReport) async {
@@ -82,6 +99,8 @@ public final class TSDBMaintenance: Sendable {
             var next = HeadCheckpoint(cutID: previous.cutID + 1, maxTimes: previous.maxTimes)
             let wal = pipeline.wal
             let cut: Bool = await pipeline.cutGate.exclusive { () async -> Bool in
+                // Segments below the current one hold only records written before the marker.
+                next.walSegmentsBefore = wal.currentSegmentSequence
                 do {
                     try await wal.append(WALRecord(
                         kind: .prometheusHeadCut, tenant: .default, timeBounds: TimeBounds(),

@@ -21,7 +21,7 @@ struct TSDBPersistenceTests {
 
     static func open(_ directory: URL) throws -> Instance {
         let logger = Logger(label: "tsdb-persistence-test")
-        let wal = try WriteAheadLog(directory: directory.appendingPathComponent("wal").path, options: WALOptions(segmentSizeBytes: 1 << 16), logger: logger)
+        let wal = try WriteAheadLog(directory: directory.appendingPathComponent("wal").path, options: WALOptions(segmentSizeBytes: 1 << 12), logger: logger)
         let store = try PrometheusStore(
             directory: directory.appendingPathComponent("metrics").path,
             options: PrometheusStoreOptions(outOfOrderWindow: 6 * hour), logger: logger)
@@ -76,8 +76,11 @@ struct TSDBPersistenceTests {
                     Self.request(evenMinutes[chunk..<min(chunk + 30, evenMinutes.count)]), tenant: .default, canonicalEncoding: nil, requestBytes: 1)
                 #expect(receipt.refusedSamples == 0)
             }
+            let segmentsBefore = instance.wal.segmentCount
             let report = await instance.maintenance.runOnce(nowMilliseconds: 1)
             #expect(report.blocksWritten == 2 && report.failures.isEmpty, "\(report)")
+            #expect(report.walBytesFreed > 0, "segments whose samples are all in blocks are deleted")
+            #expect(instance.wal.segmentCount < segmentsBefore)
             // Late samples (inside the out-of-order window) and newer ones, after the cut.
             let late = try await instance.pipeline.ingestPrometheus(Self.request(lateMinutes), tenant: .default, canonicalEncoding: nil, requestBytes: 1)
             #expect(late.refusedSamples == 0, "\(late.message)")

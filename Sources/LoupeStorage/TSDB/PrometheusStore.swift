@@ -157,10 +157,13 @@ public final class PrometheusStore: Sendable {
 public struct HeadCheckpoint: Sendable, Equatable {
     public var cutID: UInt64
     public var maxTimes: [Tenant: Int64]
+    /// WAL segments numbered below this hold only records written before the cut's marker.
+    public var walSegmentsBefore: UInt64
 
-    public init(cutID: UInt64, maxTimes: [Tenant: Int64]) {
+    public init(cutID: UInt64, maxTimes: [Tenant: Int64], walSegmentsBefore: UInt64 = 0) {
         self.cutID = cutID
         self.maxTimes = maxTimes
+        self.walSegmentsBefore = walSegmentsBefore
     }
 
     static let magic: [UInt8] = Array("LPK1".utf8)
@@ -185,6 +188,7 @@ public struct HeadCheckpoint: Sendable, Equatable {
                 let tenant = Tenant(uncheckedName: try source.string())
                 checkpoint.maxTimes[tenant] = try source.varint()
             }
+            if !source.isAtEnd { checkpoint.walSegmentsBefore = try source.uvarint() }
             return checkpoint
         }
     }
@@ -198,6 +202,7 @@ public struct HeadCheckpoint: Sendable, Equatable {
             sink.string(tenant.name)
             sink.varint(time)
         }
+        sink.uvarint(walSegmentsBefore)
         sink.uint32(CRC32C.checksum(sink.bytes))
         try BlockFiles.replaceFile(WALFiles.join(directory, Self.fileName), sink.bytes, directory: directory)
     }

@@ -19,6 +19,8 @@ struct WALSegmentInfo: Sendable, Equatable {
     /// The largest `timeBounds.maximum` of its records (0 when it has none). `UInt64.max` when unknown
     /// (a segment found on disk but not replayed), which keeps it out of retention.
     var maximumTime: UInt64
+    /// The kinds of its records, one bit per `WALRecordKind` raw value; all bits when unknown.
+    var kinds: UInt32 = .max
 }
 
 /// A record ready to be written: its encoded header (with the CRC) and its payload, written with one `writev`.
@@ -26,6 +28,7 @@ struct WALEncodedRecord: Sendable {
     var header: [UInt8]
     var payload: [UInt8]
     var maximumTime: UInt64
+    var kind: WALRecordKind
 
     var size: Int { header.count + payload.count }
 }
@@ -325,7 +328,7 @@ struct WALSegmentWriter: Sendable {
         logger.debug("opened WAL segment", metadata: ["path": "\(path)"])
         active = Active(
             fd: fd,
-            info: WALSegmentInfo(sequence: sequence, path: path, size: WALRecordCodec.segmentHeaderSize, records: 0, maximumTime: 0),
+            info: WALSegmentInfo(sequence: sequence, path: path, size: WALRecordCodec.segmentHeaderSize, records: 0, maximumTime: 0, kinds: 0),
             synced: true
         )
     }
@@ -406,6 +409,7 @@ struct WALSegmentWriter: Sendable {
             for record in chunk {
                 offset += record.size
                 segment.info.maximumTime = max(segment.info.maximumTime, record.maximumTime)
+                segment.info.kinds |= 1 << UInt32(record.kind.rawValue)
             }
             segment.info.records += chunk.count
             chunkStart = chunkEnd
@@ -543,7 +547,7 @@ struct WALReplayer {
         }
 
         // The records.
-        var info = WALSegmentInfo(sequence: sequence, path: path, size: headerSize, records: 0, maximumTime: 0)
+        var info = WALSegmentInfo(sequence: sequence, path: path, size: headerSize, records: 0, maximumTime: 0, kinds: 0)
         var buffer: [UInt8] = []
         var bufferStart = headerSize  // file offset of buffer[0]
         var position = 0  // index in buffer of the next record
@@ -564,6 +568,7 @@ struct WALReplayer {
                 info.records += 1
                 info.size = offset + size
                 info.maximumTime = max(info.maximumTime, record.timeBounds.maximum)
+                info.kinds |= 1 << UInt32(record.kind.rawValue)
                 result.report.records += 1
                 result.report.bytes += size
             case .failure(.incomplete(let needed, let available)):

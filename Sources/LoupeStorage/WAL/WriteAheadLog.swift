@@ -271,7 +271,7 @@ public final class WriteAheadLog: Service, Sendable {
     /// task does not withdraw a record that is already queued.
     public func append(_ record: WALRecord) async throws(StorageError) {
         let header = try WALRecordCodec.encodeHeader(record, maximumRecordBytes: options.maximumRecordBytes)
-        let encoded = WALEncodedRecord(header: header, payload: record.payload, maximumTime: record.timeBounds.maximum)
+        let encoded = WALEncodedRecord(header: header, payload: record.payload, maximumTime: record.timeBounds.maximum, kind: record.kind)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StorageError>, Never>) in
             let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
                 guard state.phase != .finished else { return (false, nil) }
@@ -511,12 +511,34 @@ public final class WriteAheadLog: Service, Sendable {
     /// The segment being written is never deleted, nor segments found on disk that were not replayed.
     /// Returns the bytes freed. Fails with `closed` once `run()` has finished.
     public func removeSegments(olderThan cutoffUnixNano: UInt64) throws(StorageError) -> Int {
+        try removeClosedSegments(reason: "expired") { $0.maximumTime < cutoffUnixNano }
+    }
+
+    /// Deletes closed segments numbered below `sequence` that hold only records of `kinds`, all with
+    /// `timeBounds.maximum < cutoffUnixNano`: what a store has made durable elsewhere (TSDB blocks).
+    /// Returns the bytes freed.
+    public func removeSegments(
+        before sequence: UInt64, containingOnly kinds: Set<WALRecordKind>, olderThan cutoffUnixNano: UInt64
+    ) throws(StorageError) -> Int {
+        let allowed = kinds.reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }
+        return try removeClosedSegments(reason: "persisted elsewhere") { segment in
+            segment.sequence < sequence && segment.kinds & ~allowed == 0 && segment.maximumTime < cutoffUnixNano
+        }
+    }
+
+    /// The number of the segment being written (or the next one): records appended from now on land
+    /// in it or later ones.
+    public var currentSegmentSequence: UInt64 {
+        state.withLock { $0.activeSegment?.sequence ?? $0.nextSequence }
+    }
+
+    private func removeClosedSegments(reason: String, _ predicate: (WALSegmentInfo) -> Bool) throws(StorageError) -> Int {
         let expired = try state.withLock { state throws(StorageError) -> [WALSegmentInfo] in
             // After shutdown the directory may belong to another instance already.
             guard state.lockFD != nil else { throw .closed(directory) }
             var expired: [WALSegmentInfo] = []
             state.closedSegments.removeAll { segment in
-                guard segment.maximumTime < cutoffUnixNano else { return false }
+                guard predicate(segment) else { return false }
                 expired.append(segment)
                 return true
             }
@@ -542,8 +564,8 @@ public final class WriteAheadLog: Service, Sendable {
             }
         }
         logger.debug(
-            "removed expired WAL segments",
-            metadata: ["count": "\(expired.count - failed.count)", "bytes": "\(freed)"]
+            "removed WAL segments",
+            metadata: ["reason": "\(reason)", "count": "\(expired.count - failed.count)", "bytes": "\(freed)"]
         )
         do throws(StorageError) {
             try WALFiles.syncDirectory(directory)
