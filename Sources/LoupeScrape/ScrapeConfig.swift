@@ -446,3 +446,27 @@ struct YAMLNode {
     }
 }
 
+
+extension ScrapeConfiguration {
+    /// Makes relative file paths (file_sd files, TLS files, password and credentials files) relative to
+    /// `directory`, as Prometheus resolves them against the configuration file's directory.
+    public func resolvingPaths(relativeTo directory: String) -> ScrapeConfiguration {
+        guard !directory.isEmpty else { return self }
+        func resolve(_ path: String?) -> String? {
+            guard let path, !path.isEmpty, !path.hasPrefix("/") else { return path }
+            return directory.hasSuffix("/") ? directory + path : directory + "/" + path
+        }
+        var copy = self
+        for index in copy.scrapeConfigs.indices {
+            var config = copy.scrapeConfigs[index]
+            config.fileSDConfigs = config.fileSDConfigs.map { FileSDConfig(files: $0.files.map { resolve($0)! }, refreshInterval: $0.refreshInterval) }
+            config.tls.caFile = resolve(config.tls.caFile)
+            config.tls.certFile = resolve(config.tls.certFile)
+            config.tls.keyFile = resolve(config.tls.keyFile)
+            config.basicAuth?.passwordFile = resolve(config.basicAuth?.passwordFile)
+            config.authorization?.credentialsFile = resolve(config.authorization?.credentialsFile)
+            copy.scrapeConfigs[index] = config
+        }
+        return copy
+    }
+}

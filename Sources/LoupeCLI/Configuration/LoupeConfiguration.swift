@@ -1,5 +1,6 @@
 import LoupeModel
 import LoupePipeline
+import LoupeScrape
 import LoupeStorage
 import Yams
 
@@ -18,6 +19,8 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var maximumSeriesPerTenant = 1_000_000
     public var walSyncPolicy = WALSyncPolicy.groupCommit
     public var walSegmentBytes = 128 << 20
+    /// `global:` and `scrape_configs:`, in Prometheus's format (see `ScrapeConfiguration`).
+    public var scrape = ScrapeConfiguration()
 
     public init() {}
 
@@ -44,7 +47,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
             throw Error(description: "\(source): invalid YAML: \(error)")
         }
         let reader = YAMLReader(source: source)
-        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "log_level", "limits", "wal"], at: "")
+        try reader.checkKeys(
+            root, allowed: Set<String>(["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "log_level", "limits", "wal"])
+                .union(ScrapeConfiguration.topLevelKeys), at: "")
         if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
         if let value = try reader.string(root, "http_address") { configuration.httpAddress = try reader.address(value, key: "http_address") }
         if let value = try reader.string(root, "otlp_grpc_address") { configuration.otlpGRPCAddress = try reader.address(value, key: "otlp_grpc_address") }
@@ -71,6 +76,13 @@ public struct LoupeConfiguration: Sendable, Equatable {
                 throw Error(description: "\(source): wal.fsync_interval only applies with wal.fsync: interval")
             }
             if let value = try reader.string(wal, "segment_size") { configuration.walSegmentBytes = try reader.bytes(value, key: "wal.segment_size") }
+        }
+        do {
+            // Relative paths in scrape configurations are relative to the configuration file, as in Prometheus.
+            let directory = source.contains("/") ? String(source[..<source.lastIndex(of: "/")!]) : ""
+            configuration.scrape = try ScrapeConfiguration.decode(root).resolvingPaths(relativeTo: directory)
+        } catch {
+            throw Error(description: "\(source): \(error.message)")
         }
         return configuration
     }
