@@ -143,7 +143,12 @@ public struct ScrapeConfiguration: Sendable, Equatable {
         if let global = root["global"] {
             let node = try YAMLNode(global, path: "global").mapping(allowed: ["scrape_interval", "scrape_timeout", "external_labels", "evaluation_interval"])
             if let value = node["scrape_interval"] { configuration.global.scrapeInterval = try value.duration(positive: true) }
-            if let value = node["scrape_timeout"] { configuration.global.scrapeTimeout = try value.duration(positive: true) }
+            if let value = node["scrape_timeout"] {
+                configuration.global.scrapeTimeout = try value.duration(positive: true)
+            } else {
+                // Prometheus: an unset global timeout is the default 10s, or the interval when that is shorter.
+                configuration.global.scrapeTimeout = min(configuration.global.scrapeTimeout, configuration.global.scrapeInterval)
+            }
             if let value = node["external_labels"] { configuration.global.externalLabels = Labels(try value.labelMapping().map { Label($0.key, $0.value) }) }
             if configuration.global.scrapeTimeout > configuration.global.scrapeInterval {
                 throw ScrapeError(.invalidConfiguration, "global.scrape_timeout: global scrape timeout (\(PrometheusDuration.format(milliseconds: configuration.global.scrapeTimeout))) greater than scrape interval (\(PrometheusDuration.format(milliseconds: configuration.global.scrapeInterval)))")
@@ -463,8 +468,10 @@ extension ScrapeConfiguration {
             config.tls.caFile = resolve(config.tls.caFile)
             config.tls.certFile = resolve(config.tls.certFile)
             config.tls.keyFile = resolve(config.tls.keyFile)
-            config.basicAuth?.passwordFile = resolve(config.basicAuth?.passwordFile)
-            config.authorization?.credentialsFile = resolve(config.authorization?.credentialsFile)
+            let passwordFile = resolve(config.basicAuth?.passwordFile)
+            config.basicAuth?.passwordFile = passwordFile
+            let credentialsFile = resolve(config.authorization?.credentialsFile)
+            config.authorization?.credentialsFile = credentialsFile
             copy.scrapeConfigs[index] = config
         }
         return copy

@@ -112,6 +112,12 @@ func scrapeError(_ yaml: String) -> String {
         #expect(configuration.scrapeConfigs[0].scrapeTimeout == 1_000)
     }
 
+    @Test func globalTimeoutDefaultsToTheIntervalWhenShorter() throws {
+        let configuration = try decodeScrape("global: {scrape_interval: 5s}\nscrape_configs: [{job_name: a}]")
+        #expect(configuration.global.scrapeTimeout == 5_000)
+        #expect(configuration.scrapeConfigs[0].scrapeTimeout == 5_000)
+    }
+
     @Test func errorsNameTheKey() {
         #expect(scrapeError("scrape_configs: [{job_name: a, scrape_intervall: 1s}]")
             .hasPrefix("unknown key \"scrape_configs[0].scrape_intervall\"; known keys here:"))

@@ -98,7 +98,7 @@ import Testing
 
     @Test func startOffsetsAreStableAndWithinTheInterval() {
         let delay = ScrapeSchedule.initialDelay(hash: 12_345, interval: 10_000, now: 1_000_000_003_000)
-        #expect(delay == 2_345)
+        #expect(delay == 9_345)
         // At the next tick the phase repeats: the first scrape lands on now + delay, then every interval.
         #expect((1_000_000_003_000 + delay) % 10_000 == 12_345 % 10_000)
         #expect(ScrapeSchedule.initialDelay(hash: 12_345, interval: 10_000, now: 1_000_000_003_000 + delay) == 0)

@@ -11,14 +11,12 @@ import Testing
 /// and remembers the request heads.
 final class TinyTarget: Sendable {
     let channel: any Channel
-    let heads: Mutex<[String]>
-    let body: Mutex<String>
+    let box: Box
     var port: Int { channel.localAddress?.port ?? 0 }
 
-    private init(channel: any Channel, heads: Mutex<[String]>, body: Mutex<String>) {
+    private init(channel: any Channel, box: Box) {
         self.channel = channel
-        self.heads = heads
-        self.body = body
+        self.box = box
     }
 
     static func start(body: String) async throws -> TinyTarget {
@@ -30,10 +28,11 @@ final class TinyTarget: Sendable {
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(box: box)) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return TinyTarget(channel: channel, heads: box.heads, body: box.body)
+        return TinyTarget(channel: channel, box: box)
     }
 
-    var requestCount: Int { heads.withLock { $0.count } }
+    var requestCount: Int { box.heads.withLock { $0.count } }
+    var firstHead: String? { box.heads.withLock { $0.first } }
 
     func stop() async throws { try await channel.close() }
 
@@ -111,7 +110,7 @@ struct ScrapeTests {
             #expect((try await Self.instant(server, "scrape_samples_scraped").first?["value"] as? [Any])?.last as? String == "1")
 
             // The request is shaped like Prometheus's.
-            let head = try #require(target.heads.withLock { $0.first })
+            let head = try #require(target.firstHead)
             #expect(head.hasPrefix("GET /metrics?format=prom HTTP/1.1"))
             #expect(head.lowercased().contains("accept: application/openmetrics-text;version=1.0.0"))
             #expect(head.lowercased().contains("x-prometheus-scrape-timeout-seconds: 0.3"))

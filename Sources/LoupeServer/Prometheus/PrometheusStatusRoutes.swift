@@ -216,8 +216,8 @@ extension PrometheusStatusRoutes {
         if let selector = parameters["match_target"]?.first, !selector.isEmpty {
             do {
                 matchers = try PrometheusAPIRoutes.matcherSets([selector]).first ?? []
-            } catch let failure as Failure {
-                throw Failure.badData(failure.message.replacingOccurrences(of: "match[]", with: "match_target"))
+            } catch {
+                throw Failure.badData(error.message.replacingOccurrences(of: "match[]", with: "match_target"))
             }
         }
         let metric = parameters["metric"]?.first ?? ""

@@ -83,6 +83,8 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
             logger.error("scrape pool cannot scrape", metadata: ["job": "\(config.jobName)", "error": "\(error)"])
         }
         var running: [String: RunningTarget] = [:]
+        // Targets that left discovery, finishing their last scrape and stale markers.
+        var leaving: [Task<Void, Never>] = []
         var files = FileSDState(configs: config.fileSDConfigs)
         var lastGroups: [TargetGroup]?
         while !Task.isCancelled {
@@ -91,7 +93,7 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
             let groups = config.staticConfigs + files.groups
             if groups != lastGroups {
                 lastGroups = groups
-                sync(config, groups: groups, running: &running, fetcher: fetcher)
+                leaving += sync(config, groups: groups, running: &running, fetcher: fetcher)
             }
             guard !config.fileSDConfigs.isEmpty else {
                 // Static targets only: nothing to poll; wait for shutdown.
@@ -102,11 +104,14 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
         }
         // Shutdown: no stale markers (a restart continues the series).
         let tasks = running.values.compactMap { $0.stop(stale: false) }
-        for task in tasks { await task.value }
+        for task in tasks + leaving { await task.value }
         await fetcher.shutdown()
     }
 
-    private func sync(_ config: ScrapeConfig, groups: [TargetGroup], running: inout [String: RunningTarget], fetcher: ScrapeFetcher) {
+    /// Starts and stops target tasks to match `groups`; returns the tasks of targets that left.
+    private func sync(
+        _ config: ScrapeConfig, groups: [TargetGroup], running: inout [String: RunningTarget], fetcher: ScrapeFetcher
+    ) -> [Task<Void, Never>] {
         var active: [ScrapeTarget] = []
         var dropped: [Labels] = []
         for discovered in config.targets(from: groups) {
@@ -120,9 +125,10 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
         status.setTargets(pool: config.jobName, active: active, dropped: dropped)
         var wanted: [String: ScrapeTarget] = [:]
         for target in active { wanted[ScrapeStatus.key(target)] = target }
+        var stopped: [Task<Void, Never>] = []
         for (key, entry) in running where wanted[key] == nil || wanted[key]!.interval != entry.target.interval
             || wanted[key]!.timeout != entry.target.timeout {
-            _ = entry.stop(stale: true)
+            if let task = entry.stop(stale: true) { stopped.append(task) }
             running[key] = nil
         }
         for (key, target) in wanted where running[key] == nil {
@@ -131,6 +137,7 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
             entry.task.withLock { $0 = task }
             running[key] = entry
         }
+        return stopped
     }
 
     // MARK: - Targets
@@ -221,8 +228,10 @@ struct FileSDState {
             for path in Self.expand(config.files) {
                 seen.insert(path)
                 let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+                let size = attributes?[.size]
                 let version = FileVersion(
-                    modified: attributes?[.modificationDate] as? Date, size: (attributes?[.size] as? NSNumber)?.intValue ?? -1)
+                    modified: attributes?[.modificationDate] as? Date,
+                    size: (size as? Int) ?? (size as? UInt64).map { Int(clamping: $0) } ?? (size as? NSNumber)?.intValue ?? -1)
                 guard fullRead || versions[path] != version || contents[path] == nil else { continue }
                 versions[path] = version
                 guard let data = FileManager.default.contents(atPath: path) else {
