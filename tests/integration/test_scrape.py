@@ -84,14 +84,15 @@ class _Serving:
             self.server.server_close()
 
 
-def _basic_auth_server(registry: CollectorRegistry, username: str, password: str) -> _Serving:
-    expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+def _basic_auth_server(registry: CollectorRegistry, username: str, password: str, token: str) -> _Serving:
+    """Answers with the registry's exposition to `Basic username:password` or `Bearer token`, 401 otherwise."""
+    accepted = {"Basic " + base64.b64encode(f"{username}:{password}".encode()).decode(), f"Bearer {token}"}
     seen: list[dict[str, str]] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             seen.append(dict(self.headers.items()))
-            if self.headers.get("Authorization") != expected:
+            if self.headers.get("Authorization") not in accepted:
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="metrics"')
                 self.send_header("Content-Length", "0")
@@ -121,7 +122,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:scrape.test"],
         check=True, capture_output=True, timeout=60)
     return cert, key
 
@@ -140,8 +141,8 @@ def targets(tmp_path):
         started.append(_Serving(server))
         return started[-1]
 
-    def basic(registry, username, password):
-        started.append(_basic_auth_server(registry, username, password))
+    def basic(registry, username, password, token):
+        started.append(_basic_auth_server(registry, username, password, token))
         return started[-1]
 
     yield type("Targets", (), {"plain": staticmethod(plain), "tls": staticmethod(tls), "basic": staticmethod(basic)})
@@ -158,7 +159,7 @@ def test_scrapes_prometheus_client_targets(loupe_factory, targets, tmp_path):
 
     main = targets.plain(main_registry)
     doomed = targets.plain(doomed_registry)
-    authed = targets.basic(auth_registry, "scraper", "s3cret")
+    authed = targets.basic(auth_registry, "scraper", "s3cret", "t0ken")
     cert, key = _self_signed(tmp_path)
     secure = targets.tls(tls_registry, cert, key)
     password_file = tmp_path / "password"
@@ -186,6 +187,24 @@ scrape_configs:
     basic_auth: {{username: scraper, password: nope}}
     static_configs:
       - targets: ["127.0.0.1:{authed.port}"]
+  - job_name: bearer
+    authorization: {{credentials: t0ken}}
+    static_configs:
+      - targets: ["127.0.0.1:{authed.port}"]
+  - job_name: secure-by-name
+    scheme: https
+    tls_config: {{ca_file: {cert}, server_name: scrape.test}}
+    static_configs:
+      - targets: ["127.0.0.1:{secure.port}"]
+  - job_name: secure-unverified
+    scheme: https
+    tls_config: {{insecure_skip_verify: true}}
+    static_configs:
+      - targets: ["127.0.0.1:{secure.port}"]
+  - job_name: secure-untrusted
+    scheme: https
+    static_configs:
+      - targets: ["127.0.0.1:{secure.port}"]
   - job_name: secure
     scheme: https
     tls_config:
@@ -205,6 +224,10 @@ scrape_configs:
     wait_until(lambda: up("python") == 1 and up("authed") == 1 and up("secure") == 1 and up("doomed") == 1,
                SCRAPE_TIMEOUT, 0.2, "all targets up")
     assert up("wrong-password") == 0
+    wait_until(lambda: up("bearer") == 1 and up("secure-by-name") == 1 and up("secure-unverified") == 1,
+               SCRAPE_TIMEOUT, 0.2, "bearer and TLS variants up")
+    # Without the CA, the self-signed certificate is refused.
+    wait_until(lambda: up("secure-untrusted") == 0, SCRAPE_TIMEOUT, 0.2, "untrusted TLS target down")
 
     # Every sample the client library exposes is stored with its value, under the target's labels.
     for job, registry, port, extra in (("python", main_registry, main.port, {"env": "e2e"}),
@@ -214,7 +237,7 @@ scrape_configs:
         assert len(expected) >= 15
         for name, labels, value in expected:
             if job == "secure" and name == "secure_build_info":
-                assert _value(loupe, name) is None, "dropped by metric_relabel_configs"
+                assert _value(loupe, f'{name}{{job="secure"}}') is None, "dropped by metric_relabel_configs"
                 continue
             target_labels = {"job": job, "instance": f"127.0.0.1:{port}", **extra}
             got = _value(loupe, _selector(name, {**labels, **target_labels}))
@@ -233,13 +256,15 @@ scrape_configs:
     assert _value(loupe, 'demo_requests_created{path="/a",code="200"}') is not None
     # Basic auth was sent as configured (and the wrong password was refused by the target).
     assert any(h.get("Authorization", "").startswith("Basic ") for h in authed.seen)
+    assert any(h.get("Authorization") == "Bearer t0ken" for h in authed.seen)
     assert any(h.get("X-Prometheus-Scrape-Timeout-Seconds") == "1" for h in authed.seen)
 
     # /api/v1/targets in Prometheus's shape.
     targets_json = loupe.session.get(loupe.http_url + "/api/v1/targets", timeout=10).json()
     assert targets_json["status"] == "success"
     active = {t["scrapePool"]: t for t in targets_json["data"]["activeTargets"]}
-    assert set(active) == {"python", "doomed", "authed", "wrong-password", "secure"}
+    assert set(active) == {"python", "doomed", "authed", "wrong-password", "bearer", "secure-by-name", "secure-unverified",
+                           "secure-untrusted", "secure"}
     assert active["python"]["health"] == "up"
     assert active["python"]["labels"] == {"env": "e2e", "instance": f"127.0.0.1:{main.port}", "job": "python"}
     assert active["python"]["scrapeUrl"] == f"http://127.0.0.1:{main.port}/metrics"
@@ -247,6 +272,7 @@ scrape_configs:
     assert active["secure"]["scrapeUrl"].startswith("https://")
     assert active["wrong-password"]["health"] == "down"
     assert "401" in active["wrong-password"]["lastError"]
+    assert active["secure-untrusted"]["health"] == "down" and active["secure-untrusted"]["lastError"]
     dropped = loupe.session.get(loupe.http_url + "/api/v1/targets", params={"state": "dropped"}, timeout=10).json()
     assert dropped["data"]["activeTargets"] == [] and dropped["data"]["droppedTargets"] == []
 
