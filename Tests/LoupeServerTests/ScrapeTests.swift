@@ -152,6 +152,46 @@ struct ScrapeTests {
         }
     }
 
+    @Test("file_sd: targets follow the file; a target that leaves gets stale markers; relabeling drops targets")
+    func fileDiscovery() async throws {
+        let target = try await TinyTarget.start(body: "file_sd_metric 3\n")
+        defer { Task { try? await target.stop() } }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-file-sd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("targets.json")
+        try Data(#"[{"targets": ["127.0.0.1:\#(target.port)", "127.0.0.1:1"], "labels": {"team": "a"}}]"#.utf8).write(to: file)
+        var job = ScrapeConfig(jobName: "files", scrapeInterval: 300, scrapeTimeout: 300)
+        job.fileSDConfigs = [FileSDConfig(files: [directory.path + "/*.json"], refreshInterval: 200)]
+        job.relabelConfigs = [RelabelConfig(sourceLabels: ["__address__"], regex: try RelabelRegex(".*:1"), action: .drop)]
+        try await TestServer.with(configure: { $0.scrape = ScrapeConfiguration(scrapeConfigs: [job]) }) { server in
+            try await Self.waitFor("file_sd_metric") { try await !Self.instant(server, "file_sd_metric").isEmpty }
+            let metric = try await Self.instant(server, "file_sd_metric")
+            #expect(metric.first?["metric"] as? [String: String] == [
+                "__name__": "file_sd_metric", "instance": "127.0.0.1:\(target.port)", "job": "files", "team": "a",
+            ])
+            let reply = try await server.request("GET", server.httpBase + "/api/v1/targets")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any])
+            let data = try #require(json["data"] as? [String: Any])
+            let active = try #require(data["activeTargets"] as? [[String: Any]])
+            #expect(active.count == 1)
+            #expect((active.first?["discoveredLabels"] as? [String: String])?["__meta_filepath"] == file.path)
+            let dropped = try #require(data["droppedTargets"] as? [[String: Any]])
+            #expect((dropped.first?["discoveredLabels"] as? [String: String])?["__address__"] == "127.0.0.1:1")
+            #expect(dropped.count == 1)
+
+            // The target leaves the file: its series and report series are marked stale at once.
+            try Data("[]".utf8).write(to: file)
+            try await Self.waitFor("the target to leave") {
+                let metricGone = try await Self.instant(server, "file_sd_metric").isEmpty
+                let upGone = try await Self.instant(server, "up").isEmpty
+                return metricGone && upGone
+            }
+            let after = try await server.request("GET", server.httpBase + "/api/v1/targets?state=active")
+            #expect(after.text.contains(#""activeTargets":[]"#))
+        }
+    }
+
     @Test("scrape_configs in the YAML configuration, with errors that name the key")
     func configuration() throws {
         let configuration = try LoupeConfiguration.load(yaml: """
