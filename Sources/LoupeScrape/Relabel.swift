@@ -19,7 +19,8 @@ public struct RelabelRegex: Sendable, Equatable, CustomStringConvertible {
     public init(_ pattern: String) throws(ScrapeError) {
         self.pattern = pattern
         do {
-            box = Box(try Regex(pattern))
+            // Code points, as RE2 matches (not grapheme clusters, Swift's default).
+            box = Box(try Regex(pattern).matchingSemantics(.unicodeScalar))
         } catch {
             throw ScrapeError(.invalidConfiguration, "invalid regular expression \"\(pattern)\": \(error)")
         }

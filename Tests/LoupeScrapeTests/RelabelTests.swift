@@ -56,6 +56,13 @@ import Testing
         #expect(Relabeler.process(base, [named])?["d"] == "<f>")
     }
 
+    @Test func regexMatchesCodePointsLikeRE2() throws {
+        // "e" + combining acute accent is two code points; RE2 (and so Prometheus) sees two characters.
+        let labels: Labels = ["a": "e\u{301}"]
+        #expect(Relabeler.process(labels, [try config(.keep, source: ["a"], regex: "..")]) == labels)
+        #expect(Relabeler.process(labels, [try config(.keep, source: ["a"], regex: ".")]) == nil)
+    }
+
     @Test func keepAndDrop() throws {
         #expect(Relabeler.process(base, [try config(.keep, source: ["a"], regex: "f.*")]) == base)
         #expect(Relabeler.process(base, [try config(.keep, source: ["a"], regex: "b.*")]) == nil)

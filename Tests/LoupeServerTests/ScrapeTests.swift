@@ -128,6 +128,7 @@ struct ScrapeTests {
             #expect((active.first?["labels"] as? [String: String]) == ["instance": instance, "job": "tiny", "env": "test"])
             #expect((active.first?["discoveredLabels"] as? [String: String])?["__address__"] == instance)
             #expect((data["droppedTargets"] as? [Any])?.isEmpty == true)
+            #expect((data["droppedTargetCounts"] as? [String: Int]) == ["tiny": 0])
 
             let metadata = try await server.request("GET", server.httpBase + "/api/v1/targets/metadata?metric=demo_gauge")
             #expect(metadata.text.contains(#""type":"gauge""#))
@@ -179,6 +180,7 @@ struct ScrapeTests {
             let dropped = try #require(data["droppedTargets"] as? [[String: Any]])
             #expect((dropped.first?["discoveredLabels"] as? [String: String])?["__address__"] == "127.0.0.1:1")
             #expect(dropped.count == 1)
+            #expect((data["droppedTargetCounts"] as? [String: Int]) == ["files": 1])
 
             // The target leaves the file: its series and report series are marked stale at once.
             try Data("[]".utf8).write(to: file)

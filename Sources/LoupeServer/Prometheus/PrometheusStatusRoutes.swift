@@ -193,19 +193,14 @@ extension PrometheusStatusRoutes {
                 json.raw("}")
             }
         }
-        json.raw("]")
-        if showDropped, let status {
-            var counts: [(String, Int)] = []
-            for name in status.poolNames where pool == nil || pool == name { counts.append((name, status.droppedTargets(pool: name).count)) }
-            json.raw(#","droppedTargetCounts":{"#)
-            for (index, (name, count)) in counts.enumerated() {
-                if index > 0 { json.raw(",") }
-                json.string(name)
-                json.raw(":\(count)")
-            }
-            json.raw("}")
+        json.raw(#"],"droppedTargetCounts":{"#)
+        // Required by Prometheus's API schema, whatever the state filter.
+        for (index, name) in (status?.poolNames ?? []).filter({ pool == nil || pool == $0 }).enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(name)
+            json.raw(":\(status?.droppedTargets(pool: name).count ?? 0)")
         }
-        json.raw("}")
+        json.raw("}}")
         return json
     }
 
