@@ -12,6 +12,8 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var otlpGRPCAddress = ListenAddress(host: "0.0.0.0", port: 4317)
     public var otlpHTTPAddress = ListenAddress(host: "0.0.0.0", port: 4318)
     public var retention = RetentionPolicy.defaultPeriod
+    /// `global:` and `scrape_configs:`, in Prometheus's format (see `ScrapeConfiguration`).
+    public var scrape = ScrapeConfiguration()
     public var logLevel = "info"
     public var maximumRequestBytes = 16 << 20
     public var memoryBudgetBytes = 512 << 20
@@ -19,8 +21,6 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var maximumSeriesPerTenant = 1_000_000
     public var walSyncPolicy = WALSyncPolicy.groupCommit
     public var walSegmentBytes = 128 << 20
-    /// `global:` and `scrape_configs:`, in Prometheus's format (see `ScrapeConfiguration`).
-    public var scrape = ScrapeConfiguration()
 
     public init() {}
 
@@ -34,7 +34,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// typo never silently falls back to a default.
     public static func load(yaml text: String, source: String) throws(Error) -> LoupeConfiguration {
         var configuration = LoupeConfiguration()
-        let root: [String: Any]
+        var root: [String: Any]
         do {
             guard let loaded = try Yams.load(yaml: text) else { return configuration }
             guard let mapping = loaded as? [String: Any] else {
@@ -46,10 +46,11 @@ public struct LoupeConfiguration: Sendable, Equatable {
         } catch {
             throw Error(description: "\(source): invalid YAML: \(error)")
         }
+        // `global` and `scrape_configs` are Prometheus's sections, read by the scrape configuration decoder below.
+        let fullRoot = root
+        root = root.filter { !ScrapeConfiguration.topLevelKeys.contains($0.key) }
         let reader = YAMLReader(source: source)
-        try reader.checkKeys(
-            root, allowed: Set<String>(["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "log_level", "limits", "wal"])
-                .union(ScrapeConfiguration.topLevelKeys), at: "")
+        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "log_level", "limits", "wal"], at: "")
         if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
         if let value = try reader.string(root, "http_address") { configuration.httpAddress = try reader.address(value, key: "http_address") }
         if let value = try reader.string(root, "otlp_grpc_address") { configuration.otlpGRPCAddress = try reader.address(value, key: "otlp_grpc_address") }
@@ -80,7 +81,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
         do {
             // Relative paths in scrape configurations are relative to the configuration file, as in Prometheus.
             let directory = source.contains("/") ? String(source[..<source.lastIndex(of: "/")!]) : ""
-            configuration.scrape = try ScrapeConfiguration.decode(root).resolvingPaths(relativeTo: directory)
+            configuration.scrape = try ScrapeConfiguration.decode(fullRoot).resolvingPaths(relativeTo: directory)
         } catch {
             throw Error(description: "\(source): \(error.message)")
         }

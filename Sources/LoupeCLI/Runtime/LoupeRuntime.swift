@@ -57,6 +57,19 @@ public struct LoupeRuntime: Sendable {
         ])
 
         let ingestor = OTLPIngestor(pipeline: pipeline, limits: IngestLimits(maximumRequestBytes: configuration.maximumRequestBytes))
+        let pipeline = self.pipeline
+        let scraper = ScrapeManager(
+            configuration: self.configuration.scrape,
+            append: { request, tenant in
+                // Through the write path: WAL first, so scraped data is as durable as remote-written data.
+                do {
+                    let receipt = try await pipeline.ingestPrometheus(request, tenant: tenant, canonicalEncoding: nil, requestBytes: 0)
+                    return receipt.message.isEmpty ? nil : receipt.message
+                } catch {
+                    return "\(error)"
+                }
+            },
+            clock: ContinuousClock(), logger: logger, userAgent: "Loupe/\(LoupeVersion.current)")
         let bound = BoundPorts(expected: 3)
         let readiness = self.readiness
         let configuration = self.configuration
@@ -68,24 +81,9 @@ public struct LoupeRuntime: Sendable {
                 otlpGRPC: ListenAddress(host: configuration.otlpGRPCAddress.host, port: ports[.otlpGRPC]!),
                 otlpHTTP: ListenAddress(host: configuration.otlpHTTPAddress.host, port: ports[.otlpHTTP]!)))
         }
-        let pipeline = self.pipeline
-        let scraper = ScrapeManager(
-            configuration: configuration.scrape,
-            append: { request, tenant in
-                // Through the write path: WAL first, so scraped data is as durable as remote-written data.
-                do {
-                    let receipt = try await pipeline.ingestPrometheus(request, tenant: tenant, canonicalEncoding: nil, requestBytes: 0)
-                    return receipt.message.isEmpty ? nil : receipt.message
-                } catch {
-                    return "\(error)"
-                }
-            },
-            clock: ContinuousClock(), logger: logger, userAgent: "Loupe/\(LoupeVersion.current)")
         var services: [any Service] = [
             pipeline.wal,
             RetentionService(pipeline: pipeline, clock: ContinuousClock(), logger: logger),
-            // After the WAL: stops before it, so the last scrapes are flushed.
-            scraper,
             OTLPGRPCServer(
                 host: configuration.otlpGRPCAddress.host, port: configuration.otlpGRPCAddress.port, ingestor: ingestor,
                 onListening: { await announce(.otlpGRPC, $0) }),
@@ -97,6 +95,8 @@ public struct LoupeRuntime: Sendable {
             address: .hostname(configuration.httpAddress.host, port: configuration.httpAddress.port),
             ingestor: ingestor, readiness: readiness, version: LoupeVersion.current, flags: configuration.flags,
             scrapeStatus: scraper.status, logger: logger, onListening: { await announce(.http, $0) }))
+        // Last, so it stops first: no scrape is still writing when the listeners and the WAL stop.
+        services.append(scraper)
 
         // Services stop in reverse order: listeners first, the WAL last, so every
         // acknowledged write is flushed before the process exits.
