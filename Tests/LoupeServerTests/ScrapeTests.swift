@@ -214,5 +214,12 @@ struct ScrapeTests {
         } catch {
             #expect(error.description.hasPrefix("bad.yaml: unknown key \"scrape_configs[0].honour_labels\""))
         }
+        do {
+            _ = try LoupeConfiguration.load(yaml: "scrape_config: []\n", source: "typo.yaml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.hasPrefix("typo.yaml: unknown key \"scrape_config\"; known keys here: data_dir, global,"))
+            #expect(error.description.contains("scrape_configs"))
+        }
     }
 }

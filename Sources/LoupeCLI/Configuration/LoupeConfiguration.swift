@@ -152,9 +152,11 @@ private struct YAMLReader {
     let source: String
 
     func checkKeys(_ mapping: [String: Any], allowed: Set<String>, at prefix: String) throws(LoupeConfiguration.Error) {
+        // The top level also holds Prometheus's sections, which the scrape configuration decoder reads.
+        let known = prefix.isEmpty ? allowed.union(ScrapeConfiguration.topLevelKeys) : allowed
         for key in mapping.keys.sorted() where !allowed.contains(key) {
             throw LoupeConfiguration.Error(
-                description: "\(source): unknown key \"\(prefix)\(key)\"; known keys here: \(allowed.sorted().map { prefix + $0 }.joined(separator: ", "))")
+                description: "\(source): unknown key \"\(prefix)\(key)\"; known keys here: \(known.sorted().map { prefix + $0 }.joined(separator: ", "))")
         }
     }
 
