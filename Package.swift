@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // zlib from the system: gzip bodies (OTLP/HTTP Content-Encoding, gRPC message compression on the client side).
@@ -36,6 +38,15 @@ let package = Package(
 
         // Pure query languages: lexers, parsers, ASTs and evaluators (PromQL first). No I/O.
         .target(name: "LoupeQuery", dependencies: ["LoupeModel"], swiftSettings: strictSettings),
+
+        // Pure scraping engine: scrape configuration values, relabeling, target discovery (static, file SD
+        // contents), the per-target scrape loop state machine (staleness, report series, limits). No I/O;
+        // Yams reads file_sd target files (YAML or JSON) and configuration text.
+        .target(
+            name: "LoupeScrape",
+            dependencies: ["LoupeModel", "LoupeWire", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
 
         // Write-ahead log and per-signal stores. File I/O at this layer; no networking.
         .target(
@@ -65,10 +76,12 @@ let package = Package(
         .target(
             name: "LoupeServer",
             dependencies: [
-                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeQuery",
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeQuery", "LoupeScrape",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -95,6 +108,7 @@ let package = Package(
             name: "LoupeCLI",
             dependencies: [
                 "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeBench", "LoupeQuery",
+                "LoupeScrape",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,6 +132,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "LoupeScrapeTests",
+            dependencies: ["LoupeModel", "LoupeWire", "LoupeScrape", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "LoupeStorageTests",
             dependencies: [
                 "LoupeModel", "LoupeWire", "LoupeStorage",
@@ -130,6 +149,7 @@ let package = Package(
             name: "LoupeServerTests",
             dependencies: [
                 "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeCLI", "LoupeBench",
+                "LoupeScrape",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -14,15 +14,17 @@ need_apt=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # promtool (Prometheus 2.42) queries Loupe's Prometheus API in the end-to-end suite.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# openssl makes the self-signed certificate of the TLS scrape target (tests/integration/test_scrape.py).
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
 
-# Python test peers: OpenTelemetry SDK and exporters, pytest.
+# Python test peers: OpenTelemetry SDK and exporters, prometheus_client (scrape targets), pytest.
 venv="$root/.venv-test"
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, requests, snappy' 2>/dev/null; then
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, requests, snappy, prometheus_client' 2>/dev/null; then
     log "installing Python test peers into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/integration/requirements.txt

@@ -1,5 +1,6 @@
 import LoupeModel
 import LoupePipeline
+import LoupeScrape
 import LoupeStorage
 import Yams
 
@@ -11,6 +12,8 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var otlpGRPCAddress = ListenAddress(host: "0.0.0.0", port: 4317)
     public var otlpHTTPAddress = ListenAddress(host: "0.0.0.0", port: 4318)
     public var retention = RetentionPolicy.defaultPeriod
+    /// `global:` and `scrape_configs:`, in Prometheus's format (see `ScrapeConfiguration`).
+    public var scrape = ScrapeConfiguration()
     public var logLevel = "info"
     public var maximumRequestBytes = 16 << 20
     public var memoryBudgetBytes = 512 << 20
@@ -39,7 +42,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// typo never silently falls back to a default.
     public static func load(yaml text: String, source: String) throws(Error) -> LoupeConfiguration {
         var configuration = LoupeConfiguration()
-        let root: [String: Any]
+        var root: [String: Any]
         do {
             guard let loaded = try Yams.load(yaml: text) else { return configuration }
             guard let mapping = loaded as? [String: Any] else {
@@ -51,6 +54,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
         } catch {
             throw Error(description: "\(source): invalid YAML: \(error)")
         }
+        // `global` and `scrape_configs` are Prometheus's sections, read by the scrape configuration decoder below.
+        let fullRoot = root
+        root = root.filter { !ScrapeConfiguration.topLevelKeys.contains($0.key) }
         let reader = YAMLReader(source: source)
         try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb"], at: "")
         if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
@@ -102,6 +108,13 @@ public struct LoupeConfiguration: Sendable, Equatable {
                 throw Error(description: "\(source): wal.fsync_interval only applies with wal.fsync: interval")
             }
             if let value = try reader.string(wal, "segment_size") { configuration.walSegmentBytes = try reader.bytes(value, key: "wal.segment_size") }
+        }
+        do {
+            // Relative paths in scrape configurations are relative to the configuration file, as in Prometheus.
+            let directory = source.contains("/") ? String(source[..<source.lastIndex(of: "/")!]) : ""
+            configuration.scrape = try ScrapeConfiguration.decode(fullRoot).resolvingPaths(relativeTo: directory)
+        } catch {
+            throw Error(description: "\(source): \(error.message)")
         }
         return configuration
     }
@@ -182,9 +195,11 @@ private struct YAMLReader {
     let source: String
 
     func checkKeys(_ mapping: [String: Any], allowed: Set<String>, at prefix: String) throws(LoupeConfiguration.Error) {
+        // The top level also holds Prometheus's sections, which the scrape configuration decoder reads.
+        let known = prefix.isEmpty ? allowed.union(ScrapeConfiguration.topLevelKeys) : allowed
         for key in mapping.keys.sorted() where !allowed.contains(key) {
             throw LoupeConfiguration.Error(
-                description: "\(source): unknown key \"\(prefix)\(key)\"; known keys here: \(allowed.sorted().map { prefix + $0 }.joined(separator: ", "))")
+                description: "\(source): unknown key \"\(prefix)\(key)\"; known keys here: \(known.sorted().map { prefix + $0 }.joined(separator: ", "))")
         }
     }
 

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import LoupeModel
 import LoupePipeline
+import LoupeScrape
 import LoupeServer
 import LoupeStorage
 import ServiceLifecycle
@@ -61,6 +62,19 @@ public struct LoupeRuntime: Sendable {
         ])
 
         let ingestor = OTLPIngestor(pipeline: pipeline, limits: IngestLimits(maximumRequestBytes: configuration.maximumRequestBytes))
+        let pipeline = self.pipeline
+        let scraper = ScrapeManager(
+            configuration: self.configuration.scrape,
+            append: { request, tenant in
+                // Through the write path: WAL first, so scraped data is as durable as remote-written data.
+                do {
+                    let receipt = try await pipeline.ingestPrometheus(request, tenant: tenant, canonicalEncoding: nil, requestBytes: 0)
+                    return receipt.message.isEmpty ? nil : receipt.message
+                } catch {
+                    return "\(error)"
+                }
+            },
+            clock: ContinuousClock(), logger: logger, userAgent: "Loupe/\(LoupeVersion.current)")
         let bound = BoundPorts(expected: 3)
         let readiness = self.readiness
         let configuration = self.configuration
@@ -87,8 +101,10 @@ public struct LoupeRuntime: Sendable {
             ingestor: ingestor, logger: logger, onListening: { await announce(.otlpHTTP, $0) }))
         services.append(HTTPServers.mainApplication(
             address: .hostname(configuration.httpAddress.host, port: configuration.httpAddress.port),
-            ingestor: ingestor, readiness: readiness, version: LoupeVersion.current, flags: configuration.flags, logger: logger,
-            onListening: { await announce(.http, $0) }))
+            ingestor: ingestor, readiness: readiness, version: LoupeVersion.current, flags: configuration.flags,
+            scrapeStatus: scraper.status, logger: logger, onListening: { await announce(.http, $0) }))
+        // Last, so it stops first: no scrape is still writing when the listeners and the WAL stop.
+        services.append(scraper)
 
         // Services stop in reverse order: listeners first, the WAL last, so every
         // acknowledged write is flushed before the process exits.

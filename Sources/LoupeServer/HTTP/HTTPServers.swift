@@ -11,8 +11,8 @@ import ServiceLifecycle
 public enum HTTPServers {
     /// - Parameter flags: the effective settings, shown by `/api/v1/status/flags` under Prometheus's flag names where one exists.
     public static func mainApplication(
-        address: BindAddress, ingestor: OTLPIngestor, readiness: Readiness, version: String, flags: [String: String], logger: Logger,
-        onListening: @escaping @Sendable (Int) async -> Void
+        address: BindAddress, ingestor: OTLPIngestor, readiness: Readiness, version: String, flags: [String: String],
+        scrapeStatus: ScrapeStatus? = nil, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         let router = Router()
         OTLPHTTPRoutes(ingestor: ingestor).register(on: router)
@@ -22,7 +22,7 @@ public enum HTTPServers {
         let prometheusAPI = PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus)
         prometheusAPI.register(on: router)
         PrometheusQueryRoutes(store: ingestor.pipeline.stores.prometheus).register(on: router, api: prometheusAPI)
-        PrometheusStatusRoutes(store: ingestor.pipeline.stores.prometheus, api: prometheusAPI, flags: flags)
+        PrometheusStatusRoutes(store: ingestor.pipeline.stores.prometheus, api: prometheusAPI, flags: flags, scrapeStatus: scrapeStatus)
             .register(on: router, loupeVersion: version)
         return Application(
             router: router,
