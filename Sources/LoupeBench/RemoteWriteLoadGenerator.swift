@@ -177,7 +177,9 @@ public struct RemoteWriteLoadGenerator: Sendable {
 
         var total = RemoteWriteTally()
         for tally in tallies { total.merge(tally) }
-        let measuredEnd = max(deadline, min(total.lastAnswerAt ?? deadline, end))
+        // A backfill that sent all its rounds ends with its last answer, not at the duration cap.
+        let measuredEnd = total.ranOutOfTimestamps
+            ? min(total.lastAnswerAt ?? end, end) : max(deadline, min(total.lastAnswerAt ?? deadline, end))
         return RemoteWriteLoadResult(
             options: options, workers: workerCount, batchCount: batchCount, prebuildTime: prebuildTime,
             prebuiltRequests: prebuiltRequests, prebuiltBytes: prebuiltBytes, prebuiltRounds: prebuiltRounds,
