@@ -41,7 +41,7 @@ public struct HeadStatistics: Sendable, Equatable {
 /// appended to, and selections are sorted-list intersections.
 public final class TSDBHead: Sendable {
     struct State: Sendable {
-        var series: [SeriesRef: HeadSeries] = [:]
+        var series = SeriesTable()
         var refsByLabels: [Labels: SeriesRef] = [:]
         /// label name → label value → refs of the series that carry it (sorted).
         var postings: [String: [String: [SeriesRef]]] = [:]
@@ -96,10 +96,11 @@ public final class TSDBHead: Sendable {
                 } else {
                     ref = state.nextRef
                     state.nextRef += 1
-                    state.refsByLabels[series.labels] = ref
-                    state.series[ref] = HeadSeries(labels: series.labels)
+                    let labels = Self.interned(series.labels, in: state)
+                    state.refsByLabels[labels] = ref
+                    state.series[ref] = HeadSeries(labels: labels)
                     state.allRefs.append(ref)
-                    for label in series.labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
+                    for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
                     result.seriesCreated += 1
                 }
                 var head = state.series.removeValue(forKey: ref)!
@@ -269,6 +270,24 @@ public final class TSDBHead: Sendable {
         }
     }
 
+    /// The labels with every name and value that the head already holds replaced by the stored
+    /// string (the postings keys), so 100,000 series named `node_cpu_seconds_total` share one
+    /// string instead of carrying one each.
+    static func interned(_ labels: Labels, in state: State) -> Labels {
+        var result: [Label] = []
+        result.reserveCapacity(labels.count)
+        for label in labels {
+            guard let nameIndex = state.postings.index(forKey: label.name) else {
+                result.append(label)
+                continue
+            }
+            let (name, values) = state.postings[nameIndex]
+            let value = values.index(forKey: label.value).map { values[$0].key } ?? label.value
+            result.append(Label(name, value))
+        }
+        return Labels(presorted: result)
+    }
+
     // MARK: - Postings
 
     static func matchingRefs(_ matchers: [LabelMatcher], in state: State) -> [SeriesRef] {
@@ -352,4 +371,36 @@ public final class TSDBHead: Sendable {
         }
         return result
     }
+}
+
+/// The head's series by ref. Refs are handed out densely from 1, so an array indexed by ref
+/// replaces a hash table (no hashing, no load-factor slack per series).
+struct SeriesTable: Sendable {
+    private var slots: [HeadSeries?] = []
+    private(set) var count = 0
+
+    subscript(ref: SeriesRef) -> HeadSeries? {
+        get { ref < UInt64(slots.count) ? slots[Int(ref)] : nil }
+        set {
+            let index = Int(ref)
+            if index >= slots.count {
+                guard newValue != nil else { return }
+                slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
+            }
+            switch (slots[index] == nil, newValue == nil) {
+            case (true, false): count += 1
+            case (false, true): count -= 1
+            default: break
+            }
+            slots[index] = newValue
+        }
+    }
+
+    mutating func removeValue(forKey ref: SeriesRef) -> HeadSeries? {
+        let value = self[ref]
+        if value != nil { self[ref] = nil }
+        return value
+    }
+
+    var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
 }

@@ -21,10 +21,12 @@ public enum SampleRejection: String, Sendable, Hashable {
 
 /// One series in the head: its closed chunks and the chunk being appended to.
 struct HeadSeries: Sendable {
+    /// Histogram appenders are three times the size of a float one; `indirect` keeps them out of
+    /// line so the (far more common) float series do not pay for them in every head entry.
     enum OpenChunk: Sendable {
         case xor(XORChunkAppender)
-        case histogram(HistogramChunkAppender)
-        case floatHistogram(FloatHistogramChunkAppender)
+        indirect case histogram(HistogramChunkAppender)
+        indirect case floatHistogram(FloatHistogramChunkAppender)
 
         var chunk: Chunk {
             switch self {
@@ -52,7 +54,9 @@ struct HeadSeries: Sendable {
     var open: OpenChunk?
     var lastTimestamp = Int64.min
     var lastFloat: Double?
-    var lastHistogram: NativeHistogram?
+    /// Boxed for the same reason as the histogram appenders.
+    private var lastHistogramBox: HistogramBox?
+    var lastHistogram: NativeHistogram? { lastHistogramBox?.histogram }
     /// Samples accepted within the out-of-order window, sorted by time; they join the chunks
     /// when the head is cut into a block.
     var outOfOrderFloats: [FloatSample] = []
@@ -210,7 +214,7 @@ struct HeadSeries: Sendable {
     private mutating func record(_ timestamp: Int64, float: Double? = nil, histogram: NativeHistogram? = nil) {
         lastTimestamp = timestamp
         lastFloat = float
-        lastHistogram = histogram
+        lastHistogramBox = histogram.map(HistogramBox.init)
     }
 
     mutating func closeOpenChunk() {
@@ -292,3 +296,8 @@ struct HeadSeries: Sendable {
 protocol TimestampedSample { var timestamp: Int64 { get } }
 extension FloatSample: TimestampedSample {}
 extension HistogramSample: TimestampedSample {}
+
+final class HistogramBox: Sendable {
+    let histogram: NativeHistogram
+    init(_ histogram: NativeHistogram) { self.histogram = histogram }
+}
