@@ -81,7 +81,8 @@ public struct PromQLEngine: Sendable {
             throw PromQLError(
                 .invalidRequest, "invalid expression type \"\(expression.valueType.documentedName)\" for range query, must be Scalar or instant Vector")
         }
-        let evaluator = Evaluator(options: options, queryable: queryable, start: start, end: end, interval: step, text: text)
+        let cached = RangeSelectCache(base: queryable, span: end - start)
+        let evaluator = Evaluator(options: options, queryable: cached, start: start, end: end, interval: step, text: text)
         do {
             var order: [Labels] = []
             var index: [Labels: Int] = [:]
