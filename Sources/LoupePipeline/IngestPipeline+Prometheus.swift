@@ -16,10 +16,14 @@ public struct PrometheusIngestReceipt: Sendable, Equatable {
 extension IngestPipeline {
     /// Makes a remote-write request durable and appends it to the tenant's TSDB head.
     ///
-    /// - Parameter canonicalEncoding: the request's own remote write 1.0 bytes, written to
-    ///   the WAL as they are unless samples had to be removed.
+    /// - Parameters:
+    ///   - canonicalEncoding: the request's own remote write 1.0 bytes, used as they are unless
+    ///     samples had to be removed.
+    ///   - compressedEncoding: the same bytes snappy-compressed (the remote write body), written to
+    ///     the WAL as they are when `canonicalEncoding` is used; otherwise Loupe compresses.
     public func ingestPrometheus(
-        _ request: RemoteWriteRequest, tenant: Tenant, canonicalEncoding: [UInt8]?, requestBytes: Int
+        _ request: RemoteWriteRequest, tenant: Tenant, canonicalEncoding: [UInt8]?, compressedEncoding: [UInt8]? = nil,
+        requestBytes: Int
     ) async throws(IngestError) -> PrometheusIngestReceipt {
         var request = request
         var encoding = canonicalEncoding
@@ -45,12 +49,13 @@ extension IngestPipeline {
         }
         var result = HeadAppendResult()
         if !bounds.isEmpty {
-            let bytes = encoding ?? RemoteWriteV1.encode(request)
+            // The WAL keeps requests snappy-compressed, as they travel.
+            let bytes = encoding != nil ? (compressedEncoding ?? Snappy.compress(encoding!)) : Snappy.compress(RemoteWriteV1.encode(request))
             // Held from the WAL write until the head has the samples, so a head cut never
             // falls between the two (see CutGate).
             result = try await cutGate.shared { () async throws(IngestError) -> HeadAppendResult in
                 do throws(StorageError) {
-                    try await wal.append(WALRecord(kind: .prometheusWriteRequest, tenant: tenant, timeBounds: bounds, payload: bytes))
+                    try await wal.append(WALRecord(kind: .prometheusWriteRequestSnappy, tenant: tenant, timeBounds: bounds, payload: bytes))
                 } catch {
                     throw refusal(for: error, signal: .metrics, tenant: tenant)
                 }

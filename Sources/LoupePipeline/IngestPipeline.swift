@@ -183,7 +183,7 @@ public final class IngestPipeline: Sendable {
                 case .otlpMetrics:
                     metrics.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeMetrics(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
                     prometheus.append((record.tenant, nil, metrics.count - 1, !markerSeen))
-                case .prometheusWriteRequest:
+                case .prometheusWriteRequest, .prometheusWriteRequestSnappy:
                     // Wholly inside the blocks: not even decoded.
                     if !markerSeen, let limit = checkpoint?.maxTimes[record.tenant],
                         record.timeBounds.maximum / 1_000_000 < UInt64(clamping: max(limit, 0))
@@ -191,7 +191,9 @@ public final class IngestPipeline: Sendable {
                         skipped += 1
                         return
                     }
-                    prometheus.append((record.tenant, try RemoteWriteV1.decode(record.payload), nil, !markerSeen))
+                    let payload = record.kind == .prometheusWriteRequest
+                        ? record.payload : try Snappy.decompress(record.payload, maximumOutputBytes: 1 << 30)
+                    prometheus.append((record.tenant, try RemoteWriteV1.decode(payload), nil, !markerSeen))
                 case .prometheusHeadCut:
                     if let checkpoint, HeadCheckpoint.cutID(fromMarker: record.payload) == checkpoint.cutID { markerSeen = true }
                 }

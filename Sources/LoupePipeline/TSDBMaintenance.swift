@@ -84,7 +84,7 @@ public final class TSDBMaintenance: Sendable {
         guard let oldestCut = checkpoint.maxTimes.values.min(), oldestCut > 0 else { return }
         do {
             report.walBytesFreed += try pipeline.wal.removeSegments(
-                before: checkpoint.walSegmentsBefore, containingOnly: [.prometheusWriteRequest, .prometheusHeadCut],
+                before: checkpoint.walSegmentsBefore, containingOnly: [.prometheusWriteRequest, .prometheusWriteRequestSnappy, .prometheusHeadCut],
                 olderThan: UInt64(oldestCut) * 1_000_000)
         } catch {
             report.failures.append("truncating the WAL: \(error)")
@@ -96,7 +96,9 @@ public final class TSDBMaintenance: Sendable {
             let due = store.allDatabases.compactMap { database in database.head.cutBoundary().map { (database, $0) } }
             guard !due.isEmpty else { return }
             let previous = store.checkpoint.withLock { $0 } ?? HeadCheckpoint(cutID: 0, maxTimes: [:])
-            var next = HeadCheckpoint(cutID: previous.cutID + 1, maxTimes: previous.maxTimes)
+            // Random, not previous + 1: a cut interrupted before its checkpoint left its marker in the
+            // WAL, and the next cut must not reuse that id.
+            var next = HeadCheckpoint(cutID: UInt64.random(in: 1...UInt64.max), maxTimes: previous.maxTimes)
             let wal = pipeline.wal
             let cut: Bool = await pipeline.cutGate.exclusive { () async -> Bool in
                 // Segments below the current one hold only records written before the marker.

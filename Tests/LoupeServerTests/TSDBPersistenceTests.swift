@@ -21,7 +21,7 @@ struct TSDBPersistenceTests {
 
     static func open(_ directory: URL) throws -> Instance {
         let logger = Logger(label: "tsdb-persistence-test")
-        let wal = try WriteAheadLog(directory: directory.appendingPathComponent("wal").path, options: WALOptions(segmentSizeBytes: 1 << 12), logger: logger)
+        let wal = try WriteAheadLog(directory: directory.appendingPathComponent("wal").path, options: WALOptions(segmentSizeBytes: 1 << 9), logger: logger)
         let store = try PrometheusStore(
             directory: directory.appendingPathComponent("metrics").path,
             options: PrometheusStoreOptions(outOfOrderWindow: 6 * hour), logger: logger)

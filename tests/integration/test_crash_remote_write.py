@@ -66,6 +66,7 @@ class SentRequest:
 @dataclass
 class Ledger:
     start_ms: int
+    step_ms: int = STEP_MS
     requests: dict[int, SentRequest] = field(default_factory=dict)
     # series -> timestamp -> (value, request id)
     sent: dict[tuple[str, str], dict[int, tuple[float, int]]] = field(default_factory=lambda: collections.defaultdict(dict))
@@ -86,7 +87,7 @@ class Ledger:
         samples = {}
         for index in range(SERIES_PER_THREAD):
             key = series_key(thread, index)
-            samples[key] = [(self.start_ms + n * STEP_MS, n * 1.1 + thread * 1e-3 + index / 7)
+            samples[key] = [(self.start_ms + n * self.step_ms, n * 1.1 + thread * 1e-3 + index / 7)
                             for n in range(first, first + SAMPLES_PER_REQUEST)]
         sent = SentRequest(request_id, thread, version, samples)
         with self.lock:
@@ -207,7 +208,7 @@ def _load(server, ledger: Ledger, stop: threading.Event, crashing: threading.Eve
     version = 2 if thread % 3 == 2 else 1  # threads 2 and 5 speak remote write 2.0
     latest_allowed = int(time.time() * 1000) - 60_000
     while not stop.is_set():
-        if ledger.start_ms + (ledger.next_index[thread] + SAMPLES_PER_REQUEST) * STEP_MS > latest_allowed:
+        if ledger.start_ms + (ledger.next_index[thread] + SAMPLES_PER_REQUEST) * ledger.step_ms > latest_allowed:
             unexpected.append(f"thread {thread} ran out of past timestamps")
             break
         try:
@@ -226,7 +227,10 @@ def _load(server, ledger: Ledger, stop: threading.Event, crashing: threading.Eve
 # With one-minute blocks and a maintenance pass every second, heads are cut into blocks on disk,
 # and blocks compacted, while the load runs and the kills land: replay must then combine the
 # blocks with the WAL (skipping what the blocks hold) without losing or duplicating a sample.
-BLOCKS_CONFIG = "tsdb:\n  block_duration: 1m\n  maintenance_interval: 1s\n"
+# Threads advance their timestamps at different speeds, so a cut driven by the fastest leaves the
+# slowest behind the head's lower bound: the out-of-order window takes those samples (into
+# overlapping blocks that compaction merges), as a Prometheus with the same window would.
+BLOCKS_CONFIG = "tsdb:\n  block_duration: 1m\n  maintenance_interval: 1s\n  out_of_order_time_window: 1h\n"
 
 
 @pytest.mark.parametrize("with_blocks", [False, True], ids=["head-only", "blocks-cut-during-load"])
@@ -234,7 +238,11 @@ def test_kill_9_during_remote_write_loses_no_acknowledged_sample(loupe_factory, 
     rng = random.Random(SEED)
     print(f"remote-write crash test seed: {SEED} (set LOUPE_CRASH_SEED to repeat)")
     server = loupe_factory.new(retention="0", log_level="info", start=False, config=BLOCKS_CONFIG if with_blocks else None)
-    ledger = Ledger(start_ms=(int(time.time() * 1000) - 40 * 60_000) // 1000 * 1000)
+    # With blocks, samples are 0.5 s apart (from 90 min back; the read-back window is 2 h) and each cycle waits for more acknowledgements, so the data
+    # spans well over the 1.5 block ranges (90 s) after which a head is cut.
+    history_minutes = 90 if with_blocks else 40
+    ledger = Ledger(start_ms=(int(time.time() * 1000) - history_minutes * 60_000) // 1000 * 1000,
+                    step_ms=500 if with_blocks else STEP_MS)
     for cycle in range(1, CYCLES + 1):
         server.start()
         verify(server, ledger, rng, context=f"after restart {cycle - 1}")
@@ -246,7 +254,7 @@ def test_kill_9_during_remote_write_loses_no_acknowledged_sample(loupe_factory, 
         for thread in threads:
             thread.start()
         # Let some writes through, then kill at a random moment while requests are in flight.
-        minimum = rng.randint(10, 60)
+        minimum = rng.randint(10, 60) + (120 if with_blocks else 0)
         deadline = time.monotonic() + 60
         while len(ledger.acknowledged()) - acknowledged_before < minimum:
             assert time.monotonic() < deadline, f"cycle {cycle}: fewer than {minimum} acknowledgements in 60 s"

@@ -86,7 +86,8 @@ struct RemoteWriteRoutes: Sendable {
         let receipt: PrometheusIngestReceipt
         do {
             receipt = try await pipeline.ingestPrometheus(
-                decoded, tenant: tenant, canonicalEncoding: version == .v1 ? body : nil, requestBytes: body.count)
+                decoded, tenant: tenant, canonicalEncoding: version == .v1 ? body : nil,
+                compressedEncoding: version == .v1 ? Array(compressed.readableBytesView) : nil, requestBytes: body.count)
         } catch {
             return refuse(HTTPErrorResponse.status(for: error.code), error.code.rawValue, error.message, retryAfter: error.retryAfterSeconds)
         }

@@ -108,6 +108,9 @@ public final class TenantTSDB: Sendable {
     /// Series matching every matcher with their samples in `[minTime, maxTime]`, from blocks and
     /// head merged (one sample per timestamp), sorted by labels.
     public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
+        // The head first, then the blocks: a cut moves samples from the head to a pending block
+        // while holding the blocks lock, so a sample is always seen in one place or both (merged).
+        let fromHead = head.select(matchers, minTime: minTime, maxTime: maxTime)
         let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         var merged: [Labels: SeriesSamples] = [:]
         func add(_ samples: SeriesSamples) {
@@ -133,7 +136,6 @@ public final class TenantTSDB: Sendable {
                 if !samples.isEmpty { add(samples) }
             }
         }
-        let fromHead = head.select(matchers, minTime: minTime, maxTime: maxTime)
         if merged.isEmpty { return fromHead }
         for samples in fromHead { add(samples) }
         return merged.values.sorted { $0.labels < $1.labels }
@@ -141,8 +143,8 @@ public final class TenantTSDB: Sendable {
 
     /// Label sets of matching series (all without matchers) with samples in the range.
     public func series(_ matchers: [LabelMatcher], minTime: Int64 = .min, maxTime: Int64 = .max) -> [Labels] {
-        let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         var all = Set(head.series(matchers, minTime: minTime, maxTime: maxTime))
+        let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         for block in persisted where block.overlaps(minTime: minTime, maxTime: maxTime) {
             do {
                 all.formUnion(try block.seriesLabels(matchers, minTime: minTime, maxTime: maxTime))
@@ -160,8 +162,8 @@ public final class TenantTSDB: Sendable {
 
     public func labelNames(_ matchers: [LabelMatcher] = []) -> [String] {
         if !matchers.isEmpty { return Array(Set(series(matchers).flatMap { $0.map(\.name) })).sorted() }
-        let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         var names = Set(head.labelNames())
+        let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         for block in persisted { names.formUnion(block.labelNames) }
         for block in pending { for series in block.series { names.formUnion(series.labels.map(\.name)) } }
         return names.sorted()
@@ -169,8 +171,8 @@ public final class TenantTSDB: Sendable {
 
     public func labelValues(_ name: String, _ matchers: [LabelMatcher] = []) -> [String] {
         if !matchers.isEmpty { return Array(Set(series(matchers).compactMap { $0[name] })).sorted() }
-        let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         var values = Set(head.labelValues(name))
+        let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         for block in persisted { values.formUnion(block.labelValues(name)) }
         for block in pending { for series in block.series { if let value = series.labels[name] { values.insert(value) } } }
         return values.sorted()
@@ -196,11 +198,14 @@ public final class TenantTSDB: Sendable {
     /// until `persist` has written it). Nil when there was nothing to move.
     @discardableResult
     public func cutHead(before boundary: Int64, nowMilliseconds: Int64) -> PendingBlock? {
-        let series = head.cut(before: boundary)
-        guard !series.isEmpty else { return nil }
-        let block = PendingBlock(id: BlockMeta.newID(nowMilliseconds: nowMilliseconds), series: series, end: boundary)
-        blocks.withLock { $0.pending.append(block) }
-        return block
+        // Under the blocks lock, so no reader finds the samples in neither place (see `select`).
+        blocks.withLock { state -> PendingBlock? in
+            let series = head.cut(before: boundary)
+            guard !series.isEmpty else { return nil }
+            let block = PendingBlock(id: BlockMeta.newID(nowMilliseconds: nowMilliseconds), series: series, end: boundary)
+            state.pending.append(block)
+            return block
+        }
     }
 
     /// Writes a pending block to disk and serves it from there.
