@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One Prometheus label.
 public struct Label: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var name: String
@@ -82,6 +90,51 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
 
     public func keeping(_ names: Set<String>) -> Labels {
         Labels(presorted: storage.filter { names.contains($0.name) })
+    }
+
+    /// Byte-wise, as Prometheus compares label sets (and consistent with `hash(into:)`).
+    public static func == (lhs: Labels, rhs: Labels) -> Bool {
+        guard lhs.storage.count == rhs.storage.count else { return false }
+        for index in lhs.storage.indices {
+            let left = lhs.storage[index]
+            let right = rhs.storage[index]
+            guard Self.sameBytes(left.name, right.name), Self.sameBytes(left.value, right.value) else { return false }
+        }
+        return true
+    }
+
+    /// The UTF-8 bytes of every name and value, one `combine` per string: series lookups hash label
+    /// sets on every write, and this is several times cheaper than hashing `String`s one by one.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(storage.count)
+        for label in storage {
+            Self.combineBytes(label.name, into: &hasher)
+            Self.combineBytes(label.value, into: &hasher)
+        }
+    }
+
+    @inline(__always)
+    static func combineBytes(_ string: String, into hasher: inout Hasher) {
+        let done: Void? = string.utf8.withContiguousStorageIfAvailable { bytes in
+            hasher.combine(bytes.count)
+            hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+        }
+        if done == nil {
+            let bytes = Array(string.utf8)
+            hasher.combine(bytes.count)
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
+    @inline(__always)
+    static func sameBytes(_ left: String, _ right: String) -> Bool {
+        let result: Bool? = left.utf8.withContiguousStorageIfAvailable { leftBytes in
+            right.utf8.withContiguousStorageIfAvailable { rightBytes in
+                leftBytes.count == rightBytes.count
+                    && (leftBytes.count == 0 || memcmp(leftBytes.baseAddress!, rightBytes.baseAddress!, leftBytes.count) == 0)
+            } ?? nil
+        } ?? nil
+        return result ?? left.utf8.elementsEqual(right.utf8)
     }
 
     public static func < (lhs: Labels, rhs: Labels) -> Bool {

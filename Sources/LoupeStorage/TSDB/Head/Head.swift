@@ -103,26 +103,30 @@ public final class TSDBHead: Sendable {
                     for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
                     result.seriesCreated += 1
                 }
-                var head = state.series.removeValue(forKey: ref)!
-                for sample in series.samples {
-                    if let rejection = head.append(sample.timestamp, sample.value, bounds: bounds) {
-                        result.rejected[rejection, default: 0] += 1
-                    } else {
-                        result.floatsAppended += 1
-                        state.minTime = min(state.minTime, sample.timestamp)
-                        state.maxTime = max(state.maxTime, sample.timestamp)
+                var minTime = state.minTime
+                var maxTime = state.maxTime
+                state.series.update(ref) { head in
+                    for sample in series.samples {
+                        if let rejection = head.append(sample.timestamp, sample.value, bounds: bounds) {
+                            result.rejected[rejection, default: 0] += 1
+                        } else {
+                            result.floatsAppended += 1
+                            minTime = min(minTime, sample.timestamp)
+                            maxTime = max(maxTime, sample.timestamp)
+                        }
+                    }
+                    for sample in series.histograms {
+                        if let rejection = head.append(sample.timestamp, sample.histogram, bounds: bounds) {
+                            result.rejected[rejection, default: 0] += 1
+                        } else {
+                            result.histogramsAppended += 1
+                            minTime = min(minTime, sample.timestamp)
+                            maxTime = max(maxTime, sample.timestamp)
+                        }
                     }
                 }
-                for sample in series.histograms {
-                    if let rejection = head.append(sample.timestamp, sample.histogram, bounds: bounds) {
-                        result.rejected[rejection, default: 0] += 1
-                    } else {
-                        result.histogramsAppended += 1
-                        state.minTime = min(state.minTime, sample.timestamp)
-                        state.maxTime = max(state.maxTime, sample.timestamp)
-                    }
-                }
-                state.series[ref] = head
+                state.minTime = minTime
+                state.maxTime = maxTime
             }
             state.samples += result.samplesAppended
         }
@@ -403,4 +407,10 @@ struct SeriesTable: Sendable {
     }
 
     var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
+
+    /// Mutates a series in place (no copy out and back).
+    mutating func update(_ ref: SeriesRef, _ body: (inout HeadSeries) -> Void) {
+        guard ref < UInt64(slots.count), slots[Int(ref)] != nil else { return }
+        body(&slots[Int(ref)]!)
+    }
 }
