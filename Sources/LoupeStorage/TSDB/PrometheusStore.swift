@@ -171,19 +171,9 @@ public struct HeadCheckpoint: Sendable, Equatable {
 
     static func read(directory: String) throws(StorageError) -> HeadCheckpoint? {
         let path = WALFiles.join(directory, fileName)
-        guard BlockFiles.exists(path) else { return nil }
-        let bytes = try BlockFiles.readFile(path)
-        return try bytes.withBytes { (raw: UnsafeRawBufferPointer) throws(StorageError) in
-            guard raw.count >= 8, Array(raw[0..<4]) == magic else {
-                throw StorageError(.corrupt, "\(path) is not a Loupe TSDB checkpoint", path: path)
-            }
-            var tail = ByteSource(raw, offset: raw.count - 4)
-            guard try tail.uint32() == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) else {
-                throw StorageError(.corrupt, "\(path): checksum mismatch", path: path)
-            }
-            var source = ByteSource(raw, offset: 4, end: raw.count - 4)
+        return try ChecksummedFile.read(path, magic: magic, what: "Loupe TSDB checkpoint") { (source: inout ByteSource) throws(StorageError) in
             var checkpoint = HeadCheckpoint(cutID: try source.uvarint(), maxTimes: [:])
-            let count = try source.uvarintInt(limit: raw.count)
+            let count = try source.uvarintInt(limit: source.end)
             for _ in 0..<count {
                 let tenant = Tenant(uncheckedName: try source.string())
                 checkpoint.maxTimes[tenant] = try source.varint()
@@ -194,17 +184,15 @@ public struct HeadCheckpoint: Sendable, Equatable {
     }
 
     func write(directory: String) throws(StorageError) {
-        var sink = ByteSink()
-        sink.append(Self.magic)
-        sink.uvarint(cutID)
-        sink.uvarint(maxTimes.count)
-        for (tenant, time) in maxTimes.sorted(by: { $0.key < $1.key }) {
-            sink.string(tenant.name)
-            sink.varint(time)
+        try ChecksummedFile.write(WALFiles.join(directory, Self.fileName), magic: Self.magic, directory: directory) { sink in
+            sink.uvarint(cutID)
+            sink.uvarint(maxTimes.count)
+            for (tenant, time) in maxTimes.sorted(by: { $0.key < $1.key }) {
+                sink.string(tenant.name)
+                sink.varint(time)
+            }
+            sink.uvarint(walSegmentsBefore)
         }
-        sink.uvarint(walSegmentsBefore)
-        sink.uint32(CRC32C.checksum(sink.bytes))
-        try BlockFiles.replaceFile(WALFiles.join(directory, Self.fileName), sink.bytes, directory: directory)
     }
 
     /// The WAL marker payload of a cut.

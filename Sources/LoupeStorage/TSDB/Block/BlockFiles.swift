@@ -112,3 +112,35 @@ final class MappedFile: @unchecked Sendable {
     /// The file's bytes, valid while `self` is alive.
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 }
+
+/// Small files framed as magic, body, CRC-32C of both (a block's tombstones, the TSDB checkpoint):
+/// replaced atomically, and read back only if whole.
+enum ChecksummedFile {
+    /// The body of the file at `path`, or nil when there is no file; `corrupt` when the magic or the
+    /// checksum is wrong.
+    static func read<Result>(
+        _ path: String, magic: [UInt8], what: String, _ parse: (inout ByteSource) throws(StorageError) -> Result
+    ) throws(StorageError) -> Result? {
+        guard BlockFiles.exists(path) else { return nil }
+        let bytes = try BlockFiles.readFile(path)
+        return try bytes.withBytes { (raw: UnsafeRawBufferPointer) throws(StorageError) -> Result in
+            guard raw.count >= magic.count + 4, Array(raw[0..<magic.count]) == magic else {
+                throw StorageError(.corrupt, "\(path) is not a \(what)", path: path)
+            }
+            var tail = ByteSource(raw, offset: raw.count - 4)
+            guard try tail.uint32() == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) else {
+                throw StorageError(.corrupt, "\(path): checksum mismatch", path: path)
+            }
+            var body = ByteSource(raw, offset: magic.count, end: raw.count - 4)
+            return try parse(&body)
+        }
+    }
+
+    static func write(_ path: String, magic: [UInt8], directory: String, _ body: (inout ByteSink) -> Void) throws(StorageError) {
+        var sink = ByteSink()
+        sink.append(magic)
+        body(&sink)
+        sink.uint32(CRC32C.checksum(sink.bytes))
+        try BlockFiles.replaceFile(path, sink.bytes, directory: directory)
+    }
+}

@@ -313,23 +313,12 @@ enum Tombstones {
 
     static func read(directory: String) throws(StorageError) -> [SeriesRef: [DeletedInterval]] {
         let path = WALFiles.join(directory, "tombstones")
-        guard BlockFiles.exists(path) else { return [:] }
-        let bytes = try BlockFiles.readFile(path)
-        return try bytes.withBytes { (raw: UnsafeRawBufferPointer) throws(StorageError) in
-            guard raw.count >= 8, Array(raw[0..<4]) == magic else {
-                throw StorageError(.corrupt, "\(path) is not a tombstones file", path: path)
-            }
-            var tail = ByteSource(raw, offset: raw.count - 4)
-            let stored = try tail.uint32()
-            guard stored == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])) else {
-                throw StorageError(.corrupt, "\(path): checksum mismatch", path: path)
-            }
-            var source = ByteSource(raw, offset: 4, end: raw.count - 4)
+        return try ChecksummedFile.read(path, magic: magic, what: "tombstones file") { (source: inout ByteSource) throws(StorageError) in
             var result: [SeriesRef: [DeletedInterval]] = [:]
-            let count = try source.uvarintInt(limit: raw.count)
+            let count = try source.uvarintInt(limit: source.end)
             for _ in 0..<count {
                 let ref = try source.uvarint()
-                let intervals = try source.uvarintInt(limit: raw.count)
+                let intervals = try source.uvarintInt(limit: source.end)
                 for _ in 0..<intervals {
                     let minTime = try source.varint()
                     let maxTime = minTime &+ Int64(bitPattern: try source.uvarint())
@@ -337,22 +326,20 @@ enum Tombstones {
                 }
             }
             return result
-        }
+        } ?? [:]
     }
 
     static func write(_ deleted: [SeriesRef: [DeletedInterval]], directory: String) throws(StorageError) {
-        var sink = ByteSink()
-        sink.append(magic)
-        sink.uvarint(deleted.count)
-        for (ref, intervals) in deleted.sorted(by: { $0.key < $1.key }) {
-            sink.uvarint(ref)
-            sink.uvarint(intervals.count)
-            for interval in intervals {
-                sink.varint(interval.minTime)
-                sink.uvarint(UInt64(bitPattern: interval.maxTime &- interval.minTime))
+        try ChecksummedFile.write(WALFiles.join(directory, "tombstones"), magic: magic, directory: directory) { sink in
+            sink.uvarint(deleted.count)
+            for (ref, intervals) in deleted.sorted(by: { $0.key < $1.key }) {
+                sink.uvarint(ref)
+                sink.uvarint(intervals.count)
+                for interval in intervals {
+                    sink.varint(interval.minTime)
+                    sink.uvarint(UInt64(bitPattern: interval.maxTime &- interval.minTime))
+                }
             }
         }
-        sink.uint32(CRC32C.checksum(sink.bytes))
-        try BlockFiles.replaceFile(WALFiles.join(directory, "tombstones"), sink.bytes, directory: directory)
     }
 }
