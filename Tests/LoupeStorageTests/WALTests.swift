@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import LoupeModel
+import LoupeWire
 import ServiceLifecycle
 import Synchronization
 import Testing

@@ -1,5 +1,6 @@
 import Logging
 import LoupeModel
+import LoupeWire
 import Synchronization
 
 /// How the Prometheus TSDB behaves: limits, block range, out-of-order window, retention by size.

@@ -1,4 +1,5 @@
 import LoupeModel
+import LoupeWire
 
 /// The on-disk framing of the write-ahead log: pure functions, no I/O, so they can be unit-tested and fuzzed.
 ///

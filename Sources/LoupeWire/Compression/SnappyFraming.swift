@@ -166,7 +166,7 @@ extension Snappy {
 
     /// The framing format's checksum of `data`: its CRC-32C, masked.
     public static func maskedChecksum(_ data: UnsafeRawBufferPointer) -> UInt32 {
-        let crc = CRC32CCastagnoli.checksum(data)
+        let crc = CRC32C.checksum(data)
         return ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8
     }
 
@@ -177,7 +177,7 @@ extension Snappy {
 
     /// The CRC-32C (Castagnoli) of `data`, unmasked: `crc32c("123456789") == 0xE3069283`.
     public static func crc32c(_ data: [UInt8]) -> UInt32 {
-        data.withUnsafeBytes { CRC32CCastagnoli.checksum($0) }
+        data.withUnsafeBytes { CRC32C.checksum($0) }
     }
 
     private static func appendDecompressed(_ data: UnsafeRawBufferPointer, declared: Int, to output: inout [UInt8]) throws(SnappyError) {
@@ -210,60 +210,5 @@ extension Snappy {
     private static func hex(_ byte: UInt8) -> String {
         let digits = String(byte, radix: 16, uppercase: true)
         return digits.count == 1 ? "0" + digits : digits
-    }
-}
-
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) for the framing format's checksums. (LoupeStorage has
-/// its own for the WAL; LoupeWire cannot import it, and one public `CRC32C` in each module would make the name
-/// ambiguous wherever both are imported, so this one stays internal.) Slicing-by-8.
-enum CRC32CCastagnoli {
-    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard var pointer = bytes.baseAddress, bytes.count > 0 else { return 0 }
-        var remaining = bytes.count
-        var c: UInt32 = ~0
-        let t = tables.pointer
-        while remaining >= 8 {
-            let word = UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
-            let low = UInt32(truncatingIfNeeded: word) ^ c
-            let high = UInt32(truncatingIfNeeded: word &>> 32)
-            c = t[7 &* 256 &+ Int(low & 0xFF)]
-                ^ t[6 &* 256 &+ Int((low &>> 8) & 0xFF)]
-                ^ t[5 &* 256 &+ Int((low &>> 16) & 0xFF)]
-                ^ t[4 &* 256 &+ Int(low &>> 24)]
-                ^ t[3 &* 256 &+ Int(high & 0xFF)]
-                ^ t[2 &* 256 &+ Int((high &>> 8) & 0xFF)]
-                ^ t[1 &* 256 &+ Int((high &>> 16) & 0xFF)]
-                ^ t[Int(high &>> 24)]
-            pointer += 8
-            remaining &-= 8
-        }
-        while remaining > 0 {
-            c = t[Int((c ^ UInt32(pointer.load(as: UInt8.self))) & 0xFF)] ^ (c &>> 8)
-            pointer += 1
-            remaining &-= 1
-        }
-        return ~c
-    }
-
-    /// Table k maps a byte to its contribution k bytes further on. Built once, never freed.
-    private static let tables: Tables = {
-        let pointer = UnsafeMutablePointer<UInt32>.allocate(capacity: 8 * 256)
-        for i in 0..<256 {
-            var c = UInt32(i)
-            for _ in 0..<8 { c = c & 1 == 1 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-            pointer[i] = c
-        }
-        for k in 1..<8 {
-            for i in 0..<256 {
-                let previous = pointer[(k - 1) * 256 + i]
-                pointer[k * 256 + i] = (previous >> 8) ^ pointer[Int(previous & 0xFF)]
-            }
-        }
-        return Tables(pointer: UnsafePointer(pointer))
-    }()
-
-    private struct Tables: @unchecked Sendable {
-        // Immutable after initialisation.
-        let pointer: UnsafePointer<UInt32>
     }
 }

@@ -1,3 +1,4 @@
+import LoupeWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import LoupeModel
+import LoupeWire
 
 /// One series of a block being written: its labels and its chunks in time order.
 public struct BlockSeries: Sendable {

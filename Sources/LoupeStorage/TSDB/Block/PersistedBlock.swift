@@ -1,4 +1,5 @@
 import LoupeModel
+import LoupeWire
 import Synchronization
 
 /// A time range deleted from one series (`delete_series` with `start`/`end`), inclusive.

@@ -3,7 +3,7 @@
 /// Software slicing-by-8: eight bytes per step with eight 256-entry tables (about 1-2 GB/s in release
 /// builds), which keeps checksumming a 300 KB WAL record in the low hundreds of microseconds.
 /// `checksum("123456789") == 0xE3069283`.
-public enum CRC32C {
+public enum CRC32C: Sendable {
     /// The checksum of `bytes`.
     @inlinable
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
