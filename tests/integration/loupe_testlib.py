@@ -588,3 +588,29 @@ class StopFlag:
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+
+def kill_during_load(server, ledger, rng, threads, stop, crashing, unexpected: list, cycle: int, minimum: int) -> None:
+    """Lets `minimum` more requests be acknowledged, then SIGKILLs the server at a random moment while
+    the load `threads` still send, stops them, and checks none failed while the server was up.
+    `ledger` has `acknowledged()`, `requests` (with `.acknowledged`), `statuses` and `errors`."""
+    acknowledged_before = len(ledger.acknowledged())
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while len(ledger.acknowledged()) - acknowledged_before < minimum:
+        assert time.monotonic() < deadline, f"cycle {cycle}: fewer than {minimum} acknowledgements in 60 s"
+        assert server.running, f"cycle {cycle}: loupe died under load\n{server.stderr_tail()}"
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 1.5))
+    crashing.set()
+    server.kill()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=90)
+        assert not thread.is_alive(), "a load thread did not stop"
+    assert not unexpected, f"cycle {cycle}: failures while the server was up: {unexpected[:5]}"
+    acknowledged = len(ledger.acknowledged()) - acknowledged_before
+    unacknowledged = sum(1 for r in ledger.requests.values() if not r.acknowledged)
+    print(f"cycle {cycle}: {acknowledged} requests acknowledged before kill -9; {unacknowledged} unacknowledged so far; "
+          f"statuses {dict(ledger.statuses)}, errors {dict(ledger.errors)}")

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 import otlp_payloads as P
-from loupe_testlib import http_session, json_spans
+from loupe_testlib import kill_during_load, http_session, json_spans
 
 THREADS = 8
 SPANS_PER_REQUEST = 4
@@ -212,28 +212,8 @@ def test_kill_9_under_load_loses_no_acknowledged_write(loupe_factory):
         unexpected: list[str] = []
         threads = [threading.Thread(target=_load, args=(server, ledger, stop, crashing, i, unexpected), daemon=True)
                    for i in range(THREADS)]
-        acknowledged_before = len(ledger.acknowledged())
-        for thread in threads:
-            thread.start()
         # Let some writes through, then kill at a random moment while requests are in flight.
-        minimum = rng.randint(10, 60)
-        deadline = time.monotonic() + 60
-        while len(ledger.acknowledged()) - acknowledged_before < minimum:
-            assert time.monotonic() < deadline, f"cycle {cycle}: fewer than {minimum} acknowledgements in 60 s"
-            assert server.running, f"cycle {cycle}: loupe died under load\n{server.stderr_tail()}"
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 1.5))
-        crashing.set()
-        server.kill()
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=90)
-            assert not thread.is_alive(), "a load thread did not stop"
-        assert not unexpected, f"cycle {cycle}: failures while the server was up: {unexpected[:5]}"
-        acknowledged = len(ledger.acknowledged()) - acknowledged_before
-        in_flight = sum(1 for r in ledger.requests.values() if not r.acknowledged)
-        print(f"cycle {cycle}: {acknowledged} requests acknowledged before kill -9; {in_flight} unacknowledged so far; "
-              f"statuses {dict(ledger.statuses)}, errors {dict(ledger.errors)}")
+        kill_during_load(server, ledger, rng, threads, stop, crashing, unexpected, cycle, minimum=rng.randint(10, 60))
         assert set(ledger.statuses) <= {200}, f"only successes expected while up: {dict(ledger.statuses)}"
     server.start()
     found = verify(server, ledger, context=f"after the last of {CYCLES} kill -9 cycles")

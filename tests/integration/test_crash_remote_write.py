@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from loupe_testlib import REQUEST_TIMEOUT, http_session
+from loupe_testlib import kill_during_load, REQUEST_TIMEOUT, http_session
 from remote_write import HEADERS, HEADERS_V2, encode_request, encode_request_v2
 
 THREADS = 6
@@ -250,28 +250,8 @@ def test_kill_9_during_remote_write_loses_no_acknowledged_sample(loupe_factory, 
         unexpected: list[str] = []
         threads = [threading.Thread(target=_load, args=(server, ledger, stop, crashing, i, unexpected), daemon=True)
                    for i in range(THREADS)]
-        acknowledged_before = len(ledger.acknowledged())
-        for thread in threads:
-            thread.start()
         # Let some writes through, then kill at a random moment while requests are in flight.
-        minimum = rng.randint(10, 60) + (120 if with_blocks else 0)
-        deadline = time.monotonic() + 60
-        while len(ledger.acknowledged()) - acknowledged_before < minimum:
-            assert time.monotonic() < deadline, f"cycle {cycle}: fewer than {minimum} acknowledgements in 60 s"
-            assert server.running, f"cycle {cycle}: loupe died under load\n{server.stderr_tail()}"
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 1.5))
-        crashing.set()
-        server.kill()
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=90)
-            assert not thread.is_alive(), "a load thread did not stop"
-        assert not unexpected, f"cycle {cycle}: failures while the server was up: {unexpected[:5]}"
-        acknowledged = len(ledger.acknowledged()) - acknowledged_before
-        unacknowledged = sum(1 for r in ledger.requests.values() if not r.acknowledged)
-        print(f"cycle {cycle}: {acknowledged} requests acknowledged before kill -9; {unacknowledged} unacknowledged so far; "
-              f"statuses {dict(ledger.statuses)}, errors {dict(ledger.errors)}")
+        kill_during_load(server, ledger, rng, threads, stop, crashing, unexpected, cycle, minimum=rng.randint(10, 60) + (120 if with_blocks else 0))
         assert all(200 <= code < 300 for code in ledger.statuses), f"only successes expected while up: {dict(ledger.statuses)}"
     server.start()
     total, from_unacknowledged = verify(server, ledger, rng, context=f"after the last of {CYCLES} kill -9 cycles")
