@@ -18,16 +18,20 @@ public struct PromQLEngine: Sendable {
         /// The step of subqueries written without one (`[5m:]`), in milliseconds.
         public var defaultSubqueryStep: Int64
         public var parserOptions: PromQLParser.Options
+        /// About how many samples a range query reads from storage at once; longer ranges are read
+        /// in slices of steps so memory stays bounded.
+        public var rangeFetchSamples: Int
 
         public init(
             lookbackDelta: Int64 = 5 * 60 * 1000, maxSamples: Int = 50_000_000, timeout: Duration = .seconds(120),
-            defaultSubqueryStep: Int64 = 60 * 1000, parserOptions: PromQLParser.Options = .init()
+            defaultSubqueryStep: Int64 = 60 * 1000, parserOptions: PromQLParser.Options = .init(), rangeFetchSamples: Int = 4_000_000
         ) {
             self.lookbackDelta = lookbackDelta
             self.maxSamples = maxSamples
             self.timeout = timeout
             self.defaultSubqueryStep = defaultSubqueryStep
             self.parserOptions = parserOptions
+            self.rangeFetchSamples = max(1, rangeFetchSamples)
         }
     }
 
@@ -82,15 +86,30 @@ public struct PromQLEngine: Sendable {
                 .invalidRequest, "invalid expression type \"\(expression.valueType.documentedName)\" for range query, must be Scalar or instant Vector")
         }
         let cached = RangeSelectCache(base: queryable, span: end - start)
-        let evaluator = Evaluator(options: options, queryable: cached, start: start, end: end, interval: step, text: text)
+        let evaluator = Evaluator(
+            options: options, queryable: cached, storage: queryable, start: start, end: end, interval: step, text: text)
         do {
+            let grid = StepGrid(start: start, end: end, step: step)
+            evaluator.stepGrid = grid
+            evaluator.stepSampleCounts = Array(repeating: 0, count: grid.count)
+            try evaluator.prepareSteps(expression)
+            if let root = evaluator.stepValues[StepNodeKey(expression)] {
+                for count in evaluator.stepSampleCounts {
+                    evaluator.resetStep()
+                    try evaluator.addSamples(count)
+                }
+                return PromQLResult(value: .matrix(try evaluator.stepMatrix(root, grid: grid)), annotations: evaluator.annotations)
+            }
             var order: [Labels] = []
             var index: [Labels: Int] = [:]
             var series: [PromQLSeries] = []
             var t = start
+            var stepIndex = 0
             while t <= end {
                 try evaluator.checkTimeout()
                 evaluator.resetStep()
+                try evaluator.addSamples(evaluator.stepSampleCounts[stepIndex])
+                stepIndex += 1
                 let value = try evaluator.evaluate(expression, at: t)
                 var samples: [PromQLSample]
                 switch value {
@@ -139,6 +158,8 @@ enum EvalValue {
 final class Evaluator {
     let options: PromQLEngine.Options
     let queryable: any PromQLQueryable
+    /// Storage without the range select cache (series-by-series evaluation fetches its own slices).
+    let storage: any PromQLQueryable
     let start: Int64
     let end: Int64
     /// The query step (0 for instant queries).
@@ -147,12 +168,21 @@ final class Evaluator {
     var annotations: [PromQLAnnotation] = []
     var annotationSet: Set<PromQLAnnotation> = []
     var samplesInStep = 0
+    /// Range queries: the steps, the nodes computed series by series, and the samples they read per step.
+    var stepGrid: StepGrid?
+    var stepValues: [StepNodeKey: StepValue] = [:]
+    var stepFallbacks: Set<StepNodeKey> = []
+    var stepSampleCounts: [Int] = []
     let clock = ContinuousClock()
     let startedAt: ContinuousClock.Instant
 
-    init(options: PromQLEngine.Options, queryable: any PromQLQueryable, start: Int64, end: Int64, interval: Int64, text: String) {
+    init(
+        options: PromQLEngine.Options, queryable: any PromQLQueryable, storage: (any PromQLQueryable)? = nil, start: Int64, end: Int64,
+        interval: Int64, text: String
+    ) {
         self.options = options
         self.queryable = queryable
+        self.storage = storage ?? queryable
         self.start = start
         self.end = end
         self.interval = interval
@@ -246,6 +276,9 @@ final class Evaluator {
     // MARK: - Evaluation
 
     func evaluate(_ expression: PromQLExpression, at ts: Int64) throws -> EvalValue {
+        if !stepValues.isEmpty, let index = stepGrid?.index(of: ts), let value = stepValues[StepNodeKey(expression)] {
+            return stepColumn(value, at: index, time: ts)
+        }
         switch expression {
         case .number(let literal): return .scalar(literal.value)
         case .string(let literal): return .string(literal.value)

@@ -489,7 +489,7 @@ extension Evaluator {
                     else { continue }
                     result.histogram = h
                 } else {
-                    guard let v = extrapolatedRate(f, rangeStart, rangeEnd, isCounter: name != "delta", isRate: name == "rate") else { continue }
+                    guard let v = floatWindowValue(name, f, rangeStart: rangeStart, rangeEnd: rangeEnd) else { continue }
                     if name != "delta", let metric = s.labels.metricName, !isCounterName(metric) {
                         info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"\(metric)\"", call.arguments[matrixIndex].position)
                     }
@@ -543,15 +543,7 @@ extension Evaluator {
                     }
                     continue
                 }
-                let last = lastFloats[1]
-                let previous = lastFloats[0]
-                var value = last.value - previous.value
-                if name == "irate" {
-                    if last.value < previous.value { value = last.value }
-                    let dt = Double(last.timestamp - previous.timestamp) / 1000
-                    if dt == 0 { continue }
-                    value /= dt
-                }
+                guard let value = floatWindowValue(name, f, rangeStart: rangeStart, rangeEnd: rangeEnd) else { continue }
                 result.value = value
             case "changes", "resets":
                 if f.isEmpty && hs.isEmpty { continue }
@@ -562,17 +554,7 @@ extension Evaluator {
                     kinds.sort { $0.0 < $1.0 }
                     for i in kinds.indices.dropFirst() where kinds[i].1 != kinds[i - 1].1 { count += 1 }
                 }
-                if f.count > 1 {
-                    for i in 1..<f.count {
-                        let a = f[i - 1].value
-                        let b = f[i].value
-                        if name == "changes" {
-                            if a != b && !(a.isNaN && b.isNaN) { count += 1 }
-                        } else if b < a {
-                            count += 1
-                        }
-                    }
-                }
+                count += floatWindowValue(name, f, rangeStart: rangeStart, rangeEnd: rangeEnd) ?? 0
                 if hs.count > 1 {
                     for i in 1..<hs.count {
                         let a = hs[i - 1].histogram
@@ -586,11 +568,11 @@ extension Evaluator {
                 }
                 result.value = count
             case "deriv":
-                guard f.count >= 2 else { continue }
-                result.value = linearRegression(f, interceptTime: f[0].timestamp).slope
+                guard let value = floatWindowValue(name, f, rangeStart: rangeStart, rangeEnd: rangeEnd) else { continue }
+                result.value = value
             case "predict_linear":
                 guard f.count >= 2 else { continue }
-                let (slope, intercept) = linearRegression(f, interceptTime: ts)
+                let (slope, intercept) = f.withUnsafeBufferPointer { linearRegression($0, interceptTime: ts) }
                 result.value = slope * scalarParameters[0] + intercept
             case "double_exponential_smoothing":
                 guard f.count >= 2 else { continue }
@@ -642,39 +624,14 @@ extension Evaluator {
                     result.histogram = total
                     break
                 }
-                if f.isEmpty { continue }
-                var k = KahanSum()
-                for p in f { k.add(p.value) }
-                if name == "sum_over_time" {
-                    result.value = k.value
-                } else if k.value.isInfinite {
-                    result.value = incrementalMean(f.map(\.value))
-                } else {
-                    result.value = k.value / Double(f.count)
-                }
+                guard let value = floatWindowValue(name, f, rangeStart: rangeStart, rangeEnd: rangeEnd) else { continue }
+                result.value = value
             case "min_over_time", "max_over_time", "ts_of_min_over_time", "ts_of_max_over_time":
-                if f.isEmpty { continue }
-                let isMax = name.contains("max")
-                var best = f[0]
-                for p in f.dropFirst() {
-                    if isMax ? (p.value >= best.value || best.value.isNaN) : (p.value <= best.value || best.value.isNaN) {
-                        if !p.value.isNaN || best.value.isNaN { best = p }
-                    }
-                }
-                result.value = name.hasPrefix("ts_of") ? Double(best.timestamp) / 1000 : best.value
+                guard let value = floatWindowValue(name, f, rangeStart: rangeStart, rangeEnd: rangeEnd) else { continue }
+                result.value = value
             case "stddev_over_time", "stdvar_over_time":
-                if f.isEmpty { continue }
-                var count = 0.0
-                var mean = 0.0
-                var m2 = 0.0
-                for p in f {
-                    count += 1
-                    let delta = p.value - mean
-                    mean += delta / count
-                    m2 += delta * (p.value - mean)
-                }
-                let variance = m2 / count
-                result.value = name == "stddev_over_time" ? variance.squareRoot() : variance
+                guard let value = floatWindowValue(name, f, rangeStart: rangeStart, rangeEnd: rangeEnd) else { continue }
+                result.value = value
             case "quantile_over_time":
                 if f.isEmpty { continue }
                 result.value = quantile(scalarParameters[0], f.map(\.value))
@@ -908,7 +865,7 @@ extension Evaluator {
         name.hasSuffix("_total") || name.hasSuffix("_sum") || name.hasSuffix("_count") || name.hasSuffix("_bucket")
     }
 
-    func extrapolatedRate(_ samples: [FloatSample], _ rangeStart: Int64, _ rangeEnd: Int64, isCounter: Bool, isRate: Bool) -> Double? {
+    func extrapolatedRate(_ samples: UnsafeBufferPointer<FloatSample>, _ rangeStart: Int64, _ rangeEnd: Int64, isCounter: Bool, isRate: Bool) -> Double? {
         guard samples.count >= 2 else { return nil }
         let first = samples[0]
         let last = samples[samples.count - 1]
@@ -992,7 +949,7 @@ extension Evaluator {
         return scaled
     }
 
-    func linearRegression(_ samples: [FloatSample], interceptTime: Int64) -> (slope: Double, intercept: Double) {
+    func linearRegression(_ samples: UnsafeBufferPointer<FloatSample>, interceptTime: Int64) -> (slope: Double, intercept: Double) {
         var n = 0.0
         var sumX = KahanSum()
         var sumY = KahanSum()

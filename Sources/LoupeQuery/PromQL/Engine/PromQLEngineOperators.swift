@@ -330,10 +330,7 @@ extension Evaluator {
         }
         let input = try evaluateVector(aggregation.expression, at: ts)
         let groupingSet = Set(aggregation.grouping)
-        func key(_ labels: Labels) -> Labels {
-            if aggregation.without { return labels.removing(groupingSet.union([Labels.metricNameLabel])) }
-            return labels.keeping(groupingSet)
-        }
+        func key(_ labels: Labels) -> Labels { groupLabels(labels, aggregation, groupingSet) }
         var groupOrder: [Labels] = []
         var groups: [Labels: [PromQLSample]] = [:]
         for sample in input {
@@ -479,6 +476,12 @@ extension Evaluator {
             out.append(result)
         }
         return out
+    }
+
+    /// The labels of the group a series falls in (`by` keeps the grouping labels, `without` drops them and the name).
+    func groupLabels(_ labels: Labels, _ aggregation: PromQLAggregation, _ groupingSet: Set<String>) -> Labels {
+        if aggregation.without { return labels.removing(groupingSet.union([Labels.metricNameLabel])) }
+        return labels.keeping(groupingSet)
     }
 
     func unwrapParentheses(_ expression: PromQLExpression) -> PromQLExpression {
