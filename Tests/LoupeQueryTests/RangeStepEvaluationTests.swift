@@ -76,6 +76,12 @@ struct RangeStepEvaluationTests {
         "temperature / on (job) group_left sum by (job) (capacity)", "temperature and capacity", "temperature or capacity",
         "timestamp(temperature)", "absent(nonexistent)", "max_over_time(rate(requests_total[5m])[10m:1m])",
         "scalar(sum(capacity)) * temperature", "histogram_quantile(0.9, rate(requests_total[5m]))",
+        // Subqueries: evaluated once over the steps covering every window, then sliced.
+        "rate(temperature[5m:30s])", "avg_over_time(sum by (job) (temperature)[15m:2m])",
+        "max_over_time(avg_over_time(temperature[5m:1m])[20m:5m])", "min_over_time(rate(requests_total[5m])[10m:1m] offset 3m)",
+        "sum_over_time(temperature[20s:10s])", "quantile_over_time(0.5, rate(requests_total[5m])[10m:1m])",
+        "last_over_time(temperature[10m:1m] @ 1800)", "count_over_time((temperature > 2)[30m:])",
+        "sum(max_over_time(topk(1, temperature)[5m:1m]))",
         // A result whose series collide once the name is dropped.
         "rate({__name__=~\"requests_total|capacity\"}[5m])",
     ]

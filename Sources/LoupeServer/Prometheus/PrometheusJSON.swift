@@ -56,6 +56,57 @@ struct PrometheusJSON {
         return formatGoFloat(value)
     }
 
+    /// `[<unix seconds>,"<value>"]`, written straight into the buffer: range query results are
+    /// mostly points, and integral values and whole-millisecond times need no intermediate strings.
+    mutating func point(_ milliseconds: Int64, _ value: Double) {
+        bytes.append(UInt8(ascii: "["))
+        if milliseconds >= 0 {
+            appendDecimal(UInt64(milliseconds / 1000))
+            var remainder = Int(milliseconds % 1000)
+            if remainder != 0 {
+                bytes.append(UInt8(ascii: "."))
+                var digits = 3
+                while remainder % 10 == 0 {
+                    remainder /= 10
+                    digits -= 1
+                }
+                var divisor = [1, 10, 100][digits - 1]
+                while divisor > 0 {
+                    bytes.append(UInt8(ascii: "0") + UInt8(remainder / divisor % 10))
+                    divisor /= 10
+                }
+            }
+        } else {
+            raw(Self.formatTimestamp(milliseconds))
+        }
+        bytes.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: "\"")])
+        if value.isFinite, value == value.rounded(), abs(value) < 1e15, value != 0 || value.sign == .plus {
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            appendDecimal(UInt64(abs(value)))
+        } else {
+            raw(Self.formatValue(value))
+        }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "]")])
+    }
+
+    private mutating func appendDecimal(_ value: UInt64) {
+        if value < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for the 20 digits of UInt64.max
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
+    }
+
     /// Unix seconds with millisecond precision, as a JSON number.
     static func formatTimestamp(_ milliseconds: Int64) -> String {
         let seconds = milliseconds / 1000

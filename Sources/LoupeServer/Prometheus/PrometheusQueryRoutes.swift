@@ -155,9 +155,7 @@ struct PrometheusQueryRoutes: Sendable {
     static func encode(_ value: PromQLValue) -> PrometheusJSON {
         var json = PrometheusJSON()
         func point(_ timestamp: Int64, _ value: Double) {
-            json.raw("[\(PrometheusJSON.formatTimestamp(timestamp)),")
-            json.string(PrometheusJSON.formatValue(value))
-            json.raw("]")
+            json.point(timestamp, value)
         }
         func histogramPoint(_ timestamp: Int64, _ histogram: NativeHistogram) {
             json.raw("[\(PrometheusJSON.formatTimestamp(timestamp)),")

@@ -21,15 +21,15 @@ extension Evaluator {
     /// Most cells (series × steps) one node may hold; larger nodes are evaluated per step.
     static let maximumStepCells = 25_000_000
 
-    /// Computes every node of `expression` that can be computed series by series.
-    func prepareSteps(_ expression: PromQLExpression) throws {
-        guard let grid = stepGrid, grid.count > 1, Self.stepKeysAreUnique(expression) else { return }
-        try prepareNode(expression)
+    /// Computes every node of `expression` that can be computed series by series on `grid`.
+    func prepareSteps(_ expression: PromQLExpression, grid: StepGrid) throws {
+        guard grid.count > 1, stepKeysUnique else { return }
+        try prepareNode(expression, grid: grid)
     }
 
-    private func prepareNode(_ expression: PromQLExpression) throws {
-        if try stepValue(expression) != nil { return }
-        for child in Self.stepChildren(expression) { try prepareNode(child) }
+    private func prepareNode(_ expression: PromQLExpression, grid: StepGrid) throws {
+        if try stepValue(expression, grid: grid) != nil { return }
+        for child in Self.stepChildren(expression) { try prepareNode(child, grid: grid) }
     }
 
     /// The column of a computed node at step `index` (what the step-by-step evaluator would have produced).
@@ -82,16 +82,16 @@ extension Evaluator {
     // MARK: - Nodes
 
     /// The node's value at every step, or nil when it is left to the step-by-step evaluator.
-    func stepValue(_ expression: PromQLExpression) throws -> StepValue? {
+    func stepValue(_ expression: PromQLExpression, grid: StepGrid) throws -> StepValue? {
         let key = StepNodeKey(expression)
-        if let value = stepValues[key] { return value }
+        if let cached = stepValues[key], cached.grid == grid { return cached.value }
         if stepFallbacks.contains(key) { return nil }
         let saved = (annotations, annotationSet, stepSampleCounts, stepValues)
         do {
-            if let value = try computeStepValue(expression) {
+            if let value = try computeStepValue(expression, grid: grid) {
                 // The node answers for its children from now on.
                 for child in Self.stepChildren(expression) { stepValues[StepNodeKey(child)] = nil }
-                stepValues[key] = value
+                stepValues[key] = StepGridValue(grid: grid, value: value)
                 return value
             }
         } catch is StepEvaluationFallback {}
@@ -100,13 +100,12 @@ extension Evaluator {
         return nil
     }
 
-    private func computeStepValue(_ expression: PromQLExpression) throws -> StepValue? {
-        guard let grid = stepGrid else { return nil }
+    private func computeStepValue(_ expression: PromQLExpression, grid: StepGrid) throws -> StepValue? {
         switch expression {
         case .number(let literal): return .scalar(Array(repeating: literal.value, count: grid.count))
-        case .parenthesized(let paren): return try stepValue(paren.expression)
+        case .parenthesized(let paren): return try stepValue(paren.expression, grid: grid)
         case .unary(let unary):
-            guard let operand = try stepValue(unary.operand) else { return nil }
+            guard let operand = try stepValue(unary.operand, grid: grid) else { return nil }
             if unary.op == .plus { return operand }
             switch operand {
             case .scalar(let values): return .scalar(values.map { -$0 })
@@ -157,16 +156,20 @@ extension Evaluator {
         if name == "time" {
             return .scalar((0..<grid.count).map { Double(grid.time($0)) / 1000 })
         }
-        guard Self.floatWindowFunctions.contains(name), call.arguments.count == 1,
-            case .matrixSelector(let matrix) = unwrap(call.arguments[0])
-        else { return nil }
+        guard Self.floatWindowFunctions.contains(name), call.arguments.count == 1 else { return nil }
+        switch unwrap(call.arguments[0]) {
+        case .matrixSelector(let matrix): return try rangeSelectorFunctionSteps(call, matrix, grid: grid)
+        case .subquery(let subquery): return try subqueryFunctionSteps(call, subquery, grid: grid)
+        default: return nil
+        }
+    }
+
+    private func rangeSelectorFunctionSteps(_ call: PromQLCall, _ matrix: PromQLMatrixSelector, grid: StepGrid) throws -> StepValue? {
         let selector = matrix.vectorSelector
         guard !selector.anchored, !selector.smoothed else { return nil }
         let offset = try duration(selector.offset, allowNegative: true)
         let range = try duration(matrix.range, allowNegative: false)
         let reference = { (index: Int) in self.atTime(selector.at, default: grid.time(index)) - offset }
-        let dropsName = name != "last_over_time" && name != "first_over_time"
-        let checksCounterName = name == "rate" || name == "increase"
         var builder = StepSeriesBuilder(steps: grid.count)
         try forEachStepSlice(try matchers(selector), width: range, grid: grid, reference: reference) { steps, fetched in
             for series in fetched {
@@ -174,35 +177,79 @@ extension Evaluator {
                 let floats = series.floats.contains { StaleMarker.isStale($0.value) }
                     ? series.floats.filter { !StaleMarker.isStale($0.value) } : series.floats
                 if floats.isEmpty { continue }
-                let slot = try builder.slot(for: series.labels, dropName: dropsName)
-                var produced = false
-                floats.withUnsafeBufferPointer { buffer in
-                    var lower = 0
-                    var upper = 0
-                    for index in steps {
-                        let time = reference(index)
-                        while upper < buffer.count && buffer[upper].timestamp <= time { upper += 1 }
-                        while lower < upper && buffer[lower].timestamp <= time - range { lower += 1 }
-                        guard upper > lower else { continue }
-                        stepSampleCounts[index] += upper - lower
-                        let window = UnsafeBufferPointer(rebasing: buffer[lower..<upper])
-                        guard let value = floatWindowValue(name, window, rangeStart: time - range, rangeEnd: time) else { continue }
-                        builder.series[slot].set(index, value)
-                        produced = true
-                    }
-                }
-                if produced && checksCounterName, let metric = series.labels.metricName, !isCounterName(metric) {
-                    info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"\(metric)\"", call.arguments[0].position)
-                }
+                let slot = try builder.slot(for: series.labels, dropName: Self.dropsName(call))
+                windowSteps(call, floats, range: range, steps: steps, reference: reference, into: &builder.series[slot])
             }
         }
         return .vector(builder.finish())
     }
 
+    /// A range function over a subquery: the inner expression once over the grid covering every
+    /// step's window, then the function over each window.
+    private func subqueryFunctionSteps(_ call: PromQLCall, _ subquery: PromQLSubquery, grid: StepGrid) throws -> StepValue? {
+        let (range, step) = try subqueryRangeAndStep(subquery)
+        guard let inner = try coveringSubqueryGrid(subquery, outer: grid, range: range, step: step) else { return nil }
+        var references: [Int64] = []
+        for index in 0..<grid.count { references.append(try subqueryReference(subquery, at: grid.time(index))) }
+        let points = try subqueryPoints(subquery, grid: inner)
+        // The samples the inner expression read for each window, as if evaluated window by window.
+        var readBefore = [0]
+        for count in points.samplesRead { readBefore.append(readBefore[readBefore.count - 1] + count) }
+        func innerSteps(through time: Int64) -> Int {
+            time < inner.start ? 0 : min(inner.count, Int((time - inner.start) / inner.step) + 1)
+        }
+        for index in 0..<grid.count {
+            stepSampleCounts[index] += readBefore[innerSteps(through: references[index])] - readBefore[innerSteps(through: references[index] - range)]
+        }
+        var output: [StepSeries] = []
+        for series in points.series {
+            if !series.histograms.isEmpty { throw StepEvaluationFallback() }
+            guard (output.count + 1).multipliedReportingOverflow(by: grid.count).partialValue <= Self.maximumStepCells else {
+                throw StepEvaluationFallback()
+            }
+            var result = StepSeries(labels: series.labels, dropName: Self.dropsName(call), steps: grid.count)
+            windowSteps(call, series.floats, range: range, steps: 0..<grid.count, reference: { references[$0] }, into: &result)
+            output.append(result)
+        }
+        return .vector(output)
+    }
+
+    private static func dropsName(_ call: PromQLCall) -> Bool {
+        call.function.name != "last_over_time" && call.function.name != "first_over_time"
+    }
+
+    /// Fills `series` with the function's value over each step's window `(reference − range, reference]`
+    /// of `floats` (sorted, no stale markers).
+    private func windowSteps(
+        _ call: PromQLCall, _ floats: [FloatSample], range: Int64, steps: Range<Int>, reference: (Int) -> Int64,
+        into series: inout StepSeries
+    ) {
+        let name = call.function.name
+        var produced = false
+        floats.withUnsafeBufferPointer { buffer in
+            var lower = 0
+            var upper = 0
+            for index in steps {
+                let time = reference(index)
+                while upper < buffer.count && buffer[upper].timestamp <= time { upper += 1 }
+                while lower < upper && buffer[lower].timestamp <= time - range { lower += 1 }
+                guard upper > lower else { continue }
+                stepSampleCounts[index] += upper - lower
+                let window = UnsafeBufferPointer(rebasing: buffer[lower..<upper])
+                guard let value = floatWindowValue(name, window, rangeStart: time - range, rangeEnd: time) else { continue }
+                series.set(index, value)
+                produced = true
+            }
+        }
+        if produced && (name == "rate" || name == "increase"), let metric = series.labels.metricName, !isCounterName(metric) {
+            info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"\(metric)\"", call.arguments[0].position)
+        }
+    }
+
     private func aggregationSteps(_ aggregation: PromQLAggregation, grid: StepGrid) throws -> StepValue? {
         let op = aggregation.op
         guard aggregation.parameter == nil, [.sum, .avg, .count, .group, .min, .max, .stddev, .stdvar].contains(op) else { return nil }
-        guard case .vector(let input)? = try stepValue(aggregation.expression) else { return nil }
+        guard case .vector(let input)? = try stepValue(aggregation.expression, grid: grid) else { return nil }
         let groupingSet = Set(aggregation.grouping)
         var groupSlots: [Labels: Int] = [:]
         var groupLabelSets: [Labels] = []
@@ -282,7 +329,7 @@ extension Evaluator {
         if let matching = binary.matching, matching.cardinality != .oneToOne || matching.fillLeft != nil || matching.fillRight != nil {
             return nil
         }
-        guard let lhs = try stepValue(binary.lhs), let rhs = try stepValue(binary.rhs) else { return nil }
+        guard let lhs = try stepValue(binary.lhs, grid: grid), let rhs = try stepValue(binary.rhs, grid: grid) else { return nil }
         switch (lhs, rhs) {
         case (.scalar(let l), .scalar(let r)):
             return .scalar(l.indices.map { index in

@@ -57,6 +57,7 @@ public struct PromQLEngine: Sendable {
         let evaluator = Evaluator(
             options: options, queryable: queryable, start: time, end: time, interval: 0, text: text)
         do {
+            evaluator.stepKeysUnique = Evaluator.stepKeysAreUnique(expression)
             let value = try evaluator.evaluate(expression, at: time)
             let result: PromQLValue
             switch value {
@@ -90,10 +91,11 @@ public struct PromQLEngine: Sendable {
             options: options, queryable: cached, storage: queryable, start: start, end: end, interval: step, text: text)
         do {
             let grid = StepGrid(start: start, end: end, step: step)
-            evaluator.stepGrid = grid
+            evaluator.evaluationGrid = grid
             evaluator.stepSampleCounts = Array(repeating: 0, count: grid.count)
-            try evaluator.prepareSteps(expression)
-            if let root = evaluator.stepValues[StepNodeKey(expression)] {
+            evaluator.stepKeysUnique = Evaluator.stepKeysAreUnique(expression)
+            try evaluator.prepareSteps(expression, grid: grid)
+            if let root = evaluator.stepValues[StepNodeKey(expression)]?.value {
                 for count in evaluator.stepSampleCounts {
                     evaluator.resetStep()
                     try evaluator.addSamples(count)
@@ -168,9 +170,13 @@ final class Evaluator {
     var annotations: [PromQLAnnotation] = []
     var annotationSet: Set<PromQLAnnotation> = []
     var samplesInStep = 0
-    /// Range queries: the steps, the nodes computed series by series, and the samples they read per step.
-    var stepGrid: StepGrid?
-    var stepValues: [StepNodeKey: StepValue] = [:]
+    /// The steps the current `evaluate` calls belong to (the query's, or a subquery's while its inner expression is evaluated).
+    var evaluationGrid: StepGrid?
+    /// Nodes computed series by series, subquery results per grid, and the samples they read per step.
+    var stepValues: [StepNodeKey: StepGridValue] = [:]
+    var subqueryPoints: [StepNodeKey: SubqueryPoints] = [:]
+    /// Whether node keys identify nodes in this query (always, for parsed queries).
+    var stepKeysUnique = false
     var stepFallbacks: Set<StepNodeKey> = []
     var stepSampleCounts: [Int] = []
     let clock = ContinuousClock()
@@ -276,8 +282,8 @@ final class Evaluator {
     // MARK: - Evaluation
 
     func evaluate(_ expression: PromQLExpression, at ts: Int64) throws -> EvalValue {
-        if !stepValues.isEmpty, let index = stepGrid?.index(of: ts), let value = stepValues[StepNodeKey(expression)] {
-            return stepColumn(value, at: index, time: ts)
+        if !stepValues.isEmpty, let cached = stepValues[StepNodeKey(expression)], let index = cached.grid.index(of: ts) {
+            return stepColumn(cached.value, at: index, time: ts)
         }
         switch expression {
         case .number(let literal): return .scalar(literal.value)
@@ -439,51 +445,6 @@ final class Evaluator {
         }
         try addSamples(count)
         return (out, refTime - range, refTime)
-    }
-
-    func evaluateSubquery(_ subquery: PromQLSubquery, at ts: Int64) throws -> ([PromQLSeries], Int64, Int64) {
-        let refTime = atTime(subquery.at, default: ts) - (try duration(subquery.offset, allowNegative: true))
-        let range = try duration(subquery.range, allowNegative: false)
-        var step = try duration(subquery.step, allowNegative: false)
-        if step <= 0 { step = options.defaultSubqueryStep }
-        let mint = refTime - range
-        // Align to absolute time: the first step strictly after mint.
-        var first = mint - ((mint % step) + step) % step
-        if first <= mint { first += step }
-        var index: [Labels: Int] = [:]
-        var series: [PromQLSeries] = []
-        var t = first
-        var count = 0
-        while t <= refTime {
-            try checkTimeout()
-            let value = try evaluate(subquery.expression, at: t)
-            let samples: [PromQLSample]
-            switch value {
-            case .scalar(let v): samples = [PromQLSample(labels: Labels(), value: v, timestamp: t)]
-            case .vector(let v): samples = try cleanup(v)
-            default: throw PromQLError(.execution, "subquery of unsupported type")
-            }
-            for sample in samples {
-                let slot: Int
-                if let existing = index[sample.labels] {
-                    slot = existing
-                } else {
-                    slot = series.count
-                    index[sample.labels] = slot
-                    series.append(PromQLSeries(labels: sample.labels))
-                }
-                if let h = sample.histogram {
-                    series[slot].histograms.append(HistogramSample(timestamp: t, histogram: h))
-                } else {
-                    series[slot].floats.append(FloatSample(timestamp: t, value: sample.value))
-                }
-                count += 1
-            }
-            t += step
-        }
-        try addSamples(count)
-        series.sort { $0.labels < $1.labels }
-        return (series, mint, refTime)
     }
 
     func dropName(_ labels: Labels) -> Labels {

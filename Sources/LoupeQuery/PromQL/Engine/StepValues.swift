@@ -1,7 +1,7 @@
 import LoupeModel
 
 /// The evaluation times of a range query: `start + i × step` for `i` in `0..<count`.
-struct StepGrid: Sendable {
+struct StepGrid: Sendable, Equatable {
     let start: Int64
     let step: Int64
     let count: Int
@@ -45,6 +45,21 @@ struct StepSeries {
 enum StepValue {
     case scalar([Double])
     case vector([StepSeries])
+}
+
+/// A computed node and the steps it was computed at.
+struct StepGridValue {
+    let grid: StepGrid
+    let value: StepValue
+}
+
+/// A subquery's inner expression evaluated at every step of the grid that covers the windows asked
+/// for so far: its series (names dropped, as the subquery returns them) and the samples each inner
+/// step read.
+struct SubqueryPoints {
+    let grid: StepGrid
+    let series: [PromQLSeries]
+    let samplesRead: [Int]
 }
 
 /// Thrown when the data turn out to need the step-by-step evaluator (native histograms, vector
