@@ -30,7 +30,12 @@ extension IngestPipeline {
         var tooOld = 0
         if let cutoff = retention.cutoff(nowUnixNano: clockNowUnixNano()) {
             let cutoffMilliseconds = Int64(clamping: cutoff / 1_000_000)
-            for index in request.series.indices {
+            // Only series that hold samples that are too old are touched: mutating every series
+            // would copy every sample array of the request.
+            for index in request.series.indices
+            where request.series[index].samples.contains(where: { $0.timestamp < cutoffMilliseconds })
+                || request.series[index].histograms.contains(where: { $0.timestamp < cutoffMilliseconds })
+            {
                 let floats = request.series[index].samples.count
                 let histograms = request.series[index].histograms.count
                 request.series[index].samples.removeAll { $0.timestamp < cutoffMilliseconds }

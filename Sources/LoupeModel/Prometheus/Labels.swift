@@ -16,8 +16,10 @@ public struct Label: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.value = value
     }
 
+    /// Byte-wise, as Prometheus orders labels (Go compares strings by bytes).
     public static func < (lhs: Label, rhs: Label) -> Bool {
-        lhs.name != rhs.name ? lhs.name < rhs.name : lhs.value < rhs.value
+        let byName = Labels.compareBytes(lhs.name, rhs.name)
+        return byName != 0 ? byName < 0 : Labels.compareBytes(lhs.value, rhs.value) < 0
     }
 
     public var description: String { "\(name)=\"\(value)\"" }
@@ -115,33 +117,48 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
 
     @inline(__always)
     static func combineBytes(_ string: String, into hasher: inout Hasher) {
-        let done: Void? = string.utf8.withContiguousStorageIfAvailable { bytes in
+        // `withUTF8` also serves small (inline) strings, which `utf8.withContiguousStorageIfAvailable` does not.
+        var string = string
+        string.withUTF8 { bytes in
             hasher.combine(bytes.count)
             hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
-        }
-        if done == nil {
-            let bytes = Array(string.utf8)
-            hasher.combine(bytes.count)
-            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
         }
     }
 
     @inline(__always)
     static func sameBytes(_ left: String, _ right: String) -> Bool {
-        let result: Bool? = left.utf8.withContiguousStorageIfAvailable { leftBytes in
-            right.utf8.withContiguousStorageIfAvailable { rightBytes in
+        var left = left
+        var right = right
+        return left.withUTF8 { leftBytes in
+            right.withUTF8 { rightBytes in
                 leftBytes.count == rightBytes.count
                     && (leftBytes.count == 0 || memcmp(leftBytes.baseAddress!, rightBytes.baseAddress!, leftBytes.count) == 0)
-            } ?? nil
-        } ?? nil
-        return result ?? left.utf8.elementsEqual(right.utf8)
+            }
+        }
     }
 
     public static func < (lhs: Labels, rhs: Labels) -> Bool {
-        for (left, right) in zip(lhs.storage, rhs.storage) where left != right {
-            return left < right
+        for (left, right) in zip(lhs.storage, rhs.storage) {
+            let byName = compareBytes(left.name, right.name)
+            if byName != 0 { return byName < 0 }
+            let byValue = compareBytes(left.value, right.value)
+            if byValue != 0 { return byValue < 0 }
         }
         return lhs.storage.count < rhs.storage.count
+    }
+
+    /// Negative, zero or positive as `left`'s UTF-8 bytes sort before, with or after `right`'s.
+    @inline(__always)
+    static func compareBytes(_ left: String, _ right: String) -> Int {
+        var left = left
+        var right = right
+        return left.withUTF8 { leftBytes in
+            right.withUTF8 { rightBytes in
+                let common = Swift.min(leftBytes.count, rightBytes.count)
+                let order = common == 0 ? 0 : Int(memcmp(leftBytes.baseAddress!, rightBytes.baseAddress!, common))
+                return order != 0 ? order : leftBytes.count - rightBytes.count
+            }
+        }
     }
 
     /// `{a="1", b="2"}`, with the metric name in front when present, as Prometheus prints series.

@@ -496,6 +496,11 @@ public func formatGoFloat(_ value: Double) -> String {
     if value == 0 { return value.sign == .minus ? "-0" : "0" }
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
     var text = "\(value)"
+    // Swift's shortest form is Go's unless it has an exponent (or ends in ".0"); check bytes, not Characters.
+    if !text.utf8.contains(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+        return text.utf8.count > 2 && text.utf8.last == UInt8(ascii: "0") && text.utf8.dropLast().last == UInt8(ascii: ".")
+            ? String(text.utf8.dropLast(2))! : text
+    }
     if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
         // Expand exponent notation.
         let mantissa = String(text[..<e])

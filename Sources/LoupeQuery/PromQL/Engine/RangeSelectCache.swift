@@ -48,29 +48,11 @@ final class RangeSelectCache: PromQLQueryable, Sendable {
         var result: [SeriesSamples] = []
         result.reserveCapacity(series.count)
         for entry in series {
-            let floats = window(entry.floats, minTime, maxTime, \.timestamp)
-            let histograms = window(entry.histograms, minTime, maxTime, \.timestamp)
+            let floats = entry.floats.window(after: minTime == .min ? .min : minTime - 1, through: maxTime)
+            let histograms = entry.histograms.window(after: minTime == .min ? .min : minTime - 1, through: maxTime)
             if floats.isEmpty && histograms.isEmpty { continue }
             result.append(SeriesSamples(labels: entry.labels, floats: Array(floats), histograms: Array(histograms)))
         }
         return result
-    }
-
-    private static func window<Sample>(_ samples: [Sample], _ minTime: Int64, _ maxTime: Int64, _ time: KeyPath<Sample, Int64>) -> ArraySlice<Sample> {
-        guard let first = samples.first, let last = samples.last else { return [] }
-        if first[keyPath: time] >= minTime && last[keyPath: time] <= maxTime { return samples[...] }
-        let lower = firstIndex(samples, atOrAfter: minTime, time)
-        let upper = firstIndex(samples, atOrAfter: maxTime == .max ? .max : maxTime + 1, time)
-        return lower < upper ? samples[lower..<upper] : []
-    }
-
-    private static func firstIndex<Sample>(_ samples: [Sample], atOrAfter t: Int64, _ time: KeyPath<Sample, Int64>) -> Int {
-        var low = 0
-        var high = samples.count
-        while low < high {
-            let middle = (low + high) / 2
-            if samples[middle][keyPath: time] < t { low = middle + 1 } else { high = middle }
-        }
-        return low
     }
 }

@@ -85,48 +85,52 @@ public final class TSDBHead: Sendable {
             if outOfOrderWindow > 0 {
                 bounds.outOfOrderMinTime = state.maxTime == .min ? .min : state.maxTime - outOfOrderWindow
             }
-            for series in batch {
-                guard !series.labels.isEmpty else { continue }
-                let ref: SeriesRef
-                if let existing = state.refsByLabels[series.labels] {
-                    ref = existing
-                } else if state.series.count >= maximumSeries {
-                    result.rejected[.seriesLimit, default: 0] += series.samples.count + series.histograms.count
-                    continue
-                } else {
-                    ref = state.nextRef
-                    state.nextRef += 1
-                    let labels = Self.interned(series.labels, in: state)
-                    state.refsByLabels[labels] = ref
-                    state.series[ref] = HeadSeries(labels: labels)
-                    state.allRefs.append(ref)
-                    for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
-                    result.seriesCreated += 1
-                }
-                var minTime = state.minTime
-                var maxTime = state.maxTime
-                state.series.update(ref) { head in
-                    for sample in series.samples {
-                        if let rejection = head.append(sample.timestamp, sample.value, bounds: bounds) {
-                            result.rejected[rejection, default: 0] += 1
-                        } else {
-                            result.floatsAppended += 1
-                            minTime = min(minTime, sample.timestamp)
-                            maxTime = max(maxTime, sample.timestamp)
+            // Read in place: copying each `TimeSeries` out of the array costs a retain and release per field.
+            batch.withUnsafeBufferPointer { buffer in
+                for position in buffer.indices {
+                    let series = buffer.baseAddress! + position
+                    guard !series.pointee.labels.isEmpty else { continue }
+                    let ref: SeriesRef
+                    if let existing = state.refsByLabels[series.pointee.labels] {
+                        ref = existing
+                    } else if state.series.count >= maximumSeries {
+                        result.rejected[.seriesLimit, default: 0] += series.pointee.samples.count + series.pointee.histograms.count
+                        continue
+                    } else {
+                        ref = state.nextRef
+                        state.nextRef += 1
+                        let labels = Self.interned(series.pointee.labels, in: state)
+                        state.refsByLabels[labels] = ref
+                        state.series[ref] = HeadSeries(labels: labels)
+                        state.allRefs.append(ref)
+                        for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
+                        result.seriesCreated += 1
+                    }
+                    var minTime = state.minTime
+                    var maxTime = state.maxTime
+                    state.series.update(ref) { head in
+                        for sample in series.pointee.samples {
+                            if let rejection = head.append(sample.timestamp, sample.value, bounds: bounds) {
+                                result.rejected[rejection, default: 0] += 1
+                            } else {
+                                result.floatsAppended += 1
+                                minTime = min(minTime, sample.timestamp)
+                                maxTime = max(maxTime, sample.timestamp)
+                            }
+                        }
+                        for sample in series.pointee.histograms {
+                            if let rejection = head.append(sample.timestamp, sample.histogram, bounds: bounds) {
+                                result.rejected[rejection, default: 0] += 1
+                            } else {
+                                result.histogramsAppended += 1
+                                minTime = min(minTime, sample.timestamp)
+                                maxTime = max(maxTime, sample.timestamp)
+                            }
                         }
                     }
-                    for sample in series.histograms {
-                        if let rejection = head.append(sample.timestamp, sample.histogram, bounds: bounds) {
-                            result.rejected[rejection, default: 0] += 1
-                        } else {
-                            result.histogramsAppended += 1
-                            minTime = min(minTime, sample.timestamp)
-                            maxTime = max(maxTime, sample.timestamp)
-                        }
-                    }
+                    state.minTime = minTime
+                    state.maxTime = maxTime
                 }
-                state.minTime = minTime
-                state.maxTime = maxTime
             }
             state.samples += result.samplesAppended
         }
