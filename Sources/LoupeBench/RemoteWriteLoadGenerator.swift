@@ -47,14 +47,17 @@ public struct RemoteWriteLoadGenerator: Sendable {
         /// Send exactly this many rounds, ending just before now, then stop (a backfill of `rounds` scrapes of
         /// history, e.g. 480 = 2 h at 15 s); `duration` still caps the run. Nil: run for `duration`.
         public var rounds: Int?
+        /// How the series' values evolve (see `RemoteWriteValueModel`).
+        public var values: RemoteWriteValueModel
 
         public init(
             endpoint: String, seriesCount: Int = 10_000, samplesPerSeriesPerRequest: Int = 1, batchSeries: Int = 2_000,
             duration: Duration = .seconds(10), concurrency: Int = 4, churn: Double = 0, version: Int = 1,
             requestTimeout: Duration = .seconds(30), prebuildBytes: Int = 768 << 20,
-            maximumExpectedSamplesPerSecond: Double = 10_000_000, rounds: Int? = nil
+            maximumExpectedSamplesPerSecond: Double = 10_000_000, rounds: Int? = nil, values: RemoteWriteValueModel = .realistic
         ) {
             self.rounds = rounds
+            self.values = values
             self.endpoint = endpoint
             self.seriesCount = seriesCount
             self.samplesPerSeriesPerRequest = samplesPerSeriesPerRequest
@@ -427,6 +430,8 @@ struct RemoteWriteShard: Sendable {
         var base: Double
         var step: Double
         var phase: Int
+        /// The realistic model; nil for the synthetic one (`base`, `step`).
+        var model: NodeExporterSeriesValues?
     }
 
     let worker: Int
@@ -469,12 +474,14 @@ struct RemoteWriteShard: Sendable {
         for batch in 0..<batchCount {
             let first = lower + batch * count / batchCount
             let end = lower + (batch + 1) * count / batchCount
-            batches.append((first..<end).map { Self.makeSlot($0, generation: 0, catalog: catalog, seed: seed) })
+            batches.append((first..<end).map { Self.makeSlot($0, generation: 0, catalog: catalog, seed: seed, values: options.values) })
         }
         self.batches = batches
     }
 
-    private static func makeSlot(_ index: Int, generation: Int, catalog: NodeExporterCatalog, seed: UInt64) -> Slot {
+    private static func makeSlot(
+        _ index: Int, generation: Int, catalog: NodeExporterCatalog, seed: UInt64, values: RemoteWriteValueModel
+    ) -> Slot {
         let templateCount = catalog.templates.count
         let host = index / templateCount
         let template = catalog.templates[index % templateCount]
@@ -485,15 +492,21 @@ struct RemoteWriteShard: Sendable {
         var random = SplitMix64(seed: seed ^ UInt64(index) &* 0x9E37_79B9 ^ UInt64(generation) << 40)
         let unit = Double(random.next() >> 11) / Double(1 << 53)
         let unit2 = Double(random.next() >> 11) / Double(1 << 53)
+        let model = values == .realistic
+            ? NodeExporterSeriesValues.model(
+                name: template.labels.first { $0.name == "__name__" }?.value ?? "", labels: template.labels, isCounter: template.isCounter,
+                random: &random)
+            : nil
         return Slot(
             index: index, generation: generation, labels: Labels(labels), isCounter: template.isCounter,
             base: template.isCounter ? (unit * 1e6).rounded() : 1 + unit * 1e9,
-            step: template.isCounter ? 0.5 + unit2 * 1000 : unit2 * 0.05, phase: Int(random.next() % 1000))
+            step: template.isCounter ? 0.5 + unit2 * 1000 : unit2 * 0.05, phase: Int(random.next() % 1000), model: model)
     }
 
     /// The value of a slot at scrape `scrape`: counters grow by a per-series rate (with a little jitter), gauges
     /// drift around their base in a triangle wave.
-    private static func value(_ slot: Slot, scrape: Int) -> Double {
+    private static func value(_ slot: Slot, scrape: Int, timestamp: Int64) -> Double {
+        if let model = slot.model { return model.value(scrape: scrape, phase: slot.phase, timestamp: timestamp) }
         if slot.isCounter {
             let jitter = Double(SplitMix64.mix(UInt64(scrape) &+ UInt64(slot.phase)) % 16) / 16
             return slot.base + slot.step * (Double(scrape) + jitter * 0.5)
@@ -517,7 +530,8 @@ struct RemoteWriteShard: Sendable {
             var samples: [FloatSample] = []
             samples.reserveCapacity(perRequest)
             for scrape in firstScrape..<(firstScrape + perRequest) {
-                samples.append(FloatSample(timestamp: firstTimestamp + Int64(scrape) * interval, value: Self.value(slot, scrape: scrape)))
+                let timestamp = firstTimestamp + Int64(scrape) * interval
+                samples.append(FloatSample(timestamp: timestamp, value: Self.value(slot, scrape: scrape, timestamp: timestamp)))
             }
             let metadata: MetricMetadata? =
                 options.version == 2 ? MetricMetadata(type: slot.isCounter ? .counter : .gauge, help: "", unit: "") : nil
@@ -553,7 +567,8 @@ struct RemoteWriteShard: Sendable {
                     let offset = (index - windowStart + total) % total
                     if offset < churnPerStep {
                         batches[batchIndex][slotIndex] = Self.makeSlot(
-                            index, generation: batches[batchIndex][slotIndex].generation + 1, catalog: catalog, seed: seed)
+                            index, generation: batches[batchIndex][slotIndex].generation + 1, catalog: catalog, seed: seed,
+                            values: options.values)
                     }
                 }
             }

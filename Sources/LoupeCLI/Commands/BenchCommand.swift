@@ -98,6 +98,9 @@ struct RemoteWriteBench: AsyncParsableCommand {
     @Option(help: "Backfill: send exactly this many rounds of history ending now (480 = 2 h at 15 s), then stop; --duration caps it.")
     var rounds: Int?
 
+    @Option(help: "How values evolve: realistic (node_exporter-like: ticks, whole bytes, pages, constants) or synthetic (every value changes every scrape by a random fraction).")
+    var values: String = "realistic"
+
     func validate() throws {
         guard series > 0 else { throw ValidationError("--series must be positive") }
         guard samplesPerSeriesPerRequest > 0 else { throw ValidationError("--samples-per-series-per-request must be positive") }
@@ -108,13 +111,14 @@ struct RemoteWriteBench: AsyncParsableCommand {
         guard version == 1 || version == 2 else { throw ValidationError("--version must be 1 or 2") }
         guard prebuildMib >= 0 else { throw ValidationError("--prebuild-mib cannot be negative") }
         if let rounds, rounds < 1 { throw ValidationError("--rounds must be at least 1") }
+        guard RemoteWriteValueModel(rawValue: values) != nil else { throw ValidationError("--values must be realistic or synthetic") }
     }
 
     func run() async throws {
         let options = RemoteWriteLoadGenerator.Options(
             endpoint: endpoint, seriesCount: series, samplesPerSeriesPerRequest: samplesPerSeriesPerRequest,
             batchSeries: batchSeries, duration: .milliseconds(Int64(duration * 1000)), concurrency: concurrency, churn: churn,
-            version: version, prebuildBytes: prebuildMib << 20, rounds: rounds)
+            version: version, prebuildBytes: prebuildMib << 20, rounds: rounds, values: RemoteWriteValueModel(rawValue: values) ?? .realistic)
         let result = try await RemoteWriteLoadGenerator(options: options).run()
         print(result.report)
     }
