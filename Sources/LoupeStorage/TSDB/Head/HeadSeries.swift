@@ -39,8 +39,17 @@ struct HeadSeries: Sendable {
         var sampleCount: Int {
             switch self {
             case .xor(let appender): appender.sampleCount
-            case .histogram(let appender): appender.chunk.sampleCount
-            case .floatHistogram(let appender): appender.chunk.sampleCount
+            case .histogram(let appender): appender.sampleCount
+            case .floatHistogram(let appender): appender.sampleCount
+            }
+        }
+
+        /// Read from the appender: `chunk` would copy the chunk's bytes, on every append.
+        var minTime: Int64 {
+            switch self {
+            case .xor(let appender): appender.minTime
+            case .histogram(let appender): appender.minTime
+            case .floatHistogram(let appender): appender.minTime
             }
         }
     }
@@ -74,7 +83,7 @@ struct HeadSeries: Sendable {
 
     var minTime: Int64 {
         min(
-            closedChunks.first?.minTime ?? open?.chunk.minTime ?? .max,
+            closedChunks.first?.minTime ?? open?.minTime ?? .max,
             outOfOrderFloats.first?.timestamp ?? .max, outOfOrderHistograms.first?.timestamp ?? .max)
     }
 
@@ -115,7 +124,7 @@ struct HeadSeries: Sendable {
 
     private func crossesChunkRange(_ timestamp: Int64, _ bounds: Bounds) -> Bool {
         guard bounds.chunkRange != .max, let open else { return false }
-        let start = open.chunk.minTime
+        let start = open.minTime
         return Self.floorDiv(start, bounds.chunkRange) != Self.floorDiv(timestamp, bounds.chunkRange)
     }
 
@@ -165,7 +174,7 @@ struct HeadSeries: Sendable {
         let encoding = ChunkEncoding.histogramEncoding(for: histogram)
         var header = CounterResetHeader.unknown
         switch open {
-        case .histogram(var appender) where encoding == .histogram && appender.chunk.sampleCount < Self.samplesPerChunk:
+        case .histogram(var appender) where encoding == .histogram && appender.sampleCount < Self.samplesPerChunk:
             open = nil
             let result = appender.append(timestamp, histogram)
             open = .histogram(appender)
@@ -177,7 +186,7 @@ struct HeadSeries: Sendable {
             case .newChunkNeeded(_, let needed): header = needed
             default: break
             }
-        case .floatHistogram(var appender) where encoding == .floatHistogram && appender.chunk.sampleCount < Self.samplesPerChunk:
+        case .floatHistogram(var appender) where encoding == .floatHistogram && appender.sampleCount < Self.samplesPerChunk:
             open = nil
             let result = appender.append(timestamp, histogram)
             open = .floatHistogram(appender)
