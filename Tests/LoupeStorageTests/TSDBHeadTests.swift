@@ -99,4 +99,22 @@ struct TSDBHeadTests {
         #expect(head.statistics().series == 7)
         #expect(head.statistics().seriesCountByMetricName.first?.name == "http_requests_total")
     }
+
+    @Test("the head remembers its own label sets for the remote-write decoder, and forgets them when series leave")
+    func remoteWriteLabelCache() throws {
+        let head = TSDBHead()
+        var first = Self.series("up", [("job", "api")], samples: [(0, 1)])
+        first.rawLabelsHash = 42
+        _ = head.append([first])
+        let remembered = try #require(head.labelCache.candidate(for: 42))
+        #expect(remembered == first.labels)
+        // A later request whose labels came from the cache (no hash) appends to the same series.
+        let reused = TimeSeries(labels: remembered, samples: [FloatSample(timestamp: 15_000, value: 2)])
+        let result = head.append([reused])
+        #expect(result.seriesCreated == 0 && result.floatsAppended == 1)
+        #expect(head.select([.equal("__name__", "up")], minTime: .min, maxTime: .max).first?.floats.count == 2)
+        // Series leaving the head must not stay alive in the cache.
+        head.delete([.equal("__name__", "up")])
+        #expect(head.labelCache.candidate(for: 42) == nil)
+    }
 }

@@ -97,6 +97,10 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
     /// Byte-wise, as Prometheus compares label sets (and consistent with `hash(into:)`).
     public static func == (lhs: Labels, rhs: Labels) -> Bool {
         guard lhs.storage.count == rhs.storage.count else { return false }
+        // The same stored label set (the head's, handed out by `RemoteWriteLabelCache`): equal without comparing.
+        if lhs.storage.withUnsafeBufferPointer({ left in rhs.storage.withUnsafeBufferPointer { $0.baseAddress == left.baseAddress } }) {
+            return true
+        }
         for index in lhs.storage.indices {
             let left = lhs.storage[index]
             let right = rhs.storage[index]

@@ -66,6 +66,9 @@ public struct TimeSeries: Sendable, Hashable {
     public var metadata: MetricMetadata?
     /// Remote write 2.0 created timestamp (ms), 0 when unknown.
     public var createdTimestamp: Int64
+    /// Set by a decoder given a `RemoteWriteLabelCache` when it had to decode the labels: the hash
+    /// of their raw bytes, under which the head remembers its own copy of the label set.
+    public var rawLabelsHash: UInt64?
 
     public init(
         labels: Labels, samples: [FloatSample] = [], histograms: [HistogramSample] = [], exemplars: [PrometheusExemplar] = [],

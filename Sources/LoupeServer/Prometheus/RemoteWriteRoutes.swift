@@ -79,7 +79,9 @@ struct RemoteWriteRoutes: Sendable {
         defer { pipeline.release(reservation) }
         let decoded: RemoteWriteRequest
         do {
-            decoded = version == .v1 ? try RemoteWriteV1.decode(body) : try RemoteWriteV2.decode(body)
+            decoded = version == .v1
+                ? try RemoteWriteV1.decode(body, labelCache: pipeline.stores.prometheus.remoteWriteLabelCache(for: tenant))
+                : try RemoteWriteV2.decode(body)
         } catch {
             return refuse(.badRequest, "bad_request", "malformed remote write \(version == .v1 ? "1.0 WriteRequest" : "2.0 Request"): \(error)")
         }

@@ -84,6 +84,11 @@ public final class PrometheusStore: Sendable {
         return database
     }
 
+    /// The label sets of the tenant's head by their remote-write bytes; nil before the tenant's first write.
+    public func remoteWriteLabelCache(for tenant: Tenant) -> RemoteWriteLabelCache? {
+        databases.withLock { $0[tenant]?.head.labelCache }
+    }
+
     /// The tenant's database, created on first write.
     public func database(for tenant: Tenant) -> TenantTSDB {
         databases.withLock { databases in

@@ -60,6 +60,12 @@ public struct ProtobufReader {
         self.end = end
     }
 
+    /// The bytes this reader has yet to read, borrowed from the input.
+    @inlinable
+    public var remainingBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + position, count: end &- position)
+    }
+
     @inlinable
     public var isAtEnd: Bool {
         @inline(__always) get { position >= end }

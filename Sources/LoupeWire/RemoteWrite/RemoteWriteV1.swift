@@ -1,5 +1,13 @@
 import LoupeModel
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Prometheus remote write 1.0: `prometheus.WriteRequest` (prompb/remote.proto, prompb/types.proto), the body
 /// of `Content-Type: application/x-protobuf` (or `;proto=prometheus.WriteRequest`) after Snappy (block format)
 /// decompression.
@@ -19,16 +27,20 @@ public enum RemoteWriteV1 {
     /// The `Content-Type` of a 1.0 request (`application/x-protobuf` alone also means 1.0).
     public static let contentType = "application/x-protobuf;proto=prometheus.WriteRequest"
 
-    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> RemoteWriteRequest {
-        var decoding = RemoteWriteV1Decoding()
+    /// - Parameter labelCache: label sets the target head already holds; series whose label bytes
+    ///   match one reuse it, and the others carry `rawLabelsHash` so the head can remember theirs.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, labelCache: RemoteWriteLabelCache? = nil) throws(WireError)
+        -> RemoteWriteRequest
+    {
+        var decoding = RemoteWriteV1Decoding(labelCache: labelCache)
         defer { decoding.release() }
         var reader = ProtobufReader(bytes)
         return try decoding.decodeRequest(&reader)
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(WireError) -> RemoteWriteRequest {
+    public static func decode(_ bytes: [UInt8], labelCache: RemoteWriteLabelCache? = nil) throws(WireError) -> RemoteWriteRequest {
         let result = bytes.withUnsafeBytes { buffer in
-            Result { () throws(WireError) -> RemoteWriteRequest in try decode(buffer) }
+            Result { () throws(WireError) -> RemoteWriteRequest in try decode(buffer, labelCache: labelCache) }
         }
         return try result.get()
     }
@@ -96,6 +108,13 @@ struct RemoteWriteV1Decoding {
     let values = ProtobufStringInterner(slotCount: 4096)
     /// The byte offsets of the labels of the series being decoded (reused from series to series).
     var labelOffsets: [Int] = []
+    let labelCache: RemoteWriteLabelCache?
+    /// With a label cache: the label fields of the series being decoded, read once the samples are.
+    var labelMessages: [ProtobufReader] = []
+
+    init(labelCache: RemoteWriteLabelCache? = nil) {
+        self.labelCache = labelCache
+    }
 
     func release() {
         names.release()
@@ -137,6 +156,8 @@ struct RemoteWriteV1Decoding {
     mutating func decodeTimeSeries(_ reader: inout ProtobufReader) throws(WireError) -> TimeSeries {
         let seriesOffset = reader.offset
         labelOffsets.removeAll(keepingCapacity: true)
+        labelMessages.removeAll(keepingCapacity: true)
+        var rawHash = RawLabelsHash()
         var labels: [Label] = []
         var samples: [FloatSample] = []
         var exemplars: [PrometheusExemplar] = []
@@ -148,10 +169,15 @@ struct RemoteWriteV1Decoding {
                 tag = try reader.readTag()
                 switch tag {
                 case 1 << 3 | 2:
-                    if labels.isEmpty { labels.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
                     var nested = try reader.readMessage()
                     labelOffsets.append(nested.offset)
-                    labels.append(try decodeLabel(&nested))
+                    if labelCache != nil {
+                        rawHash.add(nested.remainingBytes)
+                        labelMessages.append(nested)
+                    } else {
+                        if labels.isEmpty { labels.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
+                        labels.append(try decodeLabel(&nested))
+                    }
                 case 2 << 3 | 2:
                     if samples.isEmpty { samples.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
                     var nested = try reader.readMessage()
@@ -176,11 +202,62 @@ struct RemoteWriteV1Decoding {
             default: throw error
             }
         }
+        var rawLabelsHash: UInt64?
+        if let labelCache {
+            if let known = labelCache.candidate(for: rawHash.value), Self.matches(known, labelMessages) {
+                return TimeSeries(labels: known, samples: samples, histograms: histograms, exemplars: exemplars)
+            }
+            labels.reserveCapacity(labelMessages.count)
+            for index in labelMessages.indices {
+                var message = labelMessages[index]
+                do {
+                    labels.append(try decodeLabel(&message))
+                } catch {
+                    throw error.prefixed(with: "labels", index: index)
+                }
+            }
+            rawLabelsHash = rawHash.value
+        }
         let offsets = labelOffsets
         let seriesLabels = try RemoteWriteLabels.makeLabels(
             labels, isSeries: true, component: { "labels[\($0)]" }, offset: { offsets[$0] }, seriesOffset: seriesOffset
         )
-        return TimeSeries(labels: seriesLabels, samples: samples, histograms: histograms, exemplars: exemplars)
+        var series = TimeSeries(labels: seriesLabels, samples: samples, histograms: histograms, exemplars: exemplars)
+        series.rawLabelsHash = rawLabelsHash
+        return series
+    }
+
+    /// Whether the label fields decode to exactly `labels` (same order, no empty values, no unknown fields).
+    static func matches(_ labels: Labels, _ messages: [ProtobufReader]) -> Bool {
+        guard labels.count == messages.count else { return false }
+        for index in messages.indices {
+            var message = messages[index]
+            var name: UnsafeRawBufferPointer?
+            var value: UnsafeRawBufferPointer?
+            while !message.isAtEnd {
+                switch try? message.readTag() {
+                case 1 << 3 | 2:
+                    guard let bytes = try? message.readBytesView() else { return false }
+                    name = bytes
+                case 2 << 3 | 2:
+                    guard let bytes = try? message.readBytesView() else { return false }
+                    value = bytes
+                default: return false
+                }
+            }
+            guard let name, let value, !value.isEmpty else { return false }
+            let label = labels[labels.startIndex + index]
+            guard sameBytes(name, label.name), sameBytes(value, label.value) else { return false }
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func sameBytes(_ bytes: UnsafeRawBufferPointer, _ string: String) -> Bool {
+        var string = string
+        return string.withUTF8 { utf8 in
+            utf8.count == bytes.count && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+        }
     }
 
     /// `Label`: `name = 1`, `value = 2`.

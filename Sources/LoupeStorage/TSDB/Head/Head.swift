@@ -55,6 +55,8 @@ public final class TSDBHead: Sendable {
     }
 
     private let state = Mutex(State())
+    /// This head's label sets by the hash of their remote-write bytes (see `RemoteWriteLabelCache`).
+    public let labelCache = RemoteWriteLabelCache()
     /// The most series the head holds; a write that would create more is refused for those series.
     public let maximumSeries: Int
     /// How far (ms) behind the head's newest sample an out-of-order sample is still accepted; 0 refuses them.
@@ -105,6 +107,9 @@ public final class TSDBHead: Sendable {
                         state.allRefs.append(ref)
                         for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
                         result.seriesCreated += 1
+                    }
+                    if let rawLabelsHash = series.pointee.rawLabelsHash, let labels = state.series.labels(of: ref) {
+                        labelCache.remember(labels, for: rawLabelsHash)
                     }
                     var minTime = state.minTime
                     var maxTime = state.maxTime
@@ -197,14 +202,15 @@ public final class TSDBHead: Sendable {
                 state.series[ref] = series
                 if series.isEmpty { emptied.append(ref) }
             }
-            Self.removeSeries(emptied, from: &state)
+            removeSeries(emptied, from: &state)
             return refs.count
         }
     }
 
     /// Drops series from the head and its postings.
-    static func removeSeries(_ refs: [SeriesRef], from state: inout State) {
+    func removeSeries(_ refs: [SeriesRef], from state: inout State) {
         guard !refs.isEmpty else { return }
+        labelCache.removeAll()
         let removed = Set(refs)
         for ref in refs {
             guard let series = state.series.removeValue(forKey: ref) else { continue }
@@ -250,7 +256,7 @@ public final class TSDBHead: Sendable {
                 if series.isEmpty && series.lastTimestamp < boundary { emptied.append(ref) }
             }
             state.samples = samples
-            Self.removeSeries(emptied, from: &state)
+            removeSeries(emptied, from: &state)
             state.samples = samples
             state.minTime = minTime
             if minTime == .max { state.maxTime = max(state.maxTime, boundary - 1) }
@@ -413,6 +419,11 @@ struct SeriesTable: Sendable {
     var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
 
     /// Mutates a series in place (no copy out and back).
+    /// A series' label set, without copying the rest of the series out.
+    func labels(of ref: SeriesRef) -> Labels? {
+        ref < UInt64(slots.count) ? slots[Int(ref)]?.labels : nil
+    }
+
     mutating func update(_ ref: SeriesRef, _ body: (inout HeadSeries) -> Void) {
         guard ref < UInt64(slots.count), slots[Int(ref)] != nil else { return }
         body(&slots[Int(ref)]!)

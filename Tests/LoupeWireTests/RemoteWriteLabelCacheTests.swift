@@ -1,0 +1,115 @@
+import LoupeModel
+import LoupeWire
+import Testing
+
+@Suite("Remote write 1.0: label sets reused from the head's cache")
+struct RemoteWriteLabelCacheTests {
+    /// What a head does after appending: keep its own label set under the hash the decoder reported.
+    static func remember(_ request: RemoteWriteRequest, in cache: RemoteWriteLabelCache) {
+        for series in request.series {
+            if let hash = series.rawLabelsHash { cache.remember(series.labels, for: hash) }
+        }
+    }
+
+    static func withoutHashes(_ request: RemoteWriteRequest) -> RemoteWriteRequest {
+        var request = request
+        for index in request.series.indices { request.series[index].rawLabelsHash = nil }
+        return request
+    }
+
+    static func storedIdentically(_ lhs: Labels, _ rhs: Labels) -> Bool {
+        lhs.storage.withUnsafeBufferPointer { left in rhs.storage.withUnsafeBufferPointer { $0.baseAddress == left.baseAddress } }
+    }
+
+    @Test func aKnownLabelSetIsReusedAndANewOneIsReported() throws {
+        let bytes = RW.v1Request([
+            RW.v1Series([("__name__", "up"), ("instance", "a:1"), ("job", "api")]),
+            RW.v1Series([("__name__", "up"), ("instance", "b:1"), ("job", "api")], [RW.sample(0, 5)]),
+        ])
+        let cache = RemoteWriteLabelCache()
+        let plain = try RemoteWriteV1.decode(bytes)
+        let first = try RemoteWriteV1.decode(bytes, labelCache: cache)
+        #expect(Self.withoutHashes(first) == plain)
+        #expect(first.series.allSatisfy { $0.rawLabelsHash != nil })
+        #expect(Set(first.series.compactMap(\.rawLabelsHash)).count == 2)
+        Self.remember(first, in: cache)
+
+        let second = try RemoteWriteV1.decode(bytes, labelCache: cache)
+        #expect(second == plain, "reused label sets decode to the same request, with nothing new to remember")
+        for (reused, remembered) in zip(second.series, first.series) {
+            #expect(Self.storedIdentically(reused.labels, remembered.labels), "the cached label set itself is handed out")
+        }
+    }
+
+    @Test func aCachedSetIsUsedOnlyWhenTheBytesMatchIt() throws {
+        let bytes = RW.v1Request([RW.v1Series([("__name__", "up"), ("job", "api")])])
+        let cache = RemoteWriteLabelCache()
+        let hash = try #require(try RemoteWriteV1.decode(bytes, labelCache: cache).series.first?.rawLabelsHash)
+        // A different label set under the same hash (a collision, or a stale entry) must not be taken.
+        for impostor: Labels in [["__name__": "up", "job": "apj"], ["__name__": "up"], ["__name__": "up", "job": "api", "x": "y"]] {
+            cache.remember(impostor, for: hash)
+            let decoded = try RemoteWriteV1.decode(bytes, labelCache: cache)
+            #expect(decoded.series.first?.labels == ["__name__": "up", "job": "api"])
+            #expect(decoded.series.first?.rawLabelsHash == hash)
+        }
+    }
+
+    /// Unsorted labels, empty values (dropped), unknown fields and duplicate fields decode as without a
+    /// cache, both before and after the cache has seen them.
+    @Test func unusualEncodingsDecodeAsWithoutACache() throws {
+        let requests: [[UInt8]] = [
+            RW.v1Request([RW.v1Series([("job", "api"), ("__name__", "up")])]),
+            RW.v1Request([RW.v1Series([("__name__", "up"), ("empty", ""), ("job", "api")])]),
+            RW.v1Request([.message(1, [.message(1, [.string(1, "__name__"), .string(2, "up"), .varint(7, 1)]), RW.sample(1, 1)])]),
+            RW.v1Request([.message(1, [.message(1, [.string(1, "__name__"), .string(2, "down"), .string(2, "up")]), RW.sample(1, 1)])]),
+            RW.v1Request([.message(1, [RW.sample(1, 1), RW.label("__name__", "up"), RW.sample(2, 2), RW.label("job", "x")])]),
+        ]
+        for bytes in requests {
+            let plain = try RemoteWriteV1.decode(bytes)
+            let cache = RemoteWriteLabelCache()
+            for _ in 0..<3 {
+                let decoded = try RemoteWriteV1.decode(bytes, labelCache: cache)
+                #expect(Self.withoutHashes(decoded) == plain)
+                Self.remember(decoded, in: cache)
+            }
+        }
+    }
+
+    @Test func invalidLabelsAreRefusedWithACacheToo() throws {
+        for bytes in [
+            RW.v1Request([RW.v1Series([("", "x")])]),
+            RW.v1Request([RW.v1Series([("a", "1"), ("a", "2")])]),
+            RW.v1Request([.message(1, [.message(1, [.bytes(1, [0xFF, 0xFE]), .string(2, "x")])])]),
+        ] {
+            #expect(throws: WireError.self) { try RemoteWriteV1.decode(bytes) }
+            #expect(throws: WireError.self) { try RemoteWriteV1.decode(bytes, labelCache: RemoteWriteLabelCache()) }
+        }
+    }
+
+    /// Random and truncated requests never crash, and valid ones decode the same with a warm cache.
+    @Test func randomAndTruncatedRequests() throws {
+        var random = SystemRandomNumberGenerator()
+        let cache = RemoteWriteLabelCache()
+        let base = RW.v1Request((0..<20).map { index in
+            RW.v1Series([("__name__", "m\(index % 3)"), ("instance", "host-\(index)"), ("job", "node")], [RW.sample(Double(index), Int64(index))])
+        })
+        Self.remember(try RemoteWriteV1.decode(base, labelCache: cache), in: cache)
+        for _ in 0..<2_000 {
+            var bytes = base
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &random)))
+            case 1: for _ in 0..<Int.random(in: 1...4, using: &random) { bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random) }
+            default: bytes = (0..<Int.random(in: 0...200, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            }
+            let plain = try? RemoteWriteV1.decode(bytes)
+            let cached = try? RemoteWriteV1.decode(bytes, labelCache: cache)
+            #expect((plain == nil) == (cached == nil), "\(bytes)")
+            if let plain, let cached { #expect(Self.withoutHashes(cached) == plain) }
+        }
+    }
+}
+
+extension RW {
+    /// A 1.0 `WriteRequest` of these `timeseries` fields.
+    static func v1Request(_ series: [PB]) -> [UInt8] { series.bytes }
+}
