@@ -107,11 +107,17 @@ struct TSDBHeadTests {
         first.rawLabelsHash = 42
         _ = head.append([first])
         let remembered = try #require(head.labelCache.candidate(for: 42))
-        #expect(remembered == first.labels)
+        #expect(remembered.labels == first.labels)
         // A later request whose labels came from the cache (no hash) appends to the same series.
-        let reused = TimeSeries(labels: remembered, samples: [FloatSample(timestamp: 15_000, value: 2)])
+        var reused = TimeSeries(labels: remembered.labels, samples: [FloatSample(timestamp: 15_000, value: 2)])
+        reused.seriesRefHint = remembered.seriesRef
         let result = head.append([reused])
         #expect(result.seriesCreated == 0 && result.floatsAppended == 1)
+        // A hint naming another series (a stale cache) is not trusted: the labels decide.
+        var misdirected = Self.series("other", [], samples: [(0, 5)])
+        misdirected.seriesRefHint = remembered.seriesRef
+        #expect(head.append([misdirected]).seriesCreated == 1)
+        #expect(head.select([.equal("__name__", "other")], minTime: .min, maxTime: .max).first?.floats.count == 1)
         #expect(head.select([.equal("__name__", "up")], minTime: .min, maxTime: .max).first?.floats.count == 2)
         // Series leaving the head must not stay alive in the cache.
         head.delete([.equal("__name__", "up")])

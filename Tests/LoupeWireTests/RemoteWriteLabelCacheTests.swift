@@ -7,13 +7,16 @@ struct RemoteWriteLabelCacheTests {
     /// What a head does after appending: keep its own label set under the hash the decoder reported.
     static func remember(_ request: RemoteWriteRequest, in cache: RemoteWriteLabelCache) {
         for series in request.series {
-            if let hash = series.rawLabelsHash { cache.remember(series.labels, for: hash) }
+            if let hash = series.rawLabelsHash { cache.remember(series.labels, seriesRef: 7, for: hash) }
         }
     }
 
     static func withoutHashes(_ request: RemoteWriteRequest) -> RemoteWriteRequest {
         var request = request
-        for index in request.series.indices { request.series[index].rawLabelsHash = nil }
+        for index in request.series.indices {
+            request.series[index].rawLabelsHash = nil
+            request.series[index].seriesRefHint = nil
+        }
         return request
     }
 
@@ -35,7 +38,8 @@ struct RemoteWriteLabelCacheTests {
         Self.remember(first, in: cache)
 
         let second = try RemoteWriteV1.decode(bytes, labelCache: cache)
-        #expect(second == plain, "reused label sets decode to the same request, with nothing new to remember")
+        #expect(Self.withoutHashes(second) == plain, "reused label sets decode to the same request")
+        #expect(second.series.allSatisfy { $0.rawLabelsHash == nil && $0.seriesRefHint == 7 }, "nothing new to remember; the ref is passed on")
         for (reused, remembered) in zip(second.series, first.series) {
             #expect(Self.storedIdentically(reused.labels, remembered.labels), "the cached label set itself is handed out")
         }
@@ -47,10 +51,11 @@ struct RemoteWriteLabelCacheTests {
         let hash = try #require(try RemoteWriteV1.decode(bytes, labelCache: cache).series.first?.rawLabelsHash)
         // A different label set under the same hash (a collision, or a stale entry) must not be taken.
         for impostor: Labels in [["__name__": "up", "job": "apj"], ["__name__": "up"], ["__name__": "up", "job": "api", "x": "y"]] {
-            cache.remember(impostor, for: hash)
+            cache.remember(impostor, seriesRef: 1, for: hash)
             let decoded = try RemoteWriteV1.decode(bytes, labelCache: cache)
             #expect(decoded.series.first?.labels == ["__name__": "up", "job": "api"])
             #expect(decoded.series.first?.rawLabelsHash == hash)
+            #expect(decoded.series.first?.seriesRefHint == nil)
         }
     }
 

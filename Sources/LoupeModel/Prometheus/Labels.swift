@@ -119,11 +119,26 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
         }
     }
 
+    /// Calls `body` with the string's UTF-8 bytes: borrowed for native strings (no copy, no
+    /// retain), copied to the stack for small inline strings (which have no storage to borrow).
+    @inline(__always)
+    static func withUTF8<Result>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        if let result = string.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = string
+        return copy.withUTF8(body)
+    }
+
+    /// Whether the string's UTF-8 bytes are exactly `bytes`.
+    @inline(__always)
+    public static func utf8(of string: String, equals bytes: UnsafeRawBufferPointer) -> Bool {
+        guard string.utf8.count == bytes.count else { return false }
+        if bytes.isEmpty { return true }
+        return withUTF8(string) { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
+    }
+
     @inline(__always)
     static func combineBytes(_ string: String, into hasher: inout Hasher) {
-        // `withUTF8` also serves small (inline) strings, which `utf8.withContiguousStorageIfAvailable` does not.
-        var string = string
-        string.withUTF8 { bytes in
+        withUTF8(string) { bytes in
             hasher.combine(bytes.count)
             hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
         }
@@ -131,14 +146,8 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
 
     @inline(__always)
     static func sameBytes(_ left: String, _ right: String) -> Bool {
-        var left = left
-        var right = right
-        return left.withUTF8 { leftBytes in
-            right.withUTF8 { rightBytes in
-                leftBytes.count == rightBytes.count
-                    && (leftBytes.count == 0 || memcmp(leftBytes.baseAddress!, rightBytes.baseAddress!, leftBytes.count) == 0)
-            }
-        }
+        guard left.utf8.count == right.utf8.count else { return false }
+        return withUTF8(left) { leftBytes in utf8(of: right, equals: UnsafeRawBufferPointer(leftBytes)) }
     }
 
     public static func < (lhs: Labels, rhs: Labels) -> Bool {
@@ -154,10 +163,8 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
     /// Negative, zero or positive as `left`'s UTF-8 bytes sort before, with or after `right`'s.
     @inline(__always)
     static func compareBytes(_ left: String, _ right: String) -> Int {
-        var left = left
-        var right = right
-        return left.withUTF8 { leftBytes in
-            right.withUTF8 { rightBytes in
+        withUTF8(left) { leftBytes in
+            withUTF8(right) { rightBytes in
                 let common = Swift.min(leftBytes.count, rightBytes.count)
                 let order = common == 0 ? 0 : Int(memcmp(leftBytes.baseAddress!, rightBytes.baseAddress!, common))
                 return order != 0 ? order : leftBytes.count - rightBytes.count

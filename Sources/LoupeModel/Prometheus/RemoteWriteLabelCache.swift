@@ -5,11 +5,17 @@ import Synchronization
 /// Senders repeat every series' labels in every request, byte for byte. The decoder hashes a
 /// series' raw label fields, takes the label set cached under that hash if the bytes match it
 /// exactly, and so skips building a `Labels` per series; the head gets the very label set it
-/// interned, whose lookup then compares by identity. Sharded so that concurrent requests rarely
-/// wait for each other.
+/// interned and the series' ref, which it only has to confirm. Sharded so that concurrent
+/// requests rarely wait for each other.
 public final class RemoteWriteLabelCache: Sendable {
+    public struct Entry: Sendable {
+        public var labels: Labels
+        /// The head's ref for the series (meaningful to that head only).
+        public var seriesRef: UInt64
+    }
+
     private final class Shard: Sendable {
-        let entries = Mutex<[UInt64: Labels]>([:])
+        let entries = Mutex<[UInt64: Entry]>([:])
     }
 
     private let shards: [Shard]
@@ -21,12 +27,12 @@ public final class RemoteWriteLabelCache: Sendable {
     private func shard(_ hash: UInt64) -> Shard { shards[Int(hash % UInt64(shards.count))] }
 
     /// The label set last remembered under `hash` (the caller checks that it matches).
-    public func candidate(for hash: UInt64) -> Labels? {
+    public func candidate(for hash: UInt64) -> Entry? {
         shard(hash).entries.withLock { $0[hash] }
     }
 
-    public func remember(_ labels: Labels, for hash: UInt64) {
-        shard(hash).entries.withLock { $0[hash] = labels }
+    public func remember(_ labels: Labels, seriesRef: UInt64, for hash: UInt64) {
+        shard(hash).entries.withLock { $0[hash] = Entry(labels: labels, seriesRef: seriesRef) }
     }
 
     /// Forgets everything (series left the head: their label sets must not be kept alive here).

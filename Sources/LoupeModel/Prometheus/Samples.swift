@@ -69,6 +69,9 @@ public struct TimeSeries: Sendable, Hashable {
     /// Set by a decoder given a `RemoteWriteLabelCache` when it had to decode the labels: the hash
     /// of their raw bytes, under which the head remembers its own copy of the label set.
     public var rawLabelsHash: UInt64?
+    /// Set by a decoder whose `RemoteWriteLabelCache` knew the labels: the head's ref for the series,
+    /// which the head confirms (same label set) instead of looking the labels up.
+    public var seriesRefHint: UInt64?
 
     public init(
         labels: Labels, samples: [FloatSample] = [], histograms: [HistogramSample] = [], exemplars: [PrometheusExemplar] = [],

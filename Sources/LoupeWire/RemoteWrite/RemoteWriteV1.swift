@@ -204,8 +204,10 @@ struct RemoteWriteV1Decoding {
         }
         var rawLabelsHash: UInt64?
         if let labelCache {
-            if let known = labelCache.candidate(for: rawHash.value), Self.matches(known, labelMessages) {
-                return TimeSeries(labels: known, samples: samples, histograms: histograms, exemplars: exemplars)
+            if let known = labelCache.candidate(for: rawHash.value), Self.matches(known.labels, labelMessages) {
+                var series = TimeSeries(labels: known.labels, samples: samples, histograms: histograms, exemplars: exemplars)
+                series.seriesRefHint = known.seriesRef
+                return series
             }
             labels.reserveCapacity(labelMessages.count)
             for index in labelMessages.indices {
@@ -230,33 +232,28 @@ struct RemoteWriteV1Decoding {
     /// Whether the label fields decode to exactly `labels` (same order, no empty values, no unknown fields).
     static func matches(_ labels: Labels, _ messages: [ProtobufReader]) -> Bool {
         guard labels.count == messages.count else { return false }
-        for index in messages.indices {
-            var message = messages[index]
-            var name: UnsafeRawBufferPointer?
-            var value: UnsafeRawBufferPointer?
-            while !message.isAtEnd {
-                switch try? message.readTag() {
-                case 1 << 3 | 2:
-                    guard let bytes = try? message.readBytesView() else { return false }
-                    name = bytes
-                case 2 << 3 | 2:
-                    guard let bytes = try? message.readBytesView() else { return false }
-                    value = bytes
-                default: return false
+        return labels.storage.withUnsafeBufferPointer { stored in
+            for index in messages.indices {
+                var message = messages[index]
+                var name: UnsafeRawBufferPointer?
+                var value: UnsafeRawBufferPointer?
+                while !message.isAtEnd {
+                    switch try? message.readTag() {
+                    case 1 << 3 | 2:
+                        guard let bytes = try? message.readBytesView() else { return false }
+                        name = bytes
+                    case 2 << 3 | 2:
+                        guard let bytes = try? message.readBytesView() else { return false }
+                        value = bytes
+                    default: return false
+                    }
+                }
+                guard let name, let value, !value.isEmpty else { return false }
+                guard Labels.utf8(of: stored[index].name, equals: name), Labels.utf8(of: stored[index].value, equals: value) else {
+                    return false
                 }
             }
-            guard let name, let value, !value.isEmpty else { return false }
-            let label = labels[labels.startIndex + index]
-            guard sameBytes(name, label.name), sameBytes(value, label.value) else { return false }
-        }
-        return true
-    }
-
-    @inline(__always)
-    static func sameBytes(_ bytes: UnsafeRawBufferPointer, _ string: String) -> Bool {
-        var string = string
-        return string.withUTF8 { utf8 in
-            utf8.count == bytes.count && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+            return true
         }
     }
 

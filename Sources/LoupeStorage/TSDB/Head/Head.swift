@@ -93,7 +93,10 @@ public final class TSDBHead: Sendable {
                     let series = buffer.baseAddress! + position
                     guard !series.pointee.labels.isEmpty else { continue }
                     let ref: SeriesRef
-                    if let existing = state.refsByLabels[series.pointee.labels] {
+                    if let hint = series.pointee.seriesRefHint, let stored = state.series.labels(of: hint), stored == series.pointee.labels {
+                        // The decoder's label cache named the series; the label sets are the same object.
+                        ref = hint
+                    } else if let existing = state.refsByLabels[series.pointee.labels] {
                         ref = existing
                     } else if state.series.count >= maximumSeries {
                         result.rejected[.seriesLimit, default: 0] += series.pointee.samples.count + series.pointee.histograms.count
@@ -109,7 +112,7 @@ public final class TSDBHead: Sendable {
                         result.seriesCreated += 1
                     }
                     if let rawLabelsHash = series.pointee.rawLabelsHash, let labels = state.series.labels(of: ref) {
-                        labelCache.remember(labels, for: rawLabelsHash)
+                        labelCache.remember(labels, seriesRef: ref, for: rawLabelsHash)
                     }
                     var minTime = state.minTime
                     var maxTime = state.maxTime
