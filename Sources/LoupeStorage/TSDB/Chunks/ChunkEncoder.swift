@@ -6,7 +6,9 @@ enum ChunkEncoder {
     /// Chunks for the samples of one series (each list sorted by time, no timestamp in both),
     /// cut at `samplesPerChunk` samples, at every switch between floats and histograms, and
     /// wherever a histogram appender asks for a new chunk.
-    static func encode(floats: [FloatSample], histograms: [HistogramSample], samplesPerChunk: Int = 120) -> [Chunk] {
+    static func encode(
+        floats: [FloatSample], histograms: [HistogramSample], samplesPerChunk: Int = HeadSeries.samplesPerChunk
+    ) -> [Chunk] {
         var chunks: [Chunk] = []
         var xor: XORChunkAppender?
         var integer: HistogramChunkAppender?

@@ -421,12 +421,12 @@ struct SeriesTable: Sendable {
 
     var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
 
-    /// Mutates a series in place (no copy out and back).
     /// A series' label set, without copying the rest of the series out.
     func labels(of ref: SeriesRef) -> Labels? {
         ref < UInt64(slots.count) ? slots[Int(ref)]?.labels : nil
     }
 
+    /// Mutates a series in place (no copy out and back).
     mutating func update(_ ref: SeriesRef, _ body: (inout HeadSeries) -> Void) {
         guard ref < UInt64(slots.count), slots[Int(ref)] != nil else { return }
         body(&slots[Int(ref)]!)
