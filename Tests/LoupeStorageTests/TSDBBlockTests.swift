@@ -101,6 +101,28 @@ struct TSDBBlockTests {
         for block in reopened.persistedBlocks { try block.verify() }
     }
 
+    @Test("shards of a select over head and blocks are disjoint and together are the whole select")
+    func shardedSelects() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? BlockFiles.removeTree(directory) }
+        let database = try Self.open(directory).database(for: .default)
+        _ = database.append(Self.workload())
+        try Self.cutAll(database)
+        for matchers in Self.selectors {
+            let whole = database.select(matchers, minTime: .min, maxTime: .max)
+            for count in [2, 3, 7] {
+                var union: [SeriesSamples] = []
+                for index in 0..<count {
+                    let shard = SeriesShard(index: index, of: count)
+                    let part = database.select(matchers, minTime: .min, maxTime: .max, shard: shard)
+                    #expect(part.allSatisfy { shard.contains($0.labels) })
+                    union += part
+                }
+                #expect(union.sorted { $0.labels < $1.labels } == whole, "\(matchers) in \(count) shards")
+            }
+        }
+    }
+
     @Test("bytes per sample on disk for counter-like floats stay near Gorilla's 1.37")
     func compactness() throws {
         let directory = Self.temporaryDirectory()

@@ -20,6 +20,10 @@ struct PrometheusQueryRoutes: Sendable {
         func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesSamples] {
             head?.select(matchers, minTime: minTime, maxTime: maxTime) ?? []
         }
+
+        func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard) throws -> [SeriesSamples] {
+            head?.select(matchers, minTime: minTime, maxTime: maxTime, shard: shard) ?? []
+        }
     }
 
     func register(on router: Router<BasicRequestContext>, api: PrometheusAPIRoutes) {

@@ -107,10 +107,10 @@ public final class TenantTSDB: Sendable {
 
     /// Series matching every matcher with their samples in `[minTime, maxTime]`, from blocks and
     /// head merged (one sample per timestamp), sorted by labels.
-    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
+    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard = .all) -> [SeriesSamples] {
         // The head first, then the blocks: a cut moves samples from the head to a pending block
         // while holding the blocks lock, so a sample is always seen in one place or both (merged).
-        let fromHead = head.select(matchers, minTime: minTime, maxTime: maxTime)
+        let fromHead = head.select(matchers, minTime: minTime, maxTime: maxTime, shard: shard)
         let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
         var merged: [Labels: SeriesSamples] = [:]
         func add(_ samples: SeriesSamples) {
@@ -124,13 +124,14 @@ public final class TenantTSDB: Sendable {
         }
         for block in persisted where block.overlaps(minTime: minTime, maxTime: maxTime) {
             do {
-                for samples in try block.select(matchers, minTime: minTime, maxTime: maxTime) { add(samples) }
+                for samples in try block.select(matchers, minTime: minTime, maxTime: maxTime, shard: shard) { add(samples) }
             } catch {
                 quarantine(block, reason: error)
             }
         }
         for block in pending where block.minTime <= maxTime && minTime <= block.maxTime {
-            for series in block.series where matchers.allSatisfy({ $0.matches(series.labels[$0.name] ?? "") }) {
+            for series in block.series
+            where matchers.allSatisfy({ $0.matches(series.labels[$0.name] ?? "") }) && shard.contains(series.labels) {
                 var samples = SeriesSamples(labels: series.labels)
                 ChunkEncoder.decode(series.chunks, minTime: minTime, maxTime: maxTime, into: &samples)
                 if !samples.isEmpty { add(samples) }

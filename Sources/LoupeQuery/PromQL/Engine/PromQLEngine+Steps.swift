@@ -131,13 +131,13 @@ extension Evaluator {
         let lookback = options.lookbackDelta
         let reference = { (index: Int) in self.atTime(selector.at, default: grid.time(index)) - offset }
         var builder = StepSeriesBuilder(steps: grid.count)
-        try forEachStepSlice(try matchers(selector), width: lookback, grid: grid, reference: reference) { steps, fetched in
+        try forEachSeriesBatch(try matchers(selector), width: lookback, grid: grid, reference: reference) { fetched in
             for series in fetched {
                 if !series.histograms.isEmpty { throw StepEvaluationFallback() }
                 let slot = try builder.slot(for: series.labels, dropName: false)
                 let floats = series.floats
                 var next = 0
-                for index in steps {
+                for index in 0..<grid.count {
                     let time = reference(index)
                     while next < floats.count && floats[next].timestamp <= time { next += 1 }
                     guard next > 0 else { continue }
@@ -171,14 +171,14 @@ extension Evaluator {
         let range = try duration(matrix.range, allowNegative: false)
         let reference = { (index: Int) in self.atTime(selector.at, default: grid.time(index)) - offset }
         var builder = StepSeriesBuilder(steps: grid.count)
-        try forEachStepSlice(try matchers(selector), width: range, grid: grid, reference: reference) { steps, fetched in
+        try forEachSeriesBatch(try matchers(selector), width: range, grid: grid, reference: reference) { fetched in
             for series in fetched {
                 if !series.histograms.isEmpty { throw StepEvaluationFallback() }
                 let floats = series.floats.contains { StaleMarker.isStale($0.value) }
                     ? series.floats.filter { !StaleMarker.isStale($0.value) } : series.floats
                 if floats.isEmpty { continue }
                 let slot = try builder.slot(for: series.labels, dropName: Self.dropsName(call))
-                windowSteps(call, floats, range: range, steps: steps, reference: reference, into: &builder.series[slot])
+                windowSteps(call, floats, range: range, steps: 0..<grid.count, reference: reference, into: &builder.series[slot])
             }
         }
         return .vector(builder.finish())
@@ -410,37 +410,40 @@ extension Evaluator {
 
     // MARK: - Fetching
 
-    /// Calls `body` with the series whose samples cover the windows `(reference(i) − width, reference(i)]`
-    /// of consecutive slices of steps, each slice fetched at once and sized to about
-    /// `options.rangeFetchSamples` samples (estimated from the previous slice).
-    private func forEachStepSlice(
-        _ matchers: [LabelMatcher], width: Int64, grid: StepGrid, reference: (Int) -> Int64,
-        _ body: (Range<Int>, [SeriesSamples]) throws -> Void
+    /// Calls `body` with every series whose samples fall in the windows `(reference(i) − width,
+    /// reference(i)]` of all steps, each series once with all its samples there. When they would
+    /// hold more than about `options.rangeFetchSamples` samples (estimated from one shard of
+    /// `options.rangeProbeShards`), storage is read a shard of the series at a time, so memory
+    /// stays bounded and no chunk is decoded twice.
+    private func forEachSeriesBatch(
+        _ matchers: [LabelMatcher], width: Int64, grid: StepGrid, reference: (Int) -> Int64, _ body: ([SeriesSamples]) throws -> Void
     ) throws {
-        let constantReference = reference(0) == reference(grid.count - 1)
-        var first = 0
-        var sliceSteps = constantReference ? grid.count : min(grid.count, 16)
-        while first < grid.count {
+        let minTime = reference(0) - width + 1
+        let maxTime = reference(grid.count - 1)
+        func select(_ shard: SeriesShard) throws -> [SeriesSamples] {
             try checkTimeout()
-            let steps = first..<min(grid.count, first + sliceSteps)
-            let minTime = reference(steps.lowerBound) - width + 1
-            let maxTime = reference(steps.upperBound - 1)
-            let fetched: [SeriesSamples]
             do {
-                fetched = try storage.select(matchers, minTime: minTime, maxTime: maxTime)
+                return try storage.select(matchers, minTime: minTime, maxTime: maxTime, shard: shard)
             } catch let error as PromQLError {
                 throw error
             } catch {
                 throw PromQLError(.execution, "\(error)")
             }
-            try body(steps, fetched)
-            first = steps.upperBound
-            let samples = fetched.reduce(0) { $0 + $1.floats.count + $1.histograms.count }
-            let span = Double(max(1, maxTime - minTime + 1))
-            let perMillisecond = Double(samples) / span
-            let affordable = perMillisecond > 0 ? (Double(options.rangeFetchSamples) / perMillisecond - Double(width)) / Double(grid.step) : .infinity
-            sliceSteps = max(1, affordable >= Double(grid.count) ? grid.count : Int(affordable))
         }
+        let probeShards = options.rangeProbeShards
+        let probe = try select(SeriesShard(index: 0, of: probeShards))
+        if probe.isEmpty || probeShards == 1 {
+            // Fewer series than probe shards, most likely: small enough to read at once.
+            try body(probeShards == 1 ? probe : try select(.all))
+            return
+        }
+        let estimated = probe.reduce(0) { $0 + $1.floats.count + $1.histograms.count } * probeShards
+        let shards = max(1, min(4_096, (estimated + options.rangeFetchSamples - 1) / options.rangeFetchSamples))
+        if shards == 1 {
+            try body(try select(.all))
+            return
+        }
+        for index in 0..<shards { try body(try select(SeriesShard(index: index, of: shards))) }
     }
 
     // MARK: - Tree
@@ -476,7 +479,7 @@ extension Evaluator {
     }
 }
 
-/// Collects the series of a node in the order storage returns them, merging slices.
+/// Collects the series of a node, batch after batch, sorted by labels at the end (as storage returns them).
 struct StepSeriesBuilder {
     let steps: Int
     var series: [StepSeries] = []

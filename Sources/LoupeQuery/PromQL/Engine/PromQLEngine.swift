@@ -18,14 +18,19 @@ public struct PromQLEngine: Sendable {
         /// The step of subqueries written without one (`[5m:]`), in milliseconds.
         public var defaultSubqueryStep: Int64
         public var parserOptions: PromQLParser.Options
-        /// About how many samples a range query reads from storage at once; longer ranges are read
-        /// in slices of steps so memory stays bounded.
+        /// About how many samples a range query reads from storage at once; larger selections are
+        /// read a shard of their series at a time so memory stays bounded.
         public var rangeFetchSamples: Int
+        /// A range query first reads one shard in this many of a selector's series to estimate how
+        /// many samples the whole selection holds.
+        public var rangeProbeShards: Int
 
         public init(
             lookbackDelta: Int64 = 5 * 60 * 1000, maxSamples: Int = 50_000_000, timeout: Duration = .seconds(120),
-            defaultSubqueryStep: Int64 = 60 * 1000, parserOptions: PromQLParser.Options = .init(), rangeFetchSamples: Int = 4_000_000
+            defaultSubqueryStep: Int64 = 60 * 1000, parserOptions: PromQLParser.Options = .init(), rangeFetchSamples: Int = 4_000_000,
+            rangeProbeShards: Int = 64
         ) {
+            self.rangeProbeShards = max(1, rangeProbeShards)
             self.lookbackDelta = lookbackDelta
             self.maxSamples = maxSamples
             self.timeout = timeout

@@ -5,4 +5,15 @@ import LoupeModel
 /// matching all matchers, its samples with `minTime <= t <= maxTime`, sorted by labels.
 public protocol PromQLQueryable: Sendable {
     func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesSamples]
+    /// The same, for the series in `shard` only: range queries read many series a shard at a
+    /// time. Storage should skip the other series before decoding their samples.
+    func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard) throws -> [SeriesSamples]
+}
+
+extension PromQLQueryable {
+    /// Selects everything and keeps the shard's series (for stores small enough to hold in memory).
+    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard) throws -> [SeriesSamples] {
+        let all = try select(matchers, minTime: minTime, maxTime: maxTime)
+        return shard.count == 1 ? all : all.filter { shard.contains($0.labels) }
+    }
 }

@@ -28,6 +28,10 @@ final class RangeSelectCache: PromQLQueryable, Sendable {
         self.sampleLimit = sampleLimit
     }
 
+    func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard) throws -> [SeriesSamples] {
+        try base.select(matchers, minTime: minTime, maxTime: maxTime, shard: shard)
+    }
+
     func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesSamples] {
         if let entry = entries.withLock({ $0[matchers] }) {
             guard let series = entry.series, minTime >= entry.minTime, maxTime <= entry.maxTime else {

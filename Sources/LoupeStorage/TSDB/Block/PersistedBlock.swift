@@ -100,12 +100,15 @@ public final class PersistedBlock: Sendable {
 
     /// Series matching every matcher, with their samples in `[minTime, maxTime]` (deleted
     /// ranges removed); series without samples there are left out. In label order.
-    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws(StorageError) -> [SeriesSamples] {
+    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard = .all) throws(StorageError)
+        -> [SeriesSamples]
+    {
         guard overlaps(minTime: minTime, maxTime: maxTime) else { return [] }
         let deleted = self.deleted.withLock { $0 }
         var result: [SeriesSamples] = []
         for ref in try matchingRefs(matchers) {
             let entry = try series(ref)
+            guard shard.contains(entry.labels) else { continue }
             var samples = SeriesSamples(labels: entry.labels)
             for meta in entry.chunks where meta.minTime <= maxTime && minTime <= meta.maxTime {
                 ChunkEncoder.decode([try chunk(meta)], minTime: minTime, maxTime: maxTime, into: &samples)

@@ -147,9 +147,12 @@ public final class TSDBHead: Sendable {
 
     /// Series matching every matcher, with their samples in `[minTime, maxTime]`; series
     /// without samples in the range are left out. Sorted by labels.
-    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
+    public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard = .all) -> [SeriesSamples] {
         let result: [SeriesSamples] = state.withLock { state in
             Self.matchingRefs(matchers, in: state).compactMap { ref in
+                if shard.count > 1 {
+                    guard let labels = state.series.labels(of: ref), shard.contains(labels) else { return nil }
+                }
                 guard let series = state.series[ref] else { return nil }
                 let samples = series.samples(minTime: minTime, maxTime: maxTime)
                 return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : samples

@@ -1,0 +1,35 @@
+/// One of `count` disjoint parts of a set of series, chosen by a hash of their labels that is the
+/// same in every process, so that a reader can go through many series a part at a time (each
+/// series whole, over its full time range) and keep memory bounded.
+public struct SeriesShard: Sendable, Hashable {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, of count: Int) {
+        self.count = max(1, count)
+        self.index = min(max(0, index), self.count - 1)
+    }
+
+    /// Every series.
+    public static let all = SeriesShard(index: 0, of: 1)
+
+    public func contains(_ labels: Labels) -> Bool {
+        count == 1 || Int(labels.stableHash % UInt64(count)) == index
+    }
+}
+
+extension Labels {
+    /// FNV-1a over every name and value (with separators): unlike `hashValue`, not seeded per process.
+    public var stableHash: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for label in storage {
+            for string in [label.name, label.value] {
+                Labels.withUTF8(string) { bytes in
+                    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+                }
+                hash = (hash ^ 0xFF) &* 0x100_0000_01B3
+            }
+        }
+        return hash
+    }
+}
