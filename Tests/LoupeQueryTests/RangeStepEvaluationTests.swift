@@ -6,21 +6,9 @@ import Testing
 /// equal an instant query at that step (which always runs the step-by-step evaluator).
 @Suite("Range queries agree with instant queries at every step")
 struct RangeStepEvaluationTests {
-    /// Deterministic pseudo-random numbers (SplitMix64), so a failure reproduces.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Counters with resets, gauges with NaN, gaps and stale markers, scraped every ~15 s for 1 h.
     static func store(seed: UInt64) -> PromQLMemoryQueryable {
-        var random = SplitMix(state: seed)
+        var random = PromQLFuzzTests.Generator(state: seed)  // SplitMix64: a failure reproduces
         var store = PromQLMemoryQueryable()
         for instance in ["a", "b", "c", "d"] {
             for job in ["api", "db"] {

@@ -351,18 +351,7 @@ extension Evaluator {
         for slot in output.indices {
             if !op.isComparison || binary.returnBool { output[slot].dropName = true }
             for index in scalar.indices where output[slot].present[index] {
-                let sample = output[slot].values[index]
-                let (l, r) = swapped ? (scalar[index], sample) : (sample, scalar[index])
-                var (value, keep) = binaryFloat(op, l, r)
-                if op.isComparison {
-                    if binary.returnBool {
-                        value = keep ? 1 : 0
-                        keep = true
-                    } else {
-                        value = sample
-                    }
-                }
-                if keep {
+                if let value = vectorScalarFloat(binary, sample: output[slot].values[index], scalar: scalar[index], swapped: swapped) {
                     output[slot].values[index] = value
                 } else {
                     output[slot].present[index] = false

@@ -70,12 +70,11 @@ extension Evaluator {
         stepSampleCounts = Array(repeating: 0, count: grid.count)
         evaluationGrid = grid
         try prepareSteps(subquery.expression, grid: grid)
-        var series: [PromQLSeries]
+        let series: [PromQLSeries]
         if let computed = stepValues[StepNodeKey(subquery.expression)], computed.grid == grid {
             series = try stepMatrix(computed.value, grid: grid)
         } else {
-            var index: [Labels: Int] = [:]
-            series = []
+            var accumulator = SeriesAccumulator()
             for step in 0..<grid.count {
                 try checkTimeout()
                 let t = grid.time(step)
@@ -88,23 +87,9 @@ extension Evaluator {
                 default: throw PromQLError(.execution, "subquery of unsupported type")
                 }
                 stepSampleCounts[step] = samplesInStep
-                for sample in samples {
-                    let slot: Int
-                    if let existing = index[sample.labels] {
-                        slot = existing
-                    } else {
-                        slot = series.count
-                        index[sample.labels] = slot
-                        series.append(PromQLSeries(labels: sample.labels))
-                    }
-                    if let h = sample.histogram {
-                        series[slot].histograms.append(HistogramSample(timestamp: t, histogram: h))
-                    } else {
-                        series[slot].floats.append(FloatSample(timestamp: t, value: sample.value))
-                    }
-                }
+                accumulator.add(samples, at: t)
             }
-            series.sort { $0.labels < $1.labels }
+            series = accumulator.sorted
         }
         let points = SubqueryPoints(grid: grid, series: series, samplesRead: stepSampleCounts)
         subqueryPoints[key] = points

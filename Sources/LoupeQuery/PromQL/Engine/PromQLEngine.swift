@@ -107,9 +107,7 @@ public struct PromQLEngine: Sendable {
                 }
                 return PromQLResult(value: .matrix(try evaluator.stepMatrix(root, grid: grid)), annotations: evaluator.annotations)
             }
-            var order: [Labels] = []
-            var index: [Labels: Int] = [:]
-            var series: [PromQLSeries] = []
+            var accumulator = SeriesAccumulator()
             var t = start
             var stepIndex = 0
             while t <= end {
@@ -118,32 +116,16 @@ public struct PromQLEngine: Sendable {
                 try evaluator.addSamples(evaluator.stepSampleCounts[stepIndex])
                 stepIndex += 1
                 let value = try evaluator.evaluate(expression, at: t)
-                var samples: [PromQLSample]
+                let samples: [PromQLSample]
                 switch value {
                 case .scalar(let v): samples = [PromQLSample(labels: Labels(), value: v, timestamp: t)]
                 case .vector(let v): samples = v
                 default: throw PromQLError(.execution, "unexpected value type in range query")
                 }
-                samples = try evaluator.cleanup(samples)
-                for sample in samples {
-                    let slot: Int
-                    if let existing = index[sample.labels] {
-                        slot = existing
-                    } else {
-                        slot = series.count
-                        index[sample.labels] = slot
-                        order.append(sample.labels)
-                        series.append(PromQLSeries(labels: sample.labels))
-                    }
-                    if let h = sample.histogram {
-                        series[slot].histograms.append(HistogramSample(timestamp: t, histogram: h))
-                    } else {
-                        series[slot].floats.append(FloatSample(timestamp: t, value: sample.value))
-                    }
-                }
+                accumulator.add(try evaluator.cleanup(samples), at: t)
                 t += step
             }
-            series.sort { $0.labels < $1.labels }
+            let series = accumulator.sorted
             return PromQLResult(value: .matrix(series), annotations: evaluator.annotations)
         } catch let error as PromQLError {
             throw error

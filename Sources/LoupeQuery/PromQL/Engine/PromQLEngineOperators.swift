@@ -43,6 +43,22 @@ func binaryFloat(_ op: PromQLBinaryOperator, _ l: Double, _ r: Double) -> (value
     }
 }
 
+/// A vector element's float combined with a scalar: the result, or nil where a comparison
+/// without `bool` filters the element out (a kept element keeps its own value).
+func vectorScalarFloat(_ binary: PromQLBinaryExpression, sample: Double, scalar: Double, swapped: Bool) -> Double? {
+    let (l, r) = swapped ? (scalar, sample) : (sample, scalar)
+    var (value, keep) = binaryFloat(binary.op, l, r)
+    if binary.op.isComparison {
+        if binary.returnBool {
+            value = keep ? 1 : 0
+            keep = true
+        } else {
+            value = sample
+        }
+    }
+    return keep ? value : nil
+}
+
 extension Evaluator {
     func evaluateBinary(_ binary: PromQLBinaryExpression, at ts: Int64) throws -> EvalValue {
         let lhs = try evaluate(binary.lhs, at: ts)
@@ -90,17 +106,7 @@ extension Evaluator {
                 out.append(result)
                 continue
             }
-            let (l, r) = swapped ? (scalar, sample.value) : (sample.value, scalar)
-            var (value, keep) = binaryFloat(op, l, r)
-            if op.isComparison {
-                if binary.returnBool {
-                    value = keep ? 1 : 0
-                    keep = true
-                } else {
-                    value = sample.value
-                }
-            }
-            if !keep { continue }
+            guard let value = vectorScalarFloat(binary, sample: sample.value, scalar: scalar, swapped: swapped) else { continue }
             result.value = value
             if !op.isComparison || binary.returnBool { result.dropName = true }
             out.append(result)
