@@ -101,6 +101,43 @@ struct TSDBBlockTests {
         for block in reopened.persistedBlocks { try block.verify() }
     }
 
+    @Test("the newest sample per series, from the head's last append or from blocks, is the newest a full select finds")
+    func newestSamples() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? BlockFiles.removeTree(directory) }
+        let store = try Self.open(directory, options: PrometheusStoreOptions(outOfOrderWindow: 3_600_000))
+        let database = store.database(for: .default)
+        _ = database.append(Self.workload())
+        try Self.cutAll(database)
+        // A stale marker, an out-of-order sample and a deleted newest sample.
+        let end = 7 * Self.hour
+        _ = database.append([
+            TimeSeries(labels: Labels([Label("__name__", "requests_total"), Label("job", "api"), Label("instance", "0")]),
+                       samples: [FloatSample(timestamp: end, value: StaleMarker.value)]),
+            TimeSeries(labels: Labels([Label("__name__", "requests_total"), Label("job", "web"), Label("instance", "1")]),
+                       samples: [FloatSample(timestamp: end - 20 * 60_000 + 1, value: 42)]),
+        ])
+        _ = try database.delete([.equal("job", "db"), .equal("instance", "2")], interval: DeletedInterval(minTime: end - 10 * 60_000, maxTime: .max))
+        let windows: [(Int64, Int64)] = [
+            (Int64.min, Int64.max), (end - 5 * 60_000, end), (end - 30 * 60_000, end - 15 * 60_000),
+            (3 * Self.hour, 5 * Self.hour), (Self.hour - 300_000, Self.hour), (4 * Self.hour - 300_000, 4 * Self.hour + 1),
+        ]
+        // Stale markers are NaNs: compare bit patterns.
+        func bits(_ series: [SeriesSamples]) -> [String] {
+            series.map { "\($0.labels) \($0.floats.map { "\($0.timestamp):\($0.value.bitPattern)" }) \($0.histograms)" }
+        }
+        for matchers in Self.selectors {
+            for (minTime, maxTime) in windows {
+                let expected = bits(database.select(matchers, minTime: minTime, maxTime: maxTime).map(\.newest))
+                #expect(bits(database.selectNewest(matchers, minTime: minTime, maxTime: maxTime)) == expected, "\(matchers) [\(minTime), \(maxTime)]")
+                #expect(bits(database.head.selectNewest(matchers, minTime: minTime, maxTime: maxTime))
+                        == bits(database.head.select(matchers, minTime: minTime, maxTime: maxTime).map(\.newest)))
+            }
+        }
+        #expect(bits(database.head.selectNewest([.equal("job", "api"), .equal("instance", "0")], minTime: end - 1, maxTime: end))
+                == ["requests_total{instance=\"0\", job=\"api\"} [\"\(end):\(StaleMarker.bitPattern)\"] []"], "the stale marker is the newest sample")
+    }
+
     @Test("shards of a select over head and blocks are disjoint and together are the whole select")
     func shardedSelects() throws {
         let directory = Self.temporaryDirectory()

@@ -97,4 +97,15 @@ public struct SeriesSamples: Sendable, Hashable {
         self.floats = floats
         self.histograms = histograms
     }
+
+    /// Only the newest sample (a float wins a tie with a histogram, as PromQL picks it); nothing when empty.
+    public var newest: SeriesSamples {
+        var result = SeriesSamples(labels: labels)
+        if let float = floats.last, histograms.last.map({ float.timestamp >= $0.timestamp }) ?? true {
+            result.floats = [float]
+        } else if let histogram = histograms.last {
+            result.histograms = [histogram]
+        }
+        return result
+    }
 }

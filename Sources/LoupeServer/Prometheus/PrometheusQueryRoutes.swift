@@ -24,6 +24,10 @@ struct PrometheusQueryRoutes: Sendable {
         func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard) throws -> [SeriesSamples] {
             head?.select(matchers, minTime: minTime, maxTime: maxTime, shard: shard) ?? []
         }
+
+        func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesSamples] {
+            head?.selectNewest(matchers, minTime: minTime, maxTime: maxTime) ?? []
+        }
     }
 
     func register(on router: Router<BasicRequestContext>, api: PrometheusAPIRoutes) {

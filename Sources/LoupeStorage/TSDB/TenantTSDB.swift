@@ -142,6 +142,17 @@ public final class TenantTSDB: Sendable {
         return merged.values.sorted { $0.labels < $1.labels }
     }
 
+    /// `select`, with each series' newest sample in the range only: the head answers from its
+    /// last appended samples; blocks are read only where they overlap the range.
+    public func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
+        let fromHead = head.selectNewest(matchers, minTime: minTime, maxTime: maxTime)
+        let (persisted, pending) = blocks.withLock { ($0.persisted, $0.pending) }
+        let overlapping = persisted.contains { $0.overlaps(minTime: minTime, maxTime: maxTime) }
+            || pending.contains { $0.minTime <= maxTime && minTime <= $0.maxTime }
+        guard overlapping else { return fromHead }
+        return select(matchers, minTime: minTime, maxTime: maxTime).map(\.newest)
+    }
+
     /// Label sets of matching series (all without matchers) with samples in the range.
     public func series(_ matchers: [LabelMatcher], minTime: Int64 = .min, maxTime: Int64 = .max) -> [Labels] {
         var all = Set(head.series(matchers, minTime: minTime, maxTime: maxTime))

@@ -358,7 +358,7 @@ final class Evaluator {
             try addSamples(out.count)
             return out
         }
-        let all = try fetch(selector, minTime: refTime - lookback + 1, maxTime: refTime)
+        let all = try fetch(selector, minTime: refTime - lookback + 1, maxTime: refTime, newestOnly: true)
         var out: [PromQLSample] = []
         for series in all {
             let lastFloat = series.floats.last
@@ -386,7 +386,7 @@ final class Evaluator {
     /// Raw sample timestamps of a vector selector (for `timestamp()`).
     func selectVectorTimestamps(_ selector: PromQLVectorSelector, at ts: Int64) throws -> [PromQLSample] {
         let refTime = atTime(selector.at, default: ts) - (try duration(selector.offset, allowNegative: true))
-        let all = try fetch(selector, minTime: refTime - options.lookbackDelta + 1, maxTime: refTime)
+        let all = try fetch(selector, minTime: refTime - options.lookbackDelta + 1, maxTime: refTime, newestOnly: true)
         var out: [PromQLSample] = []
         for series in all {
             let f = series.floats.last
@@ -404,9 +404,11 @@ final class Evaluator {
         return out
     }
 
-    func fetch(_ selector: PromQLVectorSelector, minTime: Int64, maxTime: Int64) throws -> [SeriesSamples] {
+    /// `newestOnly`: each series' newest sample in the range is all the caller reads.
+    func fetch(_ selector: PromQLVectorSelector, minTime: Int64, maxTime: Int64, newestOnly: Bool = false) throws -> [SeriesSamples] {
         let matchers = try matchers(selector)
         do {
+            if newestOnly { return try queryable.selectNewest(matchers, minTime: minTime, maxTime: maxTime) }
             return try queryable.select(matchers, minTime: minTime, maxTime: maxTime)
         } catch let error as PromQLError {
             throw error

@@ -8,6 +8,9 @@ public protocol PromQLQueryable: Sendable {
     /// The same, for the series in `shard` only: range queries read many series a shard at a
     /// time. Storage should skip the other series before decoding their samples.
     func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard) throws -> [SeriesSamples]
+    /// Like `select`, but each series with only its newest sample in the range (`SeriesSamples.newest`):
+    /// all an instant vector selector needs, which a head can answer without decoding chunks.
+    func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesSamples]
 }
 
 extension PromQLQueryable {
@@ -15,5 +18,9 @@ extension PromQLQueryable {
     public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard) throws -> [SeriesSamples] {
         let all = try select(matchers, minTime: minTime, maxTime: maxTime)
         return shard.count == 1 ? all : all.filter { shard.contains($0.labels) }
+    }
+
+    public func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) throws -> [SeriesSamples] {
+        try select(matchers, minTime: minTime, maxTime: maxTime).map(\.newest)
     }
 }

@@ -161,6 +161,18 @@ public final class TSDBHead: Sendable {
         return result.sorted { $0.labels < $1.labels }
     }
 
+    /// `select`, with each series' newest sample in the range only (see `HeadSeries.newestSample`).
+    public func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
+        let result: [SeriesSamples] = state.withLock { state in
+            Self.matchingRefs(matchers, in: state).compactMap { ref in
+                guard let series = state.series[ref] else { return nil }
+                let newest = series.newestSample(minTime: minTime, maxTime: maxTime)
+                return newest.floats.isEmpty && newest.histograms.isEmpty ? nil : newest
+            }
+        }
+        return result.sorted { $0.labels < $1.labels }
+    }
+
     /// Label sets of the series matching every matcher (all series when there are none)
     /// that have samples in the range.
     public func series(_ matchers: [LabelMatcher], minTime: Int64 = .min, maxTime: Int64 = .max) -> [Labels] {

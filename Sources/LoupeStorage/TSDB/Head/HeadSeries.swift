@@ -52,6 +52,14 @@ struct HeadSeries: Sendable {
             case .floatHistogram(let appender): appender.minTime
             }
         }
+
+        var maxTime: Int64 {
+            switch self {
+            case .xor(let appender): appender.maxTime
+            case .histogram(let appender): appender.maxTime
+            case .floatHistogram(let appender): appender.maxTime
+            }
+        }
     }
 
     /// Prometheus cuts head chunks at 120 samples (30 min at a 15 s interval). Loupe cuts at 240:
@@ -231,6 +239,19 @@ struct HeadSeries: Sendable {
     mutating func closeOpenChunk() {
         if let open, open.sampleCount > 0 { closedChunks.append(open.chunk) }
         open = nil
+    }
+
+    /// The newest sample with `minTime <= t <= maxTime` (`SeriesSamples.newest`). When that is the
+    /// series' last appended sample, still in the open chunk, it is answered without decoding.
+    func newestSample(minTime: Int64, maxTime: Int64) -> SeriesSamples {
+        if let open, open.sampleCount > 0, open.maxTime == lastTimestamp, minTime <= lastTimestamp, lastTimestamp <= maxTime {
+            // Out-of-order samples are all older than the last appended one.
+            if let lastFloat { return SeriesSamples(labels: labels, floats: [FloatSample(timestamp: lastTimestamp, value: lastFloat)]) }
+            if let lastHistogram {
+                return SeriesSamples(labels: labels, histograms: [HistogramSample(timestamp: lastTimestamp, histogram: lastHistogram)])
+            }
+        }
+        return samples(minTime: minTime, maxTime: maxTime).newest
     }
 
     /// Every sample with `minTime <= t <= maxTime`, out-of-order ones merged in.
