@@ -64,15 +64,8 @@ fi
 work=$(mktemp -d /tmp/bench-query.XXXXXX)
 server_pid=""
 follower_pid=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
+# stop_server, port_in_use, wait_ready, cpu_ticks, status_kib
+source "$root/scripts/lib/bench-process.sh"
 cleanup() {
     if [ -n "$follower_pid" ]; then kill "$follower_pid" 2>/dev/null || true; fi
     stop_server
@@ -80,22 +73,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_ready() { # url logfile
-    for _ in $(seq 1 600); do
-        if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-        kill -0 "$server_pid" 2>/dev/null || { echo "server exited during startup; log:" >&2; cat "$2" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "server not ready after 60 s" >&2
-    exit 1
-}
-
-clock_ticks=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # pid VmRSS|VmHWM
 
 # start_server NAME PHASE -> server_pid, base_url, data_dir
 start_server() {

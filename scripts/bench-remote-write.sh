@@ -38,39 +38,14 @@ fi
 
 work=$(mktemp -d /tmp/bench-remote-write.XXXXXX)
 server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
+# stop_server, port_in_use, wait_ready, cpu_ticks, status_kib
+source "$root/scripts/lib/bench-process.sh"
 cleanup() {
     stop_server
     if [ "${KEEP_DIRS:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_ready() { # url name
-    for _ in $(seq 1 300); do
-        if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-        kill -0 "$server_pid" 2>/dev/null || { echo "$2 exited during startup; log:" >&2; cat "$work/$2.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "$2 not ready after 30 s" >&2
-    exit 1
-}
-
-clock_ticks=$(getconf CLK_TCK)
-# utime+stime of a process, in clock ticks (fields 14 and 15; the command name may contain spaces).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-# Peak resident set size in KiB.
-peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 # run_one NAME URL -> prints "samples_per_second accepted cpu_seconds peak_rss_kib" to $work/NAME.result
 run_one() {
@@ -82,7 +57,7 @@ run_one() {
     # VmHWM is already a high-water mark; sampled during the run in case the server dies before the end.
     peak=0
     while kill -0 "$bench_pid" 2>/dev/null; do
-        peak_now=$(peak_rss_kib "$server_pid" 2>/dev/null || echo 0)
+        peak_now=$(status_kib "$server_pid" VmHWM 2>/dev/null || echo 0)
         [ "${peak_now:-0}" -gt "$peak" ] && peak=$peak_now
         sleep 0.5
     done
@@ -90,7 +65,7 @@ run_one() {
     wait "$bench_pid" || bench_status=$?
     kill -0 "$server_pid" 2>/dev/null || { echo "$name died during the run; log:" >&2; tail -20 "$work/$name.log" >&2; }
     ticks_after=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$ticks_before")
-    peak_now=$(peak_rss_kib "$server_pid" 2>/dev/null || echo 0)
+    peak_now=$(status_kib "$server_pid" VmHWM 2>/dev/null || echo 0)
     [ "${peak_now:-0}" -gt "$peak" ] && peak=$peak_now
     echo "--- $name: loupe bench remote-write --endpoint $endpoint ${bench_args[*]}" >&2
     cat "$work/$name.bench" >&2
@@ -116,7 +91,7 @@ mkdir -p "$work/loupe-data"
 "$loupe_bin" up --data-dir "$work/loupe-data" --http-address "127.0.0.1:$loupe_port" \
     --otlp-grpc-address 127.0.0.1:0 --otlp-http-address 127.0.0.1:0 --log-level warning >"$work/loupe.log" 2>&1 &
 server_pid=$!
-wait_ready "http://127.0.0.1:$loupe_port/ready" loupe
+wait_ready "http://127.0.0.1:$loupe_port/ready" "$work/loupe.log"
 run_one loupe "http://127.0.0.1:$loupe_port/api/v1/write"
 stop_server
 
@@ -133,7 +108,7 @@ EOF
     --web.listen-address="127.0.0.1:$prometheus_port" --web.enable-remote-write-receiver \
     --log.level=info >"$work/prometheus.log" 2>&1 &
 server_pid=$!
-wait_ready "http://127.0.0.1:$prometheus_port/-/ready" prometheus
+wait_ready "http://127.0.0.1:$prometheus_port/-/ready" "$work/prometheus.log"
 run_one prometheus "http://127.0.0.1:$prometheus_port/api/v1/write"
 stop_server
 # Simulated time runs far faster than wall time, so Prometheus cuts head blocks (every 2 h of sample time)
