@@ -116,24 +116,24 @@ public final class TSDBHead: Sendable {
                     }
                     var minTime = state.minTime
                     var maxTime = state.maxTime
-                    state.series.update(ref) { head in
-                        for sample in series.pointee.samples {
-                            if let rejection = head.append(sample.timestamp, sample.value, bounds: bounds) {
-                                result.rejected[rejection, default: 0] += 1
-                            } else {
-                                result.floatsAppended += 1
-                                minTime = min(minTime, sample.timestamp)
-                                maxTime = max(maxTime, sample.timestamp)
-                            }
+                    /// Counts one append's outcome; true when the sample went in.
+                    func tally(_ rejection: SampleRejection?, at time: Int64) -> Bool {
+                        if let rejection {
+                            result.rejected[rejection, default: 0] += 1
+                            return false
                         }
-                        for sample in series.pointee.histograms {
-                            if let rejection = head.append(sample.timestamp, sample.histogram, bounds: bounds) {
-                                result.rejected[rejection, default: 0] += 1
-                            } else {
-                                result.histogramsAppended += 1
-                                minTime = min(minTime, sample.timestamp)
-                                maxTime = max(maxTime, sample.timestamp)
-                            }
+                        minTime = min(minTime, time)
+                        maxTime = max(maxTime, time)
+                        return true
+                    }
+                    state.series.update(ref) { head in
+                        for sample in series.pointee.samples
+                        where tally(head.append(sample.timestamp, sample.value, bounds: bounds), at: sample.timestamp) {
+                            result.floatsAppended += 1
+                        }
+                        for sample in series.pointee.histograms
+                        where tally(head.append(sample.timestamp, sample.histogram, bounds: bounds), at: sample.timestamp) {
+                            result.histogramsAppended += 1
                         }
                     }
                     state.minTime = minTime
