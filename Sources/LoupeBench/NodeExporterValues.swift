@@ -6,8 +6,9 @@ import LoupeModel
 /// are, so the `realistic` model follows what node_exporter reports on a lightly loaded host:
 /// CPU seconds in 1/100 s ticks, byte and packet counters in whole units at a varying rate,
 /// error and drop counters that rarely move, memory in pages that shift a little every scrape,
-/// sizes and flags that never change, load averages with two decimals, collector durations as
-/// full-precision floats. `synthetic` is the earlier model: every value changes every scrape by a
+/// sizes and flags that never change, load averages with two decimals, collector durations as Go's
+/// `time.Duration.Seconds()` reports them (whole nanoseconds divided by 1e9: a full-precision float
+/// for XOR encoding, a 9-decimal number to a decoder that looks for decimals). `synthetic` is the earlier model: every value changes every scrape by a
 /// random fraction (close to incompressible for Gorilla encoding), kept to compare with old runs.
 public enum RemoteWriteValueModel: String, Sendable, CaseIterable {
     case realistic
@@ -24,7 +25,8 @@ enum NodeExporterSeriesValues: Sendable {
     /// A gauge in units of `granularity` that drifts up and down by up to `swing` units, with `noise`
     /// units of scrape-to-scrape wobble.
     case gauge(base: Double, granularity: Double, swing: Int, noise: Int)
-    /// A full-precision float around `mean` (durations measured by the exporter itself).
+    /// A duration around `mean` seconds, measured by the exporter itself: a random number of whole
+    /// nanoseconds, as node_exporter's `duration.Seconds()` (Go's `float64(nsec)/1e9` under a second).
     case noisy(mean: Double)
     /// `node_time_seconds`: the scrape time with a sub-millisecond offset.
     case clock
@@ -124,7 +126,9 @@ enum NodeExporterSeriesValues: Sendable {
             let triangle = position < swing ? position : 2 * swing - position
             let units = Double(triangle) + (noiseUnits == 0 ? 0 : (noise * Double(noiseUnits + 1)).rounded(.down))
             return granularity == 1 ? base + units : ((base / granularity).rounded() + units) * granularity
-        case .noisy(let mean): return mean * (0.5 + noise)
+        case .noisy(let mean):
+            let nanoseconds = (mean * (0.5 + noise) * 1e9).rounded()
+            return nanoseconds < 1e9 ? nanoseconds / 1e9 : (nanoseconds / 1e9).rounded(.down) + nanoseconds.truncatingRemainder(dividingBy: 1e9) / 1e9
         case .clock: return Double(timestamp) / 1_000 + noise / 10_000
         }
     }

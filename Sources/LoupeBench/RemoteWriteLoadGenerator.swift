@@ -421,7 +421,7 @@ struct RemoteWriteShard: Sendable {
     }
 
     /// A series slot: which catalog entry on which host, and how often it was replaced by churn.
-    private struct Slot: Sendable {
+    struct Slot: Sendable {
         var index: Int
         var generation: Int
         var labels: Labels
@@ -479,7 +479,7 @@ struct RemoteWriteShard: Sendable {
         self.batches = batches
     }
 
-    private static func makeSlot(
+    static func makeSlot(
         _ index: Int, generation: Int, catalog: NodeExporterCatalog, seed: UInt64, values: RemoteWriteValueModel
     ) -> Slot {
         let templateCount = catalog.templates.count
@@ -505,7 +505,7 @@ struct RemoteWriteShard: Sendable {
 
     /// The value of a slot at scrape `scrape`: counters grow by a per-series rate (with a little jitter), gauges
     /// drift around their base in a triangle wave.
-    private static func value(_ slot: Slot, scrape: Int, timestamp: Int64) -> Double {
+    static func value(_ slot: Slot, scrape: Int, timestamp: Int64) -> Double {
         if let model = slot.model { return model.value(scrape: scrape, phase: slot.phase, timestamp: timestamp) }
         if slot.isCounter {
             let jitter = Double(SplitMix64.mix(UInt64(scrape) &+ UInt64(slot.phase)) % 16) / 16

@@ -72,6 +72,9 @@ struct ChunkFuzzTests {
             guard var appender = try? FloatHistogramChunkAppender(resuming: chunk.floatHistogramChunk!) else { return }
             if let t { _ = appender.append(t, Support.histogram(spans: [Support.span(0, 1)], buckets: [1e6], integer: false)) }
             #expect((try? FloatHistogramChunk(bytes: appender.chunk.bytes)) != nil)
+        case .packedFloat:
+            // Blocks only: no appender.
+            break
         }
     }
 
@@ -87,6 +90,17 @@ struct ChunkFuzzTests {
             Chunk(
                 Support.xorChunk(
                     XORChunkTests.specialValues.map { value in
+                        t += [1, 7_000_000_000, 15_000][Int(value.bitPattern % 3)]
+                        return FloatSample(timestamp: t, value: value)
+                    })))
+        chunks.append(Chunk(PackedFloatChunk(samples: Support.counter(120))))
+        chunks.append(Chunk(PackedFloatChunk(samples: Support.floatWalk(40))))
+        chunks.append(Chunk(PackedFloatChunk(samples: PackedFloatChunkTests.decimalsWithSpecials)))
+        t = -10
+        chunks.append(
+            Chunk(
+                PackedFloatChunk(
+                    samples: XORChunkTests.specialValues.map { value in
                         t += [1, 7_000_000_000, 15_000][Int(value.bitPattern % 3)]
                         return FloatSample(timestamp: t, value: value)
                     })))

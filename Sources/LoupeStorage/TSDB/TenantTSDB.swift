@@ -222,7 +222,7 @@ public final class TenantTSDB: Sendable {
 
     /// Writes a pending block to disk and serves it from there.
     public func persist(_ pending: PendingBlock) throws(StorageError) {
-        let series = pending.series.map { BlockSeries(labels: $0.labels, chunks: $0.chunks.map(\.optimizedForStorage)) }
+        let series = pending.series.map { BlockSeries(labels: $0.labels, chunks: BlockChunkPacker.pack($0.chunks)) }
         let meta = try BlockWriter(parentDirectory: directory).write(
             series, meta: BlockMeta(id: pending.id, minTime: 0, maxTime: pending.end, seriesCount: 0, sampleCount: 0, chunkCount: 0))
         let block = try PersistedBlock(directory: WALFiles.join(directory, meta.id))
@@ -340,13 +340,5 @@ public final class TenantTSDB: Sendable {
                 "tenant": "\(tenant)", "block": "\(id)", "path": "\(path)", "error": "\(reason)", "move_error": "\(error)",
             ])
         }
-    }
-}
-
-extension Chunk {
-    /// XOR chunks re-encoded with windows chosen over the whole chunk (smaller on disk, same format).
-    var optimizedForStorage: Chunk {
-        guard let xor = xorChunk else { return self }
-        return Chunk(xor.optimized())
     }
 }

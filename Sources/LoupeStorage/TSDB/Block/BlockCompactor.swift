@@ -79,9 +79,9 @@ public enum BlockCompactor {
                     ChunkEncoder.decode([chunk], into: &one)
                     merged.merge(one)
                 }
-                result.append(BlockSeries(labels: labels, chunks: ChunkEncoder.encode(floats: merged.floats, histograms: merged.histograms).map(\.optimizedForStorage)))
+                result.append(BlockSeries(labels: labels, chunks: BlockChunkPacker.pack(ChunkEncoder.encode(floats: merged.floats, histograms: merged.histograms))))
             } else {
-                result.append(BlockSeries(labels: labels, chunks: sortedChunks))
+                result.append(BlockSeries(labels: labels, chunks: BlockChunkPacker.pack(sortedChunks)))
             }
         }
         return result.sorted { $0.labels < $1.labels }

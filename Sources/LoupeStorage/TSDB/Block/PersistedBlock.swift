@@ -155,7 +155,7 @@ public final class PersistedBlock: Sendable {
                 var samples = SeriesSamples(labels: entry.labels)
                 ChunkEncoder.decode(chunks, into: &samples)
                 samples.remove(intervals)
-                chunks = ChunkEncoder.encode(floats: samples.floats, histograms: samples.histograms)
+                chunks = BlockChunkPacker.pack(ChunkEncoder.encode(floats: samples.floats, histograms: samples.histograms))
             }
             if !chunks.isEmpty { result.append(BlockSeries(labels: entry.labels, chunks: chunks)) }
         }

@@ -9,6 +9,8 @@ import LoupeModel
 //   a validating `init(bytes:)` that never reads out of bounds.
 // - `XORChunk.optimized()`: the same format with XOR windows chosen over the whole chunk, smaller
 //   than what Prometheus writes (XOROptimizer.swift).
+// - `PackedFloatChunk`: Loupe's own float encoding for blocks (no appender; planned per chunk,
+//   far smaller than XOR on exporter data).
 // - `Chunk`: any of them behind the encoding byte, for storage and queries.
 
 /// The encoding byte of a chunk, with the values Prometheus uses (tsdb/chunkenc/chunk.go).
@@ -16,6 +18,8 @@ public enum ChunkEncoding: UInt8, Sendable, Hashable, CaseIterable, CustomString
     case xor = 1
     case histogram = 2
     case floatHistogram = 3
+    /// Loupe's `PackedFloatChunk`, written only into blocks (outside Prometheus's range of values).
+    case packedFloat = 64
 
     /// The chunk encoding that stores `histogram` exactly: `.histogram` (integer counts) when the
     /// histogram says `isIntegerCounts` and its count, zero count and buckets are non-negative
@@ -29,6 +33,7 @@ public enum ChunkEncoding: UInt8, Sendable, Hashable, CaseIterable, CustomString
         case .xor: "XOR"
         case .histogram: "histogram"
         case .floatHistogram: "floathistogram"
+        case .packedFloat: "packedfloat"
         }
     }
 }
@@ -100,6 +105,7 @@ public struct Chunk: Sendable, Hashable, Sequence {
         case .xor: self.init(try XORChunk(bytes: bytes))
         case .histogram: self.init(try HistogramChunk(bytes: bytes))
         case .floatHistogram: self.init(try FloatHistogramChunk(bytes: bytes))
+        case .packedFloat: self.init(try PackedFloatChunk(bytes: bytes))
         }
     }
 
@@ -124,6 +130,11 @@ public struct Chunk: Sendable, Hashable, Sequence {
         self.init(
             encoding: .floatHistogram, bytes: chunk.bytes, sampleCount: chunk.sampleCount, minTime: chunk.minTime,
             maxTime: chunk.maxTime)
+    }
+
+    public init(_ chunk: PackedFloatChunk) {
+        self.init(
+            encoding: .packedFloat, bytes: chunk.bytes, sampleCount: chunk.sampleCount, minTime: chunk.minTime, maxTime: chunk.maxTime)
     }
 
     /// A chunk whose bytes were validated when written (a block's chunk, behind its CRC).
@@ -165,6 +176,7 @@ public struct ChunkIterator: IteratorProtocol, Sendable {
     private var xor: XORChunkIterator?
     private var histogram: HistogramChunkIterator?
     private var floatHistogram: FloatHistogramChunkIterator?
+    private var packed: PackedFloatChunkIterator?
 
     /// Iterates bytes that need not have been validated; damage ends the iteration and sets `error`.
     public init(encoding: ChunkEncoding, bytes: [UInt8]) {
@@ -172,20 +184,23 @@ public struct ChunkIterator: IteratorProtocol, Sendable {
         case .xor: xor = XORChunkIterator(bytes)
         case .histogram: histogram = HistogramChunkIterator(bytes)
         case .floatHistogram: floatHistogram = FloatHistogramChunkIterator(bytes)
+        case .packedFloat: packed = PackedFloatChunkIterator(bytes)
         }
     }
 
     public mutating func next() -> ChunkSample? {
         if xor != nil { return xor!.next().map(ChunkSample.float) }
+        if packed != nil { return packed!.next().map(ChunkSample.float) }
         if histogram != nil { return histogram!.next().map(ChunkSample.histogram) }
         return floatHistogram!.next().map(ChunkSample.histogram)
     }
 
     public mutating func seek(to t: Int64) -> ChunkSample? {
         if xor != nil { return xor!.seek(to: t).map(ChunkSample.float) }
+        if packed != nil { return packed!.seek(to: t).map(ChunkSample.float) }
         if histogram != nil { return histogram!.seek(to: t).map(ChunkSample.histogram) }
         return floatHistogram!.seek(to: t).map(ChunkSample.histogram)
     }
 
-    public var error: ChunkError? { xor?.error ?? histogram?.error ?? floatHistogram?.error }
+    public var error: ChunkError? { xor?.error ?? packed?.error ?? histogram?.error ?? floatHistogram?.error }
 }
