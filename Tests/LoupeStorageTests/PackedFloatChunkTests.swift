@@ -161,4 +161,16 @@ struct PackedFloatChunkTests {
         // Packing packed chunks again changes nothing.
         #expect(BlockChunkPacker.pack(packed, maximumSamples: 500) == packed)
     }
+
+    @Test func headPacksTheChunksItCloses() {
+        let samples = Support.counter(500)
+        var series = HeadSeries(labels: Labels([Label("__name__", "x")]))
+        for sample in samples { #expect(series.append(sample.timestamp, sample.value) == nil) }
+        #expect(series.closedChunks.map(\.encoding) == [.packedFloat, .packedFloat])
+        #expect(series.closedChunks.map(\.sampleCount) == [HeadSeries.samplesPerChunk, HeadSeries.samplesPerChunk])
+        let xorBytes = Support.xorChunk(Array(samples[0..<240])).bytes.count
+        #expect(series.closedChunks[0].bytes.count * 2 < xorBytes)
+        #expect(Support.bits(series.samples(minTime: .min, maxTime: .max).floats) == Support.bits(samples))
+        #expect(Support.bits(series.samples(minTime: samples[230].timestamp, maxTime: samples[250].timestamp).floats) == Support.bits(samples[230...250]))
+    }
 }

@@ -60,11 +60,8 @@ public struct PackedFloatChunk: Sendable, Hashable, Sequence {
     // MARK: Values
 
     private static func writeValues(_ values: [Double], to writer: inout BitWriter) {
-        let raw = values.map { Int64(bitPattern: $0.bitPattern) }
-        var rawWriter = BitWriter(reservingBytes: values.count * 8 + 32)
-        rawWriter.writeByte(0)
-        PackedIntegers.write(raw, to: &rawWriter)
-        var best = rawWriter
+        var decimal: BitWriter?
+        var decimalWidth = 64
         if let places = decimalPlaces(values) {
             var decimalWriter = BitWriter(reservingBytes: values.count * 2 + 32)
             decimalWriter.writeByte(1)
@@ -86,10 +83,23 @@ public struct PackedFloatChunk: Sendable, Hashable, Sequence {
                 decimalWriter.write(values[index].bitPattern, bitCount: 64)
                 previous = index
             }
-            PackedIntegers.write(mantissas, to: &decimalWriter)
-            if decimalWriter.bitCount < best.bitCount { best = decimalWriter }
+            decimalWidth = PackedIntegers.write(mantissas, to: &decimalWriter)
+            decimalWidth += rawIndices.count * 64 / Swift.max(1, values.count)
+            decimal = decimalWriter
         }
-        writer.append(best)
+        // Raw bits only beat decimals that are nearly full-width themselves.
+        if let decimal, decimalWidth <= 24 {
+            writer.append(decimal)
+            return
+        }
+        var rawWriter = BitWriter(reservingBytes: values.count * 8 + 32)
+        rawWriter.writeByte(0)
+        PackedIntegers.write(values.map { Int64(bitPattern: $0.bitPattern) }, to: &rawWriter)
+        if let decimal, decimal.bitCount <= rawWriter.bitCount {
+            writer.append(decimal)
+        } else {
+            writer.append(rawWriter)
+        }
     }
 
     /// The decimal places that make most values exact integers once scaled: the largest any
@@ -249,6 +259,21 @@ public struct PackedFloatChunkIterator: IteratorProtocol, Sendable {
         }
         position = low
         return next()
+    }
+}
+
+extension Chunk {
+    /// `xor`'s samples as a packed chunk, or `xor` itself when packing does not make it smaller.
+    public init(packing xor: XORChunk) {
+        var samples: [FloatSample] = []
+        samples.reserveCapacity(xor.sampleCount)
+        for sample in xor { samples.append(sample) }
+        guard !samples.isEmpty, samples.count <= PackedFloatChunk.maximumSamples else {
+            self.init(xor)
+            return
+        }
+        let packed = PackedFloatChunk(samples: samples)
+        if packed.bytes.count < xor.bytes.count { self.init(packed) } else { self.init(xor) }
     }
 }
 

@@ -36,26 +36,35 @@ enum PackedIntegers {
     /// Exception budgets tried when choosing a plan (the extremes left out of the frame).
     static let exceptionBudgets = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32]
 
-    /// Writes `values` with whichever transform and exceptions take the fewest bits.
-    static func write(_ values: [Int64], to writer: inout BitWriter) {
+    /// Writes `values` with whichever transform and exceptions take the fewest bits; returns the
+    /// bit width per item it chose.
+    @discardableResult
+    static func write(_ values: [Int64], to writer: inout BitWriter) -> Int {
         if values.isEmpty {
             writer.writeByte(Transform.frame.rawValue)
             writer.writeVarint(0)
             writer.writeUVarint(1)
             writer.writeByte(0)
             writer.writeUVarint(0)
-            return
+            return 0
         }
         var deltas: [Int64] = []
         deltas.reserveCapacity(values.count - 1)
         for index in values.indices.dropFirst() { deltas.append(values[index] &- values[index - 1]) }
         var delta = plan(deltas, transform: .delta)
         delta.bits += varintBits(values[0])
+        if delta.width == 0 && delta.exceptions.isEmpty {
+            // A constant step (or a single value): nothing is smaller.
+            write(deltas, plan: delta, first: values[0], to: &writer)
+            return 0
+        }
         let frame = plan(values, transform: .frame)
         if delta.bits <= frame.bits {
             write(deltas, plan: delta, first: values[0], to: &writer)
+            return delta.width
         } else {
             write(values, plan: frame, first: nil, to: &writer)
+            return frame.width
         }
     }
 
@@ -121,7 +130,9 @@ enum PackedIntegers {
                     exceptionBits += uvarintBits(UInt64(index - previous - 1)) + varintBits(item)
                     previous = index
                 } else if scale != 1 {
-                    scale = binaryGCD(scale, UInt64(bitPattern: item &- low))
+                    let offset = UInt64(bitPattern: item &- low)
+                    // Most offsets are already multiples of the step found so far.
+                    if scale == 0 || offset % scale != 0 { scale = binaryGCD(scale, offset) }
                 }
             }
             if scale == 0 { scale = 1 }
@@ -138,6 +149,13 @@ enum PackedIntegers {
 
     /// The `count` lowest items ascending and the `count` highest descending (`count` ≤ items).
     static func extremes(_ items: [Int64], count: Int) -> (lowest: [Int64], highest: [Int64]) {
+        // Timestamps and counters (in frame) arrive sorted: nothing to select.
+        var sorted = true
+        for index in items.indices.dropFirst() where items[index] < items[index - 1] {
+            sorted = false
+            break
+        }
+        if sorted { return (Array(items[0..<count]), Array(items[(items.count - count)...].reversed())) }
         var buffer = items
         if items.count <= 4 * count {
             buffer.sort()
