@@ -70,7 +70,7 @@ struct PrometheusJSON {
                     remainder /= 10
                     digits -= 1
                 }
-                var divisor = [1, 10, 100][digits - 1]
+                var divisor = digits == 3 ? 100 : digits == 2 ? 10 : 1
                 while divisor > 0 {
                     bytes.append(UInt8(ascii: "0") + UInt8(remainder / divisor % 10))
                     divisor /= 10
@@ -79,14 +79,16 @@ struct PrometheusJSON {
         } else {
             raw(Self.formatTimestamp(milliseconds))
         }
-        bytes.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: "\"")])
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(UInt8(ascii: "\""))
         if value.isFinite, value == value.rounded(), abs(value) < 1e15, value != 0 || value.sign == .plus {
             if value < 0 { bytes.append(UInt8(ascii: "-")) }
             appendDecimal(UInt64(abs(value)))
         } else {
             raw(Self.formatValue(value))
         }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "]")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "]"))
     }
 
     private mutating func appendDecimal(_ value: UInt64) {

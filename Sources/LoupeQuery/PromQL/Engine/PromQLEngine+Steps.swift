@@ -224,7 +224,7 @@ extension Evaluator {
         _ call: PromQLCall, _ floats: [FloatSample], range: Int64, steps: Range<Int>, reference: (Int) -> Int64,
         into series: inout StepSeries
     ) {
-        let name = call.function.name
+        guard let function = FloatWindowFunction(rawValue: call.function.name) else { return }
         var produced = false
         floats.withUnsafeBufferPointer { buffer in
             var lower = 0
@@ -236,12 +236,12 @@ extension Evaluator {
                 guard upper > lower else { continue }
                 stepSampleCounts[index] += upper - lower
                 let window = UnsafeBufferPointer(rebasing: buffer[lower..<upper])
-                guard let value = floatWindowValue(name, window, rangeStart: time - range, rangeEnd: time) else { continue }
+                guard let value = floatWindowValue(function, window, rangeStart: time - range, rangeEnd: time) else { continue }
                 series.set(index, value)
                 produced = true
             }
         }
-        if produced && (name == "rate" || name == "increase"), let metric = series.labels.metricName, !isCounterName(metric) {
+        if produced && (function == .rate || function == .increase), let metric = series.labels.metricName, !isCounterName(metric) {
             info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"\(metric)\"", call.arguments[0].position)
         }
     }

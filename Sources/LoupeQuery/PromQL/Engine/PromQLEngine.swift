@@ -484,12 +484,16 @@ public func formatGoFloat(_ value: Double) -> String {
     if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
     if value == 0 { return value.sign == .minus ? "-0" : "0" }
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    var text = "\(value)"
-    // Swift's shortest form is Go's unless it has an exponent (or ends in ".0"); check bytes, not Characters.
-    if !text.utf8.contains(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
-        return text.utf8.count > 2 && text.utf8.last == UInt8(ascii: "0") && text.utf8.dropLast().last == UInt8(ascii: ".")
-            ? String(text.utf8.dropLast(2))! : text
+    var text = value.description
+    // Swift's shortest form is Go's unless it has an exponent (or ends in ".0"). Scanned as
+    // contiguous bytes: the generic UTF8View scan cost more than the formatting (JSON of range queries).
+    let (hasExponent, endsInPointZero) = text.withUTF8 { bytes in
+        (
+            bytes.contains { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") },
+            bytes.count > 2 && bytes[bytes.count - 1] == UInt8(ascii: "0") && bytes[bytes.count - 2] == UInt8(ascii: ".")
+        )
     }
+    if !hasExponent { return endsInPointZero ? String(text.utf8.dropLast(2))! : text }
     if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
         // Expand exponent notation.
         let mantissa = String(text[..<e])

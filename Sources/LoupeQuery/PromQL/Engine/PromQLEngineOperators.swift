@@ -351,7 +351,7 @@ extension Evaluator {
             let k = parameter >= 9.2e18 ? Int.max : Int(max(parameter, 0).rounded(.towardZero))
             if k < 1 { return [] }
             for g in groupOrder {
-                var members = groups[g]!
+                let members = groups[g]!
                 if op == .limitk {
                     out += members.prefix(k)
                     continue
@@ -359,14 +359,19 @@ extension Evaluator {
                 if members.contains(where: { $0.histogram != nil }) {
                     info("ignored histogram in \(op.rawValue) aggregation", aggregation.position)
                 }
-                members = members.filter { $0.histogram == nil }
                 let top = op == .topk
-                members.sort { a, b in
-                    if a.value.isNaN { return false }
-                    if b.value.isNaN { return true }
-                    return top ? a.value > b.value : a.value < b.value
+                // Sorts positions, not samples (moving samples retains and releases their labels),
+                // breaking ties by position: the same order as a stable sort of the samples.
+                var order = members.indices.filter { members[$0].histogram == nil }
+                order.sort { i, j in
+                    let a = members[i].value
+                    let b = members[j].value
+                    if a.isNaN { return b.isNaN && i < j }
+                    if b.isNaN { return true }
+                    if a == b { return i < j }
+                    return top ? a > b : a < b
                 }
-                out += members.prefix(k)
+                for position in order.prefix(k) { out.append(members[position]) }
             }
             return out
         case .limitRatio:
