@@ -29,6 +29,8 @@ let package = Package(
     targets: [
         // zlib from the system: gzip bodies (OTLP/HTTP Content-Encoding, gRPC message compression on the client side).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's malloc_trim (a header of the C library itself; nothing to link).
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
         // Pure value types: the data model of all three signals. No dependencies.
         .target(name: "LoupeModel", swiftSettings: strictSettings),
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "LoupeStorage",
             dependencies: [
-                "LoupeModel", "LoupeWire",
+                "LoupeModel", "LoupeWire", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

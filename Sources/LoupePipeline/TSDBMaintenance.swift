@@ -45,6 +45,7 @@ public final class TSDBMaintenance: Sendable {
         }
         await compact(nowMilliseconds: nowMilliseconds, &report)
         await applyRetention(nowMilliseconds: nowMilliseconds, &report)
+        _ = try? await BlockingIO.run { MemoryRelease.trimFreedMemory() }
         return report
     }
 
