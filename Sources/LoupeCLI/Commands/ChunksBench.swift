@@ -10,7 +10,7 @@ struct ChunksBench: ParsableCommand {
         commandName: "chunks",
         abstract: "Compare chunk encodings (Prometheus XOR, Loupe's optimized XOR and packed chunks) on node-exporter-like series.")
 
-    @Option(help: "Hosts (each is the node-exporter catalog of ~540 series).")
+    @Option(help: "Hosts (each is the node-exporter catalog of 500 series).")
     var hosts: Int = 4
 
     @Option(help: "Scrapes per series, 15 s apart (480 = 2 h).")

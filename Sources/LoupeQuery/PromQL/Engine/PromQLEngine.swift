@@ -242,7 +242,7 @@ final class Evaluator {
 
     func checkDuplicates(_ samples: [PromQLSample]) throws {
         if samples.count < 2 { return }
-        var seen = Set<Labels>()
+        var seen = Set<Labels>(minimumCapacity: samples.count)
         for sample in samples where !seen.insert(effectiveLabels(sample)).inserted {
             throw PromQLError(.execution, "vector cannot contain metrics with the same labelset")
         }

@@ -173,7 +173,7 @@ extension Evaluator {
         // Prometheus swaps the operands of group_right internally, and its fill modifiers with them.
         let fillOne = matching.fillRight
         let fillMany = matching.fillLeft
-        var oneBySig: [Labels: PromQLSample] = [:]
+        var oneBySig: [Labels: PromQLSample] = Dictionary(minimumCapacity: one.count)
         for sample in one {
             let sig = signature(sample.labels, matching)
             if let existing = oneBySig[sig] {
@@ -186,8 +186,9 @@ extension Evaluator {
             }
             oneBySig[sig] = sample
         }
-        var matchedSigs = Set<Labels>()
+        var matchedSigs = Set<Labels>(minimumCapacity: matching.cardinality == .oneToOne ? many.count : 0)
         var out: [PromQLSample] = []
+        out.reserveCapacity(many.count)
         var usedOne = Set<Labels>()
         /// `manyFilled`/`oneFilled`: that side is a fill value, not a series.
         func combine(_ manySample: PromQLSample, _ oneSample: PromQLSample, sig: Labels, manyFilled: Bool, oneFilled: Bool) throws {

@@ -153,24 +153,31 @@ public final class TSDBHead: Sendable {
                 if shard.count > 1 {
                     guard let labels = state.series.labels(of: ref), shard.contains(labels) else { return nil }
                 }
-                guard let series = state.series[ref] else { return nil }
-                let samples = series.samples(minTime: minTime, maxTime: maxTime)
+                guard let samples = state.series.samples(of: ref, minTime: minTime, maxTime: maxTime) else { return nil }
                 return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : samples
             }
         }
-        return result.sorted { $0.labels < $1.labels }
+        return Self.sortedByLabels(result)
     }
 
     /// `select`, with each series' newest sample in the range only (see `HeadSeries.newestSample`).
     public func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
         let result: [SeriesSamples] = state.withLock { state in
             Self.matchingRefs(matchers, in: state).compactMap { ref in
-                guard let series = state.series[ref] else { return nil }
-                let newest = series.newestSample(minTime: minTime, maxTime: maxTime)
+                guard let newest = state.series.newestSample(of: ref, minTime: minTime, maxTime: maxTime) else { return nil }
                 return newest.floats.isEmpty && newest.histograms.isEmpty ? nil : newest
             }
         }
-        return result.sorted { $0.labels < $1.labels }
+        return Self.sortedByLabels(result)
+    }
+
+    /// Sorts positions rather than the series themselves: moving a `SeriesSamples` retains and
+    /// releases its labels and sample arrays, which cost more than the comparisons (instant
+    /// queries over a few hundred series spent a quarter of their time here).
+    static func sortedByLabels(_ series: [SeriesSamples]) -> [SeriesSamples] {
+        if series.count < 2 { return series }
+        let order = series.indices.sorted { series[$0].labels < series[$1].labels }
+        return order.map { series[$0] }
     }
 
     /// Label sets of the series matching every matcher (all series when there are none)
@@ -435,6 +442,15 @@ struct SeriesTable: Sendable {
     }
 
     var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
+
+    /// Read in place: `self[ref]` would copy the series (and retain each of its arrays) first.
+    func samples(of ref: SeriesRef, minTime: Int64, maxTime: Int64) -> SeriesSamples? {
+        ref < UInt64(slots.count) ? slots[Int(ref)]?.samples(minTime: minTime, maxTime: maxTime) : nil
+    }
+
+    func newestSample(of ref: SeriesRef, minTime: Int64, maxTime: Int64) -> SeriesSamples? {
+        ref < UInt64(slots.count) ? slots[Int(ref)]?.newestSample(minTime: minTime, maxTime: maxTime) : nil
+    }
 
     /// A series' label set, without copying the rest of the series out.
     func labels(of ref: SeriesRef) -> Labels? {
