@@ -116,9 +116,19 @@ struct TSDBHeadTests {
         // A hint naming another series (a stale cache) is not trusted: the labels decide.
         var misdirected = Self.series("other", [], samples: [(0, 5)])
         misdirected.seriesRefHint = remembered.seriesRef
+        misdirected.rawLabelsHash = 7
         #expect(head.append([misdirected]).seriesCreated == 1)
+        // The entry is written for the series the labels named, not the hint.
+        let corrected = try #require(head.labelCache.candidate(for: 7))
+        #expect(corrected.labels == misdirected.labels && corrected.seriesRef != remembered.seriesRef)
+        // A confirmed hint leaves its entry as it was.
+        var confirmed = TimeSeries(labels: remembered.labels, samples: [FloatSample(timestamp: 30_000, value: 3)])
+        confirmed.seriesRefHint = remembered.seriesRef
+        confirmed.rawLabelsHash = 42
+        #expect(head.append([confirmed]).floatsAppended == 1)
+        #expect(head.labelCache.candidate(for: 42)?.seriesRef == remembered.seriesRef)
         #expect(head.select([.equal("__name__", "other")], minTime: .min, maxTime: .max).first?.floats.count == 1)
-        #expect(head.select([.equal("__name__", "up")], minTime: .min, maxTime: .max).first?.floats.count == 2)
+        #expect(head.select([.equal("__name__", "up")], minTime: .min, maxTime: .max).first?.floats.count == 3)
         // Series leaving the head must not stay alive in the cache.
         head.delete([.equal("__name__", "up")])
         #expect(head.labelCache.candidate(for: 42) == nil)

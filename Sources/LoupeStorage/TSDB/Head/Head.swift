@@ -93,9 +93,11 @@ public final class TSDBHead: Sendable {
                     let series = buffer.baseAddress! + position
                     guard !series.pointee.labels.isEmpty else { continue }
                     let ref: SeriesRef
+                    var cacheConfirmed = false
                     if let hint = series.pointee.seriesRefHint, let stored = state.series.labels(of: hint), stored == series.pointee.labels {
                         // The decoder's label cache named the series; the label sets are the same object.
                         ref = hint
+                        cacheConfirmed = true
                     } else if let existing = state.refsByLabels[series.pointee.labels] {
                         ref = existing
                     } else if state.series.count >= maximumSeries {
@@ -111,7 +113,8 @@ public final class TSDBHead: Sendable {
                         for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
                         result.seriesCreated += 1
                     }
-                    if let rawLabelsHash = series.pointee.rawLabelsHash, let labels = state.series.labels(of: ref) {
+                    // A confirmed hint came from this very entry: writing it again would only cost a lock and a lookup.
+                    if !cacheConfirmed, let rawLabelsHash = series.pointee.rawLabelsHash, let labels = state.series.labels(of: ref) {
                         labelCache.remember(labels, seriesRef: ref, for: rawLabelsHash)
                     }
                     var minTime = state.minTime
