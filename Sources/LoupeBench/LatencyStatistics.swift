@@ -67,9 +67,9 @@ extension Duration {
 }
 
 /// Number formatting for reports, without Foundation.
-enum BenchFormat {
+public enum BenchFormat {
     /// `value` rounded to `decimals` places, e.g. `fixed(3.14159, decimals: 2) == "3.14"`.
-    static func fixed(_ value: Double, decimals: Int) -> String {
+    public static func fixed(_ value: Double, decimals: Int) -> String {
         guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }

@@ -36,8 +36,8 @@ struct ChunksBench: ParsableCommand {
                 Double(duration.components.seconds) * 1e9 / Double(sampleCount) + Double(duration.components.attoseconds) / 1e9 / Double(sampleCount)
             }
             print(
-                name.padding(toLength: 32, withPad: " ", startingAt: 0) + " " + format(perSample, 3).leftPadded(12) + " " + String(chunks).leftPadded(8)
-                    + " " + format(ns(encode), 1).leftPadded(18) + " " + format(ns(decode), 1).leftPadded(18))
+                name.rightPadded(32) + " " + BenchFormat.fixed(perSample, decimals: 3).leftPadded(12) + " " + String(chunks).leftPadded(8)
+                    + " " + BenchFormat.fixed(ns(encode), decimals: 1).leftPadded(18) + " " + BenchFormat.fixed(ns(decode), decimals: 1).leftPadded(18))
         }
 
         func decodeAll(_ chunks: [[Chunk]]) -> (Duration, Double) {
@@ -68,10 +68,7 @@ struct ChunksBench: ParsableCommand {
         }
 
         func packedChunks(_ samples: [FloatSample], perChunk: Int) -> [Chunk] {
-            let pieces = (samples.count + perChunk - 1) / perChunk
-            return (0..<pieces).map { piece in
-                Chunk(PackedFloatChunk(samples: Array(samples[(piece * samples.count / pieces)..<((piece + 1) * samples.count / pieces)])))
-            }
+            PackedFloatChunk.chunks(packing: samples, maximumSamples: perChunk).map(Chunk.init)
         }
 
         var reference = 0.0
@@ -106,28 +103,18 @@ struct ChunksBench: ParsableCommand {
         let total = packedByFamily.values.reduce(0) { $0 + $1.bytes }
         print("\nlargest families, packed 480 per chunk: share of bytes, bytes/sample")
         for (family, figures) in packedByFamily.sorted(by: { $0.value.bytes > $1.value.bytes }).prefix(families) {
-            print("  " + family.padding(toLength: 44, withPad: " ", startingAt: 0)
-                + format(100 * Double(figures.bytes) / Double(total), 1).leftPadded(6) + " %" + format(Double(figures.bytes) / Double(figures.samples), 3).leftPadded(9))
+            print("  " + family.rightPadded(44)
+                + BenchFormat.fixed(100 * Double(figures.bytes) / Double(total), decimals: 1).leftPadded(6) + " %" + BenchFormat.fixed(Double(figures.bytes) / Double(figures.samples), decimals: 3).leftPadded(9))
         }
-    }
-
-    private func format(_ value: Double, _ decimals: Int) -> String {
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let rounded = (value * scale).rounded() / scale
-        var text = String(rounded)
-        if let dot = text.firstIndex(of: ".") {
-            let have = text.distance(from: dot, to: text.endIndex) - 1
-            if have < decimals { text += String(repeating: "0", count: decimals - have) }
-        } else if decimals > 0 {
-            text += "." + String(repeating: "0", count: decimals)
-        }
-        return text
     }
 }
 
 extension String {
     fileprivate func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+
+    fileprivate func rightPadded(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

@@ -18,12 +18,7 @@ enum BlockChunkPacker {
 
         func flushFloats() {
             if floats.isEmpty { return }
-            let pieces = (floats.count + maximumSamples - 1) / maximumSamples
-            for piece in 0..<pieces {
-                let start = piece * floats.count / pieces
-                let end = (piece + 1) * floats.count / pieces
-                result.append(Chunk(PackedFloatChunk(samples: Array(floats[start..<end]))))
-            }
+            result += PackedFloatChunk.chunks(packing: floats, maximumSamples: maximumSamples).map(Chunk.init)
             floats.removeAll(keepingCapacity: true)
         }
 

@@ -42,6 +42,16 @@ public struct PackedFloatChunk: Sendable, Hashable, Sequence {
         self.init(unchecked: writer.bytes, sampleCount: samples.count, minTime: samples[0].timestamp, maxTime: samples[samples.count - 1].timestamp)
     }
 
+    /// `samples` (timestamps strictly increasing) in as few chunks of at most `maximumSamples` as
+    /// possible, split evenly so no chunk is left with a short tail.
+    public static func chunks(packing samples: [FloatSample], maximumSamples: Int) -> [PackedFloatChunk] {
+        precondition(maximumSamples >= 1 && maximumSamples <= Self.maximumSamples)
+        let pieces = (samples.count + maximumSamples - 1) / maximumSamples
+        return (0..<pieces).map { piece in
+            PackedFloatChunk(samples: Array(samples[(piece * samples.count / pieces)..<((piece + 1) * samples.count / pieces)]))
+        }
+    }
+
     /// Validates `bytes` completely.
     public init(bytes: [UInt8]) throws(ChunkError) {
         let decoded = try Self.decode(bytes)
