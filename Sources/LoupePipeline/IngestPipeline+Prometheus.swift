@@ -28,29 +28,46 @@ extension IngestPipeline {
         var request = request
         var encoding = canonicalEncoding
         var tooOld = 0
-        if let cutoff = retention.cutoff(nowUnixNano: clockNowUnixNano()) {
-            let cutoffMilliseconds = Int64(clamping: cutoff / 1_000_000)
-            // Only series that hold samples that are too old are touched: mutating every series
-            // would copy every sample array of the request.
-            for index in request.series.indices
-            where request.series[index].samples.contains(where: { $0.timestamp < cutoffMilliseconds })
-                || request.series[index].histograms.contains(where: { $0.timestamp < cutoffMilliseconds })
-            {
+        let cutoffMilliseconds = retention.cutoff(nowUnixNano: clockNowUnixNano()).map { Int64(clamping: $0 / 1_000_000) }
+        // One pass over the series in place (`for series in request.series` would copy each one,
+        // a retain and release per field): the time bounds, and which series hold samples older
+        // than the retention period.
+        var bounds = TimeBounds()
+        var seriesWithOldSamples: [Int] = []
+        request.series.withUnsafeBufferPointer { all in
+            for index in all.indices {
+                var newest = Int64.min
+                var oldest = Int64.max
+                for sample in all[index].samples {
+                    newest = max(newest, sample.timestamp)
+                    oldest = min(oldest, sample.timestamp)
+                }
+                for sample in all[index].histograms {
+                    newest = max(newest, sample.timestamp)
+                    oldest = min(oldest, sample.timestamp)
+                }
+                guard oldest <= newest else { continue }
+                if let cutoffMilliseconds, oldest < cutoffMilliseconds { seriesWithOldSamples.append(index) }
+                bounds.include(UInt64(clamping: max(oldest, 0)) * 1_000_000)
+                bounds.include(UInt64(clamping: max(newest, 0)) * 1_000_000)
+            }
+        }
+        if let cutoffMilliseconds, !seriesWithOldSamples.isEmpty {
+            // Only these series are touched: mutating every series would copy every sample array of the request.
+            for index in seriesWithOldSamples {
                 let floats = request.series[index].samples.count
                 let histograms = request.series[index].histograms.count
                 request.series[index].samples.removeAll { $0.timestamp < cutoffMilliseconds }
                 request.series[index].histograms.removeAll { $0.timestamp < cutoffMilliseconds }
                 tooOld += floats - request.series[index].samples.count + histograms - request.series[index].histograms.count
             }
-            if tooOld > 0 {
-                encoding = nil
-                telemetry.recordDropped(signal: .metrics, items: tooOld)
+            encoding = nil
+            telemetry.recordDropped(signal: .metrics, items: tooOld)
+            bounds = TimeBounds()
+            for series in request.series {
+                for sample in series.samples { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
+                for sample in series.histograms { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
             }
-        }
-        var bounds = TimeBounds()
-        for series in request.series {
-            for sample in series.samples { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
-            for sample in series.histograms { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
         }
         var result = HeadAppendResult()
         if !bounds.isEmpty {

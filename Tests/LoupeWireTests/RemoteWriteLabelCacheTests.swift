@@ -80,6 +80,28 @@ struct RemoteWriteLabelCacheTests {
         }
     }
 
+    /// The raw-bytes hash covers every length (the 16-byte lanes, the 8-byte step, the overlapping
+    /// tail load and short runs) and every byte: label sets differing in one byte or one length hash
+    /// apart, and the same bytes always hash alike.
+    @Test func rawHashesSeparateLabelSetsOfEveryLength() throws {
+        var series: [PB] = []
+        for length in 0..<48 {
+            let value = String(repeating: "v", count: length)
+            series.append(RW.v1Series([("__name__", "m"), ("k", value + "a")]))
+            series.append(RW.v1Series([("__name__", "m"), ("k", value + "b")]))
+            series.append(RW.v1Series([("k", value + "a")]))
+        }
+        // Labels split by a sample hash as more than one run.
+        series.append(.message(1, [RW.label("__name__", "m"), RW.sample(1, 1), RW.label("k", "split")]))
+        let bytes = RW.v1Request(series)
+        let first = try RemoteWriteV1.decode(bytes, labelCache: RemoteWriteLabelCache())
+        let second = try RemoteWriteV1.decode(bytes, labelCache: RemoteWriteLabelCache())
+        let hashes = first.series.compactMap(\.rawLabelsHash)
+        #expect(hashes.count == series.count)
+        #expect(Set(hashes).count == hashes.count, "every label set has its own hash")
+        #expect(second.series.compactMap(\.rawLabelsHash) == hashes, "the same bytes hash the same")
+    }
+
     @Test func invalidLabelsAreRefusedWithACacheToo() throws {
         for bytes in [
             RW.v1Request([RW.v1Series([("", "x")])]),

@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks and load generators. Build with -c release for meaningful figures.",
-        subcommands: [OTLPBench.self, RemoteWriteBench.self, DecodeBench.self, ChunksBench.self])
+        subcommands: [OTLPBench.self, RemoteWriteBench.self, DecodeBench.self, ChunksBench.self, IngestPathBench.self])
 }
 
 struct OTLPBench: AsyncParsableCommand {

@@ -66,6 +66,12 @@ public struct ProtobufReader {
         UnsafeRawBufferPointer(start: base + position, count: end &- position)
     }
 
+    /// The bytes at `range`, in offsets of the outermost buffer (as `offset` and `end` count them).
+    @inlinable
+    public func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+    }
+
     @inlinable
     public var isAtEnd: Bool {
         @inline(__always) get { position >= end }

@@ -102,10 +102,16 @@ public enum RemoteWriteV1 {
 
 /// The state of one 1.0 decode: string caches and a reusable scratch buffer.
 struct RemoteWriteV1Decoding {
-    /// Label names: few distinct, repeated in every series.
-    let names = ProtobufStringInterner(slotCount: 512)
-    /// Label values: many distinct, but most repeat across series (job, instance, namespace, pod...).
-    let values = ProtobufStringInterner(slotCount: 4096)
+    struct Interners {
+        /// Label names: few distinct, repeated in every series.
+        let names = ProtobufStringInterner(slotCount: 512)
+        /// Label values: many distinct, but most repeat across series (job, instance, namespace, pod...).
+        let values = ProtobufStringInterner(slotCount: 4096)
+    }
+
+    /// Made on first use: a request whose series all hit the label cache decodes no label strings,
+    /// and the interners' tables (~110 KiB) would be allocated and freed for nothing.
+    private var interners: Interners?
     /// The byte offsets of the labels of the series being decoded (reused from series to series).
     var labelOffsets: [Int] = []
     let labelCache: RemoteWriteLabelCache?
@@ -117,8 +123,15 @@ struct RemoteWriteV1Decoding {
     }
 
     func release() {
-        names.release()
-        values.release()
+        interners?.names.release()
+        interners?.values.release()
+    }
+
+    private mutating func internedStrings() -> Interners {
+        if let interners { return interners }
+        let made = Interners()
+        interners = made
+        return made
     }
 
     mutating func decodeRequest(_ reader: inout ProtobufReader) throws(WireError) -> RemoteWriteRequest {
@@ -158,6 +171,9 @@ struct RemoteWriteV1Decoding {
         labelOffsets.removeAll(keepingCapacity: true)
         labelMessages.removeAll(keepingCapacity: true)
         var rawHash = RawLabelsHash()
+        // The label fields' raw bytes (tags and lengths included) are hashed run by run: senders
+        // write them back to back, so usually one run covers them all.
+        var labelRun = 0..<0
         var labels: [Label] = []
         var samples: [FloatSample] = []
         var exemplars: [PrometheusExemplar] = []
@@ -165,6 +181,7 @@ struct RemoteWriteV1Decoding {
         var tag: UInt32 = 0
         do {
             while !reader.isAtEnd {
+                let fieldStart = reader.offset
                 tag = 0
                 tag = try reader.readTag()
                 switch tag {
@@ -172,7 +189,12 @@ struct RemoteWriteV1Decoding {
                     var nested = try reader.readMessage()
                     labelOffsets.append(nested.offset)
                     if labelCache != nil {
-                        rawHash.add(nested.remainingBytes)
+                        if labelRun.upperBound == fieldStart {
+                            labelRun = labelRun.lowerBound..<nested.end
+                        } else {
+                            if !labelRun.isEmpty { rawHash.add(reader.bytes(labelRun)) }
+                            labelRun = fieldStart..<nested.end
+                        }
                         labelMessages.append(nested)
                     } else {
                         if labels.isEmpty { labels.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
@@ -204,6 +226,7 @@ struct RemoteWriteV1Decoding {
         }
         var rawLabelsHash: UInt64?
         if let labelCache {
+            if !labelRun.isEmpty { rawHash.add(reader.bytes(labelRun)) }
             if let known = labelCache.candidate(for: rawHash.value), Self.matches(known.labels, labelMessages) {
                 var series = TimeSeries(labels: known.labels, samples: samples, histograms: histograms, exemplars: exemplars)
                 series.seriesRefHint = known.seriesRef
@@ -259,7 +282,8 @@ struct RemoteWriteV1Decoding {
 
     /// `Label`: `name = 1`, `value = 2`.
     @inline(__always)
-    func decodeLabel(_ reader: inout ProtobufReader) throws(WireError) -> Label {
+    mutating func decodeLabel(_ reader: inout ProtobufReader) throws(WireError) -> Label {
+        let interners = internedStrings()
         var name = ""
         var value = ""
         var tag: UInt32 = 0
@@ -270,10 +294,10 @@ struct RemoteWriteV1Decoding {
                 switch tag {
                 case 1 << 3 | 2:
                     let bytes = try reader.readBytesView()
-                    if let base = bytes.baseAddress { name = try names.string(base, count: bytes.count, offset: reader.offset &- bytes.count) }
+                    if let base = bytes.baseAddress { name = try interners.names.string(base, count: bytes.count, offset: reader.offset &- bytes.count) }
                 case 2 << 3 | 2:
                     let bytes = try reader.readBytesView()
-                    if let base = bytes.baseAddress { value = try values.string(base, count: bytes.count, offset: reader.offset &- bytes.count) }
+                    if let base = bytes.baseAddress { value = try interners.values.string(base, count: bytes.count, offset: reader.offset &- bytes.count) }
                 default:
                     try reader.skipField(tag: tag)
                 }
@@ -306,7 +330,7 @@ struct RemoteWriteV1Decoding {
     }
 
     /// `Exemplar`: `labels = 1`, `value = 2`, `timestamp = 3`.
-    func decodeExemplar(_ reader: inout ProtobufReader) throws(WireError) -> PrometheusExemplar {
+    mutating func decodeExemplar(_ reader: inout ProtobufReader) throws(WireError) -> PrometheusExemplar {
         var exemplarLabels: [Label] = []
         var offsets: [Int] = []
         var value = 0.0

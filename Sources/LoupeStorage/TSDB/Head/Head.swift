@@ -117,30 +117,13 @@ public final class TSDBHead: Sendable {
                     if !cacheConfirmed, let rawLabelsHash = series.pointee.rawLabelsHash, let labels = state.series.labels(of: ref) {
                         labelCache.remember(labels, seriesRef: ref, for: rawLabelsHash)
                     }
-                    var minTime = state.minTime
-                    var maxTime = state.maxTime
-                    /// Counts one append's outcome; true when the sample went in.
-                    func tally(_ rejection: SampleRejection?, at time: Int64) -> Bool {
-                        if let rejection {
-                            result.rejected[rejection, default: 0] += 1
-                            return false
-                        }
-                        minTime = min(minTime, time)
-                        maxTime = max(maxTime, time)
-                        return true
-                    }
-                    state.series.update(ref) { head in
-                        for sample in series.pointee.samples
-                        where tally(head.append(sample.timestamp, sample.value, bounds: bounds), at: sample.timestamp) {
-                            result.floatsAppended += 1
-                        }
-                        for sample in series.pointee.histograms
-                        where tally(head.append(sample.timestamp, sample.histogram, bounds: bounds), at: sample.timestamp) {
-                            result.histogramsAppended += 1
-                        }
-                    }
-                    state.minTime = minTime
-                    state.maxTime = maxTime
+                    var tally = HeadSeries.AppendTally(minTime: state.minTime, maxTime: state.maxTime)
+                    state.series.append(series, to: ref, bounds: bounds, tally: &tally)
+                    result.floatsAppended += tally.floats
+                    result.histogramsAppended += tally.histograms
+                    for (rejection, count) in tally.rejected { result.rejected[rejection, default: 0] += count }
+                    state.minTime = tally.minTime
+                    state.maxTime = tally.maxTime
                 }
             }
             state.samples += result.samplesAppended
@@ -222,7 +205,7 @@ public final class TSDBHead: Sendable {
                     series.delete(interval)
                 } else {
                     series.closedChunks = []
-                    series.open = nil
+                    series.discardOpenChunk()
                     series.outOfOrderFloats = []
                     series.outOfOrderHistograms = []
                 }
@@ -460,9 +443,11 @@ struct SeriesTable: Sendable {
         ref < UInt64(slots.count) ? slots[Int(ref)]?.labels : nil
     }
 
-    /// Mutates a series in place (no copy out and back).
-    mutating func update(_ ref: SeriesRef, _ body: (inout HeadSeries) -> Void) {
+    /// Appends a batch entry's samples to the series `ref` in place (no copy out and back, and
+    /// no closure: variables a closure captures are checked for exclusivity at run time).
+    mutating func append(_ series: UnsafePointer<TimeSeries>, to ref: SeriesRef, bounds: HeadSeries.Bounds, tally: inout HeadSeries.AppendTally) {
         guard ref < UInt64(slots.count), slots[Int(ref)] != nil else { return }
-        body(&slots[Int(ref)]!)
+        slots[Int(ref)]!.append(series, bounds: bounds, tally: &tally)
     }
+
 }

@@ -21,43 +21,37 @@ public enum SampleRejection: String, Sendable, Hashable {
 
 /// One series in the head: its closed chunks and the chunk being appended to.
 struct HeadSeries: Sendable {
-    /// Histogram appenders are three times the size of a float one; `indirect` keeps them out of
-    /// line so the (far more common) float series do not pay for them in every head entry.
-    enum OpenChunk: Sendable {
-        case xor(XORChunkAppender)
-        indirect case histogram(HistogramChunkAppender)
-        indirect case floatHistogram(FloatHistogramChunkAppender)
+    /// A histogram chunk being appended to. Both appenders are three times the size of a float
+    /// one, so they live out of line and cost the (far more common) float series one pointer.
+    indirect enum OpenHistogramChunk: Sendable {
+        case integer(HistogramChunkAppender)
+        case float(FloatHistogramChunkAppender)
 
         var chunk: Chunk {
             switch self {
-            case .xor(let appender): Chunk(appender.chunk)
-            case .histogram(let appender): Chunk(appender.chunk)
-            case .floatHistogram(let appender): Chunk(appender.chunk)
+            case .integer(let appender): Chunk(appender.chunk)
+            case .float(let appender): Chunk(appender.chunk)
             }
         }
 
         var sampleCount: Int {
             switch self {
-            case .xor(let appender): appender.sampleCount
-            case .histogram(let appender): appender.sampleCount
-            case .floatHistogram(let appender): appender.sampleCount
+            case .integer(let appender): appender.sampleCount
+            case .float(let appender): appender.sampleCount
             }
         }
 
-        /// Read from the appender: `chunk` would copy the chunk's bytes, on every append.
         var minTime: Int64 {
             switch self {
-            case .xor(let appender): appender.minTime
-            case .histogram(let appender): appender.minTime
-            case .floatHistogram(let appender): appender.minTime
+            case .integer(let appender): appender.minTime
+            case .float(let appender): appender.minTime
             }
         }
 
         var maxTime: Int64 {
             switch self {
-            case .xor(let appender): appender.maxTime
-            case .histogram(let appender): appender.maxTime
-            case .floatHistogram(let appender): appender.maxTime
+            case .integer(let appender): appender.maxTime
+            case .float(let appender): appender.maxTime
             }
         }
     }
@@ -70,11 +64,18 @@ struct HeadSeries: Sendable {
 
     let labels: Labels
     var closedChunks: [Chunk] = []
-    var open: OpenChunk?
+    /// The float chunk being appended to, stored inline and mutated in place: appending through
+    /// an enum payload would copy the appender out and back, a retain and release per sample.
+    /// At most one of `openFloats` and `openHistograms` is open at a time.
+    var openFloats: XORChunkAppender?
+    var openHistograms: OpenHistogramChunk?
     var lastTimestamp = Int64.min
-    var lastFloat: Double?
+    /// The newest sample's value when it is a float (`lastHistogramBox` is nil and
+    /// `lastTimestamp` is set); a plain `Double` because an optional one would take 16 bytes.
+    private var lastFloatValue: Double = 0
     /// Boxed for the same reason as the histogram appenders.
     private var lastHistogramBox: HistogramBox?
+    var lastFloat: Double? { lastTimestamp != .min && lastHistogramBox == nil ? lastFloatValue : nil }
     var lastHistogram: NativeHistogram? { lastHistogramBox?.histogram }
     /// Samples accepted within the out-of-order window, sorted by time; they join the chunks
     /// when the head is cut into a block.
@@ -83,17 +84,25 @@ struct HeadSeries: Sendable {
 
     init(labels: Labels) { self.labels = labels }
 
-    var chunkCount: Int { closedChunks.count + (open == nil ? 0 : 1) }
+    private var openSampleCount: Int { (openFloats?.sampleCount ?? 0) + (openHistograms?.sampleCount ?? 0) }
+    private var openMinTime: Int64? { openFloats?.minTime ?? openHistograms?.minTime }
+    private var openMaxTime: Int64? { openFloats?.maxTime ?? openHistograms?.maxTime }
+    /// The open chunk as a `Chunk` (a copy of its bytes), for reads.
+    private var openChunk: Chunk? { openFloats.map { Chunk($0.chunk) } ?? openHistograms?.chunk }
+
+    var chunkCount: Int { closedChunks.count + (openFloats == nil && openHistograms == nil ? 0 : 1) }
 
     var sampleCount: Int {
-        closedChunks.reduce(0) { $0 + $1.sampleCount } + (open?.sampleCount ?? 0) + outOfOrderFloats.count + outOfOrderHistograms.count
+        closedChunks.reduce(0) { $0 + $1.sampleCount } + openSampleCount + outOfOrderFloats.count + outOfOrderHistograms.count
     }
 
-    var isEmpty: Bool { closedChunks.isEmpty && open == nil && outOfOrderFloats.isEmpty && outOfOrderHistograms.isEmpty }
+    var isEmpty: Bool {
+        closedChunks.isEmpty && openFloats == nil && openHistograms == nil && outOfOrderFloats.isEmpty && outOfOrderHistograms.isEmpty
+    }
 
     var minTime: Int64 {
         min(
-            closedChunks.first?.minTime ?? open?.minTime ?? .max,
+            closedChunks.first?.minTime ?? openMinTime ?? .max,
             outOfOrderFloats.first?.timestamp ?? .max, outOfOrderHistograms.first?.timestamp ?? .max)
     }
 
@@ -133,14 +142,42 @@ struct HeadSeries: Sendable {
     }
 
     private func crossesChunkRange(_ timestamp: Int64, _ bounds: Bounds) -> Bool {
-        guard bounds.chunkRange != .max, let open else { return false }
-        let start = open.minTime
+        guard bounds.chunkRange != .max, let start = openMinTime else { return false }
         return Self.floorDiv(start, bounds.chunkRange) != Self.floorDiv(timestamp, bounds.chunkRange)
     }
 
     static func floorDiv(_ value: Int64, _ divisor: Int64) -> Int64 {
         let quotient = value / divisor
         return (value % divisor != 0 && (value < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+
+    /// What appending one batch entry did.
+    struct AppendTally {
+        var minTime: Int64
+        var maxTime: Int64
+        var floats = 0
+        var histograms = 0
+        var rejected: [SampleRejection: Int] = [:]
+
+        mutating func count(_ rejection: SampleRejection?, at time: Int64) -> Bool {
+            if let rejection {
+                rejected[rejection, default: 0] += 1
+                return false
+            }
+            minTime = min(minTime, time)
+            maxTime = max(maxTime, time)
+            return true
+        }
+    }
+
+    /// Through a pointer: a `TimeSeries` parameter, even `borrowing`, was copied whole (a retain per field).
+    mutating func append(_ series: UnsafePointer<TimeSeries>, bounds: Bounds, tally: inout AppendTally) {
+        for sample in series.pointee.samples where tally.count(append(sample.timestamp, sample.value, bounds: bounds), at: sample.timestamp) {
+            tally.floats &+= 1
+        }
+        for sample in series.pointee.histograms where tally.count(append(sample.timestamp, sample.histogram, bounds: bounds), at: sample.timestamp) {
+            tally.histograms &+= 1
+        }
     }
 
     mutating func append(_ timestamp: Int64, _ value: Double, bounds: Bounds = Bounds()) -> SampleRejection? {
@@ -154,19 +191,15 @@ struct HeadSeries: Sendable {
                 same: { $0.value.bitPattern == $1.value.bitPattern })
         }
         if crossesChunkRange(timestamp, bounds) { closeOpenChunk() }
-        if case .xor(var appender) = open, appender.sampleCount < Self.samplesPerChunk {
-            open = nil  // keep the appender uniquely referenced while it is mutated
-            let result = appender.append(timestamp, value)
-            open = .xor(appender)
-            if case .appended = result {
-                record(timestamp, float: value)
-                return nil
-            }
+        // `openFloats!` is an in-place access: no copy of the appender, no retain of its bytes.
+        if openFloats != nil, openFloats!.sampleCount < Self.samplesPerChunk, case .appended = openFloats!.append(timestamp, value) {
+            record(timestamp, float: value)
+            return nil
         }
         closeOpenChunk()
         var appender = XORChunkAppender()
         _ = appender.append(timestamp, value)
-        open = .xor(appender)
+        openFloats = appender
         record(timestamp, float: value)
         return nil
     }
@@ -183,77 +216,81 @@ struct HeadSeries: Sendable {
         if crossesChunkRange(timestamp, bounds) { closeOpenChunk() }
         let encoding = ChunkEncoding.histogramEncoding(for: histogram)
         var header = CounterResetHeader.unknown
-        switch open {
-        case .histogram(var appender) where encoding == .histogram && appender.sampleCount < Self.samplesPerChunk:
-            open = nil
-            let result = appender.append(timestamp, histogram)
-            open = .histogram(appender)
-            switch result {
-            case .appended, .appendedAfterRecoding:
-                record(timestamp, histogram: histogram)
-                return nil
-            case .invalid: return .invalidHistogram
-            case .newChunkNeeded(_, let needed): header = needed
-            default: break
-            }
-        case .floatHistogram(var appender) where encoding == .floatHistogram && appender.sampleCount < Self.samplesPerChunk:
-            open = nil
-            let result = appender.append(timestamp, histogram)
-            open = .floatHistogram(appender)
-            switch result {
-            case .appended, .appendedAfterRecoding:
-                record(timestamp, histogram: histogram)
-                return nil
-            case .invalid: return .invalidHistogram
-            case .newChunkNeeded(_, let needed): header = needed
-            default: break
-            }
+        let result: ChunkAppendResult?
+        // Histograms are rare enough that copying the appender out and back costs nothing worth saving.
+        switch openHistograms {
+        case .integer(var appender) where encoding == .histogram && appender.sampleCount < Self.samplesPerChunk:
+            openHistograms = nil  // keep the appender uniquely referenced while it is mutated
+            result = appender.append(timestamp, histogram)
+            openHistograms = .integer(appender)
+        case .float(var appender) where encoding == .floatHistogram && appender.sampleCount < Self.samplesPerChunk:
+            openHistograms = nil
+            result = appender.append(timestamp, histogram)
+            openHistograms = .float(appender)
         default:
-            break
+            result = nil
+        }
+        switch result {
+        case .appended?, .appendedAfterRecoding?:
+            record(timestamp, histogram: histogram)
+            return nil
+        case .invalid?: return .invalidHistogram
+        case .newChunkNeeded(_, let needed)?: header = needed
+        default: break
         }
         closeOpenChunk()
-        let result: ChunkAppendResult
+        let firstResult: ChunkAppendResult
         if encoding == .histogram {
             var appender = HistogramChunkAppender(header: header)
-            result = appender.append(timestamp, histogram)
-            open = .histogram(appender)
+            firstResult = appender.append(timestamp, histogram)
+            openHistograms = .integer(appender)
         } else {
             var appender = FloatHistogramChunkAppender(header: header)
-            result = appender.append(timestamp, histogram)
-            open = .floatHistogram(appender)
+            firstResult = appender.append(timestamp, histogram)
+            openHistograms = .float(appender)
         }
-        if case .invalid = result {
-            open = nil
+        if case .invalid = firstResult {
+            openHistograms = nil
             return .invalidHistogram
         }
         record(timestamp, histogram: histogram)
         return nil
     }
 
-    private mutating func record(_ timestamp: Int64, float: Double? = nil, histogram: NativeHistogram? = nil) {
+    private mutating func record(_ timestamp: Int64, float: Double) {
         lastTimestamp = timestamp
-        lastFloat = float
-        lastHistogramBox = histogram.map(HistogramBox.init)
+        lastFloatValue = float
+        lastHistogramBox = nil
+    }
+
+    private mutating func record(_ timestamp: Int64, histogram: NativeHistogram) {
+        lastTimestamp = timestamp
+        lastFloatValue = 0
+        lastHistogramBox = HistogramBox(histogram)
     }
 
     mutating func closeOpenChunk() {
-        switch open {
-        case .xor(let appender) where appender.sampleCount > 0:
+        if let appender = openFloats, appender.sampleCount > 0 {
             // A closed chunk is only read from now on: packed, it takes about a third of the XOR
             // bytes on exporter data, which is most of a series' RAM.
             closedChunks.append(Chunk(packing: appender.chunk))
-        case let open? where open.sampleCount > 0:
-            closedChunks.append(open.chunk)
-        default:
-            break
         }
-        open = nil
+        if let open = openHistograms, open.sampleCount > 0 {
+            closedChunks.append(open.chunk)
+        }
+        discardOpenChunk()
+    }
+
+    /// Drops the open chunk without keeping its samples.
+    mutating func discardOpenChunk() {
+        openFloats = nil
+        openHistograms = nil
     }
 
     /// The newest sample with `minTime <= t <= maxTime` (`SeriesSamples.newest`). When that is the
     /// series' last appended sample, still in the open chunk, it is answered without decoding.
     func newestSample(minTime: Int64, maxTime: Int64) -> SeriesSamples {
-        if let open, open.sampleCount > 0, open.maxTime == lastTimestamp, minTime <= lastTimestamp, lastTimestamp <= maxTime {
+        if openSampleCount > 0, openMaxTime == lastTimestamp, minTime <= lastTimestamp, lastTimestamp <= maxTime {
             // Out-of-order samples are all older than the last appended one.
             if let lastFloat { return SeriesSamples(labels: labels, floats: [FloatSample(timestamp: lastTimestamp, value: lastFloat)]) }
             if let lastHistogram {
@@ -267,7 +304,7 @@ struct HeadSeries: Sendable {
     func samples(minTime: Int64, maxTime: Int64) -> SeriesSamples {
         var result = SeriesSamples(labels: labels)
         ChunkEncoder.decode(closedChunks, minTime: minTime, maxTime: maxTime, into: &result)
-        if let open { ChunkEncoder.decode([open.chunk], minTime: minTime, maxTime: maxTime, into: &result) }
+        if let openChunk { ChunkEncoder.decode([openChunk], minTime: minTime, maxTime: maxTime, into: &result) }
         if !outOfOrderFloats.isEmpty || !outOfOrderHistograms.isEmpty {
             var late = SeriesSamples(labels: labels)
             late.floats = outOfOrderFloats.filter { minTime <= $0.timestamp && $0.timestamp <= maxTime }
@@ -327,7 +364,7 @@ struct HeadSeries: Sendable {
         var all = samples(minTime: .min, maxTime: .max)
         all.remove([interval])
         closedChunks = ChunkEncoder.encode(floats: all.floats, histograms: all.histograms)
-        open = nil
+        discardOpenChunk()
         outOfOrderFloats = []
         outOfOrderHistograms = []
     }
