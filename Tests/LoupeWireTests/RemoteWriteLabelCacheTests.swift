@@ -102,6 +102,24 @@ struct RemoteWriteLabelCacheTests {
         #expect(second.series.compactMap(\.rawLabelsHash) == hashes, "the same bytes hash the same")
     }
 
+    /// The cache's own table: growth keeps every entry, a hash remembered again is overwritten,
+    /// and `removeAll` forgets everything.
+    @Test func theCacheTableKeepsEveryEntryAcrossGrowth() throws {
+        let cache = RemoteWriteLabelCache(shardCount: 4)
+        var random = SystemRandomNumberGenerator()
+        let hashes = (0..<20_000).map { _ in UInt64.random(in: 0...UInt64.max, using: &random) & ~1 }
+        let labels: Labels = ["__name__": "up"]
+        for (index, hash) in hashes.enumerated() { cache.remember(labels, seriesRef: UInt64(index), for: hash) }
+        #expect(cache.count == Set(hashes).count)
+        for (index, hash) in hashes.enumerated() { #expect(cache.candidate(for: hash)?.seriesRef == UInt64(index)) }
+        cache.remember(labels, seriesRef: 99, for: hashes[0])
+        #expect(cache.candidate(for: hashes[0])?.seriesRef == 99)
+        #expect(cache.count == Set(hashes).count, "remembering a known hash again replaces its entry")
+        cache.removeAll()
+        #expect(cache.count == 0)
+        #expect(hashes.prefix(100).allSatisfy { cache.candidate(for: $0) == nil })
+    }
+
     @Test func invalidLabelsAreRefusedWithACacheToo() throws {
         for bytes in [
             RW.v1Request([RW.v1Series([("", "x")])]),
