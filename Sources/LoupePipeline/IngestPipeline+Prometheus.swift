@@ -38,7 +38,7 @@ extension IngestPipeline {
             for index in all.indices {
                 var newest = Int64.min
                 var oldest = Int64.max
-                for sample in all[index].samples {
+                all[index].forEachSample { sample in
                     newest = max(newest, sample.timestamp)
                     oldest = min(oldest, sample.timestamp)
                 }
@@ -55,11 +55,11 @@ extension IngestPipeline {
         if let cutoffMilliseconds, !seriesWithOldSamples.isEmpty {
             // Only these series are touched: mutating every series would copy every sample array of the request.
             for index in seriesWithOldSamples {
-                let floats = request.series[index].samples.count
+                let floats = request.series[index].sampleCount
                 let histograms = request.series[index].histograms.count
                 request.series[index].samples.removeAll { $0.timestamp < cutoffMilliseconds }
                 request.series[index].histograms.removeAll { $0.timestamp < cutoffMilliseconds }
-                tooOld += floats - request.series[index].samples.count + histograms - request.series[index].histograms.count
+                tooOld += floats - request.series[index].sampleCount + histograms - request.series[index].histograms.count
             }
             encoding = nil
             telemetry.recordDropped(signal: .metrics, items: tooOld)

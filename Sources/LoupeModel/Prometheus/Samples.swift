@@ -60,7 +60,30 @@ public struct MetricMetadata: Sendable, Hashable {
 /// One series with its samples, as remote write and scrapes deliver them.
 public struct TimeSeries: Sendable, Hashable {
     public var labels: Labels
-    public var samples: [FloatSample]
+    /// The float samples. A lone sample — remote write's usual case, one sample per series per
+    /// request — is kept without an array: a decoder then makes no heap allocation (and the
+    /// request's release no free) per series. Reading `samples` builds the array, so hot paths
+    /// use `sampleCount` and `forEachSample`; mutating it in place works as on an array.
+    public var samples: [FloatSample] {
+        get {
+            if let onlySample { return [onlySample] }
+            return sampleArray
+        }
+        set {
+            sampleArray = newValue
+            onlySample = nil
+        }
+        _modify {
+            if let only = onlySample {
+                sampleArray = [only]
+                onlySample = nil
+            }
+            yield &sampleArray
+        }
+    }
+    @usableFromInline var sampleArray: [FloatSample]
+    /// The only sample, when there is exactly one and it was given alone; `sampleArray` is then empty.
+    @usableFromInline var onlySample: FloatSample?
     public var histograms: [HistogramSample]
     public var exemplars: [PrometheusExemplar]
     public var metadata: MetricMetadata?
@@ -78,11 +101,68 @@ public struct TimeSeries: Sendable, Hashable {
         metadata: MetricMetadata? = nil, createdTimestamp: Int64 = 0
     ) {
         self.labels = labels
-        self.samples = samples
+        self.sampleArray = samples
+        self.onlySample = nil
         self.histograms = histograms
         self.exemplars = exemplars
         self.metadata = metadata
         self.createdTimestamp = createdTimestamp
+    }
+
+    /// A series with exactly one float sample, stored without an array.
+    public init(
+        labels: Labels, onlySample: FloatSample, histograms: [HistogramSample] = [], exemplars: [PrometheusExemplar] = [],
+        metadata: MetricMetadata? = nil, createdTimestamp: Int64 = 0
+    ) {
+        self.labels = labels
+        self.sampleArray = []
+        self.onlySample = onlySample
+        self.histograms = histograms
+        self.exemplars = exemplars
+        self.metadata = metadata
+        self.createdTimestamp = createdTimestamp
+    }
+
+    /// The sample when it is the only one and was stored alone (then `samples` would build an array).
+    @inlinable
+    public var loneSample: FloatSample? { onlySample }
+
+    /// `samples.count` without building the array.
+    @inlinable
+    public var sampleCount: Int { onlySample == nil ? sampleArray.count : 1 }
+
+    /// Calls `body` with each float sample in order, without building an array.
+    @inlinable
+    public func forEachSample<Failure: Error>(_ body: (FloatSample) throws(Failure) -> Void) throws(Failure) {
+        if let onlySample {
+            try body(onlySample)
+        } else {
+            for sample in sampleArray { try body(sample) }
+        }
+    }
+
+    /// Equal when the samples are, however they are stored.
+    public static func == (lhs: TimeSeries, rhs: TimeSeries) -> Bool {
+        guard lhs.labels == rhs.labels, lhs.sampleCount == rhs.sampleCount, lhs.histograms == rhs.histograms,
+            lhs.exemplars == rhs.exemplars, lhs.metadata == rhs.metadata, lhs.createdTimestamp == rhs.createdTimestamp,
+            lhs.rawLabelsHash == rhs.rawLabelsHash, lhs.seriesRefHint == rhs.seriesRefHint
+        else { return false }
+        if let left = lhs.onlySample ?? (lhs.sampleArray.count == 1 ? lhs.sampleArray[0] : nil) {
+            return left == (rhs.onlySample ?? rhs.sampleArray[0])
+        }
+        return lhs.sampleArray == rhs.sampleArray
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(labels)
+        hasher.combine(sampleCount)
+        forEachSample { hasher.combine($0) }
+        hasher.combine(histograms)
+        hasher.combine(exemplars)
+        hasher.combine(metadata)
+        hasher.combine(createdTimestamp)
+        hasher.combine(rawLabelsHash)
+        hasher.combine(seriesRefHint)
     }
 }
 

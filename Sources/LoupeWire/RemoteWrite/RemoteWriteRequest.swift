@@ -19,7 +19,7 @@ public struct RemoteWriteRequest: Sendable, Hashable {
     }
 
     /// Float samples in all series.
-    public var sampleCount: Int { series.reduce(0) { $0 + $1.samples.count } }
+    public var sampleCount: Int { series.reduce(0) { $0 + $1.sampleCount } }
     /// Native-histogram samples in all series.
     public var histogramCount: Int { series.reduce(0) { $0 + $1.histograms.count } }
     /// Exemplars in all series.
@@ -51,7 +51,7 @@ public struct RemoteWriteV2Stats: Sendable, Hashable {
         var histograms = 0
         var exemplars = 0
         for series in request.series {
-            samples += series.samples.count
+            samples += series.sampleCount
             histograms += series.histograms.count
             exemplars += series.exemplars.count
         }

@@ -92,7 +92,7 @@ public enum RemoteWriteV1 {
     static func estimatedSize(_ request: RemoteWriteRequest) -> Int {
         var size = 64
         for series in request.series.prefix(64) {
-            size += 16 + series.samples.count * 20 + series.histograms.count * 128 + series.exemplars.count * 64
+            size += 16 + series.sampleCount * 20 + series.histograms.count * 128 + series.exemplars.count * 64
             for label in series.labels { size += label.name.utf8.count + label.value.utf8.count + 6 }
         }
         if request.series.count > 64 { size = size / 64 * request.series.count }
@@ -176,6 +176,7 @@ struct RemoteWriteV1Decoding {
         var labelRun = 0..<0
         var labels: [Label] = []
         var samples: [FloatSample] = []
+        var onlySample: FloatSample?
         var exemplars: [PrometheusExemplar] = []
         var histograms: [HistogramSample] = []
         var tag: UInt32 = 0
@@ -201,9 +202,21 @@ struct RemoteWriteV1Decoding {
                         labels.append(try decodeLabel(&nested))
                     }
                 case 2 << 3 | 2:
-                    if samples.isEmpty { samples.reserveCapacity(reader.countLengthDelimitedRun(tag: tag)) }
+                    // A lone sample (the usual case) stays out of an array: see `TimeSeries.samples`.
+                    let run = samples.isEmpty && onlySample == nil ? reader.countLengthDelimitedRun(tag: tag) : 0
                     var nested = try reader.readMessage()
-                    samples.append(try decodeSample(&nested))
+                    let sample = try decodeSample(&nested)
+                    if run == 1 {
+                        onlySample = sample
+                    } else {
+                        if run > 1 { samples.reserveCapacity(run) }
+                        if let only = onlySample {
+                            // Sample fields that are not back to back.
+                            samples.append(only)
+                            onlySample = nil
+                        }
+                        samples.append(sample)
+                    }
                 case 3 << 3 | 2:
                     var nested = try reader.readMessage()
                     exemplars.append(try decodeExemplar(&nested))
@@ -218,7 +231,7 @@ struct RemoteWriteV1Decoding {
         } catch {
             switch tag >> 3 {
             case 1: throw error.prefixed(with: "labels", index: labels.count)
-            case 2: throw error.prefixed(with: "samples", index: samples.count)
+            case 2: throw error.prefixed(with: "samples", index: samples.count + (onlySample == nil ? 0 : 1))
             case 3: throw error.prefixed(with: "exemplars", index: exemplars.count)
             case 4: throw error.prefixed(with: "histograms", index: histograms.count)
             default: throw error
@@ -228,7 +241,7 @@ struct RemoteWriteV1Decoding {
         if let labelCache {
             if !labelRun.isEmpty { rawHash.add(reader.bytes(labelRun)) }
             if let known = labelCache.candidate(for: rawHash.value), Self.matches(known.labels, labelMessages) {
-                var series = TimeSeries(labels: known.labels, samples: samples, histograms: histograms, exemplars: exemplars)
+                var series = Self.makeSeries(known.labels, onlySample, samples, histograms, exemplars)
                 series.seriesRefHint = known.seriesRef
                 return series
             }
@@ -247,9 +260,17 @@ struct RemoteWriteV1Decoding {
         let seriesLabels = try RemoteWriteLabels.makeLabels(
             labels, isSeries: true, component: { "labels[\($0)]" }, offset: { offsets[$0] }, seriesOffset: seriesOffset
         )
-        var series = TimeSeries(labels: seriesLabels, samples: samples, histograms: histograms, exemplars: exemplars)
+        var series = Self.makeSeries(seriesLabels, onlySample, samples, histograms, exemplars)
         series.rawLabelsHash = rawLabelsHash
         return series
+    }
+
+    @inline(__always)
+    static func makeSeries(
+        _ labels: Labels, _ onlySample: FloatSample?, _ samples: [FloatSample], _ histograms: [HistogramSample], _ exemplars: [PrometheusExemplar]
+    ) -> TimeSeries {
+        if let onlySample { return TimeSeries(labels: labels, onlySample: onlySample, histograms: histograms, exemplars: exemplars) }
+        return TimeSeries(labels: labels, samples: samples, histograms: histograms, exemplars: exemplars)
     }
 
     /// Whether the label fields decode to exactly `labels` (same order, no empty values, no unknown fields).

@@ -101,7 +101,7 @@ public final class TSDBHead: Sendable {
                     } else if let existing = state.refsByLabels[series.pointee.labels] {
                         ref = existing
                     } else if state.series.count >= maximumSeries {
-                        result.rejected[.seriesLimit, default: 0] += series.pointee.samples.count + series.pointee.histograms.count
+                        result.rejected[.seriesLimit, default: 0] += series.pointee.sampleCount + series.pointee.histograms.count
                         continue
                     } else {
                         ref = state.nextRef

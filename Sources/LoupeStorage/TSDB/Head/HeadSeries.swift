@@ -172,8 +172,12 @@ struct HeadSeries: Sendable {
 
     /// Through a pointer: a `TimeSeries` parameter, even `borrowing`, was copied whole (a retain per field).
     mutating func append(_ series: UnsafePointer<TimeSeries>, bounds: Bounds, tally: inout AppendTally) {
-        for sample in series.pointee.samples where tally.count(append(sample.timestamp, sample.value, bounds: bounds), at: sample.timestamp) {
-            tally.floats &+= 1
+        if let sample = series.pointee.loneSample {
+            if tally.count(append(sample.timestamp, sample.value, bounds: bounds), at: sample.timestamp) { tally.floats &+= 1 }
+        } else {
+            for sample in series.pointee.samples where tally.count(append(sample.timestamp, sample.value, bounds: bounds), at: sample.timestamp) {
+                tally.floats &+= 1
+            }
         }
         for sample in series.pointee.histograms where tally.count(append(sample.timestamp, sample.histogram, bounds: bounds), at: sample.timestamp) {
             tally.histograms &+= 1
