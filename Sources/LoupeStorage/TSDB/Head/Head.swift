@@ -40,8 +40,11 @@ public struct HeadStatistics: Sendable, Equatable {
 /// Series refs grow in creation order, so each postings list stays sorted as it is
 /// appended to, and selections are sorted-list intersections.
 public final class TSDBHead: Sendable {
+    /// The index and the head's totals; the series themselves are in `series`, in stripes with
+    /// locks of their own (taken after this one, never before).
     struct State: Sendable {
-        var series = SeriesTable()
+        /// Series in the head (the stripes hold them).
+        var seriesCount = 0
         var refsByLabels: [Labels: SeriesRef] = [:]
         /// label name → label value → refs of the series that carry it (sorted).
         var postings: [String: [String: [SeriesRef]]] = [:]
@@ -55,6 +58,7 @@ public final class TSDBHead: Sendable {
     }
 
     private let state = Mutex(State())
+    let series = SeriesStripes()
     /// This head's label sets by the hash of their remote-write bytes (see `RemoteWriteLabelCache`).
     public let labelCache = RemoteWriteLabelCache()
     /// The most series the head holds; a write that would create more is refused for those series.
@@ -80,79 +84,116 @@ public final class TSDBHead: Sendable {
     }
 
     /// Appends every sample of every series; creates series as needed.
+    ///
+    /// Series the label cache already named are appended to under their stripe's lock only, one
+    /// stripe at a time, so concurrent requests proceed in parallel; the others are looked up or
+    /// created under the index lock first.
     public func append(_ batch: [TimeSeries]) -> HeadAppendResult {
         var result = HeadAppendResult()
+        var bounds = HeadSeries.Bounds(chunkRange: chunkRange)
         state.withLock { state in
-            var bounds = HeadSeries.Bounds(minValidTime: state.minValidTime, chunkRange: chunkRange)
+            bounds.minValidTime = state.minValidTime
             if outOfOrderWindow > 0 {
                 bounds.outOfOrderMinTime = state.maxTime == .min ? .min : state.maxTime - outOfOrderWindow
             }
-            // Read in place: copying each `TimeSeries` out of the array costs a retain and release per field.
-            batch.withUnsafeBufferPointer { buffer in
-                for position in buffer.indices {
-                    let series = buffer.baseAddress! + position
-                    guard !series.pointee.labels.isEmpty else { continue }
-                    let ref: SeriesRef
-                    var cacheConfirmed = false
-                    if let hint = series.pointee.seriesRefHint, let stored = state.series.labels(of: hint), stored == series.pointee.labels {
-                        // The decoder's label cache named the series; the label sets are the same object.
-                        ref = hint
-                        cacheConfirmed = true
-                    } else if let existing = state.refsByLabels[series.pointee.labels] {
-                        ref = existing
-                    } else if state.series.count >= maximumSeries {
-                        result.rejected[.seriesLimit, default: 0] += series.pointee.sampleCount + series.pointee.histograms.count
-                        continue
-                    } else {
-                        ref = state.nextRef
-                        state.nextRef += 1
-                        let labels = Self.interned(series.pointee.labels, in: state)
-                        state.refsByLabels[labels] = ref
-                        state.series[ref] = HeadSeries(labels: labels)
-                        state.allRefs.append(ref)
-                        for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
-                        result.seriesCreated += 1
-                    }
-                    // A confirmed hint came from this very entry: writing it again would only cost a lock and a lookup.
-                    if !cacheConfirmed, let rawLabelsHash = series.pointee.rawLabelsHash, let labels = state.series.labels(of: ref) {
-                        labelCache.remember(labels, seriesRef: ref, for: rawLabelsHash)
-                    }
-                    var tally = HeadSeries.AppendTally(minTime: state.minTime, maxTime: state.maxTime)
-                    state.series.append(series, to: ref, bounds: bounds, tally: &tally)
-                    result.floatsAppended += tally.floats
-                    result.histogramsAppended += tally.histograms
-                    for (rejection, count) in tally.rejected { result.rejected[rejection, default: 0] += count }
-                    state.minTime = tally.minTime
-                    state.maxTime = tally.maxTime
+        }
+        var tally = HeadSeries.AppendTally(minTime: .max, maxTime: .min)
+        // Read in place: copying each `TimeSeries` out of the array costs a retain and release per field.
+        batch.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var hinted = [[Int]](repeating: [], count: SeriesStripes.stripeCount)
+            var unresolved: [Int] = []
+            for position in buffer.indices where !buffer[position].labels.isEmpty {
+                if let hint = buffer[position].seriesRefHint {
+                    hinted[SeriesStripes.stripe(of: hint)].append(position)
+                } else {
+                    unresolved.append(position)
                 }
             }
+            // Hinted series: confirm the hint (the decoder's label cache handed out this very
+            // label set) and append, under the stripe's lock alone.
+            series.forEachStripe(hinted.indices.filter { !hinted[$0].isEmpty }) { stripe, table in
+                for position in hinted[stripe] {
+                    let entry = base + position
+                    let slot = SeriesStripes.slot(of: entry.pointee.seriesRefHint!)
+                    guard let stored = table.labels(of: slot), stored == entry.pointee.labels else {
+                        unresolved.append(position)
+                        continue
+                    }
+                    table.append(entry, to: slot, bounds: bounds, tally: &tally)
+                }
+            }
+            // The others: find or create their series under the index lock, then append. A series
+            // removed in between (an admin delete) is looked up, and so created, again.
+            while !unresolved.isEmpty {
+                var resolved = [[(position: Int, ref: SeriesRef)]](repeating: [], count: SeriesStripes.stripeCount)
+                state.withLock { state in
+                    for position in unresolved {
+                        let entry = base + position
+                        let ref: SeriesRef
+                        if let existing = state.refsByLabels[entry.pointee.labels] {
+                            ref = existing
+                        } else if state.seriesCount >= maximumSeries {
+                            result.rejected[.seriesLimit, default: 0] += entry.pointee.sampleCount + entry.pointee.histograms.count
+                            continue
+                        } else {
+                            ref = state.nextRef
+                            state.nextRef += 1
+                            let labels = Self.interned(entry.pointee.labels, in: state)
+                            state.refsByLabels[labels] = ref
+                            series.withSeriesTable(of: ref) { $0[SeriesStripes.slot(of: ref)] = HeadSeries(labels: labels) }
+                            state.seriesCount += 1
+                            state.allRefs.append(ref)
+                            for label in labels { state.postings[label.name, default: [:]][label.value, default: []].append(ref) }
+                            result.seriesCreated += 1
+                        }
+                        resolved[SeriesStripes.stripe(of: ref)].append((position, ref))
+                    }
+                }
+                unresolved = []
+                series.forEachStripe(resolved.indices.filter { !resolved[$0].isEmpty }) { stripe, table in
+                    for (position, ref) in resolved[stripe] {
+                        let entry = base + position
+                        let slot = SeriesStripes.slot(of: ref)
+                        guard let labels = table.labels(of: slot) else {
+                            unresolved.append(position)
+                            continue
+                        }
+                        if let rawLabelsHash = entry.pointee.rawLabelsHash {
+                            labelCache.remember(labels, seriesRef: ref, for: rawLabelsHash)
+                        }
+                        table.append(entry, to: slot, bounds: bounds, tally: &tally)
+                    }
+                }
+            }
+        }
+        result.floatsAppended = tally.floats
+        result.histogramsAppended = tally.histograms
+        for (rejection, count) in tally.rejected { result.rejected[rejection, default: 0] += count }
+        state.withLock { state in
             state.samples += result.samplesAppended
+            state.minTime = min(state.minTime, tally.minTime)
+            state.maxTime = max(state.maxTime, tally.maxTime)
         }
         return result
     }
 
-    /// Series matching every matcher, with their samples in `[minTime, maxTime]`; series
-    /// without samples in the range are left out. Sorted by labels.
     public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard = .all) -> [SeriesSamples] {
-        let result: [SeriesSamples] = state.withLock { state in
-            Self.matchingRefs(matchers, in: state).compactMap { ref in
-                if shard.count > 1 {
-                    guard let labels = state.series.labels(of: ref), shard.contains(labels) else { return nil }
-                }
-                guard let samples = state.series.samples(of: ref, minTime: minTime, maxTime: maxTime) else { return nil }
-                return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : samples
-            }
+        let refs = state.withLock { Self.matchingRefs(matchers, in: $0) }
+        let result: [SeriesSamples] = series.compactMap(refs) { _, series in
+            if shard.count > 1 && !shard.contains(series.labels) { return nil }
+            let samples = series.samples(minTime: minTime, maxTime: maxTime)
+            return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : samples
         }
         return Self.sortedByLabels(result)
     }
 
     /// `select`, with each series' newest sample in the range only (see `HeadSeries.newestSample`).
     public func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
-        let result: [SeriesSamples] = state.withLock { state in
-            Self.matchingRefs(matchers, in: state).compactMap { ref in
-                guard let newest = state.series.newestSample(of: ref, minTime: minTime, maxTime: maxTime) else { return nil }
-                return newest.floats.isEmpty && newest.histograms.isEmpty ? nil : newest
-            }
+        let refs = state.withLock { Self.matchingRefs(matchers, in: $0) }
+        let result: [SeriesSamples] = series.compactMap(refs) { _, series in
+            let newest = series.newestSample(minTime: minTime, maxTime: maxTime)
+            return newest.floats.isEmpty && newest.histograms.isEmpty ? nil : newest
         }
         return Self.sortedByLabels(result)
     }
@@ -169,14 +210,11 @@ public final class TSDBHead: Sendable {
     /// Label sets of the series matching every matcher (all series when there are none)
     /// that have samples in the range.
     public func series(_ matchers: [LabelMatcher], minTime: Int64 = .min, maxTime: Int64 = .max) -> [Labels] {
-        state.withLock { state in
-            let refs = matchers.isEmpty ? state.allRefs : Self.matchingRefs(matchers, in: state)
-            return refs.compactMap { ref -> Labels? in
-                guard let series = state.series[ref] else { return nil }
-                if minTime == .min && maxTime == .max { return series.labels }
-                let samples = series.samples(minTime: minTime, maxTime: maxTime)
-                return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : series.labels
-            }
+        let refs = state.withLock { state in matchers.isEmpty ? state.allRefs : Self.matchingRefs(matchers, in: state) }
+        return series.compactMap(refs) { _, series -> Labels? in
+            if minTime == .min && maxTime == .max { return series.labels }
+            let samples = series.samples(minTime: minTime, maxTime: maxTime)
+            return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : series.labels
         }.sorted()
     }
 
@@ -199,41 +237,55 @@ public final class TSDBHead: Sendable {
             guard !refs.isEmpty else { return 0 }
             var emptied: [SeriesRef] = []
             for ref in refs {
-                guard var series = state.series[ref] else { continue }
-                let before = series.sampleCount
-                if let interval, interval.minTime > series.minTime || interval.maxTime < series.lastTimestamp {
-                    series.delete(interval)
-                } else {
-                    series.closedChunks = []
-                    series.discardOpenChunk()
-                    series.outOfOrderFloats = []
-                    series.outOfOrderHistograms = []
+                series.withSeriesTable(of: ref) { table in
+                    let slot = SeriesStripes.slot(of: ref)
+                    guard var series = table.removeValue(forSlot: slot) else { return }
+                    let before = series.sampleCount
+                    if let interval, interval.minTime > series.minTime || interval.maxTime < series.lastTimestamp {
+                        series.delete(interval)
+                    } else {
+                        series.closedChunks = []
+                        series.discardOpenChunk()
+                        series.outOfOrderFloats = []
+                        series.outOfOrderHistograms = []
+                    }
+                    state.samples -= before - series.sampleCount
+                    if series.isEmpty { emptied.append(ref) }
+                    table[slot] = series
                 }
-                state.samples -= before - series.sampleCount
-                state.series[ref] = series
-                if series.isEmpty { emptied.append(ref) }
             }
             removeSeries(emptied, from: &state)
             return refs.count
         }
     }
 
-    /// Drops series from the head and its postings.
+    /// Drops series from the head and its postings: those still empty (an append may have
+    /// reached one since it was emptied; it stays).
     func removeSeries(_ refs: [SeriesRef], from state: inout State) {
         guard !refs.isEmpty else { return }
         labelCache.removeAll()
-        let removed = Set(refs)
+        var removed: [HeadSeries] = []
         for ref in refs {
-            guard let series = state.series.removeValue(forKey: ref) else { continue }
+            let taken: HeadSeries? = series.withSeriesTable(of: ref) { table in
+                let slot = SeriesStripes.slot(of: ref)
+                guard table.read(slot, { $0.isEmpty ? true : nil }) == true else { return nil }
+                return table.removeValue(forSlot: slot)
+            }
+            if let taken { removed.append(taken) }
+        }
+        guard !removed.isEmpty else { return }
+        let removedRefs = Set(removed.compactMap { state.refsByLabels[$0.labels] })
+        for series in removed {
+            state.seriesCount -= 1
             state.refsByLabels[series.labels] = nil
             state.samples -= series.sampleCount
             for label in series.labels {
-                state.postings[label.name]?[label.value]?.removeAll { removed.contains($0) }
+                state.postings[label.name]?[label.value]?.removeAll { removedRefs.contains($0) }
                 if state.postings[label.name]?[label.value]?.isEmpty == true { state.postings[label.name]![label.value] = nil }
                 if state.postings[label.name]?.isEmpty == true { state.postings[label.name] = nil }
             }
         }
-        state.allRefs.removeAll { removed.contains($0) }
+        state.allRefs.removeAll { removedRefs.contains($0) }
     }
 
     // MARK: - Cutting blocks
@@ -257,14 +309,19 @@ public final class TSDBHead: Sendable {
             var emptied: [SeriesRef] = []
             var minTime = Int64.max
             var samples = 0
-            for ref in state.allRefs {
-                guard var series = state.series.removeValue(forKey: ref) else { continue }
-                let chunks = series.cut(before: boundary)
-                if !chunks.isEmpty { moved.append(BlockSeries(labels: series.labels, chunks: chunks)) }
-                minTime = min(minTime, series.minTime)
-                samples += series.sampleCount
-                state.series[ref] = series
-                if series.isEmpty && series.lastTimestamp < boundary { emptied.append(ref) }
+            for (stripe, refs) in SeriesStripes.grouped(state.allRefs).enumerated() where !refs.isEmpty {
+                series.withStripe(stripe) { table in
+                    for ref in refs {
+                        let slot = SeriesStripes.slot(of: ref)
+                        guard var series = table.removeValue(forSlot: slot) else { continue }
+                        let chunks = series.cut(before: boundary)
+                        if !chunks.isEmpty { moved.append(BlockSeries(labels: series.labels, chunks: chunks)) }
+                        minTime = min(minTime, series.minTime)
+                        samples += series.sampleCount
+                        if series.isEmpty && series.lastTimestamp < boundary { emptied.append(ref) }
+                        table[slot] = series
+                    }
+                }
             }
             state.samples = samples
             removeSeries(emptied, from: &state)
@@ -280,8 +337,8 @@ public final class TSDBHead: Sendable {
     public func statistics() -> HeadStatistics {
         state.withLock { state in
             var statistics = HeadStatistics()
-            statistics.series = state.series.count
-            statistics.chunks = state.series.values.reduce(0) { $0 + $1.chunkCount }
+            statistics.series = state.seriesCount
+            statistics.chunks = series.chunkCount
             statistics.samples = state.samples
             statistics.minTime = state.minTime
             statistics.maxTime = state.maxTime
@@ -396,58 +453,4 @@ public final class TSDBHead: Sendable {
         }
         return result
     }
-}
-
-/// The head's series by ref. Refs are handed out densely from 1, so an array indexed by ref
-/// replaces a hash table (no hashing, no load-factor slack per series).
-struct SeriesTable: Sendable {
-    private var slots: [HeadSeries?] = []
-    private(set) var count = 0
-
-    subscript(ref: SeriesRef) -> HeadSeries? {
-        get { ref < UInt64(slots.count) ? slots[Int(ref)] : nil }
-        set {
-            let index = Int(ref)
-            if index >= slots.count {
-                guard newValue != nil else { return }
-                slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
-            }
-            switch (slots[index] == nil, newValue == nil) {
-            case (true, false): count += 1
-            case (false, true): count -= 1
-            default: break
-            }
-            slots[index] = newValue
-        }
-    }
-
-    mutating func removeValue(forKey ref: SeriesRef) -> HeadSeries? {
-        let value = self[ref]
-        if value != nil { self[ref] = nil }
-        return value
-    }
-
-    var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
-
-    /// Read in place: `self[ref]` would copy the series (and retain each of its arrays) first.
-    func samples(of ref: SeriesRef, minTime: Int64, maxTime: Int64) -> SeriesSamples? {
-        ref < UInt64(slots.count) ? slots[Int(ref)]?.samples(minTime: minTime, maxTime: maxTime) : nil
-    }
-
-    func newestSample(of ref: SeriesRef, minTime: Int64, maxTime: Int64) -> SeriesSamples? {
-        ref < UInt64(slots.count) ? slots[Int(ref)]?.newestSample(minTime: minTime, maxTime: maxTime) : nil
-    }
-
-    /// A series' label set, without copying the rest of the series out.
-    func labels(of ref: SeriesRef) -> Labels? {
-        ref < UInt64(slots.count) ? slots[Int(ref)]?.labels : nil
-    }
-
-    /// Appends a batch entry's samples to the series `ref` in place (no copy out and back, and
-    /// no closure: variables a closure captures are checked for exclusivity at run time).
-    mutating func append(_ series: UnsafePointer<TimeSeries>, to ref: SeriesRef, bounds: HeadSeries.Bounds, tally: inout HeadSeries.AppendTally) {
-        guard ref < UInt64(slots.count), slots[Int(ref)] != nil else { return }
-        slots[Int(ref)]!.append(series, bounds: bounds, tally: &tally)
-    }
-
 }

@@ -84,6 +84,9 @@ struct HeadSeries: Sendable {
 
     init(labels: Labels) { self.labels = labels }
 
+    /// `body(self)`, for reading a series where it is stored (see `SeriesTable.read`).
+    func apply<Result>(_ body: (HeadSeries) -> Result) -> Result { body(self) }
+
     private var openSampleCount: Int { (openFloats?.sampleCount ?? 0) + (openHistograms?.sampleCount ?? 0) }
     private var openMinTime: Int64? { openFloats?.minTime ?? openHistograms?.minTime }
     private var openMaxTime: Int64? { openFloats?.maxTime ?? openHistograms?.maxTime }
