@@ -264,18 +264,18 @@ public final class TSDBHead: Sendable {
     func removeSeries(_ refs: [SeriesRef], from state: inout State) {
         guard !refs.isEmpty else { return }
         labelCache.removeAll()
-        var removed: [HeadSeries] = []
+        var removed: [(ref: SeriesRef, series: HeadSeries)] = []
         for ref in refs {
             let taken: HeadSeries? = series.withSeriesTable(of: ref) { table in
                 let slot = SeriesStripes.slot(of: ref)
                 guard table.read(slot, { $0.isEmpty ? true : nil }) == true else { return nil }
                 return table.removeValue(forSlot: slot)
             }
-            if let taken { removed.append(taken) }
+            if let taken { removed.append((ref, taken)) }
         }
         guard !removed.isEmpty else { return }
-        let removedRefs = Set(removed.compactMap { state.refsByLabels[$0.labels] })
-        for series in removed {
+        let removedRefs = Set(removed.map(\.ref))
+        for (_, series) in removed {
             state.seriesCount -= 1
             state.refsByLabels[series.labels] = nil
             state.samples -= series.sampleCount

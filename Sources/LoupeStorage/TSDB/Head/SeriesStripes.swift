@@ -23,8 +23,6 @@ final class SeriesStripes: Sendable {
     /// The series' position inside its stripe's table (refs of one stripe are `stripeCount` apart).
     static func slot(of ref: SeriesRef) -> SeriesRef { ref >> stripeBits }
 
-    static func ref(stripe: Int, slot: SeriesRef) -> SeriesRef { slot << stripeBits | SeriesRef(stripe) }
-
     /// Runs `body` on one stripe's table under its lock.
     func withStripe<Result>(_ stripe: Int, _ body: (inout SeriesTable) -> Result) -> Result {
         stripes[stripe].table.withLock { body(&$0) }
@@ -109,9 +107,6 @@ struct SeriesTable: Sendable {
     }
 
     var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
-
-    /// The slots that hold a series.
-    var occupiedSlots: [SeriesRef] { slots.indices.compactMap { slots[$0] == nil ? nil : SeriesRef($0) } }
 
     /// Reads a series in place: `self[slot]` or `if let` would copy it (and retain each of its
     /// arrays) first; optional chaining hands the stored value over as it is.
