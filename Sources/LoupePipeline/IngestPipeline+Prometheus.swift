@@ -14,6 +14,26 @@ public struct PrometheusIngestReceipt: Sendable, Equatable {
 }
 
 extension IngestPipeline {
+    /// The oldest and newest timestamps (ms) of a series' samples, float and histogram; nil without samples.
+    static func timeRange(of series: TimeSeries) -> (oldest: Int64, newest: Int64)? {
+        var newest = Int64.min
+        var oldest = Int64.max
+        series.forEachSample { sample in
+            newest = max(newest, sample.timestamp)
+            oldest = min(oldest, sample.timestamp)
+        }
+        for sample in series.histograms {
+            newest = max(newest, sample.timestamp)
+            oldest = min(oldest, sample.timestamp)
+        }
+        return oldest <= newest ? (oldest, newest) : nil
+    }
+
+    static func include(_ oldest: Int64, _ newest: Int64, in bounds: inout TimeBounds) {
+        bounds.include(UInt64(clamping: max(oldest, 0)) * 1_000_000)
+        bounds.include(UInt64(clamping: max(newest, 0)) * 1_000_000)
+    }
+
     /// Makes a remote-write request durable and appends it to the tenant's TSDB head.
     ///
     /// - Parameters:
@@ -36,20 +56,9 @@ extension IngestPipeline {
         var seriesWithOldSamples: [Int] = []
         request.series.withUnsafeBufferPointer { all in
             for index in all.indices {
-                var newest = Int64.min
-                var oldest = Int64.max
-                all[index].forEachSample { sample in
-                    newest = max(newest, sample.timestamp)
-                    oldest = min(oldest, sample.timestamp)
-                }
-                for sample in all[index].histograms {
-                    newest = max(newest, sample.timestamp)
-                    oldest = min(oldest, sample.timestamp)
-                }
-                guard oldest <= newest else { continue }
+                guard let (oldest, newest) = Self.timeRange(of: all[index]) else { continue }
                 if let cutoffMilliseconds, oldest < cutoffMilliseconds { seriesWithOldSamples.append(index) }
-                bounds.include(UInt64(clamping: max(oldest, 0)) * 1_000_000)
-                bounds.include(UInt64(clamping: max(newest, 0)) * 1_000_000)
+                Self.include(oldest, newest, in: &bounds)
             }
         }
         if let cutoffMilliseconds, !seriesWithOldSamples.isEmpty {
@@ -64,9 +73,10 @@ extension IngestPipeline {
             encoding = nil
             telemetry.recordDropped(signal: .metrics, items: tooOld)
             bounds = TimeBounds()
-            for series in request.series {
-                for sample in series.samples { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
-                for sample in series.histograms { bounds.include(UInt64(clamping: max(sample.timestamp, 0)) * 1_000_000) }
+            request.series.withUnsafeBufferPointer { all in
+                for index in all.indices {
+                    if let (oldest, newest) = Self.timeRange(of: all[index]) { Self.include(oldest, newest, in: &bounds) }
+                }
             }
         }
         var result = HeadAppendResult()
