@@ -58,8 +58,12 @@ struct RangeStepEvaluationTests {
         "temperature / on (instance, job) capacity", "1 - temperature / capacity", "temperature == ignoring (job) capacity",
         "rate(requests_total[5m]) > bool rate(requests_total[5m] offset 5m)", "100 * (1 - avg by (job) (temperature) / 10)",
         "time() - 1800", "temperature + time() / 1000",
+        // Selections: ties (temperatures are quarter degrees) and NaN keep the step-by-step order.
+        "topk(2, rate(requests_total[5m]))", "topk(2, temperature)", "bottomk(3, temperature)", "topk by (job) (1, temperature)",
+        "bottomk without (instance) (2, rate(requests_total[5m]))", "limitk(2, temperature)", "limitk by (job) (1, capacity)",
+        "topk(0, temperature)", "topk(100, temperature)", "sum(topk(2, temperature))", "bottomk(1.9, -temperature)",
         // Nodes the series-by-series evaluator leaves to the step-by-step one, over children it computes.
-        "topk(2, rate(requests_total[5m]))", "quantile(0.5, temperature)", "sort(temperature)",
+        "quantile(0.5, temperature)", "sort(temperature)", "topk(scalar(sum(capacity)) / 200, temperature)",
         "label_replace(rate(requests_total[5m]), \"x\", \"$1\", \"instance\", \"(.*)\")",
         "temperature / on (job) group_left sum by (job) (capacity)", "temperature and capacity", "temperature or capacity",
         "timestamp(temperature)", "absent(nonexistent)", "max_over_time(rate(requests_total[5m])[10m:1m])",

@@ -38,6 +38,34 @@ struct TSDBHeadTests {
         #expect(window.first?.floats == [FloatSample(timestamp: 15_000, value: 0)])
     }
 
+    @Test("windows over closed and open chunks return exactly the samples in range; shards partition the series")
+    func windowsAndShards() throws {
+        let head = Self.populatedHead()  // 300 samples per series: packed closed chunks and an open XOR chunk
+        let matchers: [LabelMatcher] = [.equal("__name__", "http_requests_total")]
+        for (minTime, maxTime) in [(0 as Int64, Int64.max), (15_000, 15_000), (3_599_999, 3_600_000), (3_600_001, 4_485_000),
+                                   (4_470_000, 9_000_000), (-5, -1), (4_485_001, .max), (1_000, 4_000_000)] {
+            for selected in head.select(matchers, minTime: minTime, maxTime: maxTime) {
+                let instance = Double(try #require(Int(selected.labels["instance"] ?? "")))
+                let expected = (0..<300).map { FloatSample(timestamp: Int64($0) * 15_000, value: Double($0) * instance) }
+                    .filter { minTime <= $0.timestamp && $0.timestamp <= maxTime }
+                #expect(selected.floats == expected, "\(selected.labels) in \(minTime)...\(maxTime)")
+            }
+        }
+        let any = [try LabelMatcher("__name__", .notEqual, "")]
+        let everything = head.select(any, minTime: .min, maxTime: .max).map(\.labels)
+        #expect(everything.count == 10)
+        for count in [2, 3, 7] {
+            var seen: [Labels] = []
+            for index in 0..<count {
+                let shard = SeriesShard(index: index, of: count)
+                let part = head.select(any, minTime: .min, maxTime: .max, shard: shard).map(\.labels)
+                #expect(part.allSatisfy(shard.contains), "the head's kept hash agrees with Labels.stableHash")
+                seen += part
+            }
+            #expect(seen.sorted() == everything.sorted())
+        }
+    }
+
     @Test("matchers: equality, negation, regex, and matchers that also select series without the label")
     func matchers() throws {
         let head = Self.populatedHead()

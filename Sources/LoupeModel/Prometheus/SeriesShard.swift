@@ -14,7 +14,12 @@ public struct SeriesShard: Sendable, Hashable {
     public static let all = SeriesShard(index: 0, of: 1)
 
     public func contains(_ labels: Labels) -> Bool {
-        count == 1 || Int(labels.stableHash % UInt64(count)) == index
+        count == 1 || contains(stableHash: labels.stableHash)
+    }
+
+    /// `contains` for a series whose `Labels.stableHash` is already known (the head keeps it).
+    public func contains(stableHash: UInt64) -> Bool {
+        count == 1 || Int(stableHash % UInt64(count)) == index
     }
 }
 
@@ -22,13 +27,15 @@ extension Labels {
     /// FNV-1a over every name and value (with separators): unlike `hashValue`, not seeded per process.
     public var stableHash: UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for label in storage {
-            for string in [label.name, label.value] {
-                Labels.withUTF8(string) { bytes in
-                    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-                }
-                hash = (hash ^ 0xFF) &* 0x100_0000_01B3
+        func add(_ string: String) {
+            Labels.withUTF8(string) { bytes in
+                for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
             }
+            hash = (hash ^ 0xFF) &* 0x100_0000_01B3
+        }
+        for label in storage {
+            add(label.name)
+            add(label.value)
         }
         return hash
     }

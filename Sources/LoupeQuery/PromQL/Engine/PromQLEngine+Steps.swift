@@ -131,23 +131,33 @@ extension Evaluator {
         let lookback = options.lookbackDelta
         let reference = { (index: Int) in self.atTime(selector.at, default: grid.time(index)) - offset }
         var builder = StepSeriesBuilder(steps: grid.count)
+        // Counted here and added once: `stepSampleCounts` is a property of a class, and each
+        // write to it is checked for exclusivity at run time.
+        var samplesRead = [Int](repeating: 0, count: grid.count)
+        let references = (0..<grid.count).map(reference)
         try forEachSeriesBatch(try matchers(selector), width: lookback, grid: grid, reference: reference) { fetched in
             for series in fetched {
                 if !series.histograms.isEmpty { throw StepEvaluationFallback() }
-                let slot = try builder.slot(for: series.labels, dropName: false)
-                let floats = series.floats
-                var next = 0
-                for index in 0..<grid.count {
-                    let time = reference(index)
-                    while next < floats.count && floats[next].timestamp <= time { next += 1 }
-                    guard next > 0 else { continue }
-                    let sample = floats[next - 1]
-                    if sample.timestamp <= time - lookback || StaleMarker.isStale(sample.value) { continue }
-                    builder.series[slot].set(index, sample.value)
-                    stepSampleCounts[index] += 1
+                var result = StepSeries(labels: series.labels, dropName: false, steps: grid.count)
+                result.fill { values, present in
+                    series.floats.withUnsafeBufferPointer { floats in
+                        var next = 0
+                        for index in 0..<grid.count {
+                            let time = references[index]
+                            while next < floats.count && floats[next].timestamp <= time { next += 1 }
+                            guard next > 0 else { continue }
+                            let sample = floats[next - 1]
+                            if sample.timestamp <= time - lookback || StaleMarker.isStale(sample.value) { continue }
+                            values[index] = sample.value
+                            present[index] = true
+                            samplesRead[index] += 1
+                        }
+                    }
                 }
+                try builder.append(result)
             }
         }
+        for index in 0..<grid.count { stepSampleCounts[index] += samplesRead[index] }
         return .vector(builder.finish())
     }
 
@@ -171,16 +181,19 @@ extension Evaluator {
         let range = try duration(matrix.range, allowNegative: false)
         let reference = { (index: Int) in self.atTime(selector.at, default: grid.time(index)) - offset }
         var builder = StepSeriesBuilder(steps: grid.count)
+        var samplesRead = [Int](repeating: 0, count: grid.count)
         try forEachSeriesBatch(try matchers(selector), width: range, grid: grid, reference: reference) { fetched in
             for series in fetched {
                 if !series.histograms.isEmpty { throw StepEvaluationFallback() }
                 let floats = series.floats.contains { StaleMarker.isStale($0.value) }
                     ? series.floats.filter { !StaleMarker.isStale($0.value) } : series.floats
                 if floats.isEmpty { continue }
-                let slot = try builder.slot(for: series.labels, dropName: Self.dropsName(call))
-                windowSteps(call, floats, range: range, steps: 0..<grid.count, reference: reference, into: &builder.series[slot])
+                var result = StepSeries(labels: series.labels, dropName: Self.dropsName(call), steps: grid.count)
+                windowSteps(call, floats, range: range, steps: 0..<grid.count, reference: reference, into: &result, samplesRead: &samplesRead)
+                try builder.append(result)
             }
         }
+        for index in 0..<grid.count { stepSampleCounts[index] += samplesRead[index] }
         return .vector(builder.finish())
     }
 
@@ -202,13 +215,17 @@ extension Evaluator {
             stepSampleCounts[index] += readBefore[innerSteps(through: references[index])] - readBefore[innerSteps(through: references[index] - range)]
         }
         var output: [StepSeries] = []
+        var samplesRead = [Int](repeating: 0, count: grid.count)
+        defer { for index in 0..<grid.count { stepSampleCounts[index] += samplesRead[index] } }
         for series in points.series {
             if !series.histograms.isEmpty { throw StepEvaluationFallback() }
             guard (output.count + 1).multipliedReportingOverflow(by: grid.count).partialValue <= Self.maximumStepCells else {
                 throw StepEvaluationFallback()
             }
             var result = StepSeries(labels: series.labels, dropName: Self.dropsName(call), steps: grid.count)
-            windowSteps(call, series.floats, range: range, steps: 0..<grid.count, reference: { references[$0] }, into: &result)
+            windowSteps(
+                call, series.floats, range: range, steps: 0..<grid.count, reference: { references[$0] }, into: &result,
+                samplesRead: &samplesRead)
             output.append(result)
         }
         return .vector(output)
@@ -222,23 +239,26 @@ extension Evaluator {
     /// of `floats` (sorted, no stale markers).
     private func windowSteps(
         _ call: PromQLCall, _ floats: [FloatSample], range: Int64, steps: Range<Int>, reference: (Int) -> Int64,
-        into series: inout StepSeries
+        into series: inout StepSeries, samplesRead: inout [Int]
     ) {
         guard let function = FloatWindowFunction(rawValue: call.function.name) else { return }
         var produced = false
-        floats.withUnsafeBufferPointer { buffer in
-            var lower = 0
-            var upper = 0
-            for index in steps {
-                let time = reference(index)
-                while upper < buffer.count && buffer[upper].timestamp <= time { upper += 1 }
-                while lower < upper && buffer[lower].timestamp <= time - range { lower += 1 }
-                guard upper > lower else { continue }
-                stepSampleCounts[index] += upper - lower
-                let window = UnsafeBufferPointer(rebasing: buffer[lower..<upper])
-                guard let value = floatWindowValue(function, window, rangeStart: time - range, rangeEnd: time) else { continue }
-                series.set(index, value)
-                produced = true
+        series.fill { values, present in
+            floats.withUnsafeBufferPointer { buffer in
+                var lower = 0
+                var upper = 0
+                for index in steps {
+                    let time = reference(index)
+                    while upper < buffer.count && buffer[upper].timestamp <= time { upper += 1 }
+                    while lower < upper && buffer[lower].timestamp <= time - range { lower += 1 }
+                    guard upper > lower else { continue }
+                    samplesRead[index] += upper - lower
+                    let window = UnsafeBufferPointer(rebasing: buffer[lower..<upper])
+                    guard let value = floatWindowValue(function, window, rangeStart: time - range, rangeEnd: time) else { continue }
+                    values[index] = value
+                    present[index] = true
+                    produced = true
+                }
             }
         }
         if produced && (function == .rate || function == .increase), let metric = series.labels.metricName, !isCounterName(metric) {
@@ -248,6 +268,7 @@ extension Evaluator {
 
     private func aggregationSteps(_ aggregation: PromQLAggregation, grid: StepGrid) throws -> StepValue? {
         let op = aggregation.op
+        if op == .topk || op == .bottomk || op == .limitk { return try selectionSteps(aggregation, grid: grid) }
         guard aggregation.parameter == nil, [.sum, .avg, .count, .group, .min, .max, .stddev, .stdvar].contains(op) else { return nil }
         guard case .vector(let input)? = try stepValue(aggregation.expression, grid: grid) else { return nil }
         let groupingSet = Set(aggregation.grouping)
@@ -472,20 +493,18 @@ extension Evaluator {
 struct StepSeriesBuilder {
     let steps: Int
     var series: [StepSeries] = []
-    private var slots: [Labels: Int] = [:]
     private var sorted = true
 
     init(steps: Int) { self.steps = steps }
 
-    mutating func slot(for labels: Labels, dropName: Bool) throws -> Int {
-        if let slot = slots[labels] { return slot }
+    /// Adds a series known not to be in the builder yet (each series of one storage read, or of
+    /// disjoint shards of it, comes once), so its labels are not hashed.
+    mutating func append(_ computed: StepSeries) throws {
         guard (series.count + 1).multipliedReportingOverflow(by: steps).partialValue <= Evaluator.maximumStepCells else {
             throw StepEvaluationFallback()
         }
-        if let last = series.last, !(last.labels < labels) { sorted = false }
-        slots[labels] = series.count
-        series.append(StepSeries(labels: labels, dropName: dropName, steps: steps))
-        return series.count - 1
+        if sorted, let last = series.last, !(last.labels < computed.labels) { sorted = false }
+        series.append(computed)
     }
 
     /// The series sorted by labels, as storage returns them.

@@ -39,6 +39,14 @@ struct StepSeries {
         values[index] = value
         present[index] = true
     }
+
+    /// Gives `body` the values and presence flags to write in place: `set` in a loop checks
+    /// both arrays for uniqueness at every step.
+    mutating func fill<Result>(_ body: (UnsafeMutableBufferPointer<Double>, UnsafeMutableBufferPointer<Bool>) -> Result) -> Result {
+        values.withUnsafeMutableBufferPointer { values in
+            present.withUnsafeMutableBufferPointer { present in body(values, present) }
+        }
+    }
 }
 
 /// A node's value at every step of a range query.

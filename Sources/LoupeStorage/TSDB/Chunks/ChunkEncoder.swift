@@ -87,6 +87,19 @@ enum ChunkEncoder {
     /// Every sample of `chunks` with `minTime <= t <= maxTime`, in chunk order.
     static func decode(_ chunks: [Chunk], minTime: Int64 = .min, maxTime: Int64 = .max, into result: inout SeriesSamples) {
         for chunk in chunks where chunk.overlaps(minTime: minTime, maxTime: maxTime) {
+            // Float chunks skip the any-encoding iterator: its `ChunkSample` per sample costs a
+            // copy and destroy of an enum with a histogram payload, more than the decoding.
+            switch chunk.encoding {
+            case .xor:
+                var iterator = XORChunkIterator(chunk.bytes)
+                appendFloats(from: &iterator, minTime: minTime, maxTime: maxTime, into: &result.floats)
+                continue
+            case .packedFloat:
+                appendPackedFloats(chunk.bytes, minTime: minTime, maxTime: maxTime, into: &result.floats)
+                continue
+            case .histogram, .floatHistogram:
+                break
+            }
             var iterator = chunk.makeIterator()
             var sample = minTime == .min ? iterator.next() : iterator.seek(to: minTime)
             while let current = sample, current.timestamp <= maxTime {
@@ -96,6 +109,34 @@ enum ChunkEncoder {
                 }
                 sample = iterator.next()
             }
+        }
+    }
+}
+
+extension ChunkEncoder {
+    /// Appends the iterator's samples in `minTime...maxTime`; damage ends them (as the iterator's).
+    static func appendFloats(from iterator: inout XORChunkIterator, minTime: Int64, maxTime: Int64, into floats: inout [FloatSample]) {
+        var sample = minTime == .min ? iterator.next() : iterator.seek(to: minTime)
+        while let current = sample, current.timestamp <= maxTime {
+            floats.append(current)
+            sample = iterator.next()
+        }
+    }
+
+    /// Decodes the whole chunk at once (its layout is columnar) and appends the samples in
+    /// `minTime...maxTime`; a damaged chunk adds nothing, as its iterator would.
+    static func appendPackedFloats(_ bytes: [UInt8], minTime: Int64, maxTime: Int64, into floats: inout [FloatSample]) {
+        guard let (timestamps, values) = try? PackedFloatChunk.decode(bytes) else { return }
+        var low = 0
+        var high = timestamps.count
+        while low < high {
+            let middle = (low + high) / 2
+            if timestamps[middle] < minTime { low = middle + 1 } else { high = middle }
+        }
+        var index = low
+        while index < timestamps.count && timestamps[index] <= maxTime {
+            floats.append(FloatSample(timestamp: timestamps[index], value: values[index]))
+            index += 1
         }
     }
 }

@@ -83,6 +83,13 @@ struct XORDecoder: Sendable {
         reader = BitReader(bytes, byteOffset: 2)
     }
 
+    /// Decodes `sampleCount` samples whatever the header says (an appender's bytes, whose
+    /// header count is written only when the chunk is taken out).
+    init(_ bytes: [UInt8], sampleCount: Int) {
+        total = sampleCount
+        reader = BitReader(bytes, byteOffset: 2)
+    }
+
     mutating func advance() throws(ChunkError) -> Bool {
         if read == total { return false }
         if read >= 2 {
@@ -122,6 +129,12 @@ public struct XORChunkIterator: IteratorProtocol, Sendable {
     /// Iterates bytes that have not been validated; damage ends the iteration and sets `error`.
     public init(_ bytes: [UInt8]) {
         decoder = XORDecoder(bytes)
+        if bytes.count < 2 { error = ChunkError(.truncated, "no 2-byte sample count", bitOffset: 0) }
+    }
+
+    /// Iterates the samples of an appender in place (see `XORChunkAppender.makeIterator`).
+    init(appenderBytes bytes: [UInt8], sampleCount: Int) {
+        decoder = XORDecoder(bytes, sampleCount: sampleCount)
         if bytes.count < 2 { error = ChunkError(.truncated, "no 2-byte sample count", bitOffset: 0) }
     }
 
@@ -215,6 +228,12 @@ public struct XORChunkAppender: Sendable {
     }
 
     /// The chunk as it stands (a copy of the bytes with the sample count filled in).
+    /// Iterates the samples appended so far without copying the bytes out (`chunk` copies them
+    /// to write the sample count into the header).
+    public func makeIterator() -> XORChunkIterator {
+        XORChunkIterator(appenderBytes: writer.storage, sampleCount: sampleCount)
+    }
+
     public var chunk: XORChunk {
         var bytes = writer.bytes
         bytes[0] = UInt8(truncatingIfNeeded: sampleCount >> 8)

@@ -181,7 +181,7 @@ public final class TSDBHead: Sendable {
     public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard = .all) -> [SeriesSamples] {
         let refs = state.withLock { Self.matchingRefs(matchers, in: $0) }
         let result: [SeriesSamples] = series.compactMap(refs) { _, series in
-            if shard.count > 1 && !shard.contains(series.labels) { return nil }
+            if !shard.contains(stableHash: series.shardHash) { return nil }
             let samples = series.samples(minTime: minTime, maxTime: maxTime)
             return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : samples
         }

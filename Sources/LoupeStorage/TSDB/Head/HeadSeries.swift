@@ -82,17 +82,22 @@ struct HeadSeries: Sendable {
     var outOfOrderFloats: [FloatSample] = []
     var outOfOrderHistograms: [HistogramSample] = []
 
-    init(labels: Labels) { self.labels = labels }
+    /// `labels.stableHash`, kept because sharded reads (`SeriesShard`) ask for it once per
+    /// shard and series: a range query over every series hashed them a dozen times over.
+    let shardHash: UInt64
 
-    /// `body(self)`, for reading a series where it is stored (see `SeriesTable.read`).
-    func apply<Result>(_ body: (HeadSeries) -> Result) -> Result { body(self) }
+    init(labels: Labels) {
+        self.labels = labels
+        shardHash = labels.stableHash
+    }
+
+    /// `body(self)`, for reading a series where it is stored (see `SeriesTable.read`); mutating
+    /// only so that callers reach it through a modify access, which does not copy.
+    mutating func applyInPlace<Result>(_ body: (HeadSeries) -> Result) -> Result { body(self) }
 
     private var openSampleCount: Int { (openFloats?.sampleCount ?? 0) + (openHistograms?.sampleCount ?? 0) }
     private var openMinTime: Int64? { openFloats?.minTime ?? openHistograms?.minTime }
     private var openMaxTime: Int64? { openFloats?.maxTime ?? openHistograms?.maxTime }
-    /// The open chunk as a `Chunk` (a copy of its bytes), for reads.
-    private var openChunk: Chunk? { openFloats.map { Chunk($0.chunk) } ?? openHistograms?.chunk }
-
     var chunkCount: Int { closedChunks.count + (openFloats == nil && openHistograms == nil ? 0 : 1) }
 
     var sampleCount: Int {
@@ -310,8 +315,24 @@ struct HeadSeries: Sendable {
     /// Every sample with `minTime <= t <= maxTime`, out-of-order ones merged in.
     func samples(minTime: Int64, maxTime: Int64) -> SeriesSamples {
         var result = SeriesSamples(labels: labels)
+        if let openFloats {
+            // Grown once rather than doubling chunk after chunk.
+            var floats = openFloats.minTime <= maxTime && minTime <= openFloats.maxTime ? openFloats.sampleCount : 0
+            for chunk in closedChunks where chunk.encoding != .histogram && chunk.encoding != .floatHistogram
+                && chunk.overlaps(minTime: minTime, maxTime: maxTime) {
+                floats += chunk.sampleCount
+            }
+            result.floats.reserveCapacity(floats)
+        }
         ChunkEncoder.decode(closedChunks, minTime: minTime, maxTime: maxTime, into: &result)
-        if let openChunk { ChunkEncoder.decode([openChunk], minTime: minTime, maxTime: maxTime, into: &result) }
+        if let openFloats {
+            if openFloats.sampleCount > 0 && openFloats.minTime <= maxTime && minTime <= openFloats.maxTime {
+                var iterator = openFloats.makeIterator()
+                ChunkEncoder.appendFloats(from: &iterator, minTime: minTime, maxTime: maxTime, into: &result.floats)
+            }
+        } else if let openHistograms {
+            ChunkEncoder.decode([openHistograms.chunk], minTime: minTime, maxTime: maxTime, into: &result)
+        }
         if !outOfOrderFloats.isEmpty || !outOfOrderHistograms.isEmpty {
             var late = SeriesSamples(labels: labels)
             late.floats = outOfOrderFloats.filter { minTime <= $0.timestamp && $0.timestamp <= maxTime }

@@ -108,11 +108,13 @@ struct SeriesTable: Sendable {
 
     var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
 
-    /// Reads a series in place: `self[slot]` or `if let` would copy it (and retain each of its
-    /// arrays) first; optional chaining hands the stored value over as it is.
-    func read<Result>(_ slot: SeriesRef, _ body: (HeadSeries) -> Result?) -> Result? {
+    /// Reads a series in place. A read access (`self[slot]`, `if let`, even optional chaining
+    /// on a non-mutating method) copies the series out first, retaining each of its arrays: a
+    /// tenth of a query over every series went there. Mutating access through the array's
+    /// `_modify` hands the stored value over as it is (the table is ours under the stripe lock).
+    mutating func read<Result>(_ slot: SeriesRef, _ body: (HeadSeries) -> Result?) -> Result? {
         guard slot < UInt64(slots.count) else { return nil }
-        return slots[Int(slot)]?.apply(body) ?? nil
+        return slots[Int(slot)]?.applyInPlace(body) ?? nil
     }
 
     /// A series' label set, without copying the rest of the series out.
