@@ -87,11 +87,17 @@ extension IngestPipeline {
             // falls between the two (see CutGate).
             result = try await cutGate.shared { () async throws(IngestError) -> HeadAppendResult in
                 do throws(StorageError) {
-                    try await wal.append(WALRecord(kind: .prometheusWriteRequestSnappy, tenant: tenant, timeBounds: bounds, payload: bytes))
+                    let ticket = try wal.enqueue(
+                        WALRecord(kind: .prometheusWriteRequestSnappy, tenant: tenant, timeBounds: bounds, payload: bytes))
+                    // The head takes the samples while the record's group is written and fsynced;
+                    // nothing is acknowledged before it is durable. Should the WAL fail, the sender
+                    // is refused and retries, and the head takes the same samples again as duplicates.
+                    let appended = stores.prometheus.append(request.series, tenant: tenant)
+                    try await ticket.durable()
+                    return appended
                 } catch {
                     throw refusal(for: error, signal: .metrics, tenant: tenant)
                 }
-                return stores.prometheus.append(request.series, tenant: tenant)
             }
         }
         stores.prometheus.recordMetadata(request.allMetadata, tenant: tenant)

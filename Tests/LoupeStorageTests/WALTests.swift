@@ -784,6 +784,36 @@ struct WriteAheadLogTests {
         }
     }
 
+    @Test("enqueue returns before the write; tickets wait for durability; records keep queue order")
+    func enqueueThenWait() async throws {
+        try await withTemporaryDirectory { directory in
+            let records = makeRecords(120)
+            let wal = try WriteAheadLog(directory: directory, logger: quietLogger)
+            _ = try wal.replay { _ in }
+            // Queued before the writer runs: nothing can be durable yet, and enqueue still returns.
+            let early = try records[..<20].map { record throws(StorageError) in try wal.enqueue(record) }
+            #expect(wal.queuedAppends.records == 20)
+            #expect(wal.statistics.recordsAcknowledged == 0)
+            try await withRunning(wal) {
+                for ticket in early { try await ticket.durable() }
+                #expect(wal.statistics.recordsAcknowledged == 20)
+                var late: [WALCommitTicket] = []
+                for record in records[20...] { late.append(try wal.enqueue(record)) }
+                for ticket in late.reversed() { try await ticket.durable() }
+                // A finished ticket answers at once, again.
+                try await late[0].durable()
+                #expect(wal.statistics.recordsAcknowledged == records.count)
+            }
+            do throws(StorageError) {
+                _ = try wal.enqueue(records[0])
+                Issue.record("enqueue after shutdown succeeded")
+            } catch {
+                #expect(error.code == .closed)
+            }
+            #expect(try replayAll(directory).records == records)
+        }
+    }
+
     @Test("graceful shutdown (ServiceGroup) writes everything queued, then refuses appends")
     func gracefulShutdown() async throws {
         try await withTemporaryDirectory { directory in

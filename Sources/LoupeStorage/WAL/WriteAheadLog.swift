@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import Logging
 import LoupeModel
 import NIOPosix
@@ -138,17 +139,19 @@ public struct WALReplayReport: Sendable, Equatable {
 ///
 /// `run()` is the single writer. It takes everything queued, writes it with `pwritev` (headers and
 /// payloads in place), fsyncs once, and resumes all those appends; whatever queues up meanwhile goes
-/// into the next group. The blocking system calls run on a thread of the log's own, never on Swift's
-/// cooperative pool.
+/// into the next group. That loop runs on a thread of the log's own, never on Swift's cooperative
+/// pool, and blocks there while nothing is queued.
 public final class WriteAheadLog: Service, Sendable {
     public let directory: String
     public let options: WALOptions
     private let logger: Logger
     private let state: Mutex<State>
+    /// Where the writer thread sleeps while nothing is queued (see `State.writerSleeping`).
+    private let writerWakeup = DispatchSemaphore(value: 0)
 
     private struct Pending: Sendable {
         var record: WALEncodedRecord
-        var continuation: CheckedContinuation<Result<Void, StorageError>, Never>
+        var ticket: WALCommitTicket
     }
 
     private enum Phase: Equatable {
@@ -161,7 +164,9 @@ public final class WriteAheadLog: Service, Sendable {
         var pending: [Pending] = []
         var pendingBytes = 0
         var syncRequested = false
-        var writerWaiter: CheckedContinuation<Void, Never>?
+        /// The writer thread is (about to be) blocked on `writerWakeup`; whoever queues work
+        /// clears this and signals it.
+        var writerSleeping = false
         /// Segments no longer written to, oldest first.
         var closedSegments: [WALSegmentInfo] = []
         var activeSegment: WALSegmentInfo?
@@ -270,24 +275,26 @@ public final class WriteAheadLog: Service, Sendable {
     /// the log stays usable). Appends made before `run()` starts wait for it. Cancelling the calling
     /// task does not withdraw a record that is already queued.
     public func append(_ record: WALRecord) async throws(StorageError) {
+        try await enqueue(record).durable()
+    }
+
+    /// Queues a record and returns without waiting: `durable()` on the ticket waits for it as
+    /// `append` does. Records are written in the order they were queued. Throws at once what
+    /// `append` throws at once (`recordTooLarge`, `closed`).
+    public func enqueue(_ record: WALRecord) throws(StorageError) -> WALCommitTicket {
         let header = try WALRecordCodec.encodeHeader(record, maximumRecordBytes: options.maximumRecordBytes)
         let encoded = WALEncodedRecord(header: header, payload: record.payload, maximumTime: record.timeBounds.maximum, kind: record.kind)
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StorageError>, Never>) in
-            let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
-                guard state.phase != .finished else { return (false, nil) }
-                state.pending.append(Pending(record: encoded, continuation: continuation))
-                state.pendingBytes += encoded.size
-                let waiter = state.writerWaiter
-                state.writerWaiter = nil
-                return (true, waiter)
-            }
-            if accepted {
-                waiter?.resume()
-            } else {
-                continuation.resume(returning: .failure(.closed(directory)))
-            }
+        let ticket = WALCommitTicket()
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            guard state.phase != .finished else { return (false, false) }
+            state.pending.append(Pending(record: encoded, ticket: ticket))
+            state.pendingBytes += encoded.size
+            defer { state.writerSleeping = false }
+            return (true, state.writerSleeping)
         }
-        try result.get()
+        if wake { writerWakeup.signal() }
+        guard accepted else { throw StorageError.closed(directory) }
+        return ticket
     }
 
     // MARK: Run
@@ -339,7 +346,22 @@ public final class WriteAheadLog: Service, Sendable {
         var isFinal: Bool
     }
 
+    /// Runs the writer on the pool's thread until the log is finished. The whole loop stays on
+    /// that thread: bouncing between it and Swift's cooperative pool after every fsync made the
+    /// next group wait until a cooperative thread was free, and those are busy decoding requests.
     private func writerLoop(_ pool: NIOThreadPool) async {
+        await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+            pool.submit { _ in
+                // `.cancelled` only happens if the pool is not running; the loop then runs right
+                // here, which still beats not running it.
+                self.runWriter()
+                finished.resume()
+            }
+        }
+    }
+
+    /// The writer loop proper (blocking): take what is queued, write and fsync it, resume its appends.
+    private func runWriter() {
         let initialSequence = state.withLock { $0.nextSequence }
         var writer = WALSegmentWriter(
             directory: directory,
@@ -349,9 +371,8 @@ public final class WriteAheadLog: Service, Sendable {
             faults: options.faultInjection
         )
         let policy = options.syncPolicy
-        let fsyncObserver = options.fsyncObserver
         while true {
-            let work = await nextWork()
+            let work = nextWork()
             let records = work.batch.map(\.record)
             let sync: Bool
             switch policy {
@@ -359,29 +380,23 @@ public final class WriteAheadLog: Service, Sendable {
             case .interval: sync = work.syncRequested
             case .never: sync = false
             }
-            let isFinal = work.isFinal
-            let (updated, outcome, closing) = await Self.onThread(pool) { [writer] in
-                var writer = writer
-                var outcome = writer.commit(records, sync: sync)
-                var closing: WALSegmentWriter.Outcome?
-                if isFinal {
-                    // Shutdown: make everything acknowledged under any policy durable, then close.
-                    closing = writer.close(sync: true)
-                }
-                for duration in outcome.syncDurations + (closing?.syncDurations ?? []) {
-                    fsyncObserver?(duration)
-                }
-                outcome.active = writer.active?.info
-                return (writer, outcome, closing)
+            var outcome = writer.commit(records, sync: sync)
+            var closing: WALSegmentWriter.Outcome?
+            if work.isFinal {
+                // Shutdown: make everything acknowledged under any policy durable, then close.
+                closing = writer.close(sync: true)
             }
-            writer = updated
+            for duration in outcome.syncDurations + (closing?.syncDurations ?? []) {
+                options.fsyncObserver?(duration)
+            }
+            outcome.active = writer.active?.info
             publish(work.batch, outcome, closing)
-            if isFinal { return }
+            if work.isFinal { return }
         }
     }
 
-    /// Waits until there is something to do: appends to write, a periodic sync, or the shutdown.
-    private func nextWork() async -> Work {
+    /// Blocks until there is something to do: appends to write, a periodic sync, or the shutdown.
+    private func nextWork() -> Work {
         while true {
             let work = state.withLock { state -> Work? in
                 if !state.pending.isEmpty || state.syncRequested {
@@ -398,28 +413,21 @@ public final class WriteAheadLog: Service, Sendable {
                     state.phase = .finished
                     return Work(batch: [], syncRequested: true, isFinal: true)
                 }
+                state.writerSleeping = true
                 return nil
             }
             if let work { return work }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state -> Bool in
-                    if !state.pending.isEmpty || state.syncRequested || state.phase == .draining { return true }
-                    state.writerWaiter = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
+            writerWakeup.wait()
         }
     }
 
     private func wakeWriter(_ change: (inout State) -> Void) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let wake = state.withLock { state -> Bool in
             change(&state)
-            let waiter = state.writerWaiter
-            state.writerWaiter = nil
-            return waiter
+            defer { state.writerSleeping = false }
+            return state.writerSleeping
         }
-        waiter?.resume()
+        if wake { writerWakeup.signal() }
     }
 
     private func requestSync() {
@@ -490,18 +498,7 @@ public final class WriteAheadLog: Service, Sendable {
             )
         }
         for pending in batch {
-            pending.continuation.resume(returning: outcome.result)
-        }
-    }
-
-    /// Runs blocking work on the log's I/O thread. Not cancellable: a started commit always finishes.
-    private static func onThread<T: Sendable>(_ pool: NIOThreadPool, _ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
-            pool.submit { _ in
-                // `.cancelled` only happens if the pool is not running; the work is then done right
-                // here, which still beats not doing it.
-                continuation.resume(returning: body())
-            }
+            pending.ticket.finish(outcome.result)
         }
     }
 
