@@ -46,16 +46,32 @@ struct RemoteWriteLabelCacheTests {
     }
 
     @Test func aCachedSetIsUsedOnlyWhenTheBytesMatchIt() throws {
-        let bytes = RW.v1Request([RW.v1Series([("__name__", "up"), ("job", "api")])])
-        let cache = RemoteWriteLabelCache()
-        let hash = try #require(try RemoteWriteV1.decode(bytes, labelCache: cache).series.first?.rawLabelsHash)
-        // A different label set under the same hash (a collision, or a stale entry) must not be taken.
-        for impostor: Labels in [["__name__": "up", "job": "apj"], ["__name__": "up"], ["__name__": "up", "job": "api", "x": "y"]] {
-            cache.remember(impostor, seriesRef: 1, for: hash)
-            let decoded = try RemoteWriteV1.decode(bytes, labelCache: cache)
-            #expect(decoded.series.first?.labels == ["__name__": "up", "job": "api"])
-            #expect(decoded.series.first?.rawLabelsHash == hash)
-            #expect(decoded.series.first?.seriesRefHint == nil)
+        // The usual field layout (checked in place) and value-before-name (the general field loop).
+        let encodings = [
+            RW.v1Request([RW.v1Series([("__name__", "up"), ("job", "api")])]),
+            RW.v1Request([.message(1, [
+                .message(1, [.string(2, "up"), .string(1, "__name__")]), .message(1, [.string(2, "api"), .string(1, "job")]),
+                RW.sample(1, 1),
+            ])]),
+        ]
+        for bytes in encodings {
+            let cache = RemoteWriteLabelCache()
+            let hash = try #require(try RemoteWriteV1.decode(bytes, labelCache: cache).series.first?.rawLabelsHash)
+            // A different label set under the same hash (a collision, or a stale entry) must not be taken.
+            let impostors: [Labels] = [
+                ["__name__": "up", "job": "apj"], ["__name__": "up", "job": "ap"], ["__name__": "up", "job": "apix"],
+                ["__name__": "up", "jab": "api"], ["__name__": "up"], ["__name__": "up", "job": "api", "x": "y"],
+            ]
+            for impostor in impostors {
+                cache.remember(impostor, seriesRef: 1, for: hash)
+                let decoded = try RemoteWriteV1.decode(bytes, labelCache: cache)
+                #expect(decoded.series.first?.labels == ["__name__": "up", "job": "api"])
+                #expect(decoded.series.first?.rawLabelsHash == hash)
+                #expect(decoded.series.first?.seriesRefHint == nil)
+            }
+            // The right label set under that hash is taken.
+            cache.remember(["__name__": "up", "job": "api"], seriesRef: 3, for: hash)
+            #expect(try RemoteWriteV1.decode(bytes, labelCache: cache).series.first?.seriesRefHint == 3)
         }
     }
 

@@ -278,6 +278,20 @@ struct RemoteWriteV1Decoding {
         guard labels.count == messages.count else { return false }
         return labels.storage.withUnsafeBufferPointer { stored in
             for index in messages.indices {
+                // What every sender writes: the name field, then a non-empty value field, each
+                // shorter than 128 bytes. Read in place, without the general field loop below.
+                let bytes = messages[index].remainingBytes
+                if bytes.count >= 4, bytes[0] == 1 << 3 | 2, bytes[1] < 0x80 {
+                    let valueField = 2 + Int(bytes[1])
+                    if valueField + 2 < bytes.count, bytes[valueField] == 2 << 3 | 2, bytes[valueField + 1] < 0x80,
+                        valueField + 2 + Int(bytes[valueField + 1]) == bytes.count
+                    {
+                        guard Labels.utf8(of: stored[index].name, equals: UnsafeRawBufferPointer(rebasing: bytes[2..<valueField])),
+                            Labels.utf8(of: stored[index].value, equals: UnsafeRawBufferPointer(rebasing: bytes[(valueField + 2)...]))
+                        else { return false }
+                        continue
+                    }
+                }
                 var message = messages[index]
                 var name: UnsafeRawBufferPointer?
                 var value: UnsafeRawBufferPointer?

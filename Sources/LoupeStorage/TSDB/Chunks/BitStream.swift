@@ -144,9 +144,11 @@ public struct BitReader: Sendable {
         if nextByte &+ 8 <= endByte {
             let take = (64 &- valid) &>> 3
             if take == 0 { return }
-            let loaded = bytes.withUnsafeBytes { raw in
-                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: nextByte, as: UInt64.self))
-            }
+            // Byte by byte rather than one load inside `bytes.withUnsafeBytes`: that closure made
+            // the caller retain and release the array on every refill, which cost more (a fifth
+            // of decoding the head's open chunks in an instant query) than eight indexed loads.
+            var loaded: UInt64 = 0
+            for index in nextByte..<(nextByte &+ 8) { loaded = loaded &<< 8 | UInt64(bytes[index]) }
             let newValid = valid &+ take &* 8
             var add = loaded &>> UInt64(valid)
             if newValid < 64 { add &= ~(UInt64.max &>> UInt64(newValid)) }

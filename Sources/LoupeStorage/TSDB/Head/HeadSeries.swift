@@ -313,14 +313,24 @@ struct HeadSeries: Sendable {
     }
 
     /// Every sample with `minTime <= t <= maxTime`, out-of-order ones merged in.
+    /// About how many of a chunk's `count` samples, spread over `first...last`, fall in `minTime...maxTime`.
+    private static func estimatedSamples(_ count: Int, _ first: Int64, _ last: Int64, _ minTime: Int64, _ maxTime: Int64) -> Int {
+        guard count > 0, first <= maxTime, minTime <= last else { return 0 }
+        if minTime <= first && last <= maxTime { return count }
+        let covered = Double(min(last, maxTime)) - Double(max(first, minTime))
+        let span = Double(last) - Double(first)
+        return span <= 0 ? count : min(count, Int(Double(count) * covered / span) + 2)
+    }
+
     func samples(minTime: Int64, maxTime: Int64) -> SeriesSamples {
         var result = SeriesSamples(labels: labels)
         if let openFloats {
-            // Grown once rather than doubling chunk after chunk.
-            var floats = openFloats.minTime <= maxTime && minTime <= openFloats.maxTime ? openFloats.sampleCount : 0
-            for chunk in closedChunks where chunk.encoding != .histogram && chunk.encoding != .floatHistogram
-                && chunk.overlaps(minTime: minTime, maxTime: maxTime) {
-                floats += chunk.sampleCount
+            // Grown once rather than doubling chunk after chunk. Chunks the range cuts count by
+            // the share of their time span it covers: a 5-minute window of an instant query
+            // reserving whole chunks for every series faulted in a hundred megabytes.
+            var floats = Self.estimatedSamples(openFloats.sampleCount, openFloats.minTime, openFloats.maxTime, minTime, maxTime)
+            for chunk in closedChunks where chunk.encoding != .histogram && chunk.encoding != .floatHistogram {
+                floats += Self.estimatedSamples(chunk.sampleCount, chunk.minTime, chunk.maxTime, minTime, maxTime)
             }
             result.floats.reserveCapacity(floats)
         }
