@@ -15,18 +15,7 @@ extension Evaluator {
         if parameters.contains(where: \.isNaN) { throw PromQLError(.execution, "Parameter value is NaN") }
         let counts = parameters.map { $0 >= 9.2e18 ? Int.max : Int(max($0, 0).rounded(.towardZero)) }
 
-        let groupingSet = Set(aggregation.grouping)
-        var groupSlots: [Labels: Int] = [:]
-        var members: [[Int]] = []
-        for (index, series) in input.enumerated() {
-            let labels = groupLabels(series.labels, aggregation, groupingSet)
-            if let slot = groupSlots[labels] {
-                members[slot].append(index)
-            } else {
-                groupSlots[labels] = members.count
-                members.append([index])
-            }
-        }
+        let members = stepGroups(input, aggregation).members
 
         var chosen = [[Bool]](repeating: [], count: input.count)
         func choose(_ member: Int, at step: Int) {

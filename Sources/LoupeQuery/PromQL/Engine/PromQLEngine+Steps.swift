@@ -271,20 +271,7 @@ extension Evaluator {
         if op == .topk || op == .bottomk || op == .limitk { return try selectionSteps(aggregation, grid: grid) }
         guard aggregation.parameter == nil, [.sum, .avg, .count, .group, .min, .max, .stddev, .stdvar].contains(op) else { return nil }
         guard case .vector(let input)? = try stepValue(aggregation.expression, grid: grid) else { return nil }
-        let groupingSet = Set(aggregation.grouping)
-        var groupSlots: [Labels: Int] = [:]
-        var groupLabelSets: [Labels] = []
-        var members: [[Int]] = []
-        for (index, series) in input.enumerated() {
-            let labels = groupLabels(series.labels, aggregation, groupingSet)
-            if let slot = groupSlots[labels] {
-                members[slot].append(index)
-            } else {
-                groupSlots[labels] = members.count
-                groupLabelSets.append(labels)
-                members.append([index])
-            }
-        }
+        let (groupLabelSets, members) = stepGroups(input, aggregation)
         guard groupLabelSets.count.multipliedReportingOverflow(by: grid.count).partialValue <= Self.maximumStepCells else {
             throw StepEvaluationFallback()
         }
@@ -342,6 +329,26 @@ extension Evaluator {
             output.append(result)
         }
         return .vector(output)
+    }
+
+    /// The aggregation's groups over `input`, in order of first member: each group's labels and
+    /// its members' positions in `input`.
+    func stepGroups(_ input: [StepSeries], _ aggregation: PromQLAggregation) -> (labels: [Labels], members: [[Int]]) {
+        let groupingSet = Set(aggregation.grouping)
+        var groupSlots: [Labels: Int] = [:]
+        var groupLabelSets: [Labels] = []
+        var members: [[Int]] = []
+        for (index, series) in input.enumerated() {
+            let labels = groupLabels(series.labels, aggregation, groupingSet)
+            if let slot = groupSlots[labels] {
+                members[slot].append(index)
+            } else {
+                groupSlots[labels] = members.count
+                groupLabelSets.append(labels)
+                members.append([index])
+            }
+        }
+        return (groupLabelSets, members)
     }
 
     private func binarySteps(_ binary: PromQLBinaryExpression, grid: StepGrid) throws -> StepValue? {
