@@ -312,7 +312,6 @@ struct HeadSeries: Sendable {
         return samples(minTime: minTime, maxTime: maxTime).newest
     }
 
-    /// Every sample with `minTime <= t <= maxTime`, out-of-order ones merged in.
     /// About how many of a chunk's `count` samples, spread over `first...last`, fall in `minTime...maxTime`.
     private static func estimatedSamples(_ count: Int, _ first: Int64, _ last: Int64, _ minTime: Int64, _ maxTime: Int64) -> Int {
         guard count > 0, first <= maxTime, minTime <= last else { return 0 }
@@ -322,6 +321,7 @@ struct HeadSeries: Sendable {
         return span <= 0 ? count : min(count, Int(Double(count) * covered / span) + 2)
     }
 
+    /// Every sample with `minTime <= t <= maxTime`, out-of-order ones merged in.
     func samples(minTime: Int64, maxTime: Int64) -> SeriesSamples {
         var result = SeriesSamples(labels: labels)
         if let openFloats {
