@@ -157,7 +157,7 @@ extension Evaluator {
                 try builder.append(result)
             }
         }
-        for index in 0..<grid.count { stepSampleCounts[index] += samplesRead[index] }
+        addStepSamples(samplesRead)
         return .vector(builder.finish())
     }
 
@@ -193,7 +193,7 @@ extension Evaluator {
                 try builder.append(result)
             }
         }
-        for index in 0..<grid.count { stepSampleCounts[index] += samplesRead[index] }
+        addStepSamples(samplesRead)
         return .vector(builder.finish())
     }
 
@@ -216,7 +216,7 @@ extension Evaluator {
         }
         var output: [StepSeries] = []
         var samplesRead = [Int](repeating: 0, count: grid.count)
-        defer { for index in 0..<grid.count { stepSampleCounts[index] += samplesRead[index] } }
+        defer { addStepSamples(samplesRead) }
         for series in points.series {
             if !series.histograms.isEmpty { throw StepEvaluationFallback() }
             guard (output.count + 1).multipliedReportingOverflow(by: grid.count).partialValue <= Self.maximumStepCells else {
@@ -229,6 +229,11 @@ extension Evaluator {
             output.append(result)
         }
         return .vector(output)
+    }
+
+    /// Adds samples counted per step in a local array (see `selectorSteps`) to `stepSampleCounts`.
+    private func addStepSamples(_ samplesRead: [Int]) {
+        for index in samplesRead.indices { stepSampleCounts[index] += samplesRead[index] }
     }
 
     private static func dropsName(_ call: PromQLCall) -> Bool {

@@ -79,8 +79,7 @@ struct XORDecoder: Sendable {
     var sawWindow = false
 
     init(_ bytes: [UInt8]) {
-        total = bytes.count >= 2 ? Int(bytes[0]) << 8 | Int(bytes[1]) : 0
-        reader = BitReader(bytes, byteOffset: 2)
+        self.init(bytes, sampleCount: bytes.count >= 2 ? Int(bytes[0]) << 8 | Int(bytes[1]) : 0)
     }
 
     /// Decodes `sampleCount` samples whatever the header says (an appender's bytes, whose
@@ -227,13 +226,13 @@ public struct XORChunkAppender: Sendable {
         append(sample.timestamp, sample.value)
     }
 
-    /// The chunk as it stands (a copy of the bytes with the sample count filled in).
     /// Iterates the samples appended so far without copying the bytes out (`chunk` copies them
     /// to write the sample count into the header).
     public func makeIterator() -> XORChunkIterator {
         XORChunkIterator(appenderBytes: writer.storage, sampleCount: sampleCount)
     }
 
+    /// The chunk as it stands (a copy of the bytes with the sample count filled in).
     public var chunk: XORChunk {
         var bytes = writer.bytes
         bytes[0] = UInt8(truncatingIfNeeded: sampleCount >> 8)
