@@ -31,9 +31,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // glibc's malloc_trim (a header of the C library itself; nothing to link).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // The compiler's prefetch hint (a header-only inline function; nothing to link).
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
 
-        // Pure value types: the data model of all three signals. No dependencies.
-        .target(name: "LoupeModel", swiftSettings: strictSettings),
+        // Pure value types: the data model of all three signals. No dependencies but the prefetch hint.
+        .target(name: "LoupeModel", dependencies: ["CPrefetch"], swiftSettings: strictSettings),
 
         // Pure, synchronous codecs: protobuf wire, OTLP protobuf and JSON, gzip. No NIO, no async.
         .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib"], swiftSettings: strictSettings),
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "LoupeStorage",
             dependencies: [
-                "LoupeModel", "LoupeWire", "CMalloc",
+                "LoupeModel", "LoupeWire", "CMalloc", "CPrefetch",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -147,6 +147,68 @@ struct RemoteWriteLabelCacheTests {
         }
     }
 
+    /// A request long enough for the decoder's lookahead (label sets are looked up after the whole
+    /// request is read, each prefetched a few series ahead): known, new and impostor label sets in
+    /// one request each end up where they belong.
+    @Test func knownNewAndImpostorSetsInOneLongRequest() throws {
+        let series = (0..<40).map { index in
+            RW.v1Series([("__name__", "m\(index % 3)"), ("instance", "host-\(index):9100"), ("job", "node")], [RW.sample(Double(index), 1)])
+        }
+        let bytes = RW.v1Request(series)
+        let plain = try RemoteWriteV1.decode(bytes)
+        let cache = RemoteWriteLabelCache()
+        let first = try RemoteWriteV1.decode(bytes, labelCache: cache)
+        let hashes = first.series.map(\.rawLabelsHash)
+        #expect(hashes.allSatisfy { $0 != nil })
+        // Even series are known to the cache; series 10 has an impostor under its hash.
+        for index in stride(from: 0, to: 40, by: 2) { cache.remember(first.series[index].labels, seriesRef: UInt64(100 + index), for: hashes[index]!) }
+        cache.remember(["__name__": "m1", "instance": "host-10:9100", "job": "nodes"], seriesRef: 999, for: hashes[10]!)
+        let second = try RemoteWriteV1.decode(bytes, labelCache: cache)
+        #expect(Self.withoutHashes(second) == plain)
+        for index in 0..<40 {
+            if index % 2 == 0 && index != 10 {
+                #expect(second.series[index].seriesRefHint == UInt64(100 + index) && second.series[index].rawLabelsHash == nil, "series \(index)")
+            } else {
+                #expect(second.series[index].seriesRefHint == nil && second.series[index].rawLabelsHash == hashes[index], "series \(index)")
+            }
+        }
+    }
+
+    /// An invalid label set found after the request is read still names its series and label,
+    /// exactly as without a cache.
+    @Test func labelErrorsNameTheSameSeriesWithACache() throws {
+        var series = (0..<12).map { index in RW.v1Series([("__name__", "m"), ("instance", "host-\(index)")]) }
+        series[9] = RW.v1Series([("__name__", "m"), ("a", "1"), ("a", "2")])
+        series[10] = .message(1, [.message(1, [.string(1, "__name__"), .bytes(2, [0xFF, 0xFE])]), RW.sample(1, 1)])
+        for bad in [9, 10] {
+            var request = series
+            request[bad == 9 ? 10 : 9] = RW.v1Series([("__name__", "m"), ("instance", "fine")])
+            let bytes = RW.v1Request(request)
+            let plain = #expect(throws: WireError.self) { try RemoteWriteV1.decode(bytes) }
+            let cached = #expect(throws: WireError.self) { try RemoteWriteV1.decode(bytes, labelCache: RemoteWriteLabelCache()) }
+            #expect(plain.map { String(describing: $0) } == cached.map { String(describing: $0) })
+            #expect(String(describing: cached.map { String(describing: $0) } ?? "").contains("timeseries[\(bad)]"))
+        }
+    }
+
+    /// The label check compares bytes without `memcmp`: every length (the 8-byte steps and
+    /// overlapping tail, the 4-byte pair, single bytes) and every position of a difference.
+    @Test func labelBytesCompareAtEveryLengthAndPosition() {
+        for length in 0..<40 {
+            let text = String((0..<length).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+            var bytes = Array(text.utf8)
+            #expect(bytes.withUnsafeBytes { Labels.utf8(of: text, equals: $0) }, "length \(length)")
+            #expect(!(bytes + [0x61]).withUnsafeBytes { Labels.utf8(of: text, equals: $0) })
+            for position in 0..<length {
+                bytes[position] ^= 0x20
+                #expect(!bytes.withUnsafeBytes { Labels.utf8(of: text, equals: $0) }, "length \(length), position \(position)")
+                bytes[position] ^= 0x20
+            }
+        }
+        let accented = "instance-é-ü-日本"
+        #expect(Array(accented.utf8).withUnsafeBytes { Labels.utf8(of: accented, equals: $0) })
+    }
+
     /// Random and truncated requests never crash, and valid ones decode the same with a warm cache.
     @Test func randomAndTruncatedRequests() throws {
         var random = SystemRandomNumberGenerator()

@@ -117,6 +117,24 @@ struct RemoteWriteV1Decoding {
     let labelCache: RemoteWriteLabelCache?
     /// With a label cache: the label fields of the series being decoded, read once the samples are.
     var labelMessages: [ProtobufReader] = []
+    /// With a label cache: series whose label sets are looked up once the whole request is read.
+    var deferred: [DeferredLabels] = []
+
+    /// A series whose label fields are back to back, as every sender writes them. Its label set is
+    /// looked up after the request's last series is read (`resolveDeferredLabels`), a few series
+    /// after the cache was asked to bring it in, rather than waited for series by series.
+    struct DeferredLabels {
+        var seriesIndex: Int
+        var hash: UInt64
+        /// The label fields, tags and lengths included, in offsets of the request.
+        var fields: Range<Int>
+        var count: Int
+        var seriesOffset: Int
+    }
+
+    /// How many series ahead of its comparison a label set is prefetched: far enough for a miss to
+    /// complete (a series' work takes longer than a trip to memory), near enough to stay cached.
+    static let prefetchDistance = 4
 
     init(labelCache: RemoteWriteLabelCache? = nil) {
         self.labelCache = labelCache
@@ -146,7 +164,7 @@ struct RemoteWriteV1Decoding {
                 case 1 << 3 | 2:
                     var nested = try reader.readMessage()
                     if request.series.isEmpty { request.series.reserveCapacity(reader.estimatedRepeatCount(firstElement: nested)) }
-                    request.series.append(try decodeTimeSeries(&nested))
+                    request.series.append(try decodeTimeSeries(&nested, index: request.series.count))
                 case 3 << 3 | 2:
                     var nested = try reader.readMessage()
                     let (name, metadata) = try decodeMetadata(&nested)
@@ -163,10 +181,57 @@ struct RemoteWriteV1Decoding {
             default: throw error
             }
         }
+        try resolveDeferredLabels(&request, reader)
         return request
     }
 
-    mutating func decodeTimeSeries(_ reader: inout ProtobufReader) throws(WireError) -> TimeSeries {
+    /// Gives every deferred series its label set: the cached one when the bytes match it, else one
+    /// decoded from the bytes. Each cached label set is prefetched `prefetchDistance` series ahead.
+    mutating func resolveDeferredLabels(_ request: inout RemoteWriteRequest, _ reader: ProtobufReader) throws(WireError) {
+        guard let labelCache, !deferred.isEmpty else { return }
+        let distance = Self.prefetchDistance
+        for step in 0..<(deferred.count &+ distance) {
+            if step < deferred.count { labelCache.prefetchLabels(for: deferred[step].hash, count: deferred[step].count) }
+            guard step >= distance else { continue }
+            let item = deferred[step &- distance]
+            let fields = reader.bytes(item.fields)
+            if let known = labelCache.match(item.hash, { Self.matches($0, fields: fields, count: item.count) }) {
+                request.series[item.seriesIndex].labels = known.labels
+                request.series[item.seriesIndex].seriesRefHint = known.seriesRef
+                continue
+            }
+            do {
+                request.series[item.seriesIndex].labels = try decodeLabels(item, base: reader.base)
+            } catch {
+                throw error.prefixed(with: "timeseries", index: item.seriesIndex)
+            }
+            request.series[item.seriesIndex].rawLabelsHash = item.hash
+        }
+    }
+
+    /// Decodes a deferred series' label fields (already read once, so only label errors remain).
+    mutating func decodeLabels(_ item: DeferredLabels, base: UnsafeRawPointer) throws(WireError) -> Labels {
+        var fields = ProtobufReader(base: base, offset: item.fields.lowerBound, end: item.fields.upperBound)
+        labelOffsets.removeAll(keepingCapacity: true)
+        var labels: [Label] = []
+        labels.reserveCapacity(item.count)
+        while !fields.isAtEnd {
+            _ = try fields.readTag()
+            var nested = try fields.readMessage()
+            labelOffsets.append(nested.offset)
+            do {
+                labels.append(try decodeLabel(&nested))
+            } catch {
+                throw error.prefixed(with: "labels", index: labels.count)
+            }
+        }
+        let offsets = labelOffsets
+        return try RemoteWriteLabels.makeLabels(
+            labels, isSeries: true, component: { "labels[\($0)]" }, offset: { offsets[$0] }, seriesOffset: item.seriesOffset
+        )
+    }
+
+    mutating func decodeTimeSeries(_ reader: inout ProtobufReader, index: Int) throws(WireError) -> TimeSeries {
         let seriesOffset = reader.offset
         labelOffsets.removeAll(keepingCapacity: true)
         labelMessages.removeAll(keepingCapacity: true)
@@ -174,6 +239,7 @@ struct RemoteWriteV1Decoding {
         // The label fields' raw bytes (tags and lengths included) are hashed run by run: senders
         // write them back to back, so usually one run covers them all.
         var labelRun = 0..<0
+        var labelRuns = 0
         var labels: [Label] = []
         var samples: [FloatSample] = []
         var onlySample: FloatSample?
@@ -195,6 +261,7 @@ struct RemoteWriteV1Decoding {
                         } else {
                             if !labelRun.isEmpty { rawHash.add(reader.bytes(labelRun)) }
                             labelRun = fieldStart..<nested.end
+                            labelRuns &+= 1
                         }
                         labelMessages.append(nested)
                     } else {
@@ -240,6 +307,12 @@ struct RemoteWriteV1Decoding {
         var rawLabelsHash: UInt64?
         if let labelCache {
             if !labelRun.isEmpty { rawHash.add(reader.bytes(labelRun)) }
+            if labelRuns <= 1 {
+                labelCache.prefetch(for: rawHash.value)
+                deferred.append(
+                    DeferredLabels(seriesIndex: index, hash: rawHash.value, fields: labelRun, count: labelMessages.count, seriesOffset: seriesOffset))
+                return Self.makeSeries(Labels(), onlySample, samples, histograms, exemplars)
+            }
             if let known = labelCache.candidate(for: rawHash.value), Self.matches(known.labels, labelMessages) {
                 var series = Self.makeSeries(known.labels, onlySample, samples, histograms, exemplars)
                 series.seriesRefHint = known.seriesRef
@@ -277,42 +350,56 @@ struct RemoteWriteV1Decoding {
     static func matches(_ labels: Labels, _ messages: [ProtobufReader]) -> Bool {
         guard labels.count == messages.count else { return false }
         return labels.storage.withUnsafeBufferPointer { stored in
-            for index in messages.indices {
-                // What every sender writes: the name field, then a non-empty value field, each
-                // shorter than 128 bytes. Read in place, without the general field loop below.
-                let bytes = messages[index].remainingBytes
-                if bytes.count >= 4, bytes[0] == 1 << 3 | 2, bytes[1] < 0x80 {
-                    let valueField = 2 + Int(bytes[1])
-                    if valueField + 2 < bytes.count, bytes[valueField] == 2 << 3 | 2, bytes[valueField + 1] < 0x80,
-                        valueField + 2 + Int(bytes[valueField + 1]) == bytes.count
-                    {
-                        guard Labels.utf8(of: stored[index].name, equals: UnsafeRawBufferPointer(rebasing: bytes[2..<valueField])),
-                            Labels.utf8(of: stored[index].value, equals: UnsafeRawBufferPointer(rebasing: bytes[(valueField + 2)...]))
-                        else { return false }
-                        continue
-                    }
-                }
-                var message = messages[index]
-                var name: UnsafeRawBufferPointer?
-                var value: UnsafeRawBufferPointer?
-                while !message.isAtEnd {
-                    switch try? message.readTag() {
-                    case 1 << 3 | 2:
-                        guard let bytes = try? message.readBytesView() else { return false }
-                        name = bytes
-                    case 2 << 3 | 2:
-                        guard let bytes = try? message.readBytesView() else { return false }
-                        value = bytes
-                    default: return false
-                    }
-                }
-                guard let name, let value, !value.isEmpty else { return false }
-                guard Labels.utf8(of: stored[index].name, equals: name), Labels.utf8(of: stored[index].value, equals: value) else {
+            for index in messages.indices where !matches(stored[index], messages[index]) { return false }
+            return true
+        }
+    }
+
+    /// `matches(_:_:)` for `count` label fields back to back in `fields`.
+    static func matches(_ labels: Labels, fields: UnsafeRawBufferPointer, count: Int) -> Bool {
+        guard labels.count == count else { return false }
+        var reader = ProtobufReader(fields)
+        return labels.storage.withUnsafeBufferPointer { stored in
+            for index in 0..<count {
+                guard (try? reader.readTag()) == 1 << 3 | 2, let message = try? reader.readMessage(), matches(stored[index], message) else {
                     return false
                 }
             }
-            return true
+            return reader.isAtEnd
         }
+    }
+
+    /// Whether one label field decodes to exactly `label`.
+    @inline(__always)
+    static func matches(_ label: Label, _ message: ProtobufReader) -> Bool {
+        // What every sender writes: the name field, then a non-empty value field, each shorter
+        // than 128 bytes. Read in place, without the general field loop below.
+        let bytes = message.remainingBytes
+        if bytes.count >= 4, bytes[0] == 1 << 3 | 2, bytes[1] < 0x80 {
+            let valueField = 2 + Int(bytes[1])
+            if valueField + 2 < bytes.count, bytes[valueField] == 2 << 3 | 2, bytes[valueField + 1] < 0x80,
+                valueField + 2 + Int(bytes[valueField + 1]) == bytes.count
+            {
+                return Labels.utf8(of: label.name, equals: UnsafeRawBufferPointer(rebasing: bytes[2..<valueField]))
+                    && Labels.utf8(of: label.value, equals: UnsafeRawBufferPointer(rebasing: bytes[(valueField + 2)...]))
+            }
+        }
+        var message = message
+        var name: UnsafeRawBufferPointer?
+        var value: UnsafeRawBufferPointer?
+        while !message.isAtEnd {
+            switch try? message.readTag() {
+            case 1 << 3 | 2:
+                guard let bytes = try? message.readBytesView() else { return false }
+                name = bytes
+            case 2 << 3 | 2:
+                guard let bytes = try? message.readBytesView() else { return false }
+                value = bytes
+            default: return false
+            }
+        }
+        guard let name, let value, !value.isEmpty else { return false }
+        return Labels.utf8(of: label.name, equals: name) && Labels.utf8(of: label.value, equals: value)
     }
 
     /// `Label`: `name = 1`, `value = 2`.

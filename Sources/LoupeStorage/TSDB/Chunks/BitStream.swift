@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// Why a chunk could not be read.
 public struct ChunkError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
@@ -34,6 +36,11 @@ public struct BitWriter: Sendable {
     var storage: [UInt8]
     /// Number of bits written so far.
     public private(set) var bitCount: Int
+    /// Where `storage`'s bytes were at the last write, for `prefetchNextWrite`, which must not
+    /// touch the array (asking an array for its address retains it, a write to its memory).
+    /// Stale only until the next write should the storage move in between; a prefetch of a
+    /// stale address is merely useless.
+    private var storageAddress: UInt = 0
 
     public init(reservingBytes capacity: Int = 64) {
         storage = [UInt8](repeating: 0, count: max(capacity, 16))
@@ -63,6 +70,18 @@ public struct BitWriter: Sendable {
         storage[index] = value
     }
 
+    /// Starts bringing in the bytes the next write touches and the array's header (its
+    /// uniqueness check reads the reference count), from the address of the last write.
+    /// Mutating only to be called in place: through an optional a read access copied the writer
+    /// out, retaining its storage, and so waited for the very line it was to prefetch.
+    @inline(__always)
+    mutating func prefetchNextWrite() {
+        guard let base = UnsafeRawPointer(bitPattern: storageAddress) else { return }
+        // A Swift array's header (reference count, count) takes the 32 bytes before its elements.
+        loupe_prefetch_for_write(base - 32)
+        loupe_prefetch_for_write(base + (bitCount &>> 3))
+    }
+
     public func byte(at index: Int) -> UInt8 {
         precondition(index >= 0 && index < byteCount, "byte outside the written bytes")
         return storage[index]
@@ -80,12 +99,13 @@ public struct BitWriter: Sendable {
         let byteIndex = bitCount &>> 3
         let shift = bitCount & 7
         if byteIndex &+ 9 > storage.count { grow(toAtLeast: byteIndex &+ 9) }
-        storage.withUnsafeMutableBytes { raw in
+        storageAddress = storage.withUnsafeMutableBytes { raw in
             let old = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: byteIndex, as: UInt64.self))
             raw.storeBytes(of: (old | (top &>> UInt64(shift))).bigEndian, toByteOffset: byteIndex, as: UInt64.self)
             if shift &+ count > 64 {
                 raw[byteIndex &+ 8] = UInt8(truncatingIfNeeded: top &<< UInt64(8 &- shift))
             }
+            return UInt(bitPattern: raw.baseAddress)
         }
         bitCount &+= count
     }

@@ -195,6 +195,10 @@ public struct XORChunkAppender: Sendable {
     /// Size of the chunk bytes so far.
     public var byteCount: Int { writer.byteCount }
 
+    /// Starts bringing in the memory the next `append` writes (see `BitWriter.prefetchNextWrite`).
+    @inline(__always)
+    mutating func prefetchNextAppend() { writer.prefetchNextWrite() }
+
     /// Appends a sample. Returns `.outOfOrder` (and changes nothing) unless `t` is after the last
     /// timestamp, `.full` at `XORChunk.maxSampleCount` samples.
     public mutating func append(_ t: Int64, _ v: Double) -> ChunkAppendResult {

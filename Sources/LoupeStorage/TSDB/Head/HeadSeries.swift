@@ -95,6 +95,14 @@ struct HeadSeries: Sendable {
     /// only so that callers reach it through a modify access, which does not copy.
     mutating func applyInPlace<Result>(_ body: (HeadSeries) -> Result) -> Result { body(self) }
 
+    /// Starts bringing in the open float chunk's bytes the next append writes. Mutating only to
+    /// be called in place: a read access would copy the series, retaining each of its arrays.
+    mutating func prefetchOpenChunk() { openFloats?.prefetchNextAppend() }
+
+    /// Whether `series` carries this series' label set (usually the very same storage, which the
+    /// comparison sees first). Mutating only to be called in place.
+    mutating func hasLabels(of series: UnsafePointer<TimeSeries>) -> Bool { labels == series.pointee.labels }
+
     private var openSampleCount: Int { (openFloats?.sampleCount ?? 0) + (openHistograms?.sampleCount ?? 0) }
     private var openMinTime: Int64? { openFloats?.minTime ?? openHistograms?.minTime }
     private var openMaxTime: Int64? { openFloats?.maxTime ?? openHistograms?.maxTime }

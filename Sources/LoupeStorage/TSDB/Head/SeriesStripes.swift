@@ -1,3 +1,4 @@
+import CPrefetch
 import LoupeModel
 import Synchronization
 
@@ -117,6 +118,27 @@ struct SeriesTable: Sendable {
         return slots[Int(slot)]?.applyInPlace(body) ?? nil
     }
 
+    /// Starts bringing a series' slot into the cache (the whole `HeadSeries`, a few lines).
+    func prefetchSeries(_ slot: SeriesRef) {
+        guard slot < UInt64(slots.count) else { return }
+        slots.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let start = UnsafeRawPointer(base + Int(slot))
+            var offset = 0
+            while offset < MemoryLayout<HeadSeries?>.stride {
+                loupe_prefetch(start + offset)
+                offset &+= 64
+            }
+        }
+    }
+
+    /// Starts bringing in the bytes a series' next float append writes. Its slot should already be
+    /// cached (`prefetchSeries` some series earlier): this reads the chunk's address from it.
+    mutating func prefetchOpenChunk(_ slot: SeriesRef) {
+        guard slot < UInt64(slots.count) else { return }
+        slots[Int(slot)]?.prefetchOpenChunk()
+    }
+
     /// A series' label set, without copying the rest of the series out.
     func labels(of slot: SeriesRef) -> Labels? {
         slot < UInt64(slots.count) ? slots[Int(slot)]?.labels : nil
@@ -124,8 +146,18 @@ struct SeriesTable: Sendable {
 
     /// Appends a batch entry's samples to the series in place (no copy out and back, and no
     /// closure: variables a closure captures are checked for exclusivity at run time).
-    mutating func append(_ series: UnsafePointer<TimeSeries>, to slot: SeriesRef, bounds: HeadSeries.Bounds, tally: inout HeadSeries.AppendTally) {
-        guard slot < UInt64(slots.count), slots[Int(slot)] != nil else { return }
+    ///
+    /// With `ifLabelsMatch`, only when the entry carries the series' own label set (a ref hint is
+    /// confirmed this way, in place: copying the stored label set out to compare it retained it).
+    /// Returns whether the samples were appended.
+    @discardableResult
+    mutating func append(
+        _ series: UnsafePointer<TimeSeries>, to slot: SeriesRef, ifLabelsMatch: Bool = false, bounds: HeadSeries.Bounds,
+        tally: inout HeadSeries.AppendTally
+    ) -> Bool {
+        guard slot < UInt64(slots.count), slots[Int(slot)] != nil else { return false }
+        if ifLabelsMatch && !slots[Int(slot)]!.hasLabels(of: series) { return false }
         slots[Int(slot)]!.append(series, bounds: bounds, tally: &tally)
+        return true
     }
 }
