@@ -1,9 +1,29 @@
 import LoupeModel
-import LoupeStorage
+@testable import LoupeStorage
 import Testing
 
 @Suite("TSDB head")
 struct TSDBHeadTests {
+    /// Selections come back in `Labels` order: the flat-byte comparison agrees with `Labels.<` on
+    /// prefixes (of names and values), more and fewer labels, non-ASCII and already sorted input.
+    @Test func selectionsAreSortedAsLabelsCompare() {
+        var random = SystemRandomNumberGenerator()
+        let texts = ["", "a", "ab", "abc", "b", "é", "e\u{301}", "zz", "a\u{0}b"]
+        for round in 0..<50 {
+            let series = (0..<(round == 0 ? 1 : 60)).map { _ in
+                var labels: [Label] = []
+                for name in ["__name__", "a", "ab", "b"] where Bool.random(using: &random) {
+                    let value = texts.randomElement(using: &random)!
+                    if !value.isEmpty { labels.append(Label(name, value)) }
+                }
+                return SeriesSamples(labels: Labels(presorted: labels))
+            }
+            let expected = series.map(\.labels).sorted()
+            #expect(TSDBHead.sortedByLabels(series).map(\.labels) == expected)
+            let sortedInput = series.sorted { $0.labels < $1.labels }
+            #expect(TSDBHead.sortedByLabels(sortedInput).map(\.labels) == sortedInput.map(\.labels))
+        }
+    }
     static func series(_ name: String, _ labels: [(String, String)], samples: [(Int64, Double)]) -> TimeSeries {
         TimeSeries(
             labels: Labels([Label("__name__", name)] + labels.map { Label($0.0, $0.1) }),

@@ -178,14 +178,28 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
         return withUTF8(left) { leftBytes in utf8(of: right, equals: UnsafeRawBufferPointer(leftBytes)) }
     }
 
+    /// Byte-wise, label by label, reading the labels where they lie (iterating copied each label
+    /// out, retaining its strings). Not `String`'s `<`: that one compares Unicode-canonically.
     public static func < (lhs: Labels, rhs: Labels) -> Bool {
-        for (left, right) in zip(lhs.storage, rhs.storage) {
-            let byName = compareBytes(left.name, right.name)
-            if byName != 0 { return byName < 0 }
-            let byValue = compareBytes(left.value, right.value)
-            if byValue != 0 { return byValue < 0 }
+        lhs.storage.withUnsafeBufferPointer { left in
+            rhs.storage.withUnsafeBufferPointer { right in
+                for index in 0..<Swift.min(left.count, right.count) {
+                    let byName = compareBytes(left[index].name, right[index].name)
+                    if byName != 0 { return byName < 0 }
+                    let byValue = compareBytes(left[index].value, right[index].value)
+                    if byValue != 0 { return byValue < 0 }
+                }
+                return left.count < right.count
+            }
         }
-        return lhs.storage.count < rhs.storage.count
+    }
+
+    /// Negative, zero or positive as `left` sorts before, with or after `right`, byte-wise (a
+    /// prefix first).
+    public static func compareBytes(_ left: UnsafeRawBufferPointer, _ right: UnsafeRawBufferPointer) -> Int {
+        let common = Swift.min(left.count, right.count)
+        let order = common == 0 ? 0 : Int(memcmp(left.baseAddress!, right.baseAddress!, common))
+        return order != 0 ? order : left.count - right.count
     }
 
     /// Negative, zero or positive as `left`'s UTF-8 bytes sort before, with or after `right`'s.

@@ -214,10 +214,61 @@ public final class TSDBHead: Sendable {
 
     /// Sorts positions rather than the series themselves: moving a `SeriesSamples` retains and
     /// releases its labels and sample arrays, which cost more than the comparisons (instant
-    /// queries over a few hundred series spent a quarter of their time here).
+    /// queries over a few hundred series spent a quarter of their time here). The comparisons
+    /// read a flat copy of every name and value: comparing `Labels` copied label sets and
+    /// strings in and out of the closures (a fifth of an instant `sum by (rate)` over 1,200
+    /// series). A selection already in order is returned as it is.
     static func sortedByLabels(_ series: [SeriesSamples]) -> [SeriesSamples] {
         if series.count < 2 { return series }
-        let order = series.indices.sorted { series[$0].labels < series[$1].labels }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(series.count &* 96)
+        // Each label adds its name's and its value's byte ranges; series i owns the ranges
+        // firstField[i]..<firstField[i + 1].
+        var fieldStart: [Int] = []
+        var fieldCount: [Int] = []
+        var firstField: [Int] = [0]
+        firstField.reserveCapacity(series.count &+ 1)
+        func add(_ text: String) {
+            fieldStart.append(bytes.count)
+            bytes.append(contentsOf: text.utf8)
+            fieldCount.append(text.utf8.count)
+        }
+        for entry in series {
+            for label in entry.labels.storage {
+                add(label.name)
+                add(label.value)
+            }
+            firstField.append(fieldStart.count)
+        }
+        let order: [Int]? = bytes.withUnsafeBytes { raw in
+            fieldStart.withUnsafeBufferPointer { start in
+                fieldCount.withUnsafeBufferPointer { count in
+                    firstField.withUnsafeBufferPointer { first in
+                        // Label by label, each name and value byte-wise (as `Labels.<`).
+                        func less(_ left: Int, _ right: Int) -> Bool {
+                            var leftField = first[left]
+                            var rightField = first[right]
+                            let leftEnd = first[left &+ 1]
+                            let rightEnd = first[right &+ 1]
+                            while leftField < leftEnd && rightField < rightEnd {
+                                let order = Labels.compareBytes(
+                                    UnsafeRawBufferPointer(rebasing: raw[start[leftField]..<(start[leftField] &+ count[leftField])]),
+                                    UnsafeRawBufferPointer(rebasing: raw[start[rightField]..<(start[rightField] &+ count[rightField])]))
+                                if order != 0 { return order < 0 }
+                                leftField &+= 1
+                                rightField &+= 1
+                            }
+                            return leftEnd &- first[left] < rightEnd &- first[right]
+                        }
+                        var index = 1
+                        while index < series.count && !less(index, index &- 1) { index &+= 1 }
+                        if index == series.count { return nil }
+                        return series.indices.sorted(by: less)
+                    }
+                }
+            }
+        }
+        guard let order else { return series }
         return order.map { series[$0] }
     }
 
