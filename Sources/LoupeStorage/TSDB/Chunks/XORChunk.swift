@@ -89,6 +89,21 @@ struct XORDecoder: Sendable {
         reader = BitReader(bytes, byteOffset: 2)
     }
 
+    /// Decodes `sampleCount` samples of an appender's bytes from `checkpoint` on: the first
+    /// sample `advance` yields is the one the checkpoint was taken before.
+    init(_ bytes: [UInt8], sampleCount: Int, from checkpoint: XORCheckpoint) {
+        total = sampleCount
+        let bitPosition = Int(checkpoint.bitPosition)
+        reader = BitReader(bytes, byteOffset: bitPosition >> 3)
+        // Within the bytes the appender wrote, so the read cannot fail.
+        if bitPosition & 7 != 0 { _ = try? reader.readBits(bitPosition & 7) }
+        read = Int(checkpoint.sampleCount)
+        t = checkpoint.time
+        tDelta = checkpoint.tDelta
+        value = checkpoint.value
+        sawWindow = checkpoint.sawWindow
+    }
+
     mutating func advance() throws(ChunkError) -> Bool {
         if read == total { return false }
         if read >= 2 {
@@ -137,6 +152,11 @@ public struct XORChunkIterator: IteratorProtocol, Sendable {
         if bytes.count < 2 { error = ChunkError(.truncated, "no 2-byte sample count", bitOffset: 0) }
     }
 
+    /// Iterates an appender's samples from a checkpoint on (see `XORChunkAppender.makeIterator(from:)`).
+    init(appenderBytes bytes: [UInt8], sampleCount: Int, from checkpoint: XORCheckpoint) {
+        decoder = XORDecoder(bytes, sampleCount: sampleCount, from: checkpoint)
+    }
+
     public mutating func next() -> FloatSample? {
         do {
             if error == nil, try decoder.advance() {
@@ -172,6 +192,12 @@ public struct XORChunkAppender: Sendable {
     public private(set) var maxTime = Int64.min
     var tDelta: UInt64 = 0
     var value = XORState.appending(0)
+    /// The decoder's state before sample `checkpointSample`, so that reading the newest samples
+    /// of a long open chunk (an instant query's 5-minute window) need not decode it from the start.
+    private(set) var checkpoint: XORCheckpoint?
+
+    /// Where the checkpoint is taken: the middle of a head chunk (`HeadSeries.samplesPerChunk`).
+    static let checkpointSample = 120
 
     public init() {
         writer = BitWriter(reservingBytes: 160)
@@ -223,6 +249,14 @@ public struct XORChunkAppender: Sendable {
         }
         maxTime = t
         sampleCount &+= 1
+        if sampleCount == Self.checkpointSample {
+            // The state a decoder has after this sample: before the first explicit window the
+            // appender's window is a 0xFF marker, the decoder's simply unset.
+            let sawWindow = value.leading != 0xFF
+            checkpoint = XORCheckpoint(
+                bitPosition: UInt32(truncatingIfNeeded: writer.bitCount), sampleCount: UInt16(truncatingIfNeeded: sampleCount), time: t,
+                tDelta: tDelta, value: sawWindow ? value : XORState(bits: value.bits), sawWindow: sawWindow)
+        }
         return .appended
     }
 
@@ -234,6 +268,15 @@ public struct XORChunkAppender: Sendable {
     /// to write the sample count into the header).
     public func makeIterator() -> XORChunkIterator {
         XORChunkIterator(appenderBytes: writer.storage, sampleCount: sampleCount)
+    }
+
+    /// An iterator for samples at or after `minTime`: it starts at the checkpoint when every
+    /// sample before the checkpoint is older than `minTime`, else at the first sample.
+    func makeIterator(from minTime: Int64) -> XORChunkIterator {
+        if let checkpoint, checkpoint.time < minTime {
+            return XORChunkIterator(appenderBytes: writer.storage, sampleCount: sampleCount, from: checkpoint)
+        }
+        return makeIterator()
     }
 
     /// The chunk as it stands (a copy of the bytes with the sample count filled in).
@@ -263,4 +306,17 @@ extension XORChunk {
             writer.write(raw, bitCount: 64)
         }
     }
+}
+
+/// An XOR decoder's state between two samples of a chunk: enough to go on decoding from there.
+struct XORCheckpoint: Sendable, Hashable {
+    /// Where the next sample's bits start, counted from the start of the chunk's bytes.
+    var bitPosition: UInt32
+    /// Samples before that point.
+    var sampleCount: UInt16
+    /// The timestamp of the last sample before that point.
+    var time: Int64
+    var tDelta: UInt64
+    var value: XORState
+    var sawWindow: Bool
 }

@@ -345,7 +345,7 @@ struct HeadSeries: Sendable {
         ChunkEncoder.decode(closedChunks, minTime: minTime, maxTime: maxTime, into: &result)
         if let openFloats {
             if openFloats.sampleCount > 0 && openFloats.minTime <= maxTime && minTime <= openFloats.maxTime {
-                var iterator = openFloats.makeIterator()
+                var iterator = openFloats.makeIterator(from: minTime)
                 ChunkEncoder.appendFloats(from: &iterator, minTime: minTime, maxTime: maxTime, into: &result.floats)
             }
         } else if let openHistograms {
