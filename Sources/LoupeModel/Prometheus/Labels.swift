@@ -206,11 +206,7 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
     @inline(__always)
     static func compareBytes(_ left: String, _ right: String) -> Int {
         withUTF8(left) { leftBytes in
-            withUTF8(right) { rightBytes in
-                let common = Swift.min(leftBytes.count, rightBytes.count)
-                let order = common == 0 ? 0 : Int(memcmp(leftBytes.baseAddress!, rightBytes.baseAddress!, common))
-                return order != 0 ? order : leftBytes.count - rightBytes.count
-            }
+            withUTF8(right) { rightBytes in compareBytes(UnsafeRawBufferPointer(leftBytes), UnsafeRawBufferPointer(rightBytes)) }
         }
     }
 
