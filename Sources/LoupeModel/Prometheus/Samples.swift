@@ -58,51 +58,161 @@ public struct MetricMetadata: Sendable, Hashable {
 }
 
 /// One series with its samples, as remote write and scrapes deliver them.
+///
+/// Laid out for remote write, where a request holds thousands of series with one float sample each
+/// and nothing else: the lone sample is stored inline, and everything a series rarely has (a sample
+/// array, histograms, exemplars, metadata, a created timestamp) lives in one shared box that is
+/// absent in the usual case. A decoded series is then 56 bytes holding two references (its labels
+/// and a nil box), so building and freeing a request's series costs one retain and one release each
+/// rather than one per field, and a 2,000-series array stays under malloc's mmap threshold.
 public struct TimeSeries: Sendable, Hashable {
     public var labels: Labels
+    @usableFromInline var loneTimestamp: Int64 = 0
+    @usableFromInline var loneValue: Double = 0
+    /// What a series rarely has; nil when it has none of it.
+    @usableFromInline var extras: Extras?
+    @usableFromInline var rawLabelsHashStorage: UInt64 = 0
+    @usableFromInline var seriesRefHintStorage: UInt64 = 0
+    @usableFromInline var flags: Flags = []
+
+    @usableFromInline
+    struct Flags: OptionSet, Sendable, Hashable {
+        @usableFromInline let rawValue: UInt8
+        @inlinable init(rawValue: UInt8) { self.rawValue = rawValue }
+        // Computed, not stored: a static stored property is a lazily initialised global, read
+        // through an addressor call on every use.
+        /// `loneTimestamp`/`loneValue` hold the only float sample (the box's sample array is then empty).
+        @inlinable static var loneSample: Flags { Flags(rawValue: 1) }
+        @inlinable static var rawLabelsHash: Flags { Flags(rawValue: 2) }
+        @inlinable static var seriesRefHint: Flags { Flags(rawValue: 4) }
+    }
+
+    /// Copy-on-write storage of the rarely used fields: only mutated through `uniqueExtras()`, that
+    /// is when this series holds the only reference, which is what makes the unchecked Sendable sound.
+    @usableFromInline
+    final class Extras: @unchecked Sendable {
+        @usableFromInline var samples: [FloatSample] = []
+        @usableFromInline var histograms: [HistogramSample] = []
+        @usableFromInline var exemplars: [PrometheusExemplar] = []
+        @usableFromInline var metadata: MetricMetadata?
+        @usableFromInline var createdTimestamp: Int64 = 0
+
+        @usableFromInline init() {}
+
+        @usableFromInline func copy() -> Extras {
+            let copy = Extras()
+            copy.samples = samples
+            copy.histograms = histograms
+            copy.exemplars = exemplars
+            copy.metadata = metadata
+            copy.createdTimestamp = createdTimestamp
+            return copy
+        }
+    }
+
+    /// The box, made unique (copied if shared, created if absent) so that it may be mutated.
+    @usableFromInline mutating func uniqueExtras() -> Extras {
+        if !isKnownUniquelyReferenced(&extras) { extras = extras?.copy() ?? Extras() }
+        return extras!
+    }
+
     /// The float samples. A lone sample — remote write's usual case, one sample per series per
     /// request — is kept without an array: a decoder then makes no heap allocation (and the
     /// request's release no free) per series. Reading `samples` builds the array, so hot paths
     /// use `sampleCount` and `forEachSample`; mutating it in place works as on an array.
-    public var samples: [FloatSample] {
+    @inlinable public var samples: [FloatSample] {
         get {
             if let onlySample { return [onlySample] }
-            return sampleArray
+            return extras?.samples ?? []
         }
         set {
-            sampleArray = newValue
-            onlySample = nil
+            flags.remove(.loneSample)
+            if newValue.isEmpty && extras == nil { return }
+            uniqueExtras().samples = newValue
         }
         _modify {
+            let box = uniqueExtras()
             if let only = onlySample {
-                sampleArray = [only]
-                onlySample = nil
+                box.samples = [only]
+                flags.remove(.loneSample)
             }
-            yield &sampleArray
+            yield &box.samples
         }
     }
-    @usableFromInline var sampleArray: [FloatSample]
-    /// The only sample, when there is exactly one and it was given alone; `sampleArray` is then empty.
-    @usableFromInline var onlySample: FloatSample?
-    public var histograms: [HistogramSample]
-    public var exemplars: [PrometheusExemplar]
-    public var metadata: MetricMetadata?
+
+    /// The only sample, when there is exactly one and it was given alone.
+    @inlinable
+    var onlySample: FloatSample? {
+        flags.contains(.loneSample) ? FloatSample(timestamp: loneTimestamp, value: loneValue) : nil
+    }
+
+    @inlinable public var histograms: [HistogramSample] {
+        get { extras?.histograms ?? [] }
+        set {
+            if newValue.isEmpty && extras == nil { return }
+            uniqueExtras().histograms = newValue
+        }
+        _modify {
+            let box = uniqueExtras()
+            yield &box.histograms
+        }
+    }
+
+    @inlinable public var exemplars: [PrometheusExemplar] {
+        get { extras?.exemplars ?? [] }
+        set {
+            if newValue.isEmpty && extras == nil { return }
+            uniqueExtras().exemplars = newValue
+        }
+        _modify {
+            let box = uniqueExtras()
+            yield &box.exemplars
+        }
+    }
+
+    @inlinable public var metadata: MetricMetadata? {
+        get { extras?.metadata }
+        set {
+            if newValue == nil && extras == nil { return }
+            uniqueExtras().metadata = newValue
+        }
+    }
+
     /// Remote write 2.0 created timestamp (ms), 0 when unknown.
-    public var createdTimestamp: Int64
+    @inlinable public var createdTimestamp: Int64 {
+        get { extras?.createdTimestamp ?? 0 }
+        set {
+            if newValue == 0 && extras == nil { return }
+            uniqueExtras().createdTimestamp = newValue
+        }
+    }
+
     /// Set by a decoder given a `RemoteWriteLabelCache` when it had to decode the labels: the hash
     /// of their raw bytes, under which the head remembers its own copy of the label set.
-    public var rawLabelsHash: UInt64?
+    @inlinable public var rawLabelsHash: UInt64? {
+        get { flags.contains(.rawLabelsHash) ? rawLabelsHashStorage : nil }
+        set {
+            rawLabelsHashStorage = newValue ?? 0
+            if newValue == nil { flags.remove(.rawLabelsHash) } else { flags.insert(.rawLabelsHash) }
+        }
+    }
+
     /// Set by a decoder whose `RemoteWriteLabelCache` knew the labels: the head's ref for the series,
     /// which the head confirms (same label set) instead of looking the labels up.
-    public var seriesRefHint: UInt64?
+    @inlinable public var seriesRefHint: UInt64? {
+        get { flags.contains(.seriesRefHint) ? seriesRefHintStorage : nil }
+        set {
+            seriesRefHintStorage = newValue ?? 0
+            if newValue == nil { flags.remove(.seriesRefHint) } else { flags.insert(.seriesRefHint) }
+        }
+    }
 
     public init(
         labels: Labels, samples: [FloatSample] = [], histograms: [HistogramSample] = [], exemplars: [PrometheusExemplar] = [],
         metadata: MetricMetadata? = nil, createdTimestamp: Int64 = 0
     ) {
         self.labels = labels
-        self.sampleArray = samples
-        self.onlySample = nil
+        self.samples = samples
         self.histograms = histograms
         self.exemplars = exemplars
         self.metadata = metadata
@@ -115,8 +225,9 @@ public struct TimeSeries: Sendable, Hashable {
         metadata: MetricMetadata? = nil, createdTimestamp: Int64 = 0
     ) {
         self.labels = labels
-        self.sampleArray = []
-        self.onlySample = onlySample
+        self.loneTimestamp = onlySample.timestamp
+        self.loneValue = onlySample.value
+        self.flags = .loneSample
         self.histograms = histograms
         self.exemplars = exemplars
         self.metadata = metadata
@@ -129,15 +240,15 @@ public struct TimeSeries: Sendable, Hashable {
 
     /// `samples.count` without building the array.
     @inlinable
-    public var sampleCount: Int { onlySample == nil ? sampleArray.count : 1 }
+    public var sampleCount: Int { flags.contains(.loneSample) ? 1 : extras?.samples.count ?? 0 }
 
     /// Calls `body` with each float sample in order, without building an array.
     @inlinable
     public func forEachSample<Failure: Error>(_ body: (FloatSample) throws(Failure) -> Void) throws(Failure) {
         if let onlySample {
             try body(onlySample)
-        } else {
-            for sample in sampleArray { try body(sample) }
+        } else if let extras {
+            for sample in extras.samples { try body(sample) }
         }
     }
 
@@ -147,10 +258,7 @@ public struct TimeSeries: Sendable, Hashable {
             lhs.exemplars == rhs.exemplars, lhs.metadata == rhs.metadata, lhs.createdTimestamp == rhs.createdTimestamp,
             lhs.rawLabelsHash == rhs.rawLabelsHash, lhs.seriesRefHint == rhs.seriesRefHint
         else { return false }
-        if let left = lhs.onlySample ?? (lhs.sampleArray.count == 1 ? lhs.sampleArray[0] : nil) {
-            return left == (rhs.onlySample ?? rhs.sampleArray[0])
-        }
-        return lhs.sampleArray == rhs.sampleArray
+        return lhs.samples == rhs.samples
     }
 
     public func hash(into hasher: inout Hasher) {
