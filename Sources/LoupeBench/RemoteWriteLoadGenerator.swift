@@ -53,7 +53,7 @@ public struct RemoteWriteLoadGenerator: Sendable {
         public init(
             endpoint: String, seriesCount: Int = 10_000, samplesPerSeriesPerRequest: Int = 1, batchSeries: Int = 2_000,
             duration: Duration = .seconds(10), concurrency: Int = 4, churn: Double = 0, version: Int = 1,
-            requestTimeout: Duration = .seconds(30), prebuildBytes: Int = 768 << 20,
+            requestTimeout: Duration = .seconds(30), prebuildBytes: Int = 1536 << 20,
             maximumExpectedSamplesPerSecond: Double = 10_000_000, rounds: Int? = nil, values: RemoteWriteValueModel = .realistic
         ) {
             self.rounds = rounds

@@ -93,7 +93,7 @@ struct RemoteWriteBench: AsyncParsableCommand {
     var version: Int = 1
 
     @Option(help: "MiB of compressed requests to prepare before the clock starts; beyond that workers encode as they go.")
-    var prebuildMib: Int = 768
+    var prebuildMib: Int = 1536
 
     @Option(help: "Backfill: send exactly this many rounds of history ending now (480 = 2 h at 15 s), then stop; --duration caps it.")
     var rounds: Int?
