@@ -33,12 +33,14 @@ let package = Package(
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // The compiler's prefetch hint (a header-only inline function; nothing to link).
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        // The CPU's CRC-32C instruction for WAL checksums (header-only inline functions; nothing to link).
+        .systemLibrary(name: "CCRC32C", path: "Sources/CCRC32C"),
 
         // Pure value types: the data model of all three signals. No dependencies but the prefetch hint.
         .target(name: "LoupeModel", dependencies: ["CPrefetch"], swiftSettings: strictSettings),
 
         // Pure, synchronous codecs: protobuf wire, OTLP protobuf and JSON, gzip. No NIO, no async.
-        .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib"], swiftSettings: strictSettings),
+        .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib", "CCRC32C"], swiftSettings: strictSettings),
 
         // Pure query languages: lexers, parsers, ASTs and evaluators (PromQL first). No I/O.
         .target(name: "LoupeQuery", dependencies: ["LoupeModel"], swiftSettings: strictSettings),

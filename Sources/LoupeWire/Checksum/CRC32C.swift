@@ -1,7 +1,9 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as used by iSCSI, ext4, LevelDB/RocksDB logs.
 ///
-/// Software slicing-by-8: eight bytes per step with eight 256-entry tables (about 1-2 GB/s in release
-/// builds), which keeps checksumming a 300 KB WAL record in the low hundreds of microseconds.
+/// The CPU's CRC-32C instruction where there is one (module `CCRC32C`: 8 bytes every 3 cycles), else
+/// software slicing-by-8: eight bytes per step with eight 256-entry tables (about 1-2 GB/s).
 /// `checksum("123456789") == 0xE3069283`.
 public enum CRC32C: Sendable {
     /// The checksum of `bytes`.
@@ -22,6 +24,16 @@ public enum CRC32C: Sendable {
 
     /// Extends a checksum: `update(checksum(a), b) == checksum(a + b)`.
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let pointer = bytes.baseAddress, bytes.count > 0 else { return crc }
+        if hardwareAvailable { return loupe_crc32c_hardware_update(crc, pointer, bytes.count) }
+        return updateInSoftware(crc, bytes)
+    }
+
+    /// Whether `update` uses the CPU's CRC-32C instruction (SSE4.2 on x86-64, the ARMv8 CRC extension).
+    public static let hardwareAvailable = loupe_crc32c_hardware_available() != 0
+
+    /// The table-driven computation, for CPUs without the instruction (and to test it against).
+    static func updateInSoftware(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard var pointer = bytes.baseAddress, bytes.count > 0 else { return crc }
         var remaining = bytes.count
         var c = ~crc
