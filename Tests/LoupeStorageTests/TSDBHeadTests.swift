@@ -24,6 +24,50 @@ struct TSDBHeadTests {
             #expect(TSDBHead.sortedByLabels(sortedInput).map(\.labels) == sortedInput.map(\.labels))
         }
     }
+    /// Selections are sorted through the head's label ranks: series ranked when the ranks were
+    /// worked out, series created since (merged in by their labels), after deletions, and once the
+    /// ranks are worked out again.
+    @Test func selectionsFromTheHeadAreInLabelOrderAsSeriesComeAndGo() throws {
+        let head = TSDBHead()
+        var random = SystemRandomNumberGenerator()
+        var created: [Labels] = []
+        func addSeries(_ count: Int) {
+            var batch: [TimeSeries] = []
+            for _ in 0..<count {
+                let labels = Labels([
+                    Label("__name__", "m"), Label("instance", "host-\(Int.random(in: 0..<100_000, using: &random))"),
+                    Label("zone", ["a", "b", "ab", ""].randomElement(using: &random)!),
+                ])
+                created.append(labels)
+                batch.append(TimeSeries(labels: labels, samples: [FloatSample(timestamp: 1_000, value: 1)]))
+            }
+            _ = head.append(batch)
+        }
+        let metric = try LabelMatcher("__name__", .equal, "m")
+        func check(_ step: Comment) {
+            let expected = Array(Set(created)).sorted()
+            #expect(head.select([metric], minTime: 0, maxTime: 10_000).map(\.labels) == expected, step)
+            #expect(head.selectNewest([metric], minTime: 0, maxTime: 10_000).map(\.labels) == expected, step)
+        }
+        addSeries(3_000)
+        check("first selection: every series ranked")
+        let ranked = head.currentLabelOrder()
+        addSeries(200)
+        check("200 series without a rank, merged in")
+        #expect(head.currentLabelOrder() === ranked)
+        let victims = Array(Set(created)).shuffled(using: &random).prefix(300)
+        for victim in victims {
+            // Every name, so that a series without `zone` does not take those with one along.
+            let matchers = try ["__name__", "instance", "zone"].map { try LabelMatcher($0, .equal, victim[$0] ?? "") }
+            #expect(head.delete(matchers) == 1)
+            created.removeAll { $0 == victim }
+        }
+        check("after deleting ranked and unranked series")
+        addSeries(1_500)
+        check("ranks worked out again")
+        #expect(head.currentLabelOrder() !== ranked)
+    }
+
     static func series(_ name: String, _ labels: [(String, String)], samples: [(Int64, Double)]) -> TimeSeries {
         TimeSeries(
             labels: Labels([Label("__name__", name)] + labels.map { Label($0.0, $0.1) }),

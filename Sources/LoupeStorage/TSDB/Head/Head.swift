@@ -58,6 +58,8 @@ public final class TSDBHead: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Taken before `state`, never after it.
+    private let labelOrder = Mutex<LabelOrder?>(nil)
     let series = SeriesStripes()
     /// This head's label sets by the hash of their remote-write bytes (see `RemoteWriteLabelCache`).
     public let labelCache = RemoteWriteLabelCache()
@@ -194,22 +196,37 @@ public final class TSDBHead: Sendable {
 
     public func select(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64, shard: SeriesShard = .all) -> [SeriesSamples] {
         let refs = state.withLock { Self.matchingRefs(matchers, in: $0) }
-        let result: [SeriesSamples] = series.compactMap(refs) { _, series in
+        let result: [(ref: SeriesRef, samples: SeriesSamples)] = series.compactMap(refs) { ref, series in
             if !shard.contains(stableHash: series.shardHash) { return nil }
             let samples = series.samples(minTime: minTime, maxTime: maxTime)
-            return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : samples
+            return samples.floats.isEmpty && samples.histograms.isEmpty ? nil : (ref, samples)
         }
-        return Self.sortedByLabels(result)
+        return currentLabelOrder().sorted(result)
     }
 
     /// `select`, with each series' newest sample in the range only (see `HeadSeries.newestSample`).
     public func selectNewest(_ matchers: [LabelMatcher], minTime: Int64, maxTime: Int64) -> [SeriesSamples] {
         let refs = state.withLock { Self.matchingRefs(matchers, in: $0) }
-        let result: [SeriesSamples] = series.compactMap(refs) { _, series in
+        let result: [(ref: SeriesRef, samples: SeriesSamples)] = series.compactMap(refs) { ref, series in
             let newest = series.newestSample(minTime: minTime, maxTime: maxTime)
-            return newest.floats.isEmpty && newest.histograms.isEmpty ? nil : newest
+            return newest.floats.isEmpty && newest.histograms.isEmpty ? nil : (ref, newest)
         }
-        return Self.sortedByLabels(result)
+        return currentLabelOrder().sorted(result)
+    }
+
+    /// The head's series ranked in label order (see `LabelOrder`), worked out again first when
+    /// stale. Queries that arrive meanwhile wait for it rather than rank the series again.
+    func currentLabelOrder() -> LabelOrder {
+        labelOrder.withLock { order in
+            let nextRef = state.withLock { $0.nextRef }
+            if let current = order, !current.isStale(nextRef: nextRef) { return current }
+            let (all, upTo) = state.withLock { state in
+                (state.refsByLabels.map { (ref: $0.value, labels: $0.key) }, state.nextRef)
+            }
+            let made = LabelOrder(series: all, nextRef: upTo)
+            order = made
+            return made
+        }
     }
 
     /// Sorts positions rather than the series themselves: moving a `SeriesSamples` retains and
@@ -220,27 +237,34 @@ public final class TSDBHead: Sendable {
     /// series). A selection already in order is returned as it is.
     static func sortedByLabels(_ series: [SeriesSamples]) -> [SeriesSamples] {
         if series.count < 2 { return series }
+        guard let order = labelSortPermutation(count: series.count, { series[$0].labels }) else { return series }
+        return order.map { series[$0] }
+    }
+
+    /// The positions `0..<count` in the order of their label sets, or nil when already in order.
+    static func labelSortPermutation(count seriesCount: Int, _ labelsAt: (Int) -> Labels) -> [Int]? {
+        if seriesCount < 2 { return nil }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(series.count &* 96)
+        bytes.reserveCapacity(seriesCount &* 96)
         // Each label adds its name's and its value's byte ranges; series i owns the ranges
         // firstField[i]..<firstField[i + 1].
         var fieldStart: [Int] = []
         var fieldCount: [Int] = []
         var firstField: [Int] = [0]
-        firstField.reserveCapacity(series.count &+ 1)
+        firstField.reserveCapacity(seriesCount &+ 1)
         func add(_ text: String) {
             fieldStart.append(bytes.count)
             bytes.append(contentsOf: text.utf8)
             fieldCount.append(text.utf8.count)
         }
-        for entry in series {
-            for label in entry.labels.storage {
+        for index in 0..<seriesCount {
+            for label in labelsAt(index).storage {
                 add(label.name)
                 add(label.value)
             }
             firstField.append(fieldStart.count)
         }
-        let order: [Int]? = bytes.withUnsafeBytes { raw in
+        return bytes.withUnsafeBytes { raw in
             fieldStart.withUnsafeBufferPointer { start in
                 fieldCount.withUnsafeBufferPointer { count in
                     firstField.withUnsafeBufferPointer { first in
@@ -261,15 +285,13 @@ public final class TSDBHead: Sendable {
                             return leftEnd &- first[left] < rightEnd &- first[right]
                         }
                         var index = 1
-                        while index < series.count && !less(index, index &- 1) { index &+= 1 }
-                        if index == series.count { return nil }
-                        return series.indices.sorted(by: less)
+                        while index < seriesCount && !less(index, index &- 1) { index &+= 1 }
+                        if index == seriesCount { return nil }
+                        return (0..<seriesCount).sorted(by: less)
                     }
                 }
             }
         }
-        guard let order else { return series }
-        return order.map { series[$0] }
     }
 
     /// Label sets of the series matching every matcher (all series when there are none)
