@@ -92,6 +92,7 @@ public struct LoupeRuntime: Sendable {
             TSDBMaintenanceService(
                 maintenance: maintenance, interval: .nanoseconds(Int64(clamping: configuration.tsdbMaintenanceIntervalNanoseconds)),
                 clock: ContinuousClock()),
+            MemoryReleaseService(clock: ContinuousClock()),
             OTLPGRPCServer(
                 host: configuration.otlpGRPCAddress.host, port: configuration.otlpGRPCAddress.port, ingestor: ingestor,
                 onListening: { await announce(.otlpGRPC, $0) }),
