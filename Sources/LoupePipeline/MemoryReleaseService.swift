@@ -25,8 +25,9 @@ public struct MemoryReleaseService<C: Clock<Duration>>: Service {
             } catch {
                 return
             }
-            let trim = self.trim
-            _ = try? await BlockingIO.run { trim() }
+            // Right here rather than on the blocking-I/O pool: a trim takes milliseconds, and
+            // that pool can be busy for seconds writing blocks, which is when trimming matters.
+            trim()
         }
     }
 }
