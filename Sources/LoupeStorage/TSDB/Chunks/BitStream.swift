@@ -87,8 +87,16 @@ public struct BitWriter: Sendable {
         return storage[index]
     }
 
+    /// Small buffers grow by a quarter, large ones double. The small ones are mostly open head
+    /// chunks, a hundred thousand of them growing in step (their series are scraped together):
+    /// doubling left them up to half empty, and a series' open chunk is the largest share of its
+    /// RAM. The capacity is reserved first because `append(contentsOf:)` alone doubles it anyway.
     mutating func grow(toAtLeast needed: Int) {
-        storage.append(contentsOf: repeatElement(0, count: max(needed - storage.count, storage.count)))
+        let count = storage.count
+        let step = count < 4096 ? max(32, count / 4) : count
+        let grown = max(needed, count + step)
+        storage.reserveCapacity(grown)
+        storage.append(contentsOf: repeatElement(0, count: grown - count))
     }
 
     /// Writes the low `count` bits of `value` (higher bits are ignored), most significant first. `count` is 0...64.

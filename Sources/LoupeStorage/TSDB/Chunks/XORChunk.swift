@@ -200,7 +200,8 @@ public struct XORChunkAppender: Sendable {
     static let checkpointSample = 120
 
     public init() {
-        writer = BitWriter(reservingBytes: 160)
+        // About the first 30 samples of exporter data; the writer grows in small steps from there.
+        writer = BitWriter(reservingBytes: 64)
         writer.write(0, bitCount: 16)
     }
 

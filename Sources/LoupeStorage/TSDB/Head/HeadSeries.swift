@@ -21,9 +21,9 @@ public enum SampleRejection: String, Sendable, Hashable {
 
 /// One series in the head: its closed chunks and the chunk being appended to.
 struct HeadSeries: Sendable {
-    /// A histogram chunk being appended to. Both appenders are three times the size of a float
-    /// one, so they live out of line and cost the (far more common) float series one pointer.
-    indirect enum OpenHistogramChunk: Sendable {
+    /// A histogram chunk being appended to (kept in `Rare`: both appenders are three times the
+    /// size of a float one).
+    enum OpenHistogramChunk: Sendable {
         case integer(HistogramChunkAppender)
         case float(FloatHistogramChunkAppender)
 
@@ -68,19 +68,59 @@ struct HeadSeries: Sendable {
     /// an enum payload would copy the appender out and back, a retain and release per sample.
     /// At most one of `openFloats` and `openHistograms` is open at a time.
     var openFloats: XORChunkAppender?
-    var openHistograms: OpenHistogramChunk?
     var lastTimestamp = Int64.min
-    /// The newest sample's value when it is a float (`lastHistogramBox` is nil and
-    /// `lastTimestamp` is set); a plain `Double` because an optional one would take 16 bytes.
+    /// The newest sample's value when it is a float (`lastHistogram` is nil and `lastTimestamp`
+    /// is set); a plain `Double` because an optional one would take 16 bytes.
     private var lastFloatValue: Double = 0
-    /// Boxed for the same reason as the histogram appenders.
-    private var lastHistogramBox: HistogramBox?
-    var lastFloat: Double? { lastTimestamp != .min && lastHistogramBox == nil ? lastFloatValue : nil }
-    var lastHistogram: NativeHistogram? { lastHistogramBox?.histogram }
+    var lastFloat: Double? { lastTimestamp != .min && rare?.lastHistogram == nil ? lastFloatValue : nil }
+    /// What few series have, out of line (nil for the usual float series, which it saves 24
+    /// of the bytes every series costs in the head's table).
+    private var rare: Rare?
+
+    /// Copy-on-write: only mutated through `uniqueRare()`, that is while this series holds the
+    /// only reference, which is what makes the unchecked Sendable sound.
+    final class Rare: @unchecked Sendable {
+        var openHistograms: OpenHistogramChunk?
+        var lastHistogram: NativeHistogram?
+        var outOfOrderFloats: [FloatSample] = []
+        var outOfOrderHistograms: [HistogramSample] = []
+
+        init() {}
+
+        func copy() -> Rare {
+            let copy = Rare()
+            copy.openHistograms = openHistograms
+            copy.lastHistogram = lastHistogram
+            copy.outOfOrderFloats = outOfOrderFloats
+            copy.outOfOrderHistograms = outOfOrderHistograms
+            return copy
+        }
+    }
+
+    /// The box, made unique (copied if shared, created if absent) so that it may be mutated.
+    private mutating func uniqueRare() -> Rare {
+        if !isKnownUniquelyReferenced(&rare) { rare = rare?.copy() ?? Rare() }
+        return rare!
+    }
+
+    var openHistograms: OpenHistogramChunk? {
+        get { rare?.openHistograms }
+        set { if newValue != nil || rare != nil { uniqueRare().openHistograms = newValue } }
+    }
+
+    var lastHistogram: NativeHistogram? { rare?.lastHistogram }
+
     /// Samples accepted within the out-of-order window, sorted by time; they join the chunks
     /// when the head is cut into a block.
-    var outOfOrderFloats: [FloatSample] = []
-    var outOfOrderHistograms: [HistogramSample] = []
+    var outOfOrderFloats: [FloatSample] {
+        get { rare?.outOfOrderFloats ?? [] }
+        set { if !newValue.isEmpty || rare != nil { uniqueRare().outOfOrderFloats = newValue } }
+    }
+
+    var outOfOrderHistograms: [HistogramSample] {
+        get { rare?.outOfOrderHistograms ?? [] }
+        set { if !newValue.isEmpty || rare != nil { uniqueRare().outOfOrderHistograms = newValue } }
+    }
 
     /// `labels.stableHash`, kept because sharded reads (`SeriesShard`) ask for it once per
     /// shard and series: a range query over every series hashed them a dozen times over.
@@ -280,13 +320,13 @@ struct HeadSeries: Sendable {
     private mutating func record(_ timestamp: Int64, float: Double) {
         lastTimestamp = timestamp
         lastFloatValue = float
-        lastHistogramBox = nil
+        if rare?.lastHistogram != nil { uniqueRare().lastHistogram = nil }
     }
 
     private mutating func record(_ timestamp: Int64, histogram: NativeHistogram) {
         lastTimestamp = timestamp
         lastFloatValue = 0
-        lastHistogramBox = HistogramBox(histogram)
+        uniqueRare().lastHistogram = histogram
     }
 
     mutating func closeOpenChunk() {
@@ -420,8 +460,3 @@ struct HeadSeries: Sendable {
 protocol TimestampedSample { var timestamp: Int64 { get } }
 extension FloatSample: TimestampedSample {}
 extension HistogramSample: TimestampedSample {}
-
-final class HistogramBox: Sendable {
-    let histogram: NativeHistogram
-    init(_ histogram: NativeHistogram) { self.histogram = histogram }
-}

@@ -74,74 +74,150 @@ final class SeriesStripes: Sendable {
     }
 
     var chunkCount: Int {
-        (0..<Self.stripeCount).reduce(0) { total, stripe in total + withStripe(stripe) { $0.values.reduce(0) { $0 + $1.chunkCount } } }
+        (0..<Self.stripeCount).reduce(0) { total, stripe in total + withStripe(stripe) { table in
+            var chunks = 0
+            table.forEach { chunks += $0.chunkCount }
+            return chunks
+        } }
     }
 }
 
-/// One stripe's series by slot. Refs are handed out densely, so an array indexed by slot
-/// replaces a hash table (no hashing, no load-factor slack per series).
-struct SeriesTable: Sendable {
-    private var slots: [HeadSeries?] = []
+/// One stripe's series by slot. Refs are handed out densely, so memory indexed by slot replaces
+/// a hash table (no hashing, no load-factor slack per series).
+///
+/// The slots sit in pages of `pageSize`, and only the newest page grows: one array doubling as
+/// the stripe grew held up to twice the slots it needed (a `HeadSeries` is a few hundred bytes,
+/// the largest per-series cost in the head) and, while it grew, the old and the new copy at once.
+/// The pages are raw memory rather than nested arrays, which cost every append a retain and a
+/// uniqueness check of the page (a fifth of the head's append time).
+/// `@unchecked Sendable`: the pages are owned by the table alone (it cannot be copied), and it is
+/// only reached under its stripe's lock.
+struct SeriesTable: ~Copyable, @unchecked Sendable {
+    static let pageBits = 9
+    static let pageSize = 1 << pageBits
+
+    private var pages: UnsafeMutablePointer<UnsafeMutablePointer<HeadSeries?>>
+    private var pageCount = 0
+    private var pageListCapacity = 4
+    /// Slots allocated (and initialized, to nil when empty): whole pages, then the newest page's.
+    private var capacity = 0
     private(set) var count = 0
 
-    subscript(slot: SeriesRef) -> HeadSeries? {
-        get { slot < UInt64(slots.count) ? slots[Int(slot)] : nil }
-        set {
-            let index = Int(slot)
-            if index >= slots.count {
-                guard newValue != nil else { return }
-                slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
+    init() {
+        pages = .allocate(capacity: pageListCapacity)
+    }
+
+    deinit {
+        for page in 0..<pageCount {
+            let slots = page == pageCount - 1 ? capacity - page * Self.pageSize : Self.pageSize
+            pages[page].deinitialize(count: slots)
+            pages[page].deallocate()
+        }
+        pages.deallocate()
+    }
+
+    /// The stored slot, or nil past the allocated ones.
+    @inline(__always)
+    private func pointer(_ slot: SeriesRef) -> UnsafeMutablePointer<HeadSeries?>? {
+        guard slot < UInt64(capacity) else { return nil }
+        return pages[Int(truncatingIfNeeded: slot >> UInt64(Self.pageBits))] + (Int(truncatingIfNeeded: slot) & (Self.pageSize &- 1))
+    }
+
+    /// Allocates slots up to and including `slot`: the newest page grows (doubling, up to a
+    /// whole page), then new pages follow.
+    private mutating func reserve(through slot: Int) {
+        while capacity <= slot {
+            let lastSlots = capacity - (pageCount - 1) * Self.pageSize
+            if pageCount > 0 && lastSlots < Self.pageSize {
+                let grown = min(Self.pageSize, max(lastSlots * 2, slot - (pageCount - 1) * Self.pageSize + 1))
+                let page = UnsafeMutablePointer<HeadSeries?>.allocate(capacity: grown)
+                page.moveInitialize(from: pages[pageCount - 1], count: lastSlots)
+                (page + lastSlots).initialize(repeating: nil, count: grown - lastSlots)
+                pages[pageCount - 1].deallocate()
+                pages[pageCount - 1] = page
+                capacity += grown - lastSlots
+            } else {
+                if pageCount == pageListCapacity {
+                    let list = UnsafeMutablePointer<UnsafeMutablePointer<HeadSeries?>>.allocate(capacity: pageListCapacity * 2)
+                    list.moveInitialize(from: pages, count: pageCount)
+                    pages.deallocate()
+                    pages = list
+                    pageListCapacity *= 2
+                }
+                let first = min(Self.pageSize, max(16, slot - pageCount * Self.pageSize + 1))
+                let page = UnsafeMutablePointer<HeadSeries?>.allocate(capacity: first)
+                page.initialize(repeating: nil, count: first)
+                pages[pageCount] = page
+                pageCount += 1
+                capacity += first
             }
-            switch (slots[index] == nil, newValue == nil) {
+        }
+    }
+
+    subscript(slot: SeriesRef) -> HeadSeries? {
+        get { pointer(slot)?.pointee ?? nil }
+        set {
+            if pointer(slot) == nil {
+                guard newValue != nil else { return }
+                reserve(through: Int(slot))
+            }
+            let stored = pointer(slot)!
+            switch (stored.pointee == nil, newValue == nil) {
             case (true, false): count += 1
             case (false, true): count -= 1
             default: break
             }
-            slots[index] = newValue
+            stored.pointee = newValue
         }
     }
 
     mutating func removeValue(forSlot slot: SeriesRef) -> HeadSeries? {
-        let value = self[slot]
-        if value != nil { self[slot] = nil }
-        return value
+        guard let stored = pointer(slot), stored.pointee != nil else { return nil }
+        count -= 1
+        let series = stored.move()
+        stored.initialize(to: nil)
+        return series
     }
 
-    var values: some Sequence<HeadSeries> { slots.lazy.compactMap { $0 } }
+    /// Every stored series, in slot order.
+    func forEach(_ body: (borrowing HeadSeries) -> Void) {
+        for page in 0..<pageCount {
+            let slots = page == pageCount - 1 ? capacity - page * Self.pageSize : Self.pageSize
+            for index in 0..<slots where pages[page][index] != nil {
+                pages[page][index]!.applyInPlace { body($0) }
+            }
+        }
+    }
 
-    /// Reads a series in place. A read access (`self[slot]`, `if let`, even optional chaining
-    /// on a non-mutating method) copies the series out first, retaining each of its arrays: a
-    /// tenth of a query over every series went there. Mutating access through the array's
-    /// `_modify` hands the stored value over as it is (the table is ours under the stripe lock).
-    mutating func read<Result>(_ slot: SeriesRef, _ body: (HeadSeries) -> Result?) -> Result? {
-        guard slot < UInt64(slots.count) else { return nil }
-        return slots[Int(slot)]?.applyInPlace(body) ?? nil
+    /// Reads a series in place: a copy out would retain each of its arrays (a tenth of a query
+    /// over every series once went there).
+    func read<Result>(_ slot: SeriesRef, _ body: (HeadSeries) -> Result?) -> Result? {
+        guard let stored = pointer(slot), stored.pointee != nil else { return nil }
+        return stored.pointee!.applyInPlace(body)
     }
 
     /// Starts bringing a series' slot into the cache (the whole `HeadSeries`, a few lines).
     func prefetchSeries(_ slot: SeriesRef) {
-        guard slot < UInt64(slots.count) else { return }
-        slots.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            let start = UnsafeRawPointer(base + Int(slot))
-            var offset = 0
-            while offset < MemoryLayout<HeadSeries?>.stride {
-                loupe_prefetch(start + offset)
-                offset &+= 64
-            }
+        guard let stored = pointer(slot) else { return }
+        let start = UnsafeRawPointer(stored)
+        var offset = 0
+        while offset < MemoryLayout<HeadSeries?>.stride {
+            loupe_prefetch(start + offset)
+            offset &+= 64
         }
     }
 
     /// Starts bringing in the bytes a series' next float append writes. Its slot should already be
     /// cached (`prefetchSeries` some series earlier): this reads the chunk's address from it.
-    mutating func prefetchOpenChunk(_ slot: SeriesRef) {
-        guard slot < UInt64(slots.count) else { return }
-        slots[Int(slot)]?.prefetchOpenChunk()
+    func prefetchOpenChunk(_ slot: SeriesRef) {
+        guard let stored = pointer(slot), stored.pointee != nil else { return }
+        stored.pointee!.prefetchOpenChunk()
     }
 
     /// A series' label set, without copying the rest of the series out.
     func labels(of slot: SeriesRef) -> Labels? {
-        slot < UInt64(slots.count) ? slots[Int(slot)]?.labels : nil
+        guard let stored = pointer(slot), stored.pointee != nil else { return nil }
+        return stored.pointee!.labels
     }
 
     /// Appends a batch entry's samples to the series in place (no copy out and back, and no
@@ -155,9 +231,9 @@ struct SeriesTable: Sendable {
         _ series: UnsafePointer<TimeSeries>, to slot: SeriesRef, ifLabelsMatch: Bool = false, bounds: HeadSeries.Bounds,
         tally: inout HeadSeries.AppendTally
     ) -> Bool {
-        guard slot < UInt64(slots.count), slots[Int(slot)] != nil else { return false }
-        if ifLabelsMatch && !slots[Int(slot)]!.hasLabels(of: series) { return false }
-        slots[Int(slot)]!.append(series, bounds: bounds, tally: &tally)
+        guard let stored = pointer(slot), stored.pointee != nil else { return false }
+        if ifLabelsMatch && !stored.pointee!.hasLabels(of: series) { return false }
+        stored.pointee!.append(series, bounds: bounds, tally: &tally)
         return true
     }
 }
