@@ -426,8 +426,14 @@ final class Evaluator {
         var out: [PromQLSeries] = []
         var count = 0
         for series in all {
-            let floats = series.floats.filter { !StaleMarker.isStale($0.value) }
-            let histograms = series.histograms.filter { !StaleMarker.isStale($0.histogram.sum) }
+            // Copied only when there is a marker to drop: a copy per series was a tenth of an
+            // instant `rate` over twenty thousand series.
+            var floats = series.floats
+            if floats.contains(where: { StaleMarker.isStale($0.value) }) { floats.removeAll { StaleMarker.isStale($0.value) } }
+            var histograms = series.histograms
+            if histograms.contains(where: { StaleMarker.isStale($0.histogram.sum) }) {
+                histograms.removeAll { StaleMarker.isStale($0.histogram.sum) }
+            }
             if floats.isEmpty && histograms.isEmpty { continue }
             count += floats.count + histograms.count
             out.append(PromQLSeries(labels: series.labels, floats: floats, histograms: histograms))

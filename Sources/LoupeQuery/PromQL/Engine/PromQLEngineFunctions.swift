@@ -462,11 +462,13 @@ extension Evaluator {
             "deriv", "predict_linear", "double_exponential_smoothing", "stddev_over_time", "stdvar_over_time", "mad_over_time",
             "quantile_over_time", "min_over_time", "max_over_time", "ts_of_min_over_time", "ts_of_max_over_time",
         ]
+        let isFloatOnly = floatOnly.contains(name)
         var out: [PromQLSample] = []
+        out.reserveCapacity(series.count)
         for s in series {
             let f = s.floats
             let hs = s.histograms
-            if floatOnly.contains(name) && !hs.isEmpty && !f.isEmpty {
+            if isFloatOnly && !hs.isEmpty && !f.isEmpty {
                 info("ignored histograms in a range containing both floats and histograms for metric name \"\(s.labels.metricName ?? "")\"", call.arguments[matrixIndex].position)
             }
             var result = PromQLSample(labels: s.labels, timestamp: ts)

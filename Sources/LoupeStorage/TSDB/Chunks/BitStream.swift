@@ -47,6 +47,14 @@ public struct BitWriter: Sendable {
         bitCount = 0
     }
 
+    /// A writer holding no memory, for a placeholder that is never written to.
+    static var unallocated: BitWriter { BitWriter(storage: [], bitCount: 0) }
+
+    private init(storage: [UInt8], bitCount: Int) {
+        self.storage = storage
+        self.bitCount = bitCount
+    }
+
     /// Continues after the first `bitCount` bits of `bytes` (later bits of the last byte are cleared).
     public init(bytes: [UInt8], bitCount: Int) {
         precondition(bitCount >= 0 && bitCount <= bytes.count * 8, "bitCount outside the bytes")

@@ -199,6 +199,14 @@ public struct XORChunkAppender: Sendable {
     /// Where the checkpoint is taken: the middle of a head chunk (`HeadSeries.samplesPerChunk`).
     static let checkpointSample = 120
 
+    /// No chunk: no samples and no memory. A head series keeps one while no float chunk is open
+    /// (see `HeadSeries.openFloats`); it must be replaced by a new appender, not appended to.
+    static var closed: XORChunkAppender { XORChunkAppender(writer: .unallocated) }
+
+    private init(writer: BitWriter) {
+        self.writer = writer
+    }
+
     public init() {
         // About the first 30 samples of exporter data; the writer grows in small steps from there.
         writer = BitWriter(reservingBytes: 64)

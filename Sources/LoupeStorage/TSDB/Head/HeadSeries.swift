@@ -66,8 +66,10 @@ struct HeadSeries: Sendable {
     var closedChunks: [Chunk] = []
     /// The float chunk being appended to, stored inline and mutated in place: appending through
     /// an enum payload would copy the appender out and back, a retain and release per sample.
-    /// At most one of `openFloats` and `openHistograms` is open at a time.
-    var openFloats: XORChunkAppender?
+    /// At most one of the float and histogram chunks is open at a time. Not optional, and open
+    /// while it has samples (`XORChunkAppender.closed` holds no memory): reading through an
+    /// optional copied the appender out first, a retain and release of its bytes per series read.
+    var openFloats = XORChunkAppender.closed
     var lastTimestamp = Int64.min
     /// The newest sample's value when it is a float (`lastHistogram` is nil and `lastTimestamp`
     /// is set); a plain `Double` because an optional one would take 16 bytes.
@@ -137,23 +139,24 @@ struct HeadSeries: Sendable {
 
     /// Starts bringing in the open float chunk's bytes the next append writes. Mutating only to
     /// be called in place: a read access would copy the series, retaining each of its arrays.
-    mutating func prefetchOpenChunk() { openFloats?.prefetchNextAppend() }
+    mutating func prefetchOpenChunk() { openFloats.prefetchNextAppend() }
 
     /// Whether `series` carries this series' label set (usually the very same storage, which the
     /// comparison sees first). Mutating only to be called in place.
     mutating func hasLabels(of series: UnsafePointer<TimeSeries>) -> Bool { labels == series.pointee.labels }
 
-    private var openSampleCount: Int { (openFloats?.sampleCount ?? 0) + (openHistograms?.sampleCount ?? 0) }
-    private var openMinTime: Int64? { openFloats?.minTime ?? openHistograms?.minTime }
-    private var openMaxTime: Int64? { openFloats?.maxTime ?? openHistograms?.maxTime }
-    var chunkCount: Int { closedChunks.count + (openFloats == nil && openHistograms == nil ? 0 : 1) }
+    private var hasOpenFloats: Bool { openFloats.sampleCount > 0 }
+    private var openSampleCount: Int { openFloats.sampleCount + (openHistograms?.sampleCount ?? 0) }
+    private var openMinTime: Int64? { hasOpenFloats ? openFloats.minTime : openHistograms?.minTime }
+    private var openMaxTime: Int64? { hasOpenFloats ? openFloats.maxTime : openHistograms?.maxTime }
+    var chunkCount: Int { closedChunks.count + (!hasOpenFloats && openHistograms == nil ? 0 : 1) }
 
     var sampleCount: Int {
         closedChunks.reduce(0) { $0 + $1.sampleCount } + openSampleCount + outOfOrderFloats.count + outOfOrderHistograms.count
     }
 
     var isEmpty: Bool {
-        closedChunks.isEmpty && openFloats == nil && openHistograms == nil && outOfOrderFloats.isEmpty && outOfOrderHistograms.isEmpty
+        closedChunks.isEmpty && !hasOpenFloats && openHistograms == nil && outOfOrderFloats.isEmpty && outOfOrderHistograms.isEmpty
     }
 
     var minTime: Int64 {
@@ -251,8 +254,8 @@ struct HeadSeries: Sendable {
                 same: { $0.value.bitPattern == $1.value.bitPattern })
         }
         if crossesChunkRange(timestamp, bounds) { closeOpenChunk() }
-        // `openFloats!` is an in-place access: no copy of the appender, no retain of its bytes.
-        if openFloats != nil, openFloats!.sampleCount < Self.samplesPerChunk, case .appended = openFloats!.append(timestamp, value) {
+        // An in-place access: no copy of the appender, no retain of its bytes.
+        if hasOpenFloats, openFloats.sampleCount < Self.samplesPerChunk, case .appended = openFloats.append(timestamp, value) {
             record(timestamp, float: value)
             return nil
         }
@@ -330,10 +333,10 @@ struct HeadSeries: Sendable {
     }
 
     mutating func closeOpenChunk() {
-        if let appender = openFloats, appender.sampleCount > 0 {
+        if hasOpenFloats {
             // A closed chunk is only read from now on: packed, it takes about a third of the XOR
             // bytes on exporter data, which is most of a series' RAM.
-            closedChunks.append(Chunk(packing: appender.chunk))
+            closedChunks.append(Chunk(packing: openFloats.chunk))
         }
         if let open = openHistograms, open.sampleCount > 0 {
             closedChunks.append(open.chunk)
@@ -343,7 +346,7 @@ struct HeadSeries: Sendable {
 
     /// Drops the open chunk without keeping its samples.
     mutating func discardOpenChunk() {
-        openFloats = nil
+        openFloats = .closed
         openHistograms = nil
     }
 
@@ -372,7 +375,7 @@ struct HeadSeries: Sendable {
     /// Every sample with `minTime <= t <= maxTime`, out-of-order ones merged in.
     func samples(minTime: Int64, maxTime: Int64) -> SeriesSamples {
         var result = SeriesSamples(labels: labels)
-        if let openFloats {
+        if hasOpenFloats {
             // Grown once rather than doubling chunk after chunk. Chunks the range cuts count by
             // the share of their time span it covers: a 5-minute window of an instant query
             // reserving whole chunks for every series faulted in a hundred megabytes.
@@ -383,8 +386,8 @@ struct HeadSeries: Sendable {
             result.floats.reserveCapacity(floats)
         }
         ChunkEncoder.decode(closedChunks, minTime: minTime, maxTime: maxTime, into: &result)
-        if let openFloats {
-            if openFloats.sampleCount > 0 && openFloats.minTime <= maxTime && minTime <= openFloats.maxTime {
+        if hasOpenFloats {
+            if openFloats.minTime <= maxTime && minTime <= openFloats.maxTime {
                 var iterator = openFloats.makeIterator(from: minTime)
                 ChunkEncoder.appendFloats(from: &iterator, minTime: minTime, maxTime: maxTime, into: &result.floats)
             }
