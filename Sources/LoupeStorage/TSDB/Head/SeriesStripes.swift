@@ -109,11 +109,15 @@ struct SeriesTable: ~Copyable, @unchecked Sendable {
 
     deinit {
         for page in 0..<pageCount {
-            let slots = page == pageCount - 1 ? capacity - page * Self.pageSize : Self.pageSize
-            pages[page].deinitialize(count: slots)
+            pages[page].deinitialize(count: slotCount(ofPage: page))
             pages[page].deallocate()
         }
         pages.deallocate()
+    }
+
+    /// Slots allocated in a page: all of them but in the newest.
+    private func slotCount(ofPage page: Int) -> Int {
+        page == pageCount - 1 ? capacity - page * Self.pageSize : Self.pageSize
     }
 
     /// The stored slot, or nil past the allocated ones.
@@ -127,8 +131,8 @@ struct SeriesTable: ~Copyable, @unchecked Sendable {
     /// whole page), then new pages follow.
     private mutating func reserve(through slot: Int) {
         while capacity <= slot {
-            let lastSlots = capacity - (pageCount - 1) * Self.pageSize
-            if pageCount > 0 && lastSlots < Self.pageSize {
+            let lastSlots = pageCount > 0 ? slotCount(ofPage: pageCount - 1) : Self.pageSize
+            if lastSlots < Self.pageSize {
                 let grown = min(Self.pageSize, max(lastSlots * 2, slot - (pageCount - 1) * Self.pageSize + 1))
                 let page = UnsafeMutablePointer<HeadSeries?>.allocate(capacity: grown)
                 page.moveInitialize(from: pages[pageCount - 1], count: lastSlots)
@@ -182,8 +186,7 @@ struct SeriesTable: ~Copyable, @unchecked Sendable {
     /// Every stored series, in slot order.
     func forEach(_ body: (borrowing HeadSeries) -> Void) {
         for page in 0..<pageCount {
-            let slots = page == pageCount - 1 ? capacity - page * Self.pageSize : Self.pageSize
-            for index in 0..<slots where pages[page][index] != nil {
+            for index in 0..<slotCount(ofPage: page) where pages[page][index] != nil {
                 pages[page][index]!.applyInPlace { body($0) }
             }
         }
