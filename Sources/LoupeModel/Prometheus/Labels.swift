@@ -204,7 +204,7 @@ public struct Labels: Sendable, Hashable, Comparable, RandomAccessCollection, Cu
 
     /// Negative, zero or positive as `left`'s UTF-8 bytes sort before, with or after `right`'s.
     @inline(__always)
-    static func compareBytes(_ left: String, _ right: String) -> Int {
+    public static func compareBytes(_ left: String, _ right: String) -> Int {
         withUTF8(left) { leftBytes in
             withUTF8(right) { rightBytes in compareBytes(UnsafeRawBufferPointer(leftBytes), UnsafeRawBufferPointer(rightBytes)) }
         }

@@ -366,7 +366,7 @@ extension Evaluator {
         switch (lhs, rhs) {
         case (.scalar(let l), .scalar(let r)):
             return .scalar(l.indices.map { index in
-                let (value, keep) = binaryFloat(op, l[index], r[index])
+                let (value, keep) = binaryFloat(op, l[index], r[index], zeroDivisorIsNaN: options.zeroDivisorIsNaN)
                 return op.isComparison ? (keep ? 1 : 0) : value
             })
         case (.vector(let vector), .scalar(let scalar)):
@@ -384,7 +384,9 @@ extension Evaluator {
         for slot in output.indices {
             if !op.isComparison || binary.returnBool { output[slot].dropName = true }
             for index in scalar.indices where output[slot].present[index] {
-                if let value = vectorScalarFloat(binary, sample: output[slot].values[index], scalar: scalar[index], swapped: swapped) {
+                if let value = vectorScalarFloat(
+                    binary, sample: output[slot].values[index], scalar: scalar[index], swapped: swapped, zeroDivisorIsNaN: options.zeroDivisorIsNaN)
+                {
                     output[slot].values[index] = value
                 } else {
                     output[slot].present[index] = false
@@ -418,7 +420,7 @@ extension Evaluator {
             if !resultLabels.insert(dropsName ? dropName(labels) : labels).inserted { throw StepEvaluationFallback() }
             var result = StepSeries(labels: labels, dropName: dropsName, steps: grid.count)
             for index in 0..<grid.count where series.present[index] && other.present[index] {
-                var (value, keep) = binaryFloat(op, series.values[index], other.values[index])
+                var (value, keep) = binaryFloat(op, series.values[index], other.values[index], zeroDivisorIsNaN: options.zeroDivisorIsNaN)
                 if op.isComparison && binary.returnBool {
                     value = keep ? 1 : 0
                     keep = true

@@ -24,6 +24,8 @@ public struct PromQLEngine: Sendable {
         /// A range query first reads one shard in this many of a selector's series to estimate how
         /// many samples the whole selection holds.
         public var rangeProbeShards: Int
+        /// LogQL's arithmetic: `x / 0` and `x % 0` are NaN (PromQL's are ±Inf and NaN).
+        public var zeroDivisorIsNaN = false
 
         public init(
             lookbackDelta: Int64 = 5 * 60 * 1000, maxSamples: Int = 50_000_000, timeout: Duration = .seconds(120),

@@ -24,13 +24,14 @@ extension NativeHistogram {
 }
 
 /// Float arithmetic and comparisons as Prometheus applies them; `keep` is false where a comparison filters.
-func binaryFloat(_ op: PromQLBinaryOperator, _ l: Double, _ r: Double) -> (value: Double, keep: Bool) {
+/// With `zeroDivisorIsNaN` (LogQL's rule), `x / 0` and `x % 0` are NaN rather than ±Inf and NaN.
+func binaryFloat(_ op: PromQLBinaryOperator, _ l: Double, _ r: Double, zeroDivisorIsNaN: Bool = false) -> (value: Double, keep: Bool) {
     switch op {
     case .add: return (l + r, true)
     case .subtract: return (l - r, true)
     case .multiply: return (l * r, true)
-    case .divide: return (l / r, true)
-    case .modulo: return (fmod(l, r), true)
+    case .divide: return (zeroDivisorIsNaN && r == 0 ? .nan : l / r, true)
+    case .modulo: return (zeroDivisorIsNaN && r == 0 ? .nan : fmod(l, r), true)
     case .power: return (pow(l, r), true)
     case .atan2: return (atan2(l, r), true)
     case .equal: return (l, l == r)
@@ -45,9 +46,9 @@ func binaryFloat(_ op: PromQLBinaryOperator, _ l: Double, _ r: Double) -> (value
 
 /// A vector element's float combined with a scalar: the result, or nil where a comparison
 /// without `bool` filters the element out (a kept element keeps its own value).
-func vectorScalarFloat(_ binary: PromQLBinaryExpression, sample: Double, scalar: Double, swapped: Bool) -> Double? {
+func vectorScalarFloat(_ binary: PromQLBinaryExpression, sample: Double, scalar: Double, swapped: Bool, zeroDivisorIsNaN: Bool = false) -> Double? {
     let (l, r) = swapped ? (scalar, sample) : (sample, scalar)
-    var (value, keep) = binaryFloat(binary.op, l, r)
+    var (value, keep) = binaryFloat(binary.op, l, r, zeroDivisorIsNaN: zeroDivisorIsNaN)
     if binary.op.isComparison {
         if binary.returnBool {
             value = keep ? 1 : 0
@@ -66,7 +67,7 @@ extension Evaluator {
         let op = binary.op
         switch (lhs, rhs) {
         case (.scalar(let l), .scalar(let r)):
-            let (value, keep) = binaryFloat(op, l, r)
+            let (value, keep) = binaryFloat(op, l, r, zeroDivisorIsNaN: options.zeroDivisorIsNaN)
             if op.isComparison { return .scalar(keep ? 1 : 0) }
             return .scalar(value)
         case (.vector(let l), .scalar(let r)):
@@ -106,7 +107,8 @@ extension Evaluator {
                 out.append(result)
                 continue
             }
-            guard let value = vectorScalarFloat(binary, sample: sample.value, scalar: scalar, swapped: swapped) else { continue }
+            guard let value = vectorScalarFloat(binary, sample: sample.value, scalar: scalar, swapped: swapped, zeroDivisorIsNaN: options.zeroDivisorIsNaN)
+            else { continue }
             result.value = value
             if !op.isComparison || binary.returnBool { result.dropName = true }
             out.append(result)
@@ -190,6 +192,8 @@ extension Evaluator {
         var out: [PromQLSample] = []
         out.reserveCapacity(many.count)
         var usedOne = Set<Labels>()
+        /// Group matching: the result label sets already produced per match group.
+        var insertedBySig: [Labels: Set<Labels>] = [:]
         /// `manyFilled`/`oneFilled`: that side is a fill value, not a series.
         func combine(_ manySample: PromQLSample, _ oneSample: PromQLSample, sig: Labels, manyFilled: Bool, oneFilled: Bool) throws {
             if matching.cardinality == .oneToOne && !manyFilled {
@@ -220,7 +224,7 @@ extension Evaluator {
                     result.histogram = h
                 }
             } else {
-                var (value, keep) = binaryFloat(op, l.value, r.value)
+                var (value, keep) = binaryFloat(op, l.value, r.value, zeroDivisorIsNaN: options.zeroDivisorIsNaN)
                 if op.isComparison && binary.returnBool {
                     value = keep ? 1 : 0
                     keep = true
@@ -233,6 +237,10 @@ extension Evaluator {
             } else {
                 result.labels = resultLabels(manySample.labels, oneSample.labels, binary, matching, oneFilled: oneFilled)
                 if (!op.isComparison && op != .trimUpper && op != .trimLower) || binary.returnBool { result.dropName = true }
+                // With group_left/right the grouping labels must keep results apart within a match group.
+                if matching.cardinality != .oneToOne, !insertedBySig[sig, default: []].insert(result.labels).inserted {
+                    throw PromQLError(.execution, "multiple matches for labels: grouping labels must ensure unique matches")
+                }
             }
             out.append(result)
         }

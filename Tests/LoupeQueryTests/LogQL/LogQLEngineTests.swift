@@ -1,0 +1,123 @@
+import LoupeModel
+import Testing
+
+@testable import LoupeQuery
+
+@Suite struct LogQLEngineTests {
+    static let second: Int64 = 1_000_000_000
+
+    /// Two streams, entries every 10 s from t=10 s: JSON lines in `api`, logfmt lines in `web`.
+    static let queryable = InMemoryLogQLQueryable(streams: [
+        LogQLStream(
+            labels: ["app": "api", "env": "prod"],
+            entries: (1...6).map { i in
+                LogQLEntry(
+                    timestamp: Int64(i) * 10 * second,
+                    line: #"{"level":"\#(i % 2 == 0 ? "error" : "info")","status":\#(200 + i),"msg":"request \#(i)"}"#,
+                    metadata: i == 6 ? ["trace_id": "abc"] : Labels())
+            }),
+        LogQLStream(
+            labels: ["app": "web", "env": "prod"],
+            entries: (1...6).map { i in
+                LogQLEntry(timestamp: Int64(i) * 10 * second + 5 * second, line: "level=\(i <= 2 ? "warn" : "info") took=\(i)00ms path=/p\(i)")
+            }),
+    ])
+
+    func streams(_ query: String, start: Int64 = 0, end: Int64 = 100 * second, limit: Int = 100, direction: LogQLEngine.Direction = .backward) throws
+        -> [LogQLStreamResult]
+    {
+        let result = try LogQLEngine().rangeQuery(query, start: start, end: end, step: Self.second, limit: limit, direction: direction, queryable: Self.queryable)
+        guard case .streams(let streams) = result.value else {
+            Issue.record("expected streams, got \(result.value.typeName)")
+            return []
+        }
+        return streams
+    }
+
+    @Test func backwardReturnsTheNewestEntriesFirstUpToTheLimit() throws {
+        let result = try streams(#"{env="prod"}"#, limit: 3)
+        let entries = result.flatMap { stream in stream.entries.map { (stream.labels["app"]!, $0.timestamp / Self.second) } }
+        // The three newest across both streams: 65 (web), 60 (api), 55 (web).
+        #expect(entries.sorted { $0.1 > $1.1 }.map(\.1) == [65, 60, 55])
+        for stream in result {
+            #expect(stream.entries.map(\.timestamp) == stream.entries.map(\.timestamp).sorted(by: >))
+        }
+    }
+
+    @Test func forwardReturnsTheOldestEntriesFirst() throws {
+        let result = try streams(#"{env="prod"}"#, limit: 3, direction: .forward)
+        let times = result.flatMap { $0.entries.map { $0.timestamp / Self.second } }.sorted()
+        #expect(times == [10, 15, 20])
+        for stream in result {
+            #expect(stream.entries.map(\.timestamp) == stream.entries.map(\.timestamp).sorted())
+        }
+    }
+
+    @Test func rangeIsStartInclusiveEndExclusive() throws {
+        let result = try streams(#"{app="api"}"#, start: 20 * Self.second, end: 40 * Self.second)
+        #expect(result.flatMap { $0.entries.map { $0.timestamp / Self.second } }.sorted() == [20, 30])
+    }
+
+    @Test func lineFiltersAndParsedLabelsShapeTheStreams() throws {
+        let result = try streams(#"{app="web"} |= "took" | logfmt level | level="info" | line_format "{{.level}} {{ __line__ | trunc 6 }}""#)
+        #expect(result.count == 1)
+        #expect(result.first?.labels == ["app": "web", "env": "prod", "level": "info"])
+        #expect(result.first?.entries.map(\.line) == ["info level=", "info level=", "info level=", "info level="])
+        #expect(result.first?.entries.map { $0.timestamp / Self.second } == [65, 55, 45, 35])
+        // Extracting every field makes each line its own stream (took and path differ per line).
+        #expect(try streams(#"{app="web"} | logfmt"#).count == 6)
+    }
+
+    @Test func metricQueryOverLogfmtLabels() throws {
+        let result = try LogQLEngine().instantQuery(
+            #"sum by (level) (count_over_time({app="web"} | logfmt [1m]))"#, at: 70 * Self.second, queryable: Self.queryable)
+        guard case .vector(let samples) = result.value else {
+            Issue.record("expected a vector")
+            return
+        }
+        let byLevel = Dictionary(uniqueKeysWithValues: samples.map { ($0.labels["level"] ?? "", $0.value) })
+        // Window (10 s, 70 s]: web entries at 15..65: levels warn (15, 25) and info (35..65).
+        #expect(byLevel == ["warn": 2, "info": 4])
+    }
+
+    @Test func unwrapWithDurationConversion() throws {
+        let result = try LogQLEngine().instantQuery(
+            #"max_over_time({app="web"} | logfmt | unwrap duration(took) [1m])"#, at: 70 * Self.second, queryable: Self.queryable)
+        guard case .vector(let samples) = result.value else {
+            Issue.record("expected a vector")
+            return
+        }
+        #expect(samples.map(\.value).max() == 0.6)
+        #expect(samples.allSatisfy { $0.labels["took"] == nil }, "the unwrapped label leaves the series")
+    }
+
+    @Test func pipelineErrorsFailMetricQueries() {
+        #expect(throws: LogQLError.self) {
+            try LogQLEngine().instantQuery(#"count_over_time({app="web"} | json [1m])"#, at: 70 * Self.second, queryable: Self.queryable)
+        }
+        // Filtering the error out makes it a valid query.
+        #expect(throws: Never.self) {
+            try LogQLEngine().instantQuery(#"count_over_time({app="web"} | json | __error__="" [1m])"#, at: 70 * Self.second, queryable: Self.queryable)
+        }
+    }
+
+    @Test func instantLogQueriesAreRefused() {
+        #expect(throws: LogQLError.self) {
+            try LogQLEngine().instantQuery(#"{app="web"}"#, at: 70 * Self.second, queryable: Self.queryable)
+        }
+    }
+
+    @Test func vectorLayerRunsWithPromQLSemantics() throws {
+        let result = try LogQLEngine().rangeQuery(
+            #"sum(count_over_time({env="prod"}[30s])) * 2 or vector(0)"#, start: 0, end: 200 * Self.second, step: 50 * Self.second,
+            queryable: Self.queryable)
+        guard case .matrix(let series) = result.value else {
+            Issue.record("expected a matrix")
+            return
+        }
+        #expect(series.count == 1)
+        // t=0: nothing (vector(0)); t=50: (20,50] holds 30,40,50 (api) and 25,35,45 (web) = 6 → 12;
+        // t=100..200: nothing in the window → 0.
+        #expect(series.first?.floats.map(\.value) == [0, 12, 0, 0, 0])
+    }
+}
