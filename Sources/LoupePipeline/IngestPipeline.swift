@@ -169,6 +169,7 @@ public final class IngestPipeline: Sendable {
         var metrics: [DurableBatch<MetricsData>] = []
         /// Prometheus-bound records in WAL order, and whether each came before the checkpoint's marker.
         var prometheus: [(tenant: Tenant, request: RemoteWriteRequest?, otlp: Int?, beforeCut: Bool)] = []
+        var lokiStreams: [(tenant: Tenant, streams: [LogStream])] = []
         var undecodable = 0
         var skipped = 0
         let checkpoint = stores.prometheus.checkpoint.withLock { $0 }
@@ -194,6 +195,8 @@ public final class IngestPipeline: Sendable {
                     let payload = record.kind == .prometheusWriteRequest
                         ? record.payload : try Snappy.decompress(record.payload, maximumOutputBytes: 1 << 30)
                     prometheus.append((record.tenant, try RemoteWriteV1.decode(payload), nil, !markerSeen))
+                case .lokiPushSnappy:
+                    lokiStreams.append((record.tenant, try LokiPush.decodeProtobuf(try Snappy.decompress(record.payload, maximumOutputBytes: 1 << 30))))
                 case .prometheusHeadCut:
                     if let checkpoint, HeadCheckpoint.cutID(fromMarker: record.payload) == checkpoint.cutID { markerSeen = true }
                 }
@@ -227,6 +230,11 @@ public final class IngestPipeline: Sendable {
         if skipped > 0 {
             logger.info("WAL records already in TSDB blocks were skipped", metadata: ["records": "\(skipped)"])
         }
+        let logCutoff = retention.cutoff(nowUnixNano: clock.nowUnixNano()).map { Int64(clamping: $0) }
+        for (tenant, streams) in lokiStreams {
+            stores.logStreams.append(streams, tenant: tenant)
+        }
+        if let logCutoff { stores.logStreams.removeEntries(olderThan: logCutoff) }
         for batch in traces { try await stores.append(batch) }
         for batch in logs { try await stores.append(batch) }
         for batch in metrics { try await stores.append(batch) }

@@ -4,4 +4,5 @@ public enum IngestProtocol: String, Sendable, CaseIterable {
     case otlpHTTPProtobuf = "otlp_http_protobuf"
     case otlpHTTPJSON = "otlp_http_json"
     case prometheusRemoteWrite = "prometheus_remote_write"
+    case lokiPush = "loki_push"
 }

@@ -34,6 +34,7 @@ extension Stores {
     }
 
     public func removeItems(olderThan cutoff: UInt64) async -> Int {
-        await traces.removeItems(olderThan: cutoff) + logs.removeItems(olderThan: cutoff) + metrics.removeItems(olderThan: cutoff)
+        let logEntries = logStreams.removeEntries(olderThan: Int64(clamping: cutoff))
+        return await traces.removeItems(olderThan: cutoff) + logs.removeItems(olderThan: cutoff) + metrics.removeItems(olderThan: cutoff) + logEntries
     }
 }

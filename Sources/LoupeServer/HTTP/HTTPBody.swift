@@ -12,6 +12,20 @@ enum HTTPBody {
         var message: String
     }
 
+    /// The body as sent, whatever its Content-Encoding (for formats that carry their own compression).
+    static func collectRaw(_ request: Request, limit: Int) async throws(Failure) -> [UInt8] {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw Failure(status: .contentTooLarge, reason: "too_large", message: "request body of \(declared) bytes exceeds the limit of \(limit) bytes")
+        }
+        do {
+            return Array(try await request.body.collect(upTo: limit).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw Failure(status: .contentTooLarge, reason: "too_large", message: "request body exceeds the limit of \(limit) bytes")
+        } catch {
+            throw Failure(status: .badRequest, reason: "bad_request", message: "could not read the request body: \(error)")
+        }
+    }
+
     static func collect(_ request: Request, limit: Int) async throws(Failure) -> [UInt8] {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw Failure(status: .contentTooLarge, reason: "too_large", message: "request body of \(declared) bytes exceeds the limit of \(limit) bytes")

@@ -19,6 +19,8 @@ public enum HTTPServers {
         ReadRoutes(stores: ingestor.pipeline.stores).register(on: router)
         OperationalRoutes(pipeline: ingestor.pipeline, readiness: readiness).register(on: router)
         RemoteWriteRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
+        LokiPushRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
+        LokiQueryRoutes(store: ingestor.pipeline.stores.logStreams).register(on: router)
         let prometheusAPI = PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus)
         prometheusAPI.register(on: router)
         PrometheusQueryRoutes(store: ingestor.pipeline.stores.prometheus).register(on: router, api: prometheusAPI)

@@ -67,12 +67,18 @@ public struct Stores: Sendable {
     public var metrics: any MetricStore
     /// Prometheus series (remote write): the TSDB that PromQL reads.
     public var prometheus: PrometheusStore
+    /// Log streams in Loki's model (Loki push): what LogQL reads.
+    public var logStreams: LogStreamStore
 
-    public init(traces: any TraceStore, logs: any LogStore, metrics: any MetricStore, prometheus: PrometheusStore = PrometheusStore()) {
+    public init(
+        traces: any TraceStore, logs: any LogStore, metrics: any MetricStore, prometheus: PrometheusStore = PrometheusStore(),
+        logStreams: LogStreamStore = LogStreamStore()
+    ) {
         self.traces = traces
         self.logs = logs
         self.metrics = metrics
         self.prometheus = prometheus
+        self.logStreams = logStreams
     }
 
     /// The embedded stores `loupe up` uses until the per-signal engines land.

@@ -17,6 +17,8 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
     /// A Prometheus remote write 1.0 `WriteRequest`, snappy block-compressed (as remote write sends
     /// it): about a sixth of the uncompressed size, so the log costs less disk and bandwidth.
     case prometheusWriteRequestSnappy = 6
+    /// Log streams in Loki's model: a `logproto.PushRequest` (protobuf), snappy block-compressed.
+    case lokiPushSnappy = 7
 
     public init(_ signal: Signal) {
         switch signal {
@@ -31,7 +33,7 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
         switch self {
         case .otlpTraces: .traces
         case .otlpMetrics, .prometheusWriteRequest, .prometheusHeadCut, .prometheusWriteRequestSnappy: .metrics
-        case .otlpLogs: .logs
+        case .otlpLogs, .lokiPushSnappy: .logs
         }
     }
 }

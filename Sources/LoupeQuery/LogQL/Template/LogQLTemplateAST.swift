@@ -42,7 +42,11 @@ extension LogQLTemplate {
 
     /// A number literal with every type it can take (Go's NumberNode simulates ideal constants).
     struct NumberLiteral: Sendable {
+        /// What the constant is where no type is asked for (Go's idealConstant), decided at parse time.
+        enum Ideal: Sendable { case int, float, overflowsInt, complex, none }
+
         var text: String
+        var ideal: Ideal = .none
         var isInt = false
         var isUint = false
         var isFloat = false

@@ -67,6 +67,19 @@ extension LogQLTemplate {
         var source: String
         var root: [Node]
         var definitions: [String: [Node]]
+        /// The bytes of text in the main list: a lower bound of the output's size.
+        var literalBytes: Int
+
+        init(name: String, source: String, root: [Node], definitions: [String: [Node]]) {
+            self.name = name
+            self.source = source
+            self.root = root
+            self.definitions = definitions
+            literalBytes = root.reduce(0) { total, node in
+                if case .text(let text) = node { return total + text.utf8.count }
+                return total
+            }
+        }
     }
 
     struct Evaluator {
@@ -91,6 +104,8 @@ extension LogQLTemplate {
         private var dotIsInterfaceElement = false
         private var nesting = 0
         private var iterations = 0
+        /// The main template's "$" once a template assigns to it.
+        private var assignedRoot: Value?
 
         init(program: Program, context: LogQLTemplateContext) {
             self.program = program
@@ -101,7 +116,9 @@ extension LogQLTemplate {
         }
 
         mutating func run() -> Result<String, LogQLTemplateError> {
-            variables = [("$", .labels)]
+            // "$" of the main template is the data; it is looked up last rather than stored.
+            variables = []
+            output.reserveCapacity(program.literalBytes + 32)
             do {
                 _ = try walk(dot: .labels, program.root)
                 return .success(output)
@@ -149,12 +166,17 @@ extension LogQLTemplate {
                 if variables[index].name == name { return variables[index].value }
                 index -= 1
             }
+            if name == "$" && depth == 0 { return assignedRoot ?? .labels }
             throw ExecutionFailure(message: "undefined variable: \(name)", position: position, context: description())
         }
 
         private mutating func assign(_ name: String, _ value: Value, at position: Int, context description: @autoclosure () -> String) throws(ExecutionFailure) {
             for index in variables.indices.reversed() where variables[index].name == name {
                 variables[index].value = value
+                return
+            }
+            if name == "$" && depth == 0 {
+                assignedRoot = value
                 return
             }
             throw ExecutionFailure(message: "undefined variable: \(name)", position: position, context: description())
@@ -444,19 +466,15 @@ extension LogQLTemplate {
 
         /// The value of an untyped number constant where no type is asked for: its syntax decides.
         private func idealConstant(_ literal: NumberLiteral, position: Int) throws(ExecutionFailure) -> Value {
-            let text = literal.text
-            if literal.isComplex {
-                throw ExecutionFailure(message: "complex constants are not supported", position: position, context: text)
+            switch literal.ideal {
+            case .int: return .int(literal.int)
+            case .float: return .float(literal.float)
+            case .overflowsInt:
+                throw ExecutionFailure(message: "\(literal.text) overflows int", position: position, context: literal.text)
+            case .complex:
+                throw ExecutionFailure(message: "complex constants are not supported", position: position, context: literal.text)
+            case .none: return .missing
             }
-            let isHexInt = text.utf8.count > 2 && text.hasPrefix("0") && (text.dropFirst().hasPrefix("x") || text.dropFirst().hasPrefix("X"))
-                && !text.contains(where: { $0 == "p" || $0 == "P" })
-            let isRune = text.hasPrefix("'")
-            if literal.isFloat && !isHexInt && !isRune && text.contains(where: { ".eEpP".contains($0) }) {
-                return .float(literal.float)
-            }
-            if literal.isInt { return .int(literal.int) }
-            if literal.isUint { throw ExecutionFailure(message: "\(text) overflows int", position: position, context: text) }
-            return .missing
         }
 
         private mutating func evaluateChainBase(dot: Value, _ base: Operand, node: Operand) throws(ExecutionFailure) -> Value {

@@ -48,7 +48,7 @@ extension LogQLTemplate {
 
     /// cast's trimDecimal: "12.7" is cast to an integer as "12".
     static func trimDecimal(_ text: String) -> String {
-        guard text.contains(".") else { return text }
+        guard text.utf8.contains(UInt8(ascii: ".")) else { return text }
         let bytes = Array(text.utf8)
         var index = 0
         if index < bytes.count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) { index += 1 }

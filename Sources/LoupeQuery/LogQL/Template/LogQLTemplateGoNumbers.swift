@@ -93,7 +93,28 @@ extension LogQLTemplate {
 
         /// strconv.ParseInt(s, 0, 64).
         static func parseSigned(_ text: String) -> Result<Int64, ParseFailure> {
-            let bytes = Array(text.utf8)
+            // Fast path: a short plain decimal without a leading zero, the usual label value.
+            let utf8 = text.utf8
+            if utf8.count < 19, let first = utf8.first, first != UInt8(ascii: "0") {
+                var value: Int64 = 0
+                var negative = false
+                var digits = 0
+                var plain = true
+                for (offset, byte) in utf8.enumerated() {
+                    if offset == 0 && (byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")) {
+                        negative = byte == UInt8(ascii: "-")
+                        continue
+                    }
+                    guard byte >= 0x30 && byte <= 0x39, !(digits == 0 && byte == 0x30) else {
+                        plain = false
+                        break
+                    }
+                    value = value * 10 + Int64(byte - 0x30)
+                    digits += 1
+                }
+                if plain && digits > 0 { return .success(negative ? -value : value) }
+            }
+            let bytes = Array(utf8)
             guard !bytes.isEmpty else { return .failure(.syntax) }
             var body = bytes[...]
             var negative = false

@@ -150,10 +150,11 @@ extension LogQLTemplate {
 
         /// Splits `layout[start...]` at its next element: (prefix end, element, suffix start).
         static func nextElement(_ layout: [UInt8], from start: Int) -> (prefixEnd: Int, element: Element?, suffixStart: Int) {
-            func has(_ text: String, at index: Int) -> Bool {
-                let bytes = Array(text.utf8)
-                guard index + bytes.count <= layout.count else { return false }
-                for offset in 0..<bytes.count where layout[index + offset] != bytes[offset] { return false }
+            func has(_ text: StaticString, at index: Int) -> Bool {
+                let count = text.utf8CodeUnitCount
+                guard index + count <= layout.count else { return false }
+                let start = text.utf8Start
+                for offset in 0..<count where layout[index + offset] != start[offset] { return false }
                 return true
             }
             func startsWithLowercase(_ index: Int) -> Bool {
@@ -233,14 +234,24 @@ extension LogQLTemplate {
         }
 
         private static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
-            var magnitude = value
-            if value < 0 {
-                out.append(UInt8(ascii: "-"))
-                magnitude = -value
+            var magnitude = value.magnitude
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            var digits = 1
+            var scale: UInt = 1
+            while magnitude / scale >= 10 {
+                scale *= 10
+                digits += 1
             }
-            let digits = Array(String(magnitude).utf8)
-            if digits.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits.count)) }
-            out.append(contentsOf: digits)
+            var padding = width - digits
+            while padding > 0 {
+                out.append(UInt8(ascii: "0"))
+                padding -= 1
+            }
+            while scale > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(magnitude / scale))
+                magnitude %= scale
+                scale /= 10
+            }
         }
 
         /// Time.Format.

@@ -461,8 +461,25 @@ extension LogQLTemplate {
 
         // MARK: Numbers
 
-        /// parse.newNumber: the literal under every type that can hold it.
+        /// parse.newNumber: the literal under every type that can hold it, and its ideal type.
         static func numberLiteral(_ text: String, kind: TokenKind) -> Result<NumberLiteral, LogQLTemplateError> {
+            guard case .success(var literal) = typedNumberLiteral(text, kind: kind) else { return typedNumberLiteral(text, kind: kind) }
+            // exec's idealConstant: the syntax decides between float and int.
+            let isHexInt = text.utf8.count > 2 && text.hasPrefix("0") && (text.dropFirst().hasPrefix("x") || text.dropFirst().hasPrefix("X"))
+                && !text.contains(where: { $0 == "p" || $0 == "P" })
+            if literal.isComplex {
+                literal.ideal = .complex
+            } else if literal.isFloat && !isHexInt && !text.hasPrefix("'") && text.contains(where: { ".eEpP".contains($0) }) {
+                literal.ideal = .float
+            } else if literal.isInt {
+                literal.ideal = .int
+            } else if literal.isUint {
+                literal.ideal = .overflowsInt
+            }
+            return .success(literal)
+        }
+
+        private static func typedNumberLiteral(_ text: String, kind: TokenKind) -> Result<NumberLiteral, LogQLTemplateError> {
             var literal = NumberLiteral(text: text)
             if kind == .charConstant {
                 let bytes = Array(text.utf8)

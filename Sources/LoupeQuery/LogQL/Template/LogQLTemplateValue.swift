@@ -434,8 +434,8 @@ extension LogQLTemplate {
 
         private mutating func writePadding(_ count: Int) {
             guard count > 0 else { return }
-            let padding: Character = zero && !minus ? "0" : " "
-            output.append(contentsOf: repeatElement(padding, count: count))
+            let padding: Unicode.Scalar = zero && !minus ? "0" : " "
+            for _ in 0..<count { output.unicodeScalars.append(padding) }
         }
 
         private mutating func padString(_ text: String) {

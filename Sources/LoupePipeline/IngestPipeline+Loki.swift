@@ -1,0 +1,53 @@
+import LoupeModel
+import LoupeStorage
+import LoupeWire
+
+/// What the write path did with a Loki push.
+public struct LokiIngestReceipt: Sendable, Equatable {
+    public var accepted: Int
+    /// Entries refused because they are older than the retention period.
+    public var tooOld: Int
+    /// Empty when everything was accepted; otherwise what was refused and why.
+    public var message: String
+}
+
+extension IngestPipeline {
+    /// Makes log streams durable (one WAL record: the push as protobuf, snappy-compressed) and
+    /// adds them to the log store; acknowledged only once the record's group is fsynced.
+    public func ingestLoki(_ streams: [LogStream], tenant: Tenant, requestBytes: Int) async throws(IngestError) -> LokiIngestReceipt {
+        var streams = streams
+        var tooOld = 0
+        if let cutoff = retention.cutoff(nowUnixNano: clockNowUnixNano()).map({ Int64(clamping: $0) }) {
+            for index in streams.indices {
+                let before = streams[index].entries.count
+                streams[index].entries.removeAll { $0.timestamp < cutoff }
+                tooOld += before - streams[index].entries.count
+            }
+            streams.removeAll { $0.entries.isEmpty }
+            if tooOld > 0 { telemetry.recordDropped(signal: .logs, items: tooOld) }
+        }
+        var bounds = TimeBounds()
+        var count = 0
+        for stream in streams {
+            for entry in stream.entries {
+                bounds.include(UInt64(clamping: max(entry.timestamp, 0)))
+                count += 1
+            }
+        }
+        if count > 0 {
+            let payload = Snappy.compress(LokiPush.encodeProtobuf(streams))
+            do throws(StorageError) {
+                let ticket = try wal.enqueue(WALRecord(kind: .lokiPushSnappy, tenant: tenant, timeBounds: bounds, payload: payload))
+                // The store takes the entries while the record's group is written and fsynced;
+                // the sender hears back only once it is durable (and retries on failure).
+                stores.logStreams.append(streams, tenant: tenant)
+                try await ticket.durable()
+            } catch {
+                throw refusal(for: error, signal: .logs, tenant: tenant)
+            }
+        }
+        telemetry.recordAccepted(signal: .logs, via: .lokiPush, items: count, bytes: requestBytes)
+        let message = tooOld > 0 ? "\(tooOld) entries were refused: older than the retention period of \(retention)" : ""
+        return LokiIngestReceipt(accepted: count, tooOld: tooOld, message: message)
+    }
+}
