@@ -488,7 +488,7 @@ private struct SplitMix64 {
     }
 
     @Test func concurrentRendersShareOneTemplate() async throws {
-        let template = try LogQLTemplate(#"{{ regexReplaceAll "(\\w+)@(\\w+)" .user "$2:$1" }}-{{ .n | printf "%03d" }}"#)
+        let template = try LogQLTemplate(#"{{ regexReplaceAll "(\\w+)@(\\w+)" .user "$2:$1" }}-{{ .n | int | printf "%03d" }}"#)
         let results = await withTaskGroup(of: Bool.self) { group in
             for index in 0..<64 {
                 group.addTask {

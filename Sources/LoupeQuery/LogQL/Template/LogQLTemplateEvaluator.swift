@@ -495,17 +495,17 @@ extension LogQLTemplate {
             var index = names.startIndex
             while index < names.endIndex - 1 {
                 let next = try evaluateField(dot: dot, names[index], receiver: receiver, node: node, arguments: [], final: nil,
-                                             intermediate: true, errorNode: errorNode ?? node, receiverFromMap: cameFromMap)
+                                             errorNode: errorNode ?? node, receiverFromMap: cameFromMap)
                 if case .map = receiver { cameFromMap = true } else { cameFromMap = false }
                 receiver = next
                 index += 1
             }
             return try evaluateField(dot: dot, names[names.endIndex - 1], receiver: receiver, node: node, arguments: arguments,
-                                     final: final, intermediate: false, errorNode: errorNode ?? node, receiverFromMap: cameFromMap)
+                                     final: final, errorNode: errorNode ?? node, receiverFromMap: cameFromMap)
         }
 
         private mutating func evaluateField(dot: Value, _ name: String, receiver: Value, node: Operand, arguments: [Operand],
-                                            final: Value?, intermediate: Bool, errorNode: Operand,
+                                            final: Value?, errorNode: Operand,
                                             receiverFromMap: Bool) throws(ExecutionFailure) -> Value {
             func failure(_ message: String) -> ExecutionFailure {
                 ExecutionFailure(message: message, position: errorNode.position, context: errorNode.goDescription)

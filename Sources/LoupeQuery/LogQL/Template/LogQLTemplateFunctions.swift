@@ -327,7 +327,6 @@ extension LogQLTemplate {
     private static func indexValue(_ item: Value, _ indexes: ArraySlice<Value>) throws(FunctionFailure) -> Value {
         if case .missing = item { throw FunctionFailure("index of untyped nil") }
         var current = item
-        var first = true
         for index in indexes {
             switch current {
             case .list(let items):
@@ -353,12 +352,10 @@ extension LogQLTemplate {
                 current = .string(entries.first(where: { GoText.bytesEqual($0.name, key) })?.value ?? "")
             case .missing:
                 // A nil interface element cannot be indexed further.
-                _ = first
                 throw FunctionFailure("index of nil pointer")
             default:
                 throw FunctionFailure("can't index item of type \(current.goTypeName)")
             }
-            first = false
         }
         return current
     }
