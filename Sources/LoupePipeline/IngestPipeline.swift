@@ -30,11 +30,14 @@ public final class IngestPipeline: Sendable {
     let logger: Logger
     /// Orders Prometheus head cuts against appends that feed the heads (see `CutGate`).
     public let cutGate = CutGate()
+    /// How OTLP log records become Loki streams (which resource attributes are stream labels).
+    public let otlpLogStreams: OTLPLogsToStreams
 
     public init(
         wal: WriteAheadLog, stores: Stores, retention: RetentionPolicy, budget: MemoryBudget, telemetry: SelfTelemetry,
-        clock: WallClock = .system, logger: Logger
+        clock: WallClock = .system, logger: Logger, otlpLogStreams: OTLPLogsToStreams = OTLPLogsToStreams()
     ) {
+        self.otlpLogStreams = otlpLogStreams
         self.wal = wal
         self.stores = stores
         self.retention = retention
@@ -96,6 +99,8 @@ public final class IngestPipeline: Sendable {
                 do {
                     try await self.stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
                     if let metrics = data as? MetricsData { self.appendToPrometheus(metrics, tenant: tenant) }
+                    // OTLP logs are also streams that LogQL reads.
+                    if let logs = data as? LogsData { self.stores.logStreams.append(self.otlpLogStreams.convert(logs), tenant: tenant) }
                 } catch {
                     // The batch is in the WAL and comes back on replay; the store failing is an internal fault.
                     self.logger.error("store append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])
@@ -234,6 +239,7 @@ public final class IngestPipeline: Sendable {
         for (tenant, streams) in lokiStreams {
             stores.logStreams.append(streams, tenant: tenant)
         }
+        for batch in logs { stores.logStreams.append(otlpLogStreams.convert(batch.data), tenant: batch.tenant) }
         if let logCutoff { stores.logStreams.removeEntries(olderThan: logCutoff) }
         for batch in traces { try await stores.append(batch) }
         for batch in logs { try await stores.append(batch) }

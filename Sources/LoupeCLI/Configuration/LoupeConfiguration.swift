@@ -20,6 +20,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// Active Prometheus series per tenant; writes creating more are refused with 400.
     public var maximumSeriesPerTenant = 1_000_000
     public var walSyncPolicy = WALSyncPolicy.groupCommit
+    /// OTLP resource attributes that become Loki stream labels (`logs.otlp_stream_labels`); the
+    /// other attributes become structured metadata.
+    public var otlpLogStreamLabels = OTLPLogsToStreams.defaultStreamLabelAttributes
     public var walSegmentBytes = 128 << 20
     /// Time range of a block cut from the TSDB head (Prometheus: 2h).
     public var blockDurationNanoseconds: UInt64 = 2 * 3_600 * 1_000_000_000
@@ -58,7 +61,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
         let fullRoot = root
         root = root.filter { !ScrapeConfiguration.topLevelKeys.contains($0.key) }
         let reader = YAMLReader(source: source)
-        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb"], at: "")
+        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb", "logs"], at: "")
         if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
         if let value = try reader.string(root, "http_address") { configuration.httpAddress = try reader.address(value, key: "http_address") }
         if let value = try reader.string(root, "otlp_grpc_address") { configuration.otlpGRPCAddress = try reader.address(value, key: "otlp_grpc_address") }
@@ -98,6 +101,15 @@ public struct LoupeConfiguration: Sendable, Equatable {
             }
             if let value = try reader.string(limits, "max_request_bytes") { configuration.maximumRequestBytes = try reader.bytes(value, key: "limits.max_request_bytes") }
             if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
+        }
+        if let logs = try reader.mapping(root, "logs") {
+            try reader.checkKeys(logs, allowed: ["otlp_stream_labels"], at: "logs.")
+            if let value = logs["otlp_stream_labels"] {
+                guard let names = value as? [String], names.allSatisfy({ !$0.isEmpty }) else {
+                    throw Error(description: "\(source): logs.otlp_stream_labels must be a list of resource attribute names")
+                }
+                configuration.otlpLogStreamLabels = names
+            }
         }
         if let wal = try reader.mapping(root, "wal") {
             try reader.checkKeys(wal, allowed: ["fsync", "fsync_interval", "segment_size"], at: "wal.")

@@ -44,7 +44,8 @@ public struct LoupeRuntime: Sendable {
         let prometheus = try PrometheusStore(directory: metricsDirectory, options: configuration.prometheusStoreOptions, logger: logger)
         pipeline = IngestPipeline(
             wal: wal, stores: .embedded(prometheus: prometheus), retention: configuration.retention,
-            budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger)
+            budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger,
+            otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels))
         maintenance = TSDBMaintenance(pipeline: pipeline, logger: logger)
     }
 

@@ -47,13 +47,23 @@ struct LogQLPipeline: @unchecked Sendable {
             case .regexp(let regex): return .regexp(try RegexpLineParser(regex))
             case .pattern(let pattern): return .pattern(try PatternLineParser(pattern))
             case .unpack: return .unpack(UnpackLineParser())
-            case .lineFormat(let template): return .lineFormat(try LogQLTemplate(template))
+            case .lineFormat(let template):
+                do {
+                    return .lineFormat(try LogQLTemplate(template, name: "line"))
+                } catch {
+                    throw LogQLError(.parse, "invalid line template: \(error.message)")
+                }
             case .labelFormat(let formats):
                 var compiled: [(destination: String, source: LabelFormatSource)] = []
                 for format in formats {
                     switch format.source {
                     case .label(let name): compiled.append((format.destination, .label(name)))
-                    case .template(let text): compiled.append((format.destination, .template(try LogQLTemplate(text))))
+                    case .template(let text):
+                        do {
+                            compiled.append((format.destination, .template(try LogQLTemplate(text, name: "label"))))
+                        } catch {
+                            throw LogQLError(.parse, "invalid label template: \(error.message)")
+                        }
                     }
                 }
                 return .labelFormat(compiled)
