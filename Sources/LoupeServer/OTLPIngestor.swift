@@ -79,6 +79,14 @@ public struct OTLPIngestor: Sendable {
 public struct IngestLimits: Sendable {
     /// The largest request body accepted, compressed or not, and after decompression.
     public var maximumRequestBytes: Int
+    /// Log lines longer than this are refused or cut (Loki push).
+    public var logLineSize: LogLineSizeLimit
+    /// Bytes of log lines per second and tenant (Loki push); nil: no limit.
+    public var logIngestionRate: IngestionRateLimiter?
 
-    public init(maximumRequestBytes: Int = 16 << 20) { self.maximumRequestBytes = maximumRequestBytes }
+    public init(maximumRequestBytes: Int = 16 << 20, logLineSize: LogLineSizeLimit = LogLineSizeLimit(), logIngestionRate: IngestionRateLimiter? = nil) {
+        self.maximumRequestBytes = maximumRequestBytes
+        self.logLineSize = logLineSize
+        self.logIngestionRate = logIngestionRate
+    }
 }

@@ -25,6 +25,10 @@ import Testing
 
     static func encoded(_ text: String) -> String { PromQLWireTestBackend.formEncode(text) }
 
+    static func jsonString(_ text: String) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: [text]), as: UTF8.self).dropFirst().dropLast().description
+    }
+
     @Test func pushThenQueryStreamsLabelsSeriesAndStats() async throws {
         try await TestServer.with { server in
             let t0 = Self.base

@@ -20,6 +20,12 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// Active Prometheus series per tenant; writes creating more are refused with 400.
     public var maximumSeriesPerTenant = 1_000_000
     public var walSyncPolicy = WALSyncPolicy.groupCommit
+    /// Loki push: lines longer than this are refused (or cut with `logLineTruncate`); 0: no limit.
+    public var maximumLogLineBytes = 256 << 10
+    public var logLineTruncate = false
+    /// Loki push: bytes of lines per second and tenant (0: no limit), and the burst allowed.
+    public var logIngestionRateBytes = 0
+    public var logIngestionBurstBytes = 0
     /// OTLP resource attributes that become Loki stream labels (`logs.otlp_stream_labels`); the
     /// other attributes become structured metadata.
     public var otlpLogStreamLabels = OTLPLogsToStreams.defaultStreamLabelAttributes
@@ -92,7 +98,26 @@ public struct LoupeConfiguration: Sendable, Equatable {
         }
         if let value = try reader.string(root, "log_level") { configuration.logLevel = try parseLogLevel(value, source: "\(source): log_level") }
         if let limits = try reader.mapping(root, "limits") {
-            try reader.checkKeys(limits, allowed: ["max_request_bytes", "memory_budget_bytes", "max_series_per_tenant"], at: "limits.")
+            try reader.checkKeys(
+                limits,
+                allowed: [
+                    "max_request_bytes", "memory_budget_bytes", "max_series_per_tenant", "max_line_size", "max_line_size_truncate",
+                    "ingestion_rate_mb", "ingestion_burst_size_mb",
+                ], at: "limits.")
+            if let value = try reader.string(limits, "max_line_size") {
+                configuration.maximumLogLineBytes = value == "0" ? 0 : try reader.bytes(value, key: "limits.max_line_size")
+            }
+            if let value = limits["max_line_size_truncate"] {
+                guard let truncate = value as? Bool else { throw Error(description: "\(source): limits.max_line_size_truncate must be true or false") }
+                configuration.logLineTruncate = truncate
+            }
+            for (key, keyPath) in [("ingestion_rate_mb", \LoupeConfiguration.logIngestionRateBytes), ("ingestion_burst_size_mb", \LoupeConfiguration.logIngestionBurstBytes)] {
+                guard let value = try reader.string(limits, key) else { continue }
+                guard let megabytes = Double(value), megabytes >= 0, megabytes.isFinite else {
+                    throw Error(description: "\(source): limits.\(key): \"\(value)\" is not a number of megabytes per second")
+                }
+                configuration[keyPath: keyPath] = Int(megabytes * 1_048_576)
+            }
             if let value = try reader.string(limits, "max_series_per_tenant") {
                 guard let count = Int(value), count > 0 else {
                     throw Error(description: "\(source): limits.max_series_per_tenant: \"\(value)\" is not a positive whole number")

@@ -62,7 +62,14 @@ public struct LoupeRuntime: Sendable {
             "duration": "\(ContinuousClock.now - started)",
         ])
 
-        let ingestor = OTLPIngestor(pipeline: pipeline, limits: IngestLimits(maximumRequestBytes: configuration.maximumRequestBytes))
+        let rate = configuration.logIngestionRateBytes
+        let ingestor = OTLPIngestor(
+            pipeline: pipeline,
+            limits: IngestLimits(
+                maximumRequestBytes: configuration.maximumRequestBytes,
+                logLineSize: LogLineSizeLimit(maximumBytes: configuration.maximumLogLineBytes, truncate: configuration.logLineTruncate),
+                logIngestionRate: rate > 0
+                    ? IngestionRateLimiter(bytesPerSecond: Double(rate), burstBytes: Double(max(configuration.logIngestionBurstBytes, rate))) : nil))
         let pipeline = self.pipeline
         let scraper = ScrapeManager(
             configuration: self.configuration.scrape,

@@ -66,7 +66,7 @@ struct LokiPushRoutes: Sendable {
             return refuse(.serviceUnavailable, error.code.rawValue, error.message, retryAfter: error.retryAfterSeconds)
         }
         defer { pipeline.release(reservation) }
-        let streams: [LogStream]
+        var streams: [LogStream]
         do {
             streams = isJSON ? try LokiPush.decodeJSON(body) : try LokiPush.decodeProtobuf(body)
         } catch {
@@ -74,6 +74,27 @@ struct LokiPushRoutes: Sendable {
         }
         for (index, stream) in streams.enumerated() where stream.labels.isEmpty && !stream.entries.isEmpty {
             return refuse(.badRequest, "bad_request", "streams[\(index)]: a stream needs at least one label")
+        }
+        do {
+            _ = try limits.logLineSize.apply(to: &streams)
+        } catch {
+            return refuse(.badRequest, "line_too_long", error.description)
+        }
+        if let limiter = limits.logIngestionRate {
+            var lines = 0
+            var bytes = 0
+            for stream in streams {
+                lines += stream.entries.count
+                for entry in stream.entries { bytes += entry.line.utf8.count }
+            }
+            do {
+                try limiter.admit(bytes, tenant: tenant)
+            } catch {
+                return refuse(
+                    .tooManyRequests, "rate_limited",
+                    "Ingestion rate limit exceeded for user \(tenant) (limit: \(Int(limiter.bytesPerSecond)) bytes/sec) while attempting to ingest '\(lines)' lines totaling '\(bytes)' bytes, reduce log volume or contact your Loupe administrator to see if the limit can be increased",
+                    retryAfter: error.retryAfterSeconds)
+            }
         }
         let receipt: LokiIngestReceipt
         do {
