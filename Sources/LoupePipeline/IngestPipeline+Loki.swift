@@ -14,7 +14,9 @@ public struct LokiIngestReceipt: Sendable, Equatable {
 extension IngestPipeline {
     /// Makes log streams durable (one WAL record: the push as protobuf, snappy-compressed) and
     /// adds them to the log store; acknowledged only once the record's group is fsynced.
-    public func ingestLoki(_ streams: [LogStream], tenant: Tenant, requestBytes: Int) async throws(IngestError) -> LokiIngestReceipt {
+    public func ingestLoki(
+        _ streams: [LogStream], tenant: Tenant, requestBytes: Int, via ingestProtocol: IngestProtocol = .lokiPush
+    ) async throws(IngestError) -> LokiIngestReceipt {
         var streams = streams
         var tooOld = 0
         if let cutoff = retention.cutoff(nowUnixNano: clockNowUnixNano()).map({ Int64(clamping: $0) }) {
@@ -46,7 +48,7 @@ extension IngestPipeline {
                 throw refusal(for: error, signal: .logs, tenant: tenant)
             }
         }
-        telemetry.recordAccepted(signal: .logs, via: .lokiPush, items: count, bytes: requestBytes)
+        telemetry.recordAccepted(signal: .logs, via: ingestProtocol, items: count, bytes: requestBytes)
         let message = tooOld > 0 ? "\(tooOld) entries were refused: older than the retention period of \(retention)" : ""
         return LokiIngestReceipt(accepted: count, tooOld: tooOld, message: message)
     }

@@ -5,4 +5,5 @@ public enum IngestProtocol: String, Sendable, CaseIterable {
     case otlpHTTPJSON = "otlp_http_json"
     case prometheusRemoteWrite = "prometheus_remote_write"
     case lokiPush = "loki_push"
+    case elasticsearchBulk = "elasticsearch_bulk"
 }

@@ -21,6 +21,7 @@ public enum HTTPServers {
         RemoteWriteRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         LokiPushRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         LokiQueryRoutes(store: ingestor.pipeline.stores.logStreams).register(on: router)
+        ElasticsearchRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         let prometheusAPI = PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus)
         prometheusAPI.register(on: router)
         PrometheusQueryRoutes(store: ingestor.pipeline.stores.prometheus).register(on: router, api: prometheusAPI)
