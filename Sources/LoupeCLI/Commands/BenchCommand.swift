@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks and load generators. Build with -c release for meaningful figures.",
-        subcommands: [OTLPBench.self, RemoteWriteBench.self, DecodeBench.self, ChunksBench.self, IngestPathBench.self])
+        subcommands: [OTLPBench.self, RemoteWriteBench.self, LogsBench.self, DecodeBench.self, ChunksBench.self, IngestPathBench.self])
 }
 
 struct OTLPBench: AsyncParsableCommand {
@@ -140,5 +140,43 @@ struct DecodeBench: ParsableCommand {
 
     func run() {
         print(DecodeBenchmark(spanCount: spans, attributesPerSpan: attributes, iterations: iterations).run().report)
+    }
+}
+
+struct LogsBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Push realistic Kubernetes logs (JSON, logfmt, access lines) to a Loki push endpoint and report MiB/s of lines.",
+        discussion: """
+            Works against Loupe (http://127.0.0.1:8080/loki/api/v1/push) or Loki. Requests are snappy protobuf, \
+            built before the clock starts; the entries span --span-seconds ending now.
+            """)
+
+    @Option(help: "Loki push URL.")
+    var endpoint: String
+
+    @Option(help: "MiB of log lines to send.")
+    var mib: Int = 256
+
+    @Option(help: "Concurrent connections, each with one request in flight.")
+    var concurrency: Int = 4
+
+    @Option(help: "KiB of lines per request.")
+    var requestKib: Int = 1024
+
+    @Option(help: "Seconds of history the entries span, ending now.")
+    var spanSeconds: Int = 3_600
+
+    @Option(help: "Tenant (X-Scope-OrgID).")
+    var tenant: String?
+
+    func validate() throws {
+        guard mib > 0, concurrency > 0, requestKib > 0, spanSeconds > 0 else { throw ValidationError("--mib, --concurrency, --request-kib and --span-seconds must be positive") }
+    }
+
+    func run() async throws {
+        let result = try await LogsLoadGenerator(options: .init(
+            endpoint: endpoint, totalBytes: mib << 20, concurrency: concurrency, requestBytes: requestKib << 10, spanSeconds: spanSeconds, tenant: tenant)).run()
+        print(result.report)
     }
 }

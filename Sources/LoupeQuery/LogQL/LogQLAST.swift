@@ -254,6 +254,13 @@ public struct LogQLRangeAggregation: Sendable, Equatable {
 
     public var operation: Operation
     public var range: LogQLLogRange
+    /// Whether summing its series before it or after it gives the same result.
+    var isLinear: Bool {
+        switch operation {
+        case .countOverTime, .rate, .bytesOverTime, .bytesRate, .sumOverTime: return true
+        default: return false
+        }
+    }
     /// `quantile_over_time`'s φ.
     public var parameter: Double?
     public var grouping: LogQLGrouping?

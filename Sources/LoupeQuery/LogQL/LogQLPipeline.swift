@@ -1,5 +1,13 @@
 import LoupeModel
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A log pipeline compiled once per query: regexes, patterns, templates and parsers built, then
 /// run on every selected entry in order. A stage either drops the entry or passes it on, possibly
 /// with a new line and changed labels.
@@ -212,12 +220,39 @@ struct CompiledLineFilter: @unchecked Sendable {
         self.alternatives = alternatives
     }
 
+    /// Substring search: `memchr` to the next candidate first byte, then `memcmp` (the generic
+    /// collection search was many times slower on long lines).
+    static func contains(_ line: String, _ needle: String) -> Bool {
+        if needle.isEmpty { return true }
+        var line = line
+        var needle = needle
+        return line.withUTF8 { (haystack: UnsafeBufferPointer<UInt8>) -> Bool in
+            needle.withUTF8 { (pattern: UnsafeBufferPointer<UInt8>) -> Bool in
+                search(UnsafeRawBufferPointer(haystack), UnsafeRawBufferPointer(pattern))
+            }
+        }
+    }
+
+    static func search(_ haystack: UnsafeRawBufferPointer, _ pattern: UnsafeRawBufferPointer) -> Bool {
+        guard pattern.count <= haystack.count, let base = haystack.baseAddress, let needle = pattern.baseAddress else { return false }
+        let firstByte = Int32(pattern[0])
+        let lastStart = haystack.count - pattern.count
+        var start = 0
+        while start <= lastStart {
+            guard let found = memchr(base + start, firstByte, lastStart - start + 1) else { return false }
+            let offset = UnsafeRawPointer(found) - base
+            if memcmp(base + offset, needle, pattern.count) == 0 { return true }
+            start = offset + 1
+        }
+        return false
+    }
+
     func matches(_ line: String) -> Bool {
         var any = false
         for alternative in alternatives {
             let hit: Bool
             switch alternative {
-            case .substring(let text): hit = text.isEmpty || line.utf8.firstRange(of: text.utf8) != nil
+            case .substring(let text): hit = Self.contains(line, text)
             case .regex(let regex): hit = regex.matches(line)
             case .pattern(let pattern): hit = pattern.matches(line)
             case .ip(let matcher): hit = matcher.matchesAny(in: line)

@@ -101,6 +101,29 @@ import Testing
         }
     }
 
+    @Test func summingGroupsEarlyGivesTheSameAnswer() throws {
+        // `sum by (...)` right around a count reduces the samples to the groups at once; the
+        // parenthesized form takes the general path. Both must agree, and errors still surface.
+        let engine = LogQLEngine()
+        for grouping in ["by (level)", "without (status, msg, request_id)"] {
+            let reduced = try engine.rangeQuery(
+                #"sum \#(grouping) (count_over_time({app="api"} | json [30s]))"#, start: 0, end: 80 * Self.second, step: 10 * Self.second,
+                queryable: Self.queryable)
+            let general = try engine.rangeQuery(
+                #"sum \#(grouping) ((count_over_time({app="api"} | json [30s])))"#, start: 0, end: 80 * Self.second, step: 10 * Self.second,
+                queryable: Self.queryable)
+            #expect(reduced == general)
+            guard case .matrix(let series) = reduced.value else {
+                Issue.record("expected a matrix")
+                continue
+            }
+            #expect(!series.isEmpty)
+        }
+        #expect(throws: LogQLError.self) {
+            try engine.instantQuery(#"sum by (level) (count_over_time({app="web"} | json [1m]))"#, at: 70 * Self.second, queryable: Self.queryable)
+        }
+    }
+
     @Test func instantLogQueriesAreRefused() {
         #expect(throws: LogQLError.self) {
             try LogQLEngine().instantQuery(#"{app="web"}"#, at: 70 * Self.second, queryable: Self.queryable)

@@ -108,11 +108,12 @@ public struct LogQLEngine: Sendable {
     // MARK: Metric queries
 
     func evaluateMetric(_ expression: LogQLExpression, grid: [Int64], instant: Bool, queryable: some LogQLQueryable) throws(LogQLError) -> LogQLResult {
-        var leaves: [LogQLRangeAggregation] = []
+        var leaves: [LogQLToPromQL.Leaf] = []
         let promQL = LogQLToPromQL.translate(expression, leaves: &leaves)
         var leafSeries: [[LogQLRangeEvaluator.Series]] = []
         for leaf in leaves {
-            leafSeries.append(try LogQLRangeEvaluator(aggregation: leaf, grid: grid).evaluate(queryable, limits: options))
+            leafSeries.append(
+                try LogQLRangeEvaluator(aggregation: leaf.aggregation, grid: grid, reduction: leaf.reduction).evaluate(queryable, limits: options))
         }
         let gridMilliseconds = grid.map { $0 / 1_000_000 }
 

@@ -14,6 +14,8 @@ struct LogQLRangeEvaluator {
     let aggregation: LogQLRangeAggregation
     /// Step times, nanoseconds, ascending.
     let grid: [Int64]
+    /// Labels each sample is reduced to right away (see `LogQLToPromQL.Leaf`); nil keeps them all.
+    var reduction: LogQLGrouping? = nil
 
     func evaluate(_ queryable: some LogQLQueryable, limits: LogQLEngine.Options) throws(LogQLError) -> [Series] {
         let logRange = aggregation.range
@@ -58,18 +60,21 @@ struct LogQLRangeEvaluator {
                     default: value = 1
                     }
                 }
+                if let reduction {
+                    // Errors are caught before the labels that carry them are reduced away.
+                    if let kind = builder.error {
+                        throw Self.pipelineError(kind: kind, labels: builder.labels())
+                    }
+                    let names = Set(reduction.labels)
+                    let labels = builder.labels()
+                    samplesByLabels[reduction.without ? labels.removing(names) : labels.keeping(names), default: []].append((entry.timestamp, value))
+                    continue
+                }
                 samplesByLabels[builder.labels(), default: []].append((entry.timestamp, value))
             }
         }
         for labels in samplesByLabels.keys {
-            if let kind = labels[LogQLLabelsBuilder.errorLabel] {
-                throw LogQLError(
-                    .pipeline,
-                    "pipeline error: '\(kind)' for series: '\(labels.logQLDescription)'.\n"
-                        + "Use a label filter to intentionally skip this error. (e.g | __error__!=\"\(kind)\").\n"
-                        + "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
-                        + "The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n")
-            }
+            if let kind = labels[LogQLLabelsBuilder.errorLabel] { throw Self.pipelineError(kind: kind, labels: labels) }
         }
 
         if aggregation.operation == .absentOverTime {
@@ -110,6 +115,15 @@ struct LogQLRangeEvaluator {
             if any { result.append(Series(labels: labels, values: values)) }
         }
         return result
+    }
+
+    static func pipelineError(kind: String, labels: Labels) -> LogQLError {
+        LogQLError(
+            .pipeline,
+            "pipeline error: '\(kind)' for series: '\(labels.logQLDescription)'.\n"
+                + "Use a label filter to intentionally skip this error. (e.g | __error__!=\"\(kind)\").\n"
+                + "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
+                + "The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )\n")
     }
 
     /// `absent_over_time`: 1 at the steps where no sample falls in the window, labelled with the

@@ -6,16 +6,38 @@
 /// scalars gets `bool` (LogQL gives 0 or 1 there; PromQL requires the modifier), `sort` and
 /// `sort_desc` are functions, and `approx_topk` is `topk` (exact, so never less accurate).
 enum LogQLToPromQL {
+    /// A range aggregation to evaluate, and the grouping its samples may be reduced to at once:
+    /// under `sum by (...)`/`sum without (...)` a linear range aggregation (counts, rates, bytes,
+    /// sums) gives the same result whether its series are summed before or after, and reducing
+    /// first keeps one series per group instead of one per distinct parsed label set (Loki's
+    /// parser hints serve the same end).
+    struct Leaf {
+        var aggregation: LogQLRangeAggregation
+        var reduction: LogQLGrouping?
+    }
+
     static func translate(_ expression: LogQLExpression, leaves: inout [LogQLRangeAggregation]) -> String {
+        var described: [Leaf] = []
+        let text = translate(expression, leaves: &described)
+        leaves = described.map(\.aggregation)
+        return text
+    }
+
+    static func translate(_ expression: LogQLExpression, leaves: inout [Leaf]) -> String {
         switch expression {
         case .logs:
             // The parser refuses log queries inside metric queries.
             return "vector(0)"
         case .rangeAggregation(let aggregation):
-            leaves.append(aggregation)
+            leaves.append(Leaf(aggregation: aggregation, reduction: nil))
             return "{\(LogQLLeafQueryable.leafLabel)=\"\(leaves.count - 1)\"}"
         case .vectorAggregation(let aggregation):
             let inner = translate(aggregation.expression, leaves: &leaves)
+            if aggregation.operation == .sum, let grouping = aggregation.grouping, case .rangeAggregation(let range) = aggregation.expression,
+                range.isLinear, range.grouping == nil
+            {
+                leaves[leaves.count - 1].reduction = grouping
+            }
             switch aggregation.operation {
             case .sort: return "sort(\(inner))"
             case .sortDescending: return "sort_desc(\(inner))"
