@@ -68,6 +68,9 @@ import Testing
             #expect((stats as? [String: Any])?["streams"] as? Int == 2)
             #expect((stats as? [String: Any])?["entries"] as? Int == 3)
 
+            let (_, formatted) = try await Self.get(server, "/loki/api/v1/format_query?query=\(Self.encoded(#"sum by(app)(count_over_time({env="prod"}|="GET"[1m]))"#))")
+            #expect((formatted as? [String: Any])?["data"] as? String == #"sum by (app) (count_over_time({env="prod"} |= "GET" [1m]))"#)
+
             // Tenants are apart.
             let (_, other) = try await Self.get(server, "/loki/api/v1/labels?\(range)", tenant: "team-b")
             #expect((other as? [String: Any])?["data"] as? [String] == [])

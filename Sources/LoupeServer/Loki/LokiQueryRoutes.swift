@@ -43,6 +43,13 @@ struct LokiQueryRoutes: Sendable {
                 }
                 router.on("\(prefix)/series", method: method) { request, _ in await respond(request) { try series($0, $1) } }
                 router.on("\(prefix)/index/stats", method: method) { request, _ in await respond(request, wrapped: false) { try stats($0, $1) } }
+                router.on("\(prefix)/format_query", method: method) { request, _ in
+                    await respond(request) { parameters, _ in
+                        var json = PrometheusJSON()
+                        json.string(LogQLPrinter.print(try Self.parse(try Self.required("query", parameters))))
+                        return json
+                    }
+                }
             }
         }
     }
