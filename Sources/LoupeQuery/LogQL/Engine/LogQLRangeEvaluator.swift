@@ -37,6 +37,8 @@ struct LogQLRangeEvaluator {
             throw LogQLError(.execution, "reading logs: \(error)")
         }
 
+        let reductionNames = Set(reduction?.labels ?? [])
+        let sortedReductionNames = reductionNames.sorted { Labels.compareBytes($0, $1) < 0 }
         // Samples per output label set, before grouping.
         var samplesByLabels: [Labels: [(timestamp: Int64, value: Double)]] = [:]
         var builder = LogQLLabelsBuilder(stream: Labels(), metadata: Labels())
@@ -65,9 +67,14 @@ struct LogQLRangeEvaluator {
                     if let kind = builder.error {
                         throw Self.pipelineError(kind: kind, labels: builder.labels())
                     }
-                    let names = Set(reduction.labels)
-                    let labels = builder.labels()
-                    samplesByLabels[reduction.without ? labels.removing(names) : labels.keeping(names), default: []].append((entry.timestamp, value))
+                    let key: Labels
+                    if reduction.without {
+                        key = builder.labels().removing(reductionNames)
+                    } else {
+                        // Only the grouping labels are looked up: no full label set per entry.
+                        key = Labels(presorted: sortedReductionNames.compactMap { name in builder.value(name).map { Label(name, $0) } })
+                    }
+                    samplesByLabels[key, default: []].append((entry.timestamp, value))
                     continue
                 }
                 samplesByLabels[builder.labels(), default: []].append((entry.timestamp, value))
