@@ -1,5 +1,4 @@
 import LoupeModel
-import LoupeWire
 
 /// OTLP log records as Loki streams, the way Loki's OTLP endpoint maps them, so LogQL queries
 /// them like pushed logs:
@@ -77,62 +76,7 @@ public struct OTLPLogsToStreams: Sendable {
         return name
     }
 
-    /// A value as text: strings as they are, the rest as JSON.
-    static func text(_ value: AnyValue) -> String {
-        switch value {
-        case .string(let string): return string
-        default:
-            var out = ""
-            appendJSON(value, to: &out)
-            return out
-        }
-    }
-
-    static func appendJSON(_ value: AnyValue, to out: inout String) {
-        switch value {
-        case .empty: out += "null"
-        case .string(let string): appendQuoted(string, to: &out)
-        case .bool(let bool): out += bool ? "true" : "false"
-        case .int(let int): out += String(int)
-        case .double(let double): out += double.isFinite ? (double == double.rounded() && abs(double) < 1e15 ? String(Int64(double)) : String(double)) : "\"\(double)\""
-        case .bytes(let bytes): appendQuoted(JSONBase64.encode(bytes), to: &out)
-        case .array(let values):
-            out += "["
-            for (index, element) in values.enumerated() {
-                if index > 0 { out += "," }
-                appendJSON(element, to: &out)
-            }
-            out += "]"
-        case .keyValueList(let pairs):
-            out += "{"
-            for (index, pair) in pairs.enumerated() {
-                if index > 0 { out += "," }
-                appendQuoted(pair.key, to: &out)
-                out += ":"
-                appendJSON(pair.value, to: &out)
-            }
-            out += "}"
-        }
-    }
-
-    static func appendQuoted(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
+    /// A value as text, as the OpenTelemetry collector's `AsString` gives it: strings as they are,
+    /// numbers and booleans in decimal, bytes in base64, arrays and maps as JSON.
+    static func text(_ value: AnyValue) -> String { OTLPToPrometheus.attributeValueString(value) }
 }

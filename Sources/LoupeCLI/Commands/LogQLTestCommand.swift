@@ -17,21 +17,9 @@ struct LogQLTestCommand: ParsableCommand {
     var showFailures: Int = 5
 
     func run() throws {
-        var passed = 0
-        var total = 0
-        for file in files {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot read \(file): \(error.localizedDescription)")
-            }
-            let report = LogQLTestRunner.run(fileText: text, file: (file as NSString).lastPathComponent)
-            print(report.summary(maxFailures: showFailures))
-            passed += report.passed
-            total += report.total
+        try ConformanceFileRunner.run(files: files) { text, name in
+            let report = LogQLTestRunner.run(fileText: text, file: name)
+            return (report.summary(maxFailures: showFailures), report.passed, report.total)
         }
-        print("\(passed) passed, \(total - passed) failed")
-        if passed != total { throw ExitCode(1) }
     }
 }

@@ -17,6 +17,16 @@ struct PromQLTestCommand: ParsableCommand {
     var showFailures: Int = 5
 
     func run() throws {
+        try ConformanceFileRunner.run(files: files) { text, name in
+            let report = PromQLTestRunner.run(fileText: text, file: name)
+            return (report.summary(maxFailures: showFailures), report.passed, report.total)
+        }
+    }
+}
+
+/// Runs script files one by one, prints each file's summary and the total, and fails when any eval did.
+enum ConformanceFileRunner {
+    static func run(files: [String], _ body: (_ text: String, _ name: String) -> (summary: String, passed: Int, total: Int)) throws {
         var passed = 0
         var total = 0
         for file in files {
@@ -26,10 +36,10 @@ struct PromQLTestCommand: ParsableCommand {
             } catch {
                 throw ValidationError("cannot read \(file): \(error.localizedDescription)")
             }
-            let report = PromQLTestRunner.run(fileText: text, file: (file as NSString).lastPathComponent)
-            print(report.summary(maxFailures: showFailures))
-            passed += report.passed
-            total += report.total
+            let outcome = body(text, (file as NSString).lastPathComponent)
+            print(outcome.summary)
+            passed += outcome.passed
+            total += outcome.total
         }
         print("\(passed) passed, \(total - passed) failed")
         if passed != total { throw ExitCode(1) }

@@ -1,6 +1,6 @@
 /// Base64 for OTLP/JSON `bytes` fields: decodes the standard and URL-safe alphabets, with or
 /// without padding; encodes the standard alphabet with padding (protobuf's JSON mapping).
-public enum JSONBase64 {
+enum JSONBase64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Sextet values; 0xFF marks bytes outside both alphabets. `+`/`-` are 62, `/`/`_` are 63.
@@ -55,14 +55,7 @@ public enum JSONBase64 {
     }
 
     /// Appends the padded standard base64 of `bytes` to `out`.
-    /// Standard base64 with padding, as text.
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        encode(bytes, into: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    public static func encode(_ bytes: [UInt8], into out: inout [UInt8]) {
+    static func encode(_ bytes: [UInt8], into out: inout [UInt8]) {
         alphabet.withUnsafeBufferPointer { alphabet in
             var index = 0
             let count = bytes.count
