@@ -20,7 +20,8 @@ t1=$(awk '{print $14+$15}' /proc/$SP/stat)
 cat $work/gen.out
 echo "server CPU seconds during ingest: $(awk -v t=$((t1-t0)) 'BEGIN{printf "%.2f", t/100}')"
 echo "VmHWM: $(grep VmHWM /proc/$SP/status)  VmRSS: $(grep VmRSS /proc/$SP/status)"
-echo "data dir: $(du -sb $work/data | cut -f1) bytes; wal: $(du -sb $work/data/wal 2>/dev/null | cut -f1)"
+sleep 12 # one log maintenance pass (every 10 s) writes the cut blocks
+echo "data dir: $(du -sb $work/data | cut -f1) bytes; log blocks: $(du -sb $work/data/logs | cut -f1); wal: $(du -sb $work/data/wal 2>/dev/null | cut -f1)"
 NOW=$(date +%s%N); START=$((NOW - 4000*1000000000))
 for q in '{app="checkout"} |= "rare-token"' 'sum by (level) (count_over_time({namespace="payments"} | json [1m]))' '{namespace="shop"} |= "rare-token"'; do
   for rep in 1 2 3; do
@@ -30,4 +31,7 @@ for q in '{app="checkout"} |= "rare-token"' 'sum by (level) (count_over_time({na
     echo "query [$q] rep $rep: $(( (e-s)/1000000 )) ms, status $code, $(head -c 150 $work/q.json | tr -d '\n')"
   done
 done
-kill $SP; wait $SP 2>/dev/null
+# A graceful stop cuts what the heads still hold into blocks (as a long-running server does every
+# `logs.flush_size` or `logs.flush_age`): the data directory then shows the steady-state footprint.
+kill -TERM $SP; wait $SP 2>/dev/null
+echo "after stop: data dir $(du -sb $work/data | cut -f1) bytes; log blocks $(du -sb $work/data/logs | cut -f1); wal $(du -sb $work/data/wal | cut -f1)"

@@ -38,14 +38,18 @@ extension IngestPipeline {
         }
         if count > 0 {
             let payload = Snappy.compress(LokiPush.encodeProtobuf(streams))
-            do throws(StorageError) {
-                let ticket = try wal.enqueue(WALRecord(kind: .lokiPushSnappy, tenant: tenant, timeBounds: bounds, payload: payload))
-                // The store takes the entries while the record's group is written and fsynced;
-                // the sender hears back only once it is durable (and retries on failure).
-                stores.logStreams.append(streams, tenant: tenant)
-                try await ticket.durable()
-            } catch {
-                throw refusal(for: error, signal: .logs, tenant: tenant)
+            // Held from the WAL write until the store has the entries, so a log-head cut never
+            // falls between the two (see CutGate).
+            try await cutGate.shared { () async throws(IngestError) in
+                do throws(StorageError) {
+                    let ticket = try wal.enqueue(WALRecord(kind: .lokiPushSnappy, tenant: tenant, timeBounds: bounds, payload: payload))
+                    // The store takes the entries while the record's group is written and fsynced;
+                    // the sender hears back only once it is durable (and retries on failure).
+                    stores.logStreams.append(streams, tenant: tenant)
+                    try await ticket.durable()
+                } catch {
+                    throw refusal(for: error, signal: .logs, tenant: tenant)
+                }
             }
         }
         telemetry.recordAccepted(signal: .logs, via: ingestProtocol, items: count, bytes: requestBytes)

@@ -107,8 +107,9 @@ public final class IngestPipeline: Sendable {
                     throw IngestError(.internalError, "the \(Data.signal) store failed: \(error)")
                 }
             }
-            // Metrics also feed the Prometheus heads: hold the cut gate from WAL write to head append.
-            if Data.signal == .metrics {
+            // Metrics also feed the Prometheus heads, logs the log heads: hold the cut gate from WAL
+            // write to head append.
+            if Data.signal == .metrics || Data.signal == .logs {
                 try await cutGate.shared { () async throws(IngestError) in try await write() }
             } else {
                 try await write()
@@ -174,11 +175,15 @@ public final class IngestPipeline: Sendable {
         var metrics: [DurableBatch<MetricsData>] = []
         /// Prometheus-bound records in WAL order, and whether each came before the checkpoint's marker.
         var prometheus: [(tenant: Tenant, request: RemoteWriteRequest?, otlp: Int?, beforeCut: Bool)] = []
-        var lokiStreams: [(tenant: Tenant, streams: [LogStream])] = []
+        var lokiStreams: [(tenant: Tenant, streams: [LogStream], beforeCut: Bool)] = []
+        /// Per OTLP logs batch: whether it came before the log checkpoint's marker (its streams are in log blocks).
+        var logsBeforeCut: [Bool] = []
         var undecodable = 0
         var skipped = 0
         let checkpoint = stores.prometheus.checkpoint.withLock { $0 }
         var markerSeen = checkpoint == nil
+        let logCheckpoint = stores.logStreams.checkpoint.withLock { $0 }
+        var logMarkerSeen = logCheckpoint == nil
         let report = try wal.replay { record in
             do {
                 switch record.kind {
@@ -186,6 +191,7 @@ public final class IngestPipeline: Sendable {
                     traces.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeTraces(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
                 case .otlpLogs:
                     logs.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeLogs(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
+                    logsBeforeCut.append(!logMarkerSeen)
                 case .otlpMetrics:
                     metrics.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeMetrics(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
                     prometheus.append((record.tenant, nil, metrics.count - 1, !markerSeen))
@@ -201,7 +207,11 @@ public final class IngestPipeline: Sendable {
                         ? record.payload : try Snappy.decompress(record.payload, maximumOutputBytes: 1 << 30)
                     prometheus.append((record.tenant, try RemoteWriteV1.decode(payload), nil, !markerSeen))
                 case .lokiPushSnappy:
-                    lokiStreams.append((record.tenant, try LokiPush.decodeProtobuf(try Snappy.decompress(record.payload, maximumOutputBytes: 1 << 30))))
+                    lokiStreams.append((
+                        record.tenant, try LokiPush.decodeProtobuf(try Snappy.decompress(record.payload, maximumOutputBytes: 1 << 30)),
+                        !logMarkerSeen))
+                case .logHeadCut:
+                    if let logCheckpoint, HeadCheckpoint.cutID(fromMarker: record.payload) == logCheckpoint.cutID { logMarkerSeen = true }
                 case .prometheusHeadCut:
                     if let checkpoint, HeadCheckpoint.cutID(fromMarker: record.payload) == checkpoint.cutID { markerSeen = true }
                 }
@@ -236,10 +246,14 @@ public final class IngestPipeline: Sendable {
             logger.info("WAL records already in TSDB blocks were skipped", metadata: ["records": "\(skipped)"])
         }
         let logCutoff = retention.cutoff(nowUnixNano: clock.nowUnixNano()).map { Int64(clamping: $0) }
-        for (tenant, streams) in lokiStreams {
+        // Log records before the log checkpoint's marker are in log blocks; without the marker in
+        // the log (its segment went), every remaining record came after it.
+        for (tenant, streams, beforeCut) in lokiStreams where !(beforeCut && logMarkerSeen) {
             stores.logStreams.append(streams, tenant: tenant)
         }
-        for batch in logs { stores.logStreams.append(otlpLogStreams.convert(batch.data), tenant: batch.tenant) }
+        for (batch, beforeCut) in zip(logs, logsBeforeCut) where !(beforeCut && logMarkerSeen) {
+            stores.logStreams.append(otlpLogStreams.convert(batch.data), tenant: batch.tenant)
+        }
         if let logCutoff { stores.logStreams.removeEntries(olderThan: logCutoff) }
         for batch in traces { try await stores.append(batch) }
         for batch in logs { try await stores.append(batch) }

@@ -78,15 +78,9 @@ public final class TSDBMaintenance: Sendable {
         return true
     }
 
-    /// Deletes WAL segments that hold nothing but Prometheus samples the blocks now have: written
-    /// before the checkpoint's marker, every sample older than every tenant's cut time. Segments
-    /// with OTLP records stay (the OTLP stores are rebuilt from them).
     private func truncateWAL(after checkpoint: HeadCheckpoint, _ report: inout TSDBMaintenanceReport) {
-        guard let oldestCut = checkpoint.maxTimes.values.min(), oldestCut > 0 else { return }
         do {
-            report.walBytesFreed += try pipeline.wal.removeSegments(
-                before: checkpoint.walSegmentsBefore, containingOnly: [.prometheusWriteRequest, .prometheusWriteRequestSnappy, .prometheusHeadCut],
-                olderThan: UInt64(oldestCut) * 1_000_000)
+            report.walBytesFreed += try pipeline.truncateWAL()
         } catch {
             report.failures.append("truncating the WAL: \(error)")
         }

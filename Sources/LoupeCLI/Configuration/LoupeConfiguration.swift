@@ -29,6 +29,11 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// OTLP resource attributes that become Loki stream labels (`logs.otlp_stream_labels`); the
     /// other attributes become structured metadata.
     public var otlpLogStreamLabels = OTLPLogsToStreams.defaultStreamLabelAttributes
+    /// When log heads are cut into blocks (`logs.flush_size`, `logs.flush_age`) and how much block
+    /// data each tenant keeps (`logs.retention_size_per_tenant`).
+    public var logMaintenance = LogMaintenanceOptions()
+    /// How often the log store checks whether to cut (`logs.maintenance_interval`).
+    public var logMaintenanceIntervalNanoseconds: UInt64 = 10 * 1_000_000_000
     public var walSegmentBytes = 128 << 20
     /// Time range of a block cut from the TSDB head (Prometheus: 2h).
     public var blockDurationNanoseconds: UInt64 = 2 * 3_600 * 1_000_000_000
@@ -128,7 +133,27 @@ public struct LoupeConfiguration: Sendable, Equatable {
             if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
         }
         if let logs = try reader.mapping(root, "logs") {
-            try reader.checkKeys(logs, allowed: ["otlp_stream_labels"], at: "logs.")
+            try reader.checkKeys(
+                logs, allowed: ["otlp_stream_labels", "flush_size", "flush_age", "retention_size_per_tenant", "maintenance_interval"], at: "logs.")
+            func duration(_ key: String) throws(Error) -> UInt64? {
+                guard let value = try reader.string(logs, key) else { return nil }
+                do {
+                    return try DurationText.parseNanoseconds(value)
+                } catch {
+                    throw Error(description: "\(source): logs.\(key): \(error)")
+                }
+            }
+            if let value = try reader.string(logs, "flush_size") {
+                configuration.logMaintenance.flushBytes = max(1, try reader.bytes(value, key: "logs.flush_size"))
+            }
+            if let value = try duration("flush_age") { configuration.logMaintenance.flushAgeNanoseconds = value }
+            if let value = try reader.string(logs, "retention_size_per_tenant") {
+                configuration.logMaintenance.retentionBytesPerTenant = try reader.bytes(value, key: "logs.retention_size_per_tenant")
+            }
+            if let value = try duration("maintenance_interval") {
+                guard value >= 100_000_000 else { throw Error(description: "\(source): logs.maintenance_interval must be at least 100ms") }
+                configuration.logMaintenanceIntervalNanoseconds = value
+            }
             if let value = logs["otlp_stream_labels"] {
                 guard let names = value as? [String], names.allSatisfy({ !$0.isEmpty }) else {
                     throw Error(description: "\(source): logs.otlp_stream_labels must be a list of resource attribute names")

@@ -25,6 +25,8 @@ public struct LoupeRuntime: Sendable {
     public let readiness = Readiness()
     /// Cuts TSDB heads into blocks, compacts them and applies retention.
     public let maintenance: TSDBMaintenance
+    /// Cuts log heads into blocks and frees the WAL behind them.
+    public let logMaintenance: LogMaintenance
     private let shutdown = ShutdownSwitch()
     let logger: Logger
 
@@ -42,11 +44,17 @@ public struct LoupeRuntime: Sendable {
         let wal = try WriteAheadLog(directory: walDirectory, options: walOptions, logger: logger)
         let metricsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("metrics").path
         let prometheus = try PrometheusStore(directory: metricsDirectory, options: configuration.prometheusStoreOptions, logger: logger)
+        let logsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("logs").path
+        let logStreams = try LogStreamStore(directory: logsDirectory)
+        for problem in logStreams.openingProblems {
+            logger.error("a log block could not be opened and was moved aside; the WAL may still hold its entries", metadata: ["problem": "\(problem)"])
+        }
         pipeline = IngestPipeline(
-            wal: wal, stores: .embedded(prometheus: prometheus), retention: configuration.retention,
+            wal: wal, stores: .embedded(prometheus: prometheus, logStreams: logStreams), retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger,
             otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels))
         maintenance = TSDBMaintenance(pipeline: pipeline, logger: logger)
+        logMaintenance = LogMaintenance(pipeline: pipeline, options: configuration.logMaintenance, logger: logger)
     }
 
     /// Replays the WAL, then serves until SIGINT/SIGTERM (or until the task is cancelled).
@@ -96,6 +104,11 @@ public struct LoupeRuntime: Sendable {
         }
         var services: [any Service] = [
             pipeline.wal,
+            // Right after the WAL, so it stops after the listeners (no write in flight) and its
+            // final cut can still write its marker.
+            LogMaintenanceService(
+                maintenance: logMaintenance, interval: .nanoseconds(Int64(clamping: configuration.logMaintenanceIntervalNanoseconds)),
+                clock: ContinuousClock()),
             RetentionService(pipeline: pipeline, clock: ContinuousClock(), logger: logger),
             TSDBMaintenanceService(
                 maintenance: maintenance, interval: .nanoseconds(Int64(clamping: configuration.tsdbMaintenanceIntervalNanoseconds)),

@@ -26,7 +26,16 @@ struct LokiQueryRoutes: Sendable {
         let tenant: Tenant
 
         func select(_ matchers: [LabelMatcher], start: Int64, end: Int64, hints: LogQLSelectionHints) throws -> [LogStream] {
-            store.select(tenant: tenant, matchers: matchers, start: start, end: end)
+            // `|=` filters (plain text, any `or` alternatives) let the store skip chunks by their content index.
+            let required = hints.lineFilters.compactMap { filter -> [String]? in
+                guard filter.op == .contains else { return nil }
+                let texts = filter.values.compactMap { value -> String? in
+                    if case .text(let text) = value, !text.isEmpty { return text }
+                    return nil
+                }
+                return texts.count == filter.values.count ? texts : nil
+            }
+            return try store.select(tenant: tenant, matchers: matchers, start: start, end: end, requiredSubstrings: required)
         }
     }
 

@@ -87,7 +87,7 @@ public struct Stores: Sendable {
     }
 
     /// The embedded stores with a given Prometheus TSDB (on disk, for `loupe up`).
-    public static func embedded(prometheus: PrometheusStore) -> Stores {
-        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: prometheus)
+    public static func embedded(prometheus: PrometheusStore, logStreams: LogStreamStore = LogStreamStore()) -> Stores {
+        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: prometheus, logStreams: logStreams)
     }
 }

@@ -19,6 +19,9 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
     case prometheusWriteRequestSnappy = 6
     /// Log streams in Loki's model: a `logproto.PushRequest` (protobuf), snappy block-compressed.
     case lokiPushSnappy = 7
+    /// A head cut of the log store (payload: the cut id, 8 bytes little-endian). Log records before
+    /// it are in log blocks once the log checkpoint names that cut.
+    case logHeadCut = 8
 
     public init(_ signal: Signal) {
         switch signal {
@@ -33,7 +36,7 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
         switch self {
         case .otlpTraces: .traces
         case .otlpMetrics, .prometheusWriteRequest, .prometheusHeadCut, .prometheusWriteRequestSnappy: .metrics
-        case .otlpLogs, .lokiPushSnappy: .logs
+        case .otlpLogs, .lokiPushSnappy, .logHeadCut: .logs
         }
     }
 }

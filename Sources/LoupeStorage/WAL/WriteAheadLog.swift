@@ -523,6 +523,21 @@ public final class WriteAheadLog: Service, Sendable {
         }
     }
 
+    /// Deletes closed segments in which every record's kind is covered: a coverage applies to
+    /// segments numbered below its `before` whose records are all older than its `olderThan`,
+    /// and covers its `kinds` (what one store has made durable elsewhere). Stores that share a
+    /// segment free it together. Returns the bytes freed.
+    public func removeSegments(coveredBy coverages: [WALSegmentCoverage]) throws(StorageError) -> Int {
+        let masks = coverages.map { coverage in (coverage, coverage.kinds.reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }) }
+        return try removeClosedSegments(reason: "persisted elsewhere") { segment in
+            var covered: UInt32 = 0
+            for (coverage, mask) in masks where segment.sequence < coverage.before && segment.maximumTime < coverage.olderThan {
+                covered |= mask
+            }
+            return segment.kinds & ~covered == 0
+        }
+    }
+
     /// The number of the segment being written (or the next one): records appended from now on land
     /// in it or later ones.
     public var currentSegmentSequence: UInt64 {
@@ -592,5 +607,19 @@ public final class WriteAheadLog: Service, Sendable {
 
     public var statistics: WALStatistics {
         state.withLock { $0.statistics }
+    }
+}
+
+/// What a store has made durable outside the WAL: records of `kinds` in segments numbered below
+/// `before`, when every record of the segment is older than `olderThan` (ns since the epoch).
+public struct WALSegmentCoverage: Sendable, Equatable {
+    public var before: UInt64
+    public var kinds: Set<WALRecordKind>
+    public var olderThan: UInt64
+
+    public init(before: UInt64, kinds: Set<WALRecordKind>, olderThan: UInt64 = .max) {
+        self.before = before
+        self.kinds = kinds
+        self.olderThan = olderThan
     }
 }

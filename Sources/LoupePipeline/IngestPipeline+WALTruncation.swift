@@ -1,0 +1,22 @@
+import LoupeStorage
+
+extension IngestPipeline {
+    /// Deletes WAL segments whose records the stores hold elsewhere: Prometheus samples in TSDB
+    /// blocks (written before the TSDB checkpoint's marker, every sample older than every
+    /// tenant's cut time) and Loki pushes in log blocks (written before the log checkpoint's
+    /// marker). Segments with OTLP records stay: the OTLP stores are rebuilt from them.
+    /// Returns the bytes freed.
+    public func truncateWAL() throws(StorageError) -> Int {
+        var coverages: [WALSegmentCoverage] = []
+        if let checkpoint = stores.prometheus.checkpoint.withLock({ $0 }), let oldestCut = checkpoint.maxTimes.values.min(), oldestCut > 0 {
+            coverages.append(WALSegmentCoverage(
+                before: checkpoint.walSegmentsBefore, kinds: [.prometheusWriteRequest, .prometheusWriteRequestSnappy, .prometheusHeadCut],
+                olderThan: UInt64(oldestCut) * 1_000_000))
+        }
+        if let checkpoint = stores.logStreams.checkpoint.withLock({ $0 }) {
+            coverages.append(WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.lokiPushSnappy, .logHeadCut]))
+        }
+        guard !coverages.isEmpty else { return 0 }
+        return try wal.removeSegments(coveredBy: coverages)
+    }
+}
