@@ -166,7 +166,10 @@ def _load(server, ledger: Ledger, stop: threading.Event, crashing: threading.Eve
 def test_kill_9_during_loki_push_loses_no_acknowledged_entry(loupe_factory):
     rng = random.Random(SEED)
     print(f"Loki push crash test seed: {SEED} (set LOUPE_CRASH_SEED to repeat)")
-    server = loupe_factory.new(retention="0", log_level="info", start=False)
+    # Cuts every 16 KiB of lines and every 200 ms, small WAL segments: kills land during cuts,
+    # block writes, checkpoint saves and WAL truncation too, not only during appends.
+    config = "logs:\n  flush_size: 16KiB\n  maintenance_interval: 200ms\nwal:\n  segment_size: 256KiB\n"
+    server = loupe_factory.new(retention="0", log_level="info", start=False, config=config)
     ledger = Ledger(start_ns=(time.time_ns() - 3_600_000_000_000) // 1_000_000_000 * 1_000_000_000)
     for cycle in range(1, CYCLES + 1):
         server.start()
@@ -183,5 +186,8 @@ def test_kill_9_during_loki_push_loses_no_acknowledged_entry(loupe_factory):
     print(f"{len(ledger.acknowledged())} acknowledged pushes ({acknowledged} entries) all returned exactly; {total} entries in all")
     assert total >= acknowledged
     server.terminate()
+    blocks = list((server.data_dir / "logs").rglob("*.lblk"))
+    assert blocks, "the heads were cut into log blocks"
     server.start()
     assert verify(server, ledger, context="after a clean restart") == total
+    print(f"{len(blocks)} log blocks")
