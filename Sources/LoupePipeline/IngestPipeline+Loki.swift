@@ -51,6 +51,7 @@ extension IngestPipeline {
                     throw refusal(for: error, signal: .logs, tenant: tenant)
                 }
             }
+            logTails.publish(streams, tenant: tenant)
         }
         telemetry.recordAccepted(signal: .logs, via: ingestProtocol, items: count, bytes: requestBytes)
         let message = tooOld > 0 ? "\(tooOld) entries were refused: older than the retention period of \(retention)" : ""

@@ -30,6 +30,8 @@ public final class IngestPipeline: Sendable {
     let logger: Logger
     /// Orders Prometheus head cuts against appends that feed the heads (see `CutGate`).
     public let cutGate = CutGate()
+    /// Live tails of the log streams: fed once entries are acknowledged.
+    public let logTails = LogTailHub()
     /// How OTLP log records become Loki streams (which resource attributes are stream labels).
     public let otlpLogStreams: OTLPLogsToStreams
 
@@ -99,8 +101,12 @@ public final class IngestPipeline: Sendable {
                 do {
                     try await self.stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
                     if let metrics = data as? MetricsData { self.appendToPrometheus(metrics, tenant: tenant) }
-                    // OTLP logs are also streams that LogQL reads.
-                    if let logs = data as? LogsData { self.stores.logStreams.append(self.otlpLogStreams.convert(logs), tenant: tenant) }
+                    // OTLP logs are also streams that LogQL reads (and live tails see).
+                    if let logs = data as? LogsData {
+                        let streams = self.otlpLogStreams.convert(logs)
+                        self.stores.logStreams.append(streams, tenant: tenant)
+                        self.logTails.publish(streams, tenant: tenant)
+                    }
                 } catch {
                     // The batch is in the WAL and comes back on replay; the store failing is an internal fault.
                     self.logger.error("store append failed", metadata: ["signal": "\(Data.signal)", "tenant": "\(tenant)", "error": "\(error)"])

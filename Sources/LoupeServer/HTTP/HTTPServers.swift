@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import LoupePipeline
 import LoupeStorage
@@ -21,6 +22,8 @@ public enum HTTPServers {
         RemoteWriteRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         LokiPushRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         LokiQueryRoutes(store: ingestor.pipeline.stores.logStreams).register(on: router)
+        let tail = LokiTailRoutes(store: ingestor.pipeline.stores.logStreams, hub: ingestor.pipeline.logTails)
+        tail.register(on: router)
         ElasticsearchRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         let prometheusAPI = PrometheusAPIRoutes(store: ingestor.pipeline.stores.prometheus)
         prometheusAPI.register(on: router)
@@ -29,6 +32,8 @@ public enum HTTPServers {
             .register(on: router, loupeVersion: version)
         return Application(
             router: router,
+            // HTTP/1 with a WebSocket upgrade for Loki's live tail; every other request goes to the router.
+            server: .http1WebSocketUpgrade { head, _, _ in tail.shouldUpgrade(head) },
             configuration: ApplicationConfiguration(address: address, serverName: "loupe"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -128,20 +128,22 @@ struct PrometheusAPIRoutes: Sendable {
     /// Query-string parameters merged with an `application/x-www-form-urlencoded` body.
     static func parameters(of request: Request) async throws -> [String: [String]] {
         var parameters: [String: [String]] = [:]
-        func add(_ encoded: Substring) {
-            for pair in encoded.split(separator: "&", omittingEmptySubsequences: true) {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let name = decode(parts[0])
-                let value = parts.count > 1 ? decode(parts[1]) : ""
-                parameters[name, default: []].append(value)
-            }
-        }
-        if let query = request.uri.query { add(Substring(query)) }
+        if let query = request.uri.query { addFormParameters(Substring(query), to: &parameters) }
         if request.method == .post, (request.headers[.contentType] ?? "").hasPrefix("application/x-www-form-urlencoded") {
             let body = try await request.body.collect(upTo: 1 << 20)
-            add(Substring(String(buffer: body)))
+            addFormParameters(Substring(String(buffer: body)), to: &parameters)
         }
         return parameters
+    }
+
+    /// Adds the pairs of a URL query or form body (`a=1&b=x+y`).
+    static func addFormParameters(_ encoded: Substring, to parameters: inout [String: [String]]) {
+        for pair in encoded.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = decode(parts[0])
+            let value = parts.count > 1 ? decode(parts[1]) : ""
+            parameters[name, default: []].append(value)
+        }
     }
 
     static func decode(_ text: Substring) -> String {
