@@ -148,6 +148,18 @@ public indirect enum LogQLLabelFilter: Sendable, Equatable {
     case ip(name: String, equal: Bool, pattern: String)
 }
 
+extension LogQLLabelFilter {
+    /// The labels the filter reads.
+    var labelNames: Set<String> {
+        switch self {
+        case .and(let left, let right), .or(let left, let right): left.labelNames.union(right.labelNames)
+        case .parenthesized(let inner): inner.labelNames
+        case .string(let matcher): [matcher.name]
+        case .number(let name, _, _), .duration(let name, _, _), .bytes(let name, _, _), .ip(let name, _, _): [name]
+        }
+    }
+}
+
 public enum LogQLComparison: String, Sendable, Equatable {
     case equal = "=="
     case notEqual = "!="

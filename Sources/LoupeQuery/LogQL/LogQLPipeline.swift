@@ -26,6 +26,13 @@ struct LogQLPipeline: @unchecked Sendable {
         case drop([LogQLLabelSelection])
         case keep([LogQLLabelSelection])
         case decolorize
+
+        var isParser: Bool {
+            switch self {
+            case .json, .logfmt, .regexp, .pattern, .unpack: true
+            default: false
+            }
+        }
     }
 
     enum LabelFormatSource {
@@ -35,10 +42,28 @@ struct LogQLPipeline: @unchecked Sendable {
 
     let steps: [Step]
 
-    init(_ stages: [LogQLStage]) throws(LogQLError) {
+    /// - Parameter requiredLabels: parser hints, the only labels the query reads after the
+    ///   pipeline (a metric query's grouping); nil when every label matters (log queries).
+    init(_ stages: [LogQLStage], requiredLabels: Set<String>? = nil) throws(LogQLError) {
         var steps: [Step] = []
         for stage in stages {
             steps.append(try Self.compile(stage))
+        }
+        if var required = requiredLabels, let last = steps.lastIndex(where: \.isParser), case .json(let parser) = steps[last] {
+            // Only when nothing after the parser but filters reads labels: a template or another
+            // stage could read any label.
+            var onlyFilters = true
+            for stage in stages[(last + 1)...] {
+                switch stage {
+                case .lineFilter: continue
+                case .labelFilter(let filter): required.formUnion(filter.labelNames)
+                default: onlyFilters = false
+                }
+            }
+            if onlyFilters {
+                required.insert(LogQLLabelsBuilder.errorLabel)
+                steps[last] = .json(parser.restricted(to: required))
+            }
         }
         self.steps = steps
     }

@@ -124,6 +124,62 @@ import Testing
         }
     }
 
+    @Test func parserHintsGiveTheSameAnswerAsFullExtraction() throws {
+        // Under `sum by`, `| json` extracts only the grouping labels (and what later filters and
+        // unwrap read). A no-op line_format after the parser turns the hints off: same answers.
+        let queryable = InMemoryLogQLQueryable(streams: [
+            LogQLStream(
+                labels: ["app": "api", "level": "stream-level"],
+                entries: (1...40).map { i in
+                    LogQLEntry(
+                        timestamp: Int64(i) * Self.second,
+                        line: #"{"level":"\#(["info", "warn", "error"][i % 3])","http":{"status":\#(200 + (i % 4) * 100)},"took":"\#(i)ms","id":"x\#(i)"}"#)
+                }),
+            LogQLStream(
+                labels: ["app": "api", "pod": "b"],
+                entries: (1...40).map { i in
+                    LogQLEntry(timestamp: Int64(i) * Self.second, line: #"{"level":"\#(i % 2 == 0 ? "info" : "debug")","http":{"status":\#(200 + i)},"took":"\#(i * 3)ms"}"#)
+                }),
+        ])
+        let engine = LogQLEngine()
+        let queries = [
+            #"sum by (level) (count_over_time({app="api"} | json %@ [10s]))"#,
+            #"sum by (level_extracted, pod) (count_over_time({app="api"} | json %@ [10s]))"#,
+            #"sum by (level) (count_over_time({app="api"} | json | http_status >= 400 %@ [10s]))"#,
+            #"sum by (pod) (sum_over_time({app="api"} | json %@ | unwrap duration(took) | __error__="" [10s]))"#,
+            #"sum by (level) (rate({app="api"} |= "level" | json | level=~"info|warn" %@ [10s]))"#,
+        ]
+        for query in queries {
+            let hinted = try engine.rangeQuery(
+                query.replacingOccurrences(of: " %@", with: ""), start: 0, end: 45 * Self.second, step: 5 * Self.second, queryable: queryable)
+            let full = try engine.rangeQuery(
+                query.replacingOccurrences(of: "%@", with: #"| line_format "{{__line__}}""#), start: 0, end: 45 * Self.second,
+                step: 5 * Self.second, queryable: queryable)
+            #expect(hinted == full, "\(query)")
+            guard case .matrix(let series) = hinted.value else {
+                Issue.record("expected a matrix for \(query)")
+                continue
+            }
+            #expect(!series.isEmpty, "\(query)")
+        }
+        // The hint is taken: only the required names are extracted.
+        guard case .logs(let selector) = try LogQLParser.parse(#"{app="api"} | json | http_status >= 400"#) else {
+            Issue.record("expected a log selector")
+            return
+        }
+        let stages = selector.stages
+        let pipeline = try LogQLPipeline(stages, requiredLabels: ["level"])
+        var builder = LogQLLabelsBuilder(stream: ["app": "api"], metadata: Labels())
+        var line = #"{"level":"warn","http":{"status":500},"id":"x1"}"#
+        #expect(pipeline.process(line: &line, labels: &builder, timestamp: 0))
+        #expect(builder.labels() == ["app": "api", "level": "warn", "http_status": "500"])
+        // A line the parser fails on still fails the query with hints.
+        let broken = InMemoryLogQLQueryable(streams: [LogQLStream(labels: ["app": "x"], entries: [LogQLEntry(timestamp: Self.second, line: #"{"level":"info""#)])])
+        #expect(throws: LogQLError.self) {
+            try engine.instantQuery(#"sum by (level) (count_over_time({app="x"} | json [1m]))"#, at: 30 * Self.second, queryable: broken)
+        }
+    }
+
     @Test func instantLogQueriesAreRefused() {
         #expect(throws: LogQLError.self) {
             try LogQLEngine().instantQuery(#"{app="web"}"#, at: 70 * Self.second, queryable: Self.queryable)

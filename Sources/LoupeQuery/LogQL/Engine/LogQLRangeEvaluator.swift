@@ -22,7 +22,17 @@ struct LogQLRangeEvaluator {
         let range = logRange.range
         let offset = logRange.offset
         guard let first = grid.first, let last = grid.last else { return [] }
-        let pipeline = try LogQLPipeline(logRange.selector.stages)
+        // Parser hints: under `sum by (...)` only the grouping labels (and what unwrap reads) matter.
+        var requiredLabels: Set<String>?
+        if let reduction, !reduction.without, !(aggregation.grouping?.without ?? false) {
+            var names = Set(reduction.labels).union(aggregation.grouping?.labels ?? [])
+            if let unwrap = logRange.unwrap {
+                names.insert(unwrap.label)
+                for filter in unwrap.filters { names.formUnion(filter.labelNames) }
+            }
+            requiredLabels = names
+        }
+        let pipeline = try LogQLPipeline(logRange.selector.stages, requiredLabels: requiredLabels)
         var unwrapFilters: [CompiledLabelFilter] = []
         for filter in logRange.unwrap?.filters ?? [] { unwrapFilters.append(try CompiledLabelFilter(filter)) }
 

@@ -18,6 +18,10 @@
 /// ("Value looks like object, but can't find closing '}' symbol" for a line that is not an object at all).
 public struct JSONLineParser: Sendable {
     private let extraction: Extraction
+    /// Parser hints: when set, plain `| json` keeps only these (sanitized) names; the query needs
+    /// no others, and not making the rest saves most of the parser's allocations. The whole line
+    /// is still scanned, so errors are found as without hints.
+    private var requiredNames: Set<[UInt8]>?
 
     private enum Extraction: Sendable {
         case allFields
@@ -54,19 +58,34 @@ public struct JSONLineParser: Sendable {
         extraction = .paths(JSONPathSet(parsed))
     }
 
+    /// The same parser extracting only `names` (and the parsed side of `<name>_extracted`) when it
+    /// extracts every field; a parser with paths is returned as it is.
+    func restricted(to names: Set<String>) -> JSONLineParser {
+        guard case .allFields = extraction else { return self }
+        var copy = self
+        var required: Set<[UInt8]> = []
+        for name in names {
+            required.insert(Array(name.utf8))
+            if name.hasSuffix("_extracted") { required.insert(Array(name.utf8.dropLast("_extracted".utf8.count))) }
+        }
+        copy.requiredNames = required
+        return copy
+    }
+
     public func parse(_ line: String) -> LogLineParseOutcome {
         LogLineBytes.withBytes(of: line) { bytes in
             switch extraction {
             case .allFields:
-                return Self.extractAllFields(bytes)
+                return Self.extractAllFields(bytes, only: requiredNames)
             case .paths(let paths):
                 return paths.extract(from: bytes)
             }
         }
     }
 
-    private static func extractAllFields(_ bytes: UnsafeBufferPointer<UInt8>) -> LogLineParseOutcome {
+    private static func extractAllFields(_ bytes: UnsafeBufferPointer<UInt8>, only required: Set<[UInt8]>?) -> LogLineParseOutcome {
         var flattener = JSONFlattener(bytes: bytes)
+        flattener.required = required
         var walker = JSONObjectWalker(scanner: JSONScanner(bytes: bytes))
         do throws(JSONScanFailure) {
             try walker.walkTopLevelObject(recursingInto: true, visitor: &flattener)
@@ -90,6 +109,8 @@ private struct JSONFlattener: JSONMemberVisitor {
     private var name: [UInt8] = []
     private var enclosingNameLengths: [Int] = []
     private var unescaped: [UInt8] = []
+    /// Names to keep (parser hints); nil keeps every one.
+    var required: Set<[UInt8]>?
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -102,6 +123,7 @@ private struct JSONFlattener: JSONMemberVisitor {
         defer { name.removeLast(name.count - enclosingLength) }
         // Loki keeps a label with an empty name here; Prometheus cannot, so it is dropped.
         guard !name.isEmpty else { return }
+        if let required, !required.contains(name) { return }
         // First occurrence wins: Loki skips names it already extracted. Checked before any String is made.
         let (labelName, hash): (String?, UInt64) = name.withUnsafeBufferPointer { nameBytes in
             let hash = ExtractedLabelList.hash(nameBytes)
