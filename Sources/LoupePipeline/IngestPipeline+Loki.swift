@@ -14,8 +14,11 @@ public struct LokiIngestReceipt: Sendable, Equatable {
 extension IngestPipeline {
     /// Makes log streams durable (one WAL record: the push as protobuf, snappy-compressed) and
     /// adds them to the log store; acknowledged only once the record's group is fsynced.
+    /// - Parameter sentSnappyProtobuf: the request body the streams were decoded from, unchanged
+    ///   (a snappy `PushRequest`): the WAL record is then that body, not a re-encoding.
     public func ingestLoki(
-        _ streams: [LogStream], tenant: Tenant, requestBytes: Int, via ingestProtocol: IngestProtocol = .lokiPush
+        _ streams: [LogStream], tenant: Tenant, requestBytes: Int, via ingestProtocol: IngestProtocol = .lokiPush,
+        sentSnappyProtobuf: [UInt8]? = nil
     ) async throws(IngestError) -> LokiIngestReceipt {
         var streams = streams
         var tooOld = 0
@@ -37,7 +40,8 @@ extension IngestPipeline {
             }
         }
         if count > 0 {
-            let payload = Snappy.compress(LokiPush.encodeProtobuf(streams))
+            // Replay decodes the record with the same decoder that produced `streams`.
+            let payload = tooOld == 0 && sentSnappyProtobuf != nil ? sentSnappyProtobuf! : Snappy.compress(LokiPush.encodeProtobuf(streams))
             // Held from the WAL write until the store has the entries, so a log-head cut never
             // falls between the two (see CutGate).
             try await cutGate.shared { () async throws(IngestError) in

@@ -49,6 +49,8 @@ struct LokiPushRoutes: Sendable {
             return refuse(error.status, error.reason, error.message)
         }
         let requestBytes = body.count
+        // The snappy protobuf as sent: the WAL keeps it as it is when nothing is changed.
+        let sentProtobuf = isJSON ? nil : body
         if !isJSON {
             do {
                 body = try Snappy.decompress(body, maximumOutputBytes: limits.maximumRequestBytes)
@@ -75,8 +77,9 @@ struct LokiPushRoutes: Sendable {
         for (index, stream) in streams.enumerated() where stream.labels.isEmpty && !stream.entries.isEmpty {
             return refuse(.badRequest, "bad_request", "streams[\(index)]: a stream needs at least one label")
         }
+        let truncated: Int
         do {
-            _ = try limits.logLineSize.apply(to: &streams)
+            truncated = try limits.logLineSize.apply(to: &streams)
         } catch {
             return refuse(.badRequest, "line_too_long", error.description)
         }
@@ -98,7 +101,8 @@ struct LokiPushRoutes: Sendable {
         }
         let receipt: LokiIngestReceipt
         do {
-            receipt = try await pipeline.ingestLoki(streams, tenant: tenant, requestBytes: requestBytes)
+            receipt = try await pipeline.ingestLoki(
+                streams, tenant: tenant, requestBytes: requestBytes, sentSnappyProtobuf: truncated == 0 ? sentProtobuf : nil)
         } catch {
             return refuse(HTTPErrorResponse.status(for: error.code), error.code.rawValue, error.message, retryAfter: error.retryAfterSeconds)
         }

@@ -127,34 +127,41 @@ public final class LogStreamStore: Sendable {
     /// Adds entries (already durable). Returns how many were added.
     @discardableResult
     public func append(_ streams: [LogStream], tenant: Tenant) -> Int {
-        var added = 0
         let options = options
         var jobs: [SealJob] = []
         tenants.withLock { all in
-            var state = all[tenant] ?? TenantState()
-            for incoming in streams where !incoming.entries.isEmpty {
-                let index: Int
-                if let existing = state.indexByLabels[incoming.labels] {
-                    index = existing
-                } else {
-                    index = state.streams.count
-                    state.streams.append(Stream(labels: incoming.labels))
-                    state.indexByLabels[incoming.labels] = index
-                    for label in incoming.labels { state.postings[label.name, default: [:]][label.value, default: []].append(index) }
-                }
-                let bytes = Self.add(incoming.entries, to: &state.streams[index], options: options) { entries in
-                    let ticket = nextTicket.wrappingAdd(1, ordering: .relaxed).oldValue
-                    jobs.append(SealJob(tenant: tenant, labels: incoming.labels, ticket: ticket, entries: entries))
-                    return ticket
-                }
-                state.headLineBytes += bytes
-                added += incoming.entries.count
+            // In place: a copy of the state would share every stream's buffers with the dictionary,
+            // and each append would then copy the whole open run (retaining every entry).
+            Self.append(streams, tenant: tenant, to: &all[tenant, default: TenantState()], options: options) { entries in
+                let ticket = nextTicket.wrappingAdd(1, ordering: .relaxed).oldValue
+                jobs.append(SealJob(tenant: tenant, labels: entries.labels, ticket: ticket, entries: entries.entries))
+                return ticket
             }
-            all[tenant] = state
         }
         // Compression outside the lock, so appends of other streams and queries go on meanwhile.
         for job in jobs { seal(job) }
-        return added
+        return streams.reduce(0) { $0 + $1.entries.count }
+    }
+
+    private static func append(
+        _ streams: [LogStream], tenant: Tenant, to state: inout TenantState, options: Options,
+        startSealing: (_ run: (labels: Labels, entries: [LogEntry])) -> UInt64
+    ) {
+        for incoming in streams where !incoming.entries.isEmpty {
+            let index: Int
+            if let existing = state.indexByLabels[incoming.labels] {
+                index = existing
+            } else {
+                index = state.streams.count
+                state.streams.append(Stream(labels: incoming.labels))
+                state.indexByLabels[incoming.labels] = index
+                for label in incoming.labels { state.postings[label.name, default: [:]][label.value, default: []].append(index) }
+            }
+            let bytes = Self.add(incoming.entries, to: &state.streams[index], options: options) { entries in
+                startSealing((incoming.labels, entries))
+            }
+            state.headLineBytes += bytes
+        }
     }
 
     /// Adds entries to a stream's open run; full runs move to `sealing` under a ticket from
