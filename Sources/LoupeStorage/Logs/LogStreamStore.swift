@@ -1,3 +1,4 @@
+import Dispatch
 import LoupeModel
 import Synchronization
 
@@ -316,26 +317,47 @@ public final class LogStreamStore: Sendable {
                 take(stream.labels, chunks: stream.chunks, raw: stream.sealing.map(\.entries) + [stream.open])
             }
         }
-        // Decompression outside the lock.
+        // Decompression outside the lock, streams spread over the cores.
+        let work = order.compactMap { labels in candidates[labels].map { (labels, $0) } }
+        var decoded = [Result<LogStream, StorageError>](repeating: .success(LogStream(labels: Labels(), entries: [])), count: work.count)
+        decoded.withUnsafeMutableBufferPointer { buffer in
+            let slots = DisjointSlots(buffer)
+            let decode: @Sendable (Int) -> Void = { index in
+                let (labels, candidate) = work[index]
+                slots[index] = Result { () throws(StorageError) in
+                    LogStream(labels: labels, entries: try Self.merge(candidate.chunks, candidate.raw, start: start, end: end))
+                }
+            }
+            if work.count > 1 && candidates.values.reduce(0, { $0 + $1.chunks.count }) > 1 {
+                DispatchQueue.concurrentPerform(iterations: work.count, execute: decode)
+            } else {
+                for index in work.indices { decode(index) }
+            }
+        }
         var result: [LogStream] = []
-        for labels in order {
-            guard let candidate = candidates[labels] else { continue }
-            var entries: [LogEntry] = []
-            var sorted = true
-            func add(_ more: [LogEntry]) {
-                if let last = entries.last, let first = more.first, first.timestamp < last.timestamp { sorted = false }
-                entries.append(contentsOf: more)
-            }
-            for chunk in candidate.chunks.sorted(by: { $0.minTime < $1.minTime }) {
-                add(try chunk.entries(from: start, through: end))
-            }
-            for run in candidate.raw { add(run.filter { $0.timestamp >= start && $0.timestamp <= end }) }
-            if !sorted {
-                entries = entries.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
-            }
-            if !entries.isEmpty { result.append(LogStream(labels: labels, entries: entries)) }
+        for outcome in decoded {
+            let stream = try outcome.get()
+            if !stream.entries.isEmpty { result.append(stream) }
         }
         return result
+    }
+
+    /// A stream's entries in `[start, end]` from its chunks and raw runs, in time order.
+    private static func merge(_ chunks: [LogChunk], _ raw: [[LogEntry]], start: Int64, end: Int64) throws(StorageError) -> [LogEntry] {
+        var entries: [LogEntry] = []
+        var sorted = true
+        func add(_ more: [LogEntry]) {
+            if let last = entries.last, let first = more.first, first.timestamp < last.timestamp { sorted = false }
+            entries.append(contentsOf: more)
+        }
+        for chunk in chunks.sorted(by: { $0.minTime < $1.minTime }) {
+            add(try chunk.entries(from: start, through: end))
+        }
+        for run in raw { add(run.filter { $0.timestamp >= start && $0.timestamp <= end }) }
+        if !sorted {
+            entries = entries.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
+        }
+        return entries
     }
 
     /// Indices of the head streams matching all matchers.
@@ -540,5 +562,20 @@ public final class LogStreamStore: Sendable {
             }
             return statistics
         }
+    }
+}
+
+/// Slots that concurrent iterations fill, each its own: no two touch the same element, and the
+/// buffer outlives them (`concurrentPerform` returns only when all are done).
+struct DisjointSlots<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
+
+    init(_ buffer: UnsafeMutableBufferPointer<Element>) {
+        self.buffer = buffer
+    }
+
+    subscript(index: Int) -> Element {
+        get { buffer[index] }
+        nonmutating set { buffer[index] = newValue }
     }
 }

@@ -180,6 +180,39 @@ import Testing
         }
     }
 
+    @Test func largeSelectionsRunOnSeveralCoresWithTheSequentialResult() throws {
+        // Over 10,000 entries the pipeline runs in slices of streams; sums, per-stream series and
+        // errors must be what one pass gives.
+        let streams = (0..<5).map { s in
+            LogQLStream(
+                labels: ["app": "a\(s)"],
+                entries: (0..<3_000).map { i in
+                    LogQLEntry(timestamp: Int64(i) * 10_000_000, line: #"{"level":"\#(i % 4 == 0 ? "warn" : "info")","n":\#(i)}"#)
+                })
+        }
+        let queryable = InMemoryLogQLQueryable(streams: streams)
+        let engine = LogQLEngine()
+        let result = try engine.instantQuery(#"sum by (level) (count_over_time({app=~"a.*"} | json [30s]))"#, at: 30 * Self.second, queryable: queryable)
+        guard case .vector(let samples) = result.value else {
+            Issue.record("expected a vector")
+            return
+        }
+        #expect(samples.map(\.labels) == [["level": "info"], ["level": "warn"]])
+        // The window (0 s, 30 s] leaves out the entries at 0 (one warn per stream).
+        #expect(samples.map(\.value) == [5 * 2_250, 5 * 749])
+        let perStream = try engine.instantQuery(#"max_over_time({app=~"a.*"} | json | unwrap n [30s])"#, at: 30 * Self.second, queryable: queryable)
+        guard case .vector(let maxima) = perStream.value else {
+            Issue.record("expected a vector")
+            return
+        }
+        #expect(maxima.count == 5 * 2 && maxima.allSatisfy { $0.value >= 2_996 })
+        var broken = streams
+        broken[4].entries[2_999].line = "not json"
+        #expect(throws: LogQLError.self) {
+            try engine.instantQuery(#"sum by (level) (count_over_time({app=~"a.*"} | json [30s]))"#, at: 30 * Self.second, queryable: InMemoryLogQLQueryable(streams: broken))
+        }
+    }
+
     @Test func instantLogQueriesAreRefused() {
         #expect(throws: LogQLError.self) {
             try LogQLEngine().instantQuery(#"{app="web"}"#, at: 70 * Self.second, queryable: Self.queryable)

@@ -1,4 +1,13 @@
+import Dispatch
 import LoupeModel
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Evaluates one range aggregation (`count_over_time(...)`, `sum_over_time(... | unwrap v [1m])`)
 /// at every step of a grid: selects the streams once for the whole grid, runs the pipeline on
@@ -47,48 +56,27 @@ struct LogQLRangeEvaluator {
             throw LogQLError(.execution, "reading logs: \(error)")
         }
 
-        let reductionNames = Set(reduction?.labels ?? [])
-        let sortedReductionNames = reductionNames.sorted { Labels.compareBytes($0, $1) < 0 }
-        // Samples per output label set, before grouping.
-        var samplesByLabels: [Labels: [(timestamp: Int64, value: Double)]] = [:]
-        var builder = LogQLLabelsBuilder(stream: Labels(), metadata: Labels())
-        for stream in streams {
-            for entry in stream.entries {
-                builder.reset(stream: stream.labels, metadata: entry.metadata)
-                var line = entry.line
-                guard pipeline.process(line: &line, labels: &builder, timestamp: entry.timestamp) else { continue }
-                let value: Double
-                if let unwrap = logRange.unwrap {
-                    // An entry without the label (or with it empty) is not a sample (Loki issue 6713).
-                    guard let unwrapped = Self.unwrappedValue(unwrap, &builder) else { continue }
-                    value = unwrapped
-                    var kept = true
-                    for filter in unwrapFilters where !filter.process(&builder) { kept = false }
-                    guard kept else { continue }
-                    builder.delete(unwrap.label)
-                } else {
-                    switch aggregation.operation {
-                    case .bytesOverTime, .bytesRate: value = Double(line.utf8.count)
-                    default: value = 1
-                    }
+        // The pipeline runs on every entry: on both cores, over contiguous slices of the streams,
+        // merged in stream order so the result is the sequential one.
+        let slices = Self.slices(of: streams, count: Self.activeCores)
+        var partials = [Result<[Labels: [(timestamp: Int64, value: Double)]], LogQLError>](repeating: .success([:]), count: slices.count)
+        let unwrapFiltersCopy = unwrapFilters
+        partials.withUnsafeMutableBufferPointer { buffer in
+            let results = DisjointSlots(buffer)
+            DispatchQueue.concurrentPerform(iterations: slices.count) { index in
+                results[index] = Result { () throws(LogQLError) in
+                    try samples(of: streams[slices[index]], pipeline: pipeline, unwrapFilters: unwrapFiltersCopy)
                 }
-                if let reduction {
-                    // Errors are caught before the labels that carry them are reduced away.
-                    if let kind = builder.error {
-                        throw Self.pipelineError(kind: kind, labels: builder.labels())
-                    }
-                    let key: Labels
-                    if reduction.without {
-                        key = builder.labels().removing(reductionNames)
-                    } else {
-                        // Only the grouping labels are looked up: no full label set per entry.
-                        key = Labels(presorted: sortedReductionNames.compactMap { name in builder.value(name).map { Label(name, $0) } })
-                    }
-                    samplesByLabels[key, default: []].append((entry.timestamp, value))
-                    continue
-                }
-                samplesByLabels[builder.labels(), default: []].append((entry.timestamp, value))
             }
+        }
+        var samplesByLabels: [Labels: [(timestamp: Int64, value: Double)]] = [:]
+        for partial in partials {
+            let part = try partial.get()
+            if samplesByLabels.isEmpty {
+                samplesByLabels = part
+                continue
+            }
+            for (labels, samples) in part { samplesByLabels[labels, default: []].append(contentsOf: samples) }
         }
         for labels in samplesByLabels.keys {
             if let kind = labels[LogQLLabelsBuilder.errorLabel] { throw Self.pipelineError(kind: kind, labels: labels) }
@@ -132,6 +120,79 @@ struct LogQLRangeEvaluator {
             if any { result.append(Series(labels: labels, values: values)) }
         }
         return result
+    }
+
+    /// Runs the pipeline on the entries of `streams`: samples per output label set (reduced to the
+    /// grouping labels when there is a reduction), in stream and entry order.
+    private func samples(
+        of streams: ArraySlice<LogQLStream>, pipeline: LogQLPipeline, unwrapFilters: [CompiledLabelFilter]
+    ) throws(LogQLError) -> [Labels: [(timestamp: Int64, value: Double)]] {
+        let logRange = aggregation.range
+        let reductionNames = Set(reduction?.labels ?? [])
+        let sortedReductionNames = reductionNames.sorted { Labels.compareBytes($0, $1) < 0 }
+        // Samples per output label set, before grouping.
+        var samplesByLabels: [Labels: [(timestamp: Int64, value: Double)]] = [:]
+        var builder = LogQLLabelsBuilder(stream: Labels(), metadata: Labels())
+        for stream in streams {
+            for entry in stream.entries {
+                builder.reset(stream: stream.labels, metadata: entry.metadata)
+                var line = entry.line
+                guard pipeline.process(line: &line, labels: &builder, timestamp: entry.timestamp) else { continue }
+                let value: Double
+                if let unwrap = logRange.unwrap {
+                    // An entry without the label (or with it empty) is not a sample (Loki issue 6713).
+                    guard let unwrapped = Self.unwrappedValue(unwrap, &builder) else { continue }
+                    value = unwrapped
+                    var kept = true
+                    for filter in unwrapFilters where !filter.process(&builder) { kept = false }
+                    guard kept else { continue }
+                    builder.delete(unwrap.label)
+                } else {
+                    switch aggregation.operation {
+                    case .bytesOverTime, .bytesRate: value = Double(line.utf8.count)
+                    default: value = 1
+                    }
+                }
+                if let reduction {
+                    // Errors are caught before the labels that carry them are reduced away.
+                    if let kind = builder.error {
+                        throw Self.pipelineError(kind: kind, labels: builder.labels())
+                    }
+                    let key: Labels
+                    if reduction.without {
+                        key = builder.labels().removing(reductionNames)
+                    } else {
+                        // Only the grouping labels are looked up: no full label set per entry.
+                        key = Labels(presorted: sortedReductionNames.compactMap { name in builder.value(name).map { Label(name, $0) } })
+                    }
+                    samplesByLabels[key, default: []].append((entry.timestamp, value))
+                    continue
+                }
+                samplesByLabels[builder.labels(), default: []].append((entry.timestamp, value))
+            }
+        }
+        return samplesByLabels
+    }
+
+    /// Cores to spread the pipeline over.
+    static let activeCores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    /// Up to `count` contiguous slices of about equal entry counts.
+    static func slices(of streams: [LogQLStream], count: Int) -> [Range<Int>] {
+        let total = streams.reduce(0) { $0 + $1.entries.count }
+        guard count > 1, streams.count > 1, total >= 10_000 else { return [0..<streams.count] }
+        var slices: [Range<Int>] = []
+        var start = 0
+        var accumulated = 0
+        for (index, stream) in streams.enumerated() {
+            accumulated += stream.entries.count
+            if accumulated * count >= total * (slices.count + 1), slices.count < count - 1 {
+                slices.append(start..<(index + 1))
+                start = index + 1
+            }
+        }
+        if start < streams.count { slices.append(start..<streams.count) }
+        return slices
     }
 
     static func pipelineError(kind: String, labels: Labels) -> LogQLError {
@@ -291,5 +352,20 @@ struct LogQLRangeEvaluator {
         }
         if durationToEnd >= threshold { durationToEnd = averageInterval / 2 }
         return increase * ((sampledInterval + durationToStart + durationToEnd) / sampledInterval) / (rangeEnd - rangeStart)
+    }
+}
+
+/// Slots that concurrent iterations fill, each its own: no two touch the same element, and the
+/// buffer outlives them (`concurrentPerform` returns only when all are done).
+private struct DisjointSlots<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
+
+    init(_ buffer: UnsafeMutableBufferPointer<Element>) {
+        self.buffer = buffer
+    }
+
+    subscript(index: Int) -> Element {
+        get { buffer[index] }
+        nonmutating set { buffer[index] = newValue }
     }
 }
