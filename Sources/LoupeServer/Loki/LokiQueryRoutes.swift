@@ -186,23 +186,8 @@ struct LokiQueryRoutes: Sendable {
         var json = PrometheusJSON()
         switch value {
         case .streams(let streams):
-            json.raw(#"{"resultType":"streams","result":["#)
-            for (index, stream) in streams.enumerated() {
-                if index > 0 { json.raw(",") }
-                json.raw(#"{"stream":"#)
-                json.labels(stream.labels)
-                json.raw(#","values":["#)
-                for (entryIndex, entry) in stream.entries.enumerated() {
-                    if entryIndex > 0 { json.raw(",") }
-                    json.raw("[\"\(entry.timestamp)\",")
-                    json.string(entry.line)
-                    // Structured metadata is already in the stream's labels, as Loki answers
-                    // clients that do not ask for categorized labels.
-                    json.raw("]")
-                }
-                json.raw("]}")
-            }
-            json.raw("]")
+            json.raw(#"{"resultType":"streams","result":"#)
+            appendStreams(streams, to: &json)
         case .vector(let samples):
             json.raw(#"{"resultType":"vector","result":["#)
             for (index, sample) in samples.enumerated() {
@@ -234,6 +219,27 @@ struct LokiQueryRoutes: Sendable {
         }
         json.raw(#","stats":{}}"#)
         return json
+    }
+
+    /// `[{"stream":{...},"values":[["<ns>","<line>"],...]},...]`, as query results and tail messages carry streams.
+    static func appendStreams(_ streams: [LogQLStreamResult], to json: inout PrometheusJSON) {
+        json.raw("[")
+        for (index, stream) in streams.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.raw(#"{"stream":"#)
+            json.labels(stream.labels)
+            json.raw(#","values":["#)
+            for (entryIndex, entry) in stream.entries.enumerated() {
+                if entryIndex > 0 { json.raw(",") }
+                json.raw("[\"\(entry.timestamp)\",")
+                json.string(entry.line)
+                // Structured metadata is already in the stream's labels, as Loki answers
+                // clients that do not ask for categorized labels.
+                json.raw("]")
+            }
+            json.raw("]}")
+        }
+        json.raw("]")
     }
 
     // MARK: Parameters

@@ -126,21 +126,9 @@ struct LokiTailRoutes: Sendable {
     /// One tail message, as Loki writes it.
     static func message(_ streams: [LogQLStreamResult], dropped: [LogTailHub.DroppedEntry]) -> String {
         var json = PrometheusJSON()
-        json.raw(#"{"streams":["#)
-        for (index, stream) in streams.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.raw(#"{"stream":"#)
-            json.labels(stream.labels)
-            json.raw(#","values":["#)
-            for (entryIndex, entry) in stream.entries.enumerated() {
-                if entryIndex > 0 { json.raw(",") }
-                json.raw("[\"\(entry.timestamp)\",")
-                json.string(entry.line)
-                json.raw("]")
-            }
-            json.raw("]}")
-        }
-        json.raw(#"],"dropped_entries":"#)
+        json.raw(#"{"streams":"#)
+        LokiQueryRoutes.appendStreams(streams, to: &json)
+        json.raw(#","dropped_entries":"#)
         if dropped.isEmpty {
             json.raw("null")
         } else {

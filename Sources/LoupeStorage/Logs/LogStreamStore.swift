@@ -564,18 +564,3 @@ public final class LogStreamStore: Sendable {
         }
     }
 }
-
-/// Slots that concurrent iterations fill, each its own: no two touch the same element, and the
-/// buffer outlives them (`concurrentPerform` returns only when all are done).
-struct DisjointSlots<Element>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<Element>
-
-    init(_ buffer: UnsafeMutableBufferPointer<Element>) {
-        self.buffer = buffer
-    }
-
-    subscript(index: Int) -> Element {
-        get { buffer[index] }
-        nonmutating set { buffer[index] = newValue }
-    }
-}
