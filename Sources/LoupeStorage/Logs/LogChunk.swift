@@ -7,9 +7,11 @@ enum LogChunkEncoding: UInt8, Sendable {
     case snappyRows = 1
     /// The same rows, deflated.
     case deflateRows = 2
+    /// Lines split into templates and typed variable columns (`LogLineColumns`).
+    case columns = 3
 
     /// What new chunks are written with.
-    static let preferred: LogChunkEncoding = .deflateRows
+    static let preferred: LogChunkEncoding = .columns
 }
 
 /// A closed run of one stream's entries, compressed, with its time bounds and content index so a
@@ -42,10 +44,16 @@ struct LogChunk: Sendable {
     init(_ entries: [LogEntry], encoding: LogChunkEncoding = .preferred) {
         var lineBytes = 0
         for entry in entries { lineBytes += entry.line.utf8.count }
+        var encoding = encoding
+        // The column codec refuses what its decoder could not read back (huge runs); rows take any size.
+        if encoding == .columns, entries.count > LogLineColumns.maximumEntries || lineBytes > Self.maximumColumnsLineBytes {
+            encoding = .deflateRows
+        }
         let bytes: [UInt8]
         switch encoding {
         case .snappyRows: bytes = Snappy.compress(Self.rows(entries, lineBytes: lineBytes))
         case .deflateRows: bytes = Gzip.compressDeflate(Self.rows(entries, lineBytes: lineBytes), level: 1)
+        case .columns: bytes = LogLineColumns.encode(entries)
         }
         self.init(
             minTime: entries.first?.timestamp ?? 0, maxTime: entries.last?.timestamp ?? 0, count: entries.count, lineBytes: lineBytes,
@@ -102,10 +110,15 @@ struct LogChunk: Sendable {
                 throw StorageError(.corrupt, "a log chunk's deflate data is damaged")
             }
             all = try Self.decodeRows(raw)
+        case .columns:
+            all = try LogLineColumns.decode(stored)
         }
         if minTime >= start && maxTime <= end { return all }
         return all.filter { $0.timestamp >= start && $0.timestamp <= end }
     }
+
+    /// Well under what `LogLineColumns` accepts (its expanded parts stay under 1 GiB).
+    static let maximumColumnsLineBytes = 64 << 20
 
     static func rows(_ entries: [LogEntry], lineBytes: Int) -> [UInt8] {
         var sink = ByteSink(capacity: lineBytes + entries.count * 8 + 8)
