@@ -16,15 +16,35 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 # openssl makes the self-signed certificate of the TLS scrape target (tests/integration/test_scrape.py).
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# syslog-ng's elasticsearch-http() and rsyslog's omelasticsearch are real shippers for the
+# _bulk API (tests/integration/test_syslog_shippers.py). The two daemons' packages conflict, so
+# syslog-ng is installed and rsyslog unpacked under .peers/rsyslog with its libraries installed.
+[ -f /usr/share/syslog-ng/include/scl/elasticsearch/elastic-http.conf ] && ls /usr/lib/syslog-ng/*/libhttp.so >/dev/null 2>&1 \
+    || need_apt+=(syslog-ng-core syslog-ng-mod-http syslog-ng-scl)
+rsyslog_root="$root/.peers/rsyslog"
+if [ ! -x "$rsyslog_root/usr/sbin/rsyslogd" ]; then
+    need_apt+=(libestr0 libfastjson4 liblognorm5 libcurl4 libzstd1 libuuid1)
+    fetch_rsyslog=1
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
+if [ "${fetch_rsyslog:-0}" = 1 ]; then
+    log "unpacking rsyslog and omelasticsearch into $rsyslog_root"
+    debs=$(mktemp -d) && chmod 777 "$debs"
+    (cd "$debs" && apt-get download -qq rsyslog rsyslog-elasticsearch 2>/dev/null)
+    mkdir -p "$rsyslog_root"
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$rsyslog_root"; done
+    rm -rf "$debs"
+fi
+# In this run a missing peer fails its tests instead of skipping them.
+export LOUPE_REQUIRE_PEERS=1
 
 # Python test peers: OpenTelemetry SDK and exporters, prometheus_client (scrape targets), pytest.
 venv="$root/.venv-test"
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, requests, snappy, prometheus_client, elasticsearch, websocket' 2>/dev/null; then
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, requests, snappy, prometheus_client, elasticsearch, websocket, logging_loki' 2>/dev/null; then
     log "installing Python test peers into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/integration/requirements.txt

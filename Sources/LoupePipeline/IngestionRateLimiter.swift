@@ -74,15 +74,22 @@ public struct LogLineSizeLimit: Sendable, Equatable {
         guard maximumBytes > 0 else { return 0 }
         var truncated = 0
         for streamIndex in streams.indices {
-            for entryIndex in streams[streamIndex].entries.indices {
-                let length = streams[streamIndex].entries[entryIndex].line.utf8.count
-                guard length > maximumBytes else { continue }
-                guard truncate else { throw Violation(labels: streams[streamIndex].labels, length: length, maximum: maximumBytes) }
-                streams[streamIndex].entries[entryIndex].line = Self.prefix(streams[streamIndex].entries[entryIndex].line, bytes: maximumBytes)
+            for entryIndex in streams[streamIndex].entries.indices
+            where try apply(to: &streams[streamIndex].entries[entryIndex].line, of: streams[streamIndex].labels) {
                 truncated += 1
             }
         }
         return truncated
+    }
+
+    /// One line cut to the limit, or its violation when lines are refused; true when it was cut.
+    public func apply(to line: inout String, of labels: Labels) throws(Violation) -> Bool {
+        guard maximumBytes > 0 else { return false }
+        let length = line.utf8.count
+        guard length > maximumBytes else { return false }
+        guard truncate else { throw Violation(labels: labels, length: length, maximum: maximumBytes) }
+        line = Self.prefix(line, bytes: maximumBytes)
+        return true
     }
 
     /// The longest prefix of whole Unicode scalars within `bytes` UTF-8 bytes.

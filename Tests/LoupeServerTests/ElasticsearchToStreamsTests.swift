@@ -17,7 +17,7 @@ import Testing
         #expect(ElasticsearchToStreams.timestamp(text) == nanoseconds)
     }
 
-    @Test(arguments: ["", "2026-13-01T00:00:00Z", "2026-01-01", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zjunk", "yesterday"])
+    @Test(arguments: ["", "2026-13-01T00:00:00Z", "2026-01-01", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zjunk", "yesterday", "9999-12-31T23:59:59Z", "2263-01-01T00:00:00Z"])
     func badTimestamps(text: String) {
         #expect(ElasticsearchToStreams.timestamp(text) == nil)
     }

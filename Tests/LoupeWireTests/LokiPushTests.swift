@@ -29,6 +29,19 @@ import Testing
         #expect(try LokiPush.decodeJSON(Array(body.utf8)) == Self.streams)
     }
 
+    @Test func legacyJSONShape() throws {
+        let body = #"""
+            {"streams":[{"labels":"{app=\"api\", env=\"prod\"}","entries":[
+              {"ts":"2026-01-01T00:00:00.123456789Z","line":"level=info msg=\"started\""},
+              {"timestamp":"2026-01-01T01:00:01+01:00","line":"{\"level\":\"error\"}"}]}]}
+            """#
+        let expected = [LogStream(labels: ["app": "api", "env": "prod"], entries: [
+            LogEntry(timestamp: 1_767_225_600_123_456_789, line: "level=info msg=\"started\""),
+            LogEntry(timestamp: 1_767_225_601_000_000_000, line: "{\"level\":\"error\"}"),
+        ])]
+        #expect(try LokiPush.decodeJSON(Array(body.utf8)) == expected)
+    }
+
     @Test func labelsTextParsesGoQuotedValues() throws {
         #expect(try LokiLabelsText.parse(#"{app="api", msg="a \"b\"\n", empty=""}"#) == ["app": "api", "msg": "a \"b\"\n"])
         #expect(try LokiLabelsText.parse(Self.streams[1].labels.lokiText) == Self.streams[1].labels)
@@ -41,6 +54,10 @@ import Testing
         (#"{"streams":[{"stream":{"a":"b"},"values":[["1"]]}]}"#, "needs a line"),
         (#"{"streams":[{"stream":{"a":"b"},"values":[["1","x",{},4]]}]}"#, "at most"),
         (#"{"streams":[{"stream":{"a":"b""#, "truncated"),
+        (#"{"streams":[{"values":[["1","x"]]}]}"#, "at least one label"),
+        (#"{"streams":[{"labels":"{a=\"b\"}","entries":[{"ts":"yesterday","line":"x"}]}]}"#, "streams[0].entries[0].ts"),
+        (#"{"streams":[{"labels":"{a=\"b\"}","entries":[{"ts":"2026-01-01T00:00:00Z"}]}]}"#, "needs a \"line\""),
+        (#"{"streams":[{"labels":"{a=}","entries":[]}]}"#, "streams[0].labels"),
     ])
     func badJSONSaysWhatAndWhere(body: String, expected: String) {
         do {
@@ -68,7 +85,7 @@ import Testing
     @Test func randomAndTruncatedInputNeverCrashes() {
         let protobuf = LokiPush.encodeProtobuf(Self.streams)
         for end in 0...protobuf.count { _ = try? LokiPush.decodeProtobuf(Array(protobuf[0..<end])) }
-        let json = Array(#"{"streams":[{"stream":{"app":"api"},"values":[["1","a",{"k":"v"}],["2","b"]]}]}"#.utf8)
+        let json = Array(#"{"streams":[{"stream":{"app":"api"},"values":[["1","a",{"k":"v"}],["2","b"]]},{"labels":"{a=\"b\"}","entries":[{"ts":"2026-01-01T00:00:00Z","line":"x"}]}]}"#.utf8)
         for end in 0...json.count { _ = try? LokiPush.decodeJSON(Array(json[0..<end])) }
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {

@@ -107,17 +107,21 @@ struct ElasticsearchRoutes: Sendable {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         var order: [Labels] = []
         var byLabels: [Labels: [LogEntry]] = [:]
-        for item in items where item.error == nil && (item.action == .index || item.action == .create) {
-            let (labels, entry) = mapping.entry(item, now: now)
+        // A line over the size limit fails its own item, as a mapping error does in Elasticsearch:
+        // refusing the whole request would make shippers resend the batch forever.
+        var tooLong: [Int: String] = [:]
+        for (position, item) in items.enumerated() where item.error == nil && (item.action == .index || item.action == .create) {
+            var (labels, entry) = mapping.entry(item, now: now)
+            do {
+                _ = try limits.logLineSize.apply(to: &entry.line, of: labels)
+            } catch {
+                tooLong[position] = error.description
+                continue
+            }
             if byLabels[labels] == nil { order.append(labels) }
             byLabels[labels, default: []].append(entry)
         }
-        var streams = order.map { LogStream(labels: $0, entries: byLabels[$0]!) }
-        do {
-            _ = try limits.logLineSize.apply(to: &streams)
-        } catch {
-            return refuse(.badRequest, "line_too_long", "illegal_argument_exception", error.description)
-        }
+        let streams = order.map { LogStream(labels: $0, entries: byLabels[$0]!) }
         if let limiter = limits.logIngestionRate {
             let bytes = streams.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.line.utf8.count } }
             do {
@@ -144,6 +148,9 @@ struct ElasticsearchRoutes: Sendable {
             if let error = item.error {
                 errors = true
                 out += head + #""status":400,"error":{"type":"document_parsing_exception","reason":\#(Self.quoted(error))}}}"#
+            } else if let reason = tooLong[position] {
+                errors = true
+                out += head + #""status":400,"error":{"type":"illegal_argument_exception","reason":\#(Self.quoted(reason))}}}"#
             } else if item.action == .update || item.action == .delete {
                 errors = true
                 let reason = "Loupe keeps logs append-only: \(item.action.rawValue) is not supported"

@@ -185,6 +185,7 @@ public enum LokiPush {
     // MARK: JSON
 
     /// `{"streams":[{"stream":{"app":"x"},"values":[["<unix ns>","line"],["<unix ns>","line",{"trace_id":"abc"}]]}]}`
+    /// or Loki's legacy shape, `{"streams":[{"labels":"{app=\"x\"}","entries":[{"ts":"<RFC 3339>","line":"..."}]}]}`.
     public static func decodeJSON(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [LogStream] {
         var reader = JSONReader(bytes)
         var streams: [LogStream] = []
@@ -236,15 +237,59 @@ public enum LokiPush {
                         throw error.prefixed(with: "values", index: entries.count)
                     }
                 }
+            } else if reader.keyEquals("labels") {
+                // The legacy shape (`/api/prom/push`, python-logging-loki's version "0"): the label set as text.
+                do {
+                    labels.append(contentsOf: try LokiLabelsText.parse(try reader.readString()))
+                } catch {
+                    throw error.prefixed(with: "labels")
+                }
+            } else if reader.keyEquals("entries") {
+                var values = try reader.beginArray()
+                while try reader.nextElement(&values) {
+                    do {
+                        entries.append(try decodeLegacyJSONEntry(&reader))
+                    } catch {
+                        throw error.prefixed(with: "entries", index: entries.count)
+                    }
+                }
             } else {
                 try reader.skipValue()
             }
+        }
+        if labels.isEmpty && !entries.isEmpty {
+            throw WireError(.invalidValue, "a stream needs at least one label (\"stream\": {...} or legacy \"labels\": \"{...}\")", offset: reader.offset)
         }
         var names: Set<String> = []
         for label in labels where !names.insert(label.name).inserted {
             throw WireError(.invalidValue, "duplicate label name \(label.name)", at: "stream", offset: reader.offset)
         }
         return LogStream(labels: Labels(labels), entries: entries)
+    }
+
+    /// `{"ts": "2026-01-02T03:04:05.123456789Z", "line": "..."}` (`timestamp` also names the time).
+    static func decodeLegacyJSONEntry(_ reader: inout JSONReader) throws(WireError) -> LogEntry {
+        var timestamp: Int64?
+        var line: String?
+        var object = try reader.beginObject()
+        while try reader.nextMember(&object, skippingNulls: true) {
+            if reader.keyEquals("ts") || reader.keyEquals("timestamp") {
+                let key = reader.key
+                let text: String
+                do { text = try reader.readString() } catch { throw error.prefixed(with: key) }
+                guard let parsed = RFC3339.nanoseconds(text) else {
+                    throw WireError(.invalidValue, "\(key) \(text.debugDescription) is not an RFC 3339 time", at: key, offset: reader.offset)
+                }
+                timestamp = parsed
+            } else if reader.keyEquals("line") {
+                do { line = try reader.readString() } catch { throw error.prefixed(with: "line") }
+            } else {
+                try reader.skipValue()
+            }
+        }
+        guard let timestamp else { throw WireError(.invalidValue, "an entry needs \"ts\", an RFC 3339 time", offset: reader.offset) }
+        guard let line else { throw WireError(.invalidValue, "an entry needs a \"line\"", offset: reader.offset) }
+        return LogEntry(timestamp: timestamp, line: line, metadata: Labels())
     }
 
     /// `["<unix ns as a string>", "line"]` or `[..., ..., {"key": "value"}]`.
