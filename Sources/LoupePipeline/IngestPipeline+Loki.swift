@@ -12,6 +12,11 @@ public struct LokiIngestReceipt: Sendable, Equatable {
 }
 
 extension IngestPipeline {
+    /// The tenant's log retention: its own period where the log store has one, else everyone's.
+    public func logRetention(tenant: Tenant) -> RetentionPolicy {
+        stores.logStreams.options.tenantRetention[tenant]?.periodNanoseconds.map { RetentionPolicy(nanoseconds: $0) } ?? retention
+    }
+
     /// Makes log streams durable (one WAL record: the push as protobuf, snappy-compressed) and
     /// adds them to the log store; acknowledged only once the record's group is fsynced.
     /// - Parameter sentSnappyProtobuf: the request body the streams were decoded from, unchanged
@@ -22,7 +27,8 @@ extension IngestPipeline {
     ) async throws(IngestError) -> LokiIngestReceipt {
         var streams = streams
         var tooOld = 0
-        if let cutoff = retention.cutoff(nowUnixNano: clockNowUnixNano()).map({ Int64(clamping: $0) }) {
+        let policy = logRetention(tenant: tenant)
+        if let cutoff = policy.cutoff(nowUnixNano: clockNowUnixNano()).map({ Int64(clamping: $0) }) {
             for index in streams.indices {
                 let before = streams[index].entries.count
                 streams[index].entries.removeAll { $0.timestamp < cutoff }
@@ -58,7 +64,7 @@ extension IngestPipeline {
             logTails.publish(streams, tenant: tenant)
         }
         telemetry.recordAccepted(signal: .logs, via: ingestProtocol, items: count, bytes: requestBytes)
-        let message = tooOld > 0 ? "\(tooOld) entries were refused: older than the retention period of \(retention)" : ""
+        let message = tooOld > 0 ? "\(tooOld) entries were refused: older than the retention period of \(policy)" : ""
         return LokiIngestReceipt(accepted: count, tooOld: tooOld, message: message)
     }
 }

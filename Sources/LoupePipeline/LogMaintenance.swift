@@ -11,7 +11,8 @@ public struct LogMaintenanceOptions: Sendable, Equatable {
     /// ...or once the oldest head entry arrived this long ago (nanoseconds), so a quiet store
     /// still frees its WAL.
     public var flushAgeNanoseconds: UInt64
-    /// Each tenant's block files stay under this many bytes (oldest go first); nil: no limit.
+    /// Each tenant's block files stay under this many bytes (oldest go first), unless the store's
+    /// `tenantRetention` gives the tenant a size of its own; nil: no limit.
     public var retentionBytesPerTenant: Int?
 
     public init(flushBytes: Int = 64 << 20, flushAgeNanoseconds: UInt64 = 15 * 60 * 1_000_000_000, retentionBytesPerTenant: Int? = nil) {
@@ -27,6 +28,8 @@ public struct LogMaintenanceReport: Sendable, Equatable {
     public var blocksWritten = 0
     public var walBytesFreed = 0
     public var retentionBytesFreed = 0
+    /// Entries removed by tenants' own retention periods.
+    public var retentionEntriesRemoved = 0
     public var failures: [String] = []
 
     public init() {}
@@ -56,6 +59,7 @@ public final class LogMaintenance: Sendable {
     @discardableResult
     public func runOnce(nowUnixNano: UInt64, force: Bool = false) async -> LogMaintenanceReport {
         var report = LogMaintenanceReport()
+        report.retentionEntriesRemoved = store.applyTenantRetention(nowUnixNano: Int64(clamping: nowUnixNano))
         guard store.directory != nil else { return report }
         if await persistPending(&report) {
             let headBytes = store.headLineBytes
@@ -68,9 +72,7 @@ public final class LogMaintenance: Sendable {
                 await cut(&report)
             }
         }
-        if let limit = options.retentionBytesPerTenant {
-            report.retentionBytesFreed = store.applySizeRetention(maximumBytesPerTenant: limit)
-        }
+        report.retentionBytesFreed = store.applySizeRetention(maximumBytesPerTenant: options.retentionBytesPerTenant)
         return report
     }
 

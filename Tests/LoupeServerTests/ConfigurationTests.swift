@@ -37,6 +37,26 @@ struct ConfigurationTests {
         #expect(configuration.walSegmentBytes == 64 << 20)
     }
 
+    @Test("logs: flushing, sizes and tenants' own retention")
+    func logsSection() throws {
+        let configuration = try LoupeConfiguration.load(yaml: """
+            logs:
+              flush_size: 8MiB
+              flush_age: 5m
+              retention_size_per_tenant: 10GiB
+              tenants:
+                team-a: {retention: 7d}
+                audit: {retention: 0, retention_size: 1TiB}
+            """, source: "loupe.yaml")
+        #expect(configuration.logMaintenance.flushBytes == 8 << 20)
+        #expect(configuration.logMaintenance.flushAgeNanoseconds == 300_000_000_000)
+        #expect(configuration.logMaintenance.retentionBytesPerTenant == 10 << 30)
+        #expect(configuration.logTenantRetention == [
+            Tenant(uncheckedName: "team-a"): .init(periodNanoseconds: 7 * 86_400 * 1_000_000_000),
+            Tenant(uncheckedName: "audit"): .init(periodNanoseconds: 0, maximumBytes: 1 << 40),
+        ])
+    }
+
     @Test("an empty file keeps the defaults")
     func emptyYAML() throws {
         #expect(try LoupeConfiguration.load(yaml: "", source: "empty.yaml") == LoupeConfiguration())
@@ -55,6 +75,9 @@ struct ConfigurationTests {
         ("limits:\n  max_series_per_tenant: many", "limits.max_series_per_tenant"),
         ("- a\n- b", "mapping"),
         ("a: [unclosed", "invalid YAML"),
+        ("logs:\n  tenants:\n    a: {retention: soon}", "logs.tenants.a.retention"),
+        ("logs:\n  tenants:\n    a: {retension: 1d}", "unknown key \"logs.tenants.a.retension\""),
+        ("logs:\n  tenants:\n    a: {retention_size: huge}", "logs.tenants.a.retention_size"),
     ])
     func invalid(yaml: String, expected: String) {
         #expect {
@@ -105,6 +128,9 @@ struct ConfigurationTests {
         #expect(ByteSizeText.parse("16MiB") == 16 << 20)
         #expect(ByteSizeText.parse("1GB") == 1_000_000_000)
         #expect(ByteSizeText.parse("4096") == 4096)
+        #expect(ByteSizeText.parse("2TiB") == 2 << 40)
+        #expect(ByteSizeText.parse("3TB") == 3_000_000_000_000)
+        #expect(ByteSizeText.parse("9000000PiB") == nil)
         #expect(ByteSizeText.parse("lots") == nil)
         #expect(ByteSizeText.parse("5 parsecs") == nil)
     }

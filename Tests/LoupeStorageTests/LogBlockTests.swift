@@ -179,4 +179,34 @@ import Testing
         #expect(store.removeEntries(olderThan: 200_000) == 600)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/default").filter { $0.hasSuffix(".lblk") }.count == 1)
     }
+
+    @Test func tenantsOwnRetentionReplacesTheGlobalOne() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let short = Tenant(uncheckedName: "short"), long = Tenant(uncheckedName: "long"), small = Tenant(uncheckedName: "small")
+        let store = try LogStreamStore(directory: directory, options: .init(tenantRetention: [
+            short: .init(periodNanoseconds: 50_000), long: .init(periodNanoseconds: 0), small: .init(maximumBytes: 1),
+        ]))
+        for round in 0..<3 {
+            let entries = Self.lines(300, seed: UInt64(20 + round)).map { LogEntry(timestamp: $0.timestamp + Int64(round) * 100_000, line: $0.line) }
+            for tenant in [Self.tenant, short, long, small] {
+                store.append([LogStream(labels: ["app": "api"], entries: entries)], tenant: tenant)
+            }
+            store.cutHeads()
+            try store.persistBlocks()
+        }
+        func count(_ tenant: Tenant) throws -> Int {
+            try store.select(tenant: tenant, matchers: [.equal("app", "api")], start: 0, end: .max).first?.entries.count ?? 0
+        }
+        // The global period leaves the tenants with periods of their own alone...
+        #expect(store.removeEntries(olderThan: 150_000) == 300 * 2 + 300 * 2)
+        #expect(try count(Self.tenant) == 300 && count(small) == 300)
+        #expect(try count(short) == 900 && count(long) == 900)
+        // ...which apply at their own pace: "short" keeps 50 µs before now, "long" (0) everything.
+        #expect(store.applyTenantRetention(nowUnixNano: 250_000) == 600)
+        #expect(try count(short) == 300 && count(long) == 900)
+        // A tenant's own size limit wins over everyone's (none here).
+        #expect(store.applySizeRetention(maximumBytesPerTenant: nil) > 0)
+        #expect(try count(small) == 0 && count(Self.tenant) == 300 && count(long) == 900)
+    }
 }

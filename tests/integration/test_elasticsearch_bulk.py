@@ -4,6 +4,7 @@ Loki streams queried with LogQL, and per-item results say which items failed and
 
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -69,3 +70,23 @@ def test_per_item_errors_and_handshakes(loupe):
     assert requests.get(f"{loupe.http_url}/_license", timeout=10).json()["license"]["status"] == "active"
     assert requests.put(f"{loupe.http_url}/_index_template/logs", json={}, timeout=10).json()["acknowledged"] is True
     assert requests.put(f"{loupe.http_url}/my-index", json={}, timeout=10).status_code == 200
+
+
+def test_items_older_than_the_retention_fail_alone(loupe_factory):
+    loupe = loupe_factory.new(retention="1h")
+    now = time.time()
+    old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 7200))
+    fresh = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))
+    body = (
+        '{"index":{"_index":"ret"}}\n' + json.dumps({"@timestamp": old, "message": "two hours ago"}) + "\n"
+        '{"index":{"_index":"ret"}}\n' + json.dumps({"@timestamp": fresh, "message": "a minute ago"}) + "\n"
+    )
+    reply = requests.post(f"{loupe.http_url}/_bulk", data=body, headers={"Content-Type": "application/x-ndjson"}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    doc = reply.json()
+    assert doc["errors"] is True
+    assert [item["index"]["status"] for item in doc["items"]] == [400, 201]
+    assert "older than the retention period" in doc["items"][0]["index"]["error"]["reason"]
+    params = {"query": '{index="ret"}', "start": str(int((now - 3600) * S)), "end": str(int((now + 60) * S))}
+    result = requests.get(f"{loupe.http_url}/loki/api/v1/query_range", params=params, timeout=10).json()["data"]["result"]
+    assert [line for stream in result for _, line in stream["values"]] == ["a minute ago"]

@@ -32,6 +32,8 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// When log heads are cut into blocks (`logs.flush_size`, `logs.flush_age`) and how much block
     /// data each tenant keeps (`logs.retention_size_per_tenant`).
     public var logMaintenance = LogMaintenanceOptions()
+    /// Tenants' own log retention (`logs.tenants.NAME.retention`, `.retention_size`).
+    public var logTenantRetention: [Tenant: LogStreamStore.TenantRetention] = [:]
     /// How often the log store checks whether to cut (`logs.maintenance_interval`).
     public var logMaintenanceIntervalNanoseconds: UInt64 = 10 * 1_000_000_000
     public var walSegmentBytes = 128 << 20
@@ -134,7 +136,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
         }
         if let logs = try reader.mapping(root, "logs") {
             try reader.checkKeys(
-                logs, allowed: ["otlp_stream_labels", "flush_size", "flush_age", "retention_size_per_tenant", "maintenance_interval"], at: "logs.")
+                logs, allowed: ["otlp_stream_labels", "flush_size", "flush_age", "retention_size_per_tenant", "maintenance_interval", "tenants"], at: "logs.")
             func duration(_ key: String) throws(Error) -> UInt64? {
                 guard let value = try reader.string(logs, key) else { return nil }
                 do {
@@ -149,6 +151,31 @@ public struct LoupeConfiguration: Sendable, Equatable {
             if let value = try duration("flush_age") { configuration.logMaintenance.flushAgeNanoseconds = value }
             if let value = try reader.string(logs, "retention_size_per_tenant") {
                 configuration.logMaintenance.retentionBytesPerTenant = try reader.bytes(value, key: "logs.retention_size_per_tenant")
+            }
+            if let tenants = try reader.mapping(logs, "tenants") {
+                for name in tenants.keys.sorted() {
+                    let at = "logs.tenants.\(name)"
+                    let tenant: Tenant
+                    do {
+                        tenant = try Tenant(validating: name)
+                    } catch {
+                        throw Error(description: "\(source): \(at): \(error)")
+                    }
+                    guard let settings = try reader.mapping(tenants, name) else { continue }
+                    try reader.checkKeys(settings, allowed: ["retention", "retention_size"], at: at + ".")
+                    var retention = LogStreamStore.TenantRetention()
+                    if let value = try reader.string(settings, "retention") {
+                        do {
+                            retention.periodNanoseconds = try DurationText.parseNanoseconds(value)
+                        } catch {
+                            throw Error(description: "\(source): \(at).retention: \(error)")
+                        }
+                    }
+                    if let value = try reader.string(settings, "retention_size") {
+                        retention.maximumBytes = try reader.bytes(value, key: at + ".retention_size")
+                    }
+                    configuration.logTenantRetention[tenant] = retention
+                }
             }
             if let value = try duration("maintenance_interval") {
                 guard value >= 100_000_000 else { throw Error(description: "\(source): logs.maintenance_interval must be at least 100ms") }

@@ -45,7 +45,7 @@ public struct LoupeRuntime: Sendable {
         let metricsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("metrics").path
         let prometheus = try PrometheusStore(directory: metricsDirectory, options: configuration.prometheusStoreOptions, logger: logger)
         let logsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("logs").path
-        let logStreams = try LogStreamStore(directory: logsDirectory)
+        let logStreams = try LogStreamStore(directory: logsDirectory, options: .init(tenantRetention: configuration.logTenantRetention))
         for problem in logStreams.openingProblems {
             logger.error("a log block could not be opened and was moved aside; the WAL may still hold its entries", metadata: ["problem": "\(problem)"])
         }

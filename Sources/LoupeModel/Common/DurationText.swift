@@ -57,7 +57,7 @@ public enum DurationText {
     }
 }
 
-/// Byte sizes: `512MiB`, `64MB`, `1GiB`, `1048576`.
+/// Byte sizes: `512MiB`, `64MB`, `1GiB`, `2TB`, `1048576`.
 public enum ByteSizeText {
     public static func parse(_ text: String) -> Int? {
         let trimmed = text.trimmingSpaces
@@ -67,6 +67,8 @@ public enum ByteSizeText {
         let multipliers: [String: Int] = [
             "": 1, "b": 1, "k": 1_000, "kb": 1_000, "kib": 1 << 10, "m": 1_000_000, "mb": 1_000_000, "mib": 1 << 20,
             "g": 1_000_000_000, "gb": 1_000_000_000, "gib": 1 << 30,
+            "t": 1_000_000_000_000, "tb": 1_000_000_000_000, "tib": 1 << 40,
+            "p": 1_000_000_000_000_000, "pb": 1_000_000_000_000_000, "pib": 1 << 50,
         ]
         guard let multiplier = multipliers[unit] else { return nil }
         let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)

@@ -107,15 +107,22 @@ struct ElasticsearchRoutes: Sendable {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         var order: [Labels] = []
         var byLabels: [Labels: [LogEntry]] = [:]
-        // A line over the size limit fails its own item, as a mapping error does in Elasticsearch:
-        // refusing the whole request would make shippers resend the batch forever.
-        var tooLong: [Int: String] = [:]
+        // A line over the size limit or older than the retention fails its own item, as a mapping
+        // error does in Elasticsearch: refusing the whole request would make shippers resend the
+        // batch forever, and accepting it would claim entries that are not kept.
+        var refused: [Int: String] = [:]
+        let retention = pipeline.logRetention(tenant: tenant)
+        let cutoff = retention.cutoff(nowUnixNano: UInt64(clamping: now)).map { Int64(clamping: $0) }
         for (position, item) in items.enumerated() where item.error == nil && (item.action == .index || item.action == .create) {
             var (labels, entry) = mapping.entry(item, now: now)
             do {
                 _ = try limits.logLineSize.apply(to: &entry.line, of: labels)
             } catch {
-                tooLong[position] = error.description
+                refused[position] = error.description
+                continue
+            }
+            if let cutoff, entry.timestamp < cutoff {
+                refused[position] = "the document's time \(entry.timestamp) ns is older than the retention period of \(retention)"
                 continue
             }
             if byLabels[labels] == nil { order.append(labels) }
@@ -148,7 +155,7 @@ struct ElasticsearchRoutes: Sendable {
             if let error = item.error {
                 errors = true
                 out += head + #""status":400,"error":{"type":"document_parsing_exception","reason":\#(Self.quoted(error))}}}"#
-            } else if let reason = tooLong[position] {
+            } else if let reason = refused[position] {
                 errors = true
                 out += head + #""status":400,"error":{"type":"illegal_argument_exception","reason":\#(Self.quoted(reason))}}}"#
             } else if item.action == .update || item.action == .delete {

@@ -16,9 +16,28 @@ public final class LogStreamStore: Sendable {
         /// ...or this many entries.
         public var chunkEntries: Int
 
-        public init(chunkBytes: Int = 1 << 20, chunkEntries: Int = 16_384) {
+        /// Tenants whose retention differs from everyone's (Loki's per-tenant `retention_period`
+        /// and a size of their own).
+        public var tenantRetention: [Tenant: TenantRetention]
+
+        public init(chunkBytes: Int = 1 << 20, chunkEntries: Int = 16_384, tenantRetention: [Tenant: TenantRetention] = [:]) {
             self.chunkBytes = max(1, chunkBytes)
             self.chunkEntries = max(1, chunkEntries)
+            self.tenantRetention = tenantRetention
+        }
+    }
+
+    /// One tenant's retention, in place of the global one where set.
+    public struct TenantRetention: Sendable, Equatable {
+        /// Entries older than this (nanoseconds) go, shorter or longer than the global period;
+        /// 0 keeps everything.
+        public var periodNanoseconds: UInt64?
+        /// The tenant's block files stay under this many bytes, oldest first.
+        public var maximumBytes: Int?
+
+        public init(periodNanoseconds: UInt64? = nil, maximumBytes: Int? = nil) {
+            self.periodNanoseconds = periodNanoseconds
+            self.maximumBytes = maximumBytes
         }
     }
 
@@ -71,7 +90,7 @@ public final class LogStreamStore: Sendable {
         let entries: [LogEntry]
     }
 
-    let options: Options
+    public let options: Options
     /// Where blocks live (`<data>/logs/<tenant>/*.lblk`), or nil for a memory-only store.
     public let directory: String?
     private let tenants = Mutex<[Tenant: TenantState]>([:])
@@ -467,14 +486,33 @@ public final class LogStreamStore: Sendable {
 
     // MARK: Retention
 
-    /// Drops entries older than the cutoff (retention): head entries one by one, blocks once
-    /// wholly expired (their files deleted). Returns how many entries went.
+    /// Drops entries older than the cutoff (the global retention) from every tenant without a
+    /// period of its own: head entries one by one, blocks once wholly expired (their files
+    /// deleted). Returns how many entries went.
     @discardableResult
     public func removeEntries(olderThan cutoff: Int64) -> Int {
+        let overrides = options.tenantRetention
+        return removeEntries { tenant in overrides[tenant]?.periodNanoseconds == nil ? cutoff : nil }
+    }
+
+    /// Applies the tenants' own retention periods at wall time `nowUnixNano`. Returns how many entries went.
+    @discardableResult
+    public func applyTenantRetention(nowUnixNano: Int64) -> Int {
+        let overrides = options.tenantRetention
+        guard overrides.values.contains(where: { $0.periodNanoseconds != nil }) else { return 0 }
+        return removeEntries { tenant in
+            guard let period = overrides[tenant]?.periodNanoseconds, period > 0 else { return nil }
+            return nowUnixNano - Int64(clamping: period)
+        }
+    }
+
+    /// The entries older than `cutoff(tenant)` go; nil leaves a tenant alone.
+    private func removeEntries(olderThan cutoff: (Tenant) -> Int64?) -> Int {
         let (removed, doomed) = tenants.withLock { all -> (Int, [LogBlock]) in
             var removed = 0
             var doomed: [LogBlock] = []
             for (tenant, state) in all {
+                guard let cutoff = cutoff(tenant) else { continue }
                 var kept = TenantState()
                 kept.blocks = state.blocks.filter { block in
                     guard block.maxTime < cutoff else { return true }
@@ -508,13 +546,16 @@ public final class LogStreamStore: Sendable {
         return removed
     }
 
-    /// Deletes each tenant's oldest written blocks while its block files exceed `maximumBytes`.
+    /// Deletes each tenant's oldest written blocks while its block files exceed its own
+    /// `TenantRetention.maximumBytes`, else `maximumBytesPerTenant` (nil: no limit).
     /// Returns the bytes freed.
     @discardableResult
-    public func applySizeRetention(maximumBytesPerTenant maximumBytes: Int) -> Int {
+    public func applySizeRetention(maximumBytesPerTenant: Int?) -> Int {
+        let overrides = options.tenantRetention
         let doomed = tenants.withLock { all -> [LogBlock] in
             var doomed: [LogBlock] = []
             for (tenant, state) in all {
+                guard let maximumBytes = overrides[tenant]?.maximumBytes ?? maximumBytesPerTenant else { continue }
                 var total = state.blocks.reduce(0) { $0 + ($1.path == nil ? 0 : $1.sizeBytes) }
                 guard total > maximumBytes else { continue }
                 var blocks = state.blocks
