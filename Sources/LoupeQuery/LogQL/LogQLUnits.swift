@@ -1,9 +1,9 @@
 /// The number formats LogQL reads, in queries and in label values: floats as Go's
 /// `strconv.ParseFloat` reads them, Go durations (`time.ParseDuration`) and sizes
 /// (go-humanize's `ParseBytes`). Errors carry Go's wording, which Loki puts in `__error_details__`.
-enum LogQLUnits {
-    struct ConversionError: Error, Equatable {
-        var message: String
+public enum LogQLUnits {
+    public struct ConversionError: Error, Equatable {
+        public var message: String
     }
 
     /// `strconv.ParseFloat(text, 64)`: decimal and hex-float forms, `Inf`/`NaN` spelled out,
@@ -76,7 +76,7 @@ enum LogQLUnits {
 
     /// Go's `time.ParseDuration`, in seconds; with `extendedUnits` also Prometheus's `d`, `w`, `y`
     /// (range and offset durations).
-    static func parseDuration(_ text: String, extendedUnits: Bool = false) throws(ConversionError) -> Double {
+    public static func parseDuration(_ text: String, extendedUnits: Bool = false) throws(ConversionError) -> Double {
         let quoted = goQuote(text)
         var bytes = Substring(text)
         var negative = false

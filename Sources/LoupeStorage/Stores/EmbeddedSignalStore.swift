@@ -9,6 +9,8 @@ import Synchronization
 /// start), readable by tenant and time range, and cheap to feed at full ingest rate.
 public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
     struct StoredChunk: Sendable {
+        /// Stable for the chunk's life (a re-encoding by retention keeps it), so indexes can name it.
+        var id: UInt64 = 0
         var bounds: TimeBounds
         var itemCount: Int
         var encoded: [UInt8]
@@ -16,6 +18,7 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
 
     struct State: Sendable {
         var chunksByTenant: [Tenant: [StoredChunk]] = [:]
+        var nextID: UInt64 = 1
         var items = 0
         var bytes = 0
     }
@@ -29,14 +32,33 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         self.encode = encode
     }
 
-    func appendChunk(_ batch: DurableBatch<Data>) {
-        guard !batch.timeBounds.isEmpty else { return }
-        let chunk = StoredChunk(bounds: batch.timeBounds, itemCount: batch.data.itemCount, encoded: batch.encoded)
-        state.withLock { state in
+    /// Returns the chunk's id (nil when the batch held nothing).
+    @discardableResult
+    func appendChunk(_ batch: DurableBatch<Data>) -> UInt64? {
+        guard !batch.timeBounds.isEmpty else { return nil }
+        var chunk = StoredChunk(bounds: batch.timeBounds, itemCount: batch.data.itemCount, encoded: batch.encoded)
+        return state.withLock { state in
+            chunk.id = state.nextID
+            state.nextID += 1
             state.chunksByTenant[batch.tenant, default: []].append(chunk)
             state.items += chunk.itemCount
             state.bytes += chunk.encoded.count
+            return chunk.id
         }
+    }
+
+    /// The tenant's chunks with these ids that still exist, decoded, in arrival order.
+    func decodeChunks(tenant: Tenant, ids: Set<UInt64>) throws(StorageError) -> [(id: UInt64, data: Data)] {
+        let chunks = state.withLock { state in (state.chunksByTenant[tenant] ?? []).filter { ids.contains($0.id) } }
+        var result: [(id: UInt64, data: Data)] = []
+        for chunk in chunks {
+            do {
+                result.append((chunk.id, try decode(chunk.encoded)))
+            } catch {
+                throw StorageError(.corrupt, "stored \(Data.signal) batch of tenant \(tenant) no longer decodes: \(error)")
+            }
+        }
+        return result
     }
 
     func readChunks(tenant: Tenant, range: TimeRange) throws(StorageError) -> Data {
@@ -76,7 +98,7 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
             data.filterItems { $0 >= cutoff }
             replacements[tenant, default: [:]][index] = data.isEmpty
                 ? StoredChunk?.none
-                : StoredChunk(bounds: data.timeBounds, itemCount: data.itemCount, encoded: encode(data))
+                : StoredChunk(id: chunk.id, bounds: data.timeBounds, itemCount: data.itemCount, encoded: encode(data))
         }
         return state.withLock { state in
             var removed = 0

@@ -69,12 +69,16 @@ public struct Stores: Sendable {
     public var prometheus: PrometheusStore
     /// Log streams in Loki's model (Loki push): what LogQL reads.
     public var logStreams: LogStreamStore
+    /// Spans by trace ID, with trace summaries and tags: what the Tempo API reads. When it is
+    /// also `traces` (as in `embedded`), OTLP spans reach it through the generic path.
+    public var traceSpans: TraceSpanStore
 
     public init(
         traces: any TraceStore, logs: any LogStore, metrics: any MetricStore, prometheus: PrometheusStore = PrometheusStore(),
-        logStreams: LogStreamStore = LogStreamStore()
+        logStreams: LogStreamStore = LogStreamStore(), traceSpans: TraceSpanStore = TraceSpanStore()
     ) {
         self.traces = traces
+        self.traceSpans = traceSpans
         self.logs = logs
         self.metrics = metrics
         self.prometheus = prometheus
@@ -88,6 +92,9 @@ public struct Stores: Sendable {
 
     /// The embedded stores with a given Prometheus TSDB (on disk, for `loupe up`).
     public static func embedded(prometheus: PrometheusStore, logStreams: LogStreamStore = LogStreamStore()) -> Stores {
-        Stores(traces: EmbeddedTraceStore(), logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: prometheus, logStreams: logStreams)
+        let traceSpans = TraceSpanStore()
+        return Stores(
+            traces: traceSpans, logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: prometheus, logStreams: logStreams,
+            traceSpans: traceSpans)
     }
 }

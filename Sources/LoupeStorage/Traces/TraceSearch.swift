@@ -1,0 +1,87 @@
+import LoupeModel
+
+/// A tag-based trace search (Tempo's `/api/search` without `q`): every condition must hold on
+/// one span, where the span's own attributes, its resource's attributes and the intrinsics
+/// `name`, `status` (`status.code`) and `kind` count; values match as case-insensitive substrings.
+public struct TraceSearch: Sendable, Equatable {
+    public struct Condition: Sendable, Equatable {
+        public var key: String
+        /// Lowercased.
+        public var value: String
+
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value.lowercased()
+        }
+    }
+
+    public var conditions: [Condition]
+    /// Traces overlapping this window (Unix ns).
+    public var start: UInt64
+    public var end: UInt64
+    public var minimumDurationNanoseconds: UInt64?
+    public var maximumDurationNanoseconds: UInt64?
+    public var limit: Int
+    /// Matching spans returned per trace (Tempo's `spss`).
+    public var spansPerSpanSet: Int
+
+    public init(
+        conditions: [Condition] = [], start: UInt64 = 0, end: UInt64 = .max, minimumDurationNanoseconds: UInt64? = nil,
+        maximumDurationNanoseconds: UInt64? = nil, limit: Int = 20, spansPerSpanSet: Int = 3
+    ) {
+        self.conditions = conditions
+        self.start = start
+        self.end = end
+        self.minimumDurationNanoseconds = minimumDurationNanoseconds
+        self.maximumDurationNanoseconds = maximumDurationNanoseconds
+        self.limit = limit
+        self.spansPerSpanSet = spansPerSpanSet
+    }
+
+    func admits(_ summary: TraceSummary) -> Bool {
+        guard summary.spanCount > 0, summary.startTimeUnixNano <= end, summary.endTimeUnixNano >= start else { return false }
+        let duration = summary.durationNanoseconds
+        if let minimum = minimumDurationNanoseconds, duration < minimum { return false }
+        if let maximum = maximumDurationNanoseconds, duration > maximum { return false }
+        return true
+    }
+
+    func matches(_ span: Span, resource: Resource) -> Bool {
+        conditions.allSatisfy { condition in
+            switch condition.key {
+            case "name": return span.name.lowercased().contains(condition.value)
+            case "status", "status.code": return span.status.code.description.contains(condition.value)
+            case "kind": return span.kind.description.contains(condition.value)
+            default:
+                for attribute in span.attributes where attribute.key == condition.key {
+                    if let text = attribute.value.scalarText, text.lowercased().contains(condition.value) { return true }
+                }
+                for attribute in resource.attributes where attribute.key == condition.key {
+                    if let text = attribute.value.scalarText, text.lowercased().contains(condition.value) { return true }
+                }
+                return false
+            }
+        }
+    }
+}
+
+/// One trace a search found, with the spans that matched (at most `spansPerSpanSet`).
+public struct TraceSearchHit: Sendable, Equatable {
+    public var summary: TraceSummary
+    public var matchedSpans: [Span]
+    public var matchedCount: Int
+}
+
+extension AnyValue {
+    /// Strings, numbers and booleans as text (what tag search and tag values compare); nil for
+    /// arrays, maps, bytes and empty values.
+    public var scalarText: String? {
+        switch self {
+        case .string(let text): text
+        case .int(let value): String(value)
+        case .bool(let value): value ? "true" : "false"
+        case .double(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import LoupeModel
+import Synchronization
+
+/// Spans by trace: the batches as they arrived (compact protobuf, through `EmbeddedTraceStore`)
+/// plus, per tenant, a trace-ID index naming the batches that hold each trace and a summary of
+/// it, and the tag names and values seen. A trace whose spans came in several requests is
+/// merged on read; a lookup decodes only the batches the index names.
+///
+/// This is the head of the trace engine: in memory, rebuilt from the WAL on start.
+public final class TraceSpanStore: Sendable {
+    /// Distinct values kept per tag for `/api/search/tag/<name>/values`; a tag with more (an ID)
+    /// stops collecting.
+    public static let maximumValuesPerTag = 1_000
+
+    public enum TagScope: String, Sendable, CaseIterable {
+        case span, resource
+    }
+
+    struct TraceEntry {
+        var summary: TraceSummary
+        /// The batches holding the trace's spans, in arrival order.
+        var chunks: [UInt64]
+    }
+
+    struct TenantState {
+        var traces: [TraceID: TraceEntry] = [:]
+        var tagValues: [TagScope: [String: Set<String>]] = [:]
+    }
+
+    let batches = EmbeddedTraceStore()
+    private let tenants = Mutex<[Tenant: TenantState]>([:])
+
+    public init() {}
+
+    // MARK: Writing
+
+    func index(_ batch: DurableBatch<TraceData>, chunk: UInt64) {
+        // Summaries and tags are gathered outside the lock, then merged under it.
+        var summaries: [TraceID: TraceSummary] = [:]
+        var tags: [TagScope: [String: Set<String>]] = [:]
+        for resourceSpans in batch.data.resourceSpans {
+            let service = resourceSpans.resource.serviceName
+            for attribute in resourceSpans.resource.attributes {
+                guard let text = attribute.value.scalarText else { continue }
+                tags[.resource, default: [:]][attribute.key, default: []].insert(text)
+            }
+            for scopeSpans in resourceSpans.scopeSpans {
+                for span in scopeSpans.spans {
+                    summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, serviceName: service)
+                    for attribute in span.attributes {
+                        guard let text = attribute.value.scalarText else { continue }
+                        tags[.span, default: [:]][attribute.key, default: []].insert(text)
+                    }
+                }
+            }
+        }
+        tenants.withLock { all in
+            Self.merge(summaries, tags: tags, chunk: chunk, into: &all[batch.tenant, default: TenantState()])
+        }
+    }
+
+    private static func merge(
+        _ summaries: [TraceID: TraceSummary], tags: [TagScope: [String: Set<String>]], chunk: UInt64, into state: inout TenantState
+    ) {
+        for (traceID, incoming) in summaries {
+            if var entry = state.traces[traceID] {
+                entry.summary.startTimeUnixNano = min(entry.summary.startTimeUnixNano, incoming.startTimeUnixNano)
+                entry.summary.endTimeUnixNano = max(entry.summary.endTimeUnixNano, incoming.endTimeUnixNano)
+                entry.summary.spanCount += incoming.spanCount
+                entry.summary.errorCount += incoming.errorCount
+                if incoming.rootSpanName != nil {
+                    entry.summary.rootServiceName = incoming.rootServiceName
+                    entry.summary.rootSpanName = incoming.rootSpanName
+                }
+                entry.chunks.append(chunk)
+                state.traces[traceID] = entry
+            } else {
+                state.traces[traceID] = TraceEntry(summary: incoming, chunks: [chunk])
+            }
+        }
+        for (scope, names) in tags {
+            for (name, values) in names {
+                var known = state.tagValues[scope, default: [:]][name, default: []]
+                guard known.count < maximumValuesPerTag else { continue }
+                for value in values where known.count < maximumValuesPerTag { known.insert(value) }
+                state.tagValues[scope, default: [:]][name] = known
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// Every stored span of the trace, grouped by resource and scope; nil when none is stored.
+    /// With a window, only a trace overlapping it is returned.
+    public func trace(tenant: Tenant, id: TraceID, start: UInt64 = 0, end: UInt64 = .max) throws(StorageError) -> TraceData? {
+        guard let entry = tenants.withLock({ $0[tenant]?.traces[id] }),
+            entry.summary.startTimeUnixNano <= end, entry.summary.endTimeUnixNano >= start
+        else { return nil }
+        let decoded = try batches.decodeChunks(tenant: tenant, ids: Set(entry.chunks))
+        var result = TraceData()
+        for (_, data) in decoded {
+            for var resourceSpans in data.resourceSpans {
+                resourceSpans.scopeSpans = resourceSpans.scopeSpans.compactMap { scopeSpans in
+                    var scopeSpans = scopeSpans
+                    scopeSpans.spans.removeAll { $0.traceID != id }
+                    return scopeSpans.spans.isEmpty ? nil : scopeSpans
+                }
+                if !resourceSpans.scopeSpans.isEmpty { result.resourceSpans.append(resourceSpans) }
+            }
+        }
+        return result.resourceSpans.isEmpty ? nil : result
+    }
+
+    public func summary(tenant: Tenant, id: TraceID) -> TraceSummary? {
+        tenants.withLock { $0[tenant]?.traces[id]?.summary }
+    }
+
+    /// Traces matching the search, most recent start first, at most `limit`.
+    public func search(tenant: Tenant, _ search: TraceSearch) throws(StorageError) -> [TraceSearchHit] {
+        let candidates = tenants.withLock { all -> [TraceEntry] in
+            (all[tenant]?.traces.values ?? [:].values).filter { search.admits($0.summary) }
+        }.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
+        guard search.limit > 0 else { return [] }
+        if search.conditions.isEmpty {
+            return candidates.prefix(search.limit).map { TraceSearchHit(summary: $0.summary, matchedSpans: [], matchedCount: 0) }
+        }
+        var hits: [TraceSearchHit] = []
+        // Batches decoded once for all the candidates they hold.
+        var decoded: [UInt64: TraceData] = [:]
+        for candidate in candidates {
+            let missing = Set(candidate.chunks.filter { decoded[$0] == nil })
+            if !missing.isEmpty {
+                for (id, data) in try batches.decodeChunks(tenant: tenant, ids: missing) { decoded[id] = data }
+            }
+            var matched: [Span] = []
+            var count = 0
+            for chunk in Set(candidate.chunks) {
+                guard let data = decoded[chunk] else { continue }
+                for resourceSpans in data.resourceSpans {
+                    for scopeSpans in resourceSpans.scopeSpans {
+                        for span in scopeSpans.spans where span.traceID == candidate.summary.traceID
+                            && search.matches(span, resource: resourceSpans.resource) {
+                            count += 1
+                            if matched.count < search.spansPerSpanSet { matched.append(span) }
+                        }
+                    }
+                }
+            }
+            guard count > 0 else { continue }
+            hits.append(TraceSearchHit(summary: candidate.summary, matchedSpans: matched, matchedCount: count))
+            if hits.count >= search.limit { break }
+        }
+        return hits
+    }
+
+    /// Tag names seen, per scope, sorted.
+    public func tagNames(tenant: Tenant) -> [TagScope: [String]] {
+        tenants.withLock { all in
+            (all[tenant]?.tagValues ?? [:]).mapValues { $0.keys.sorted() }
+        }
+    }
+
+    /// Values seen for a tag (in the given scope, or any), sorted; at most `maximumValuesPerTag` per scope.
+    public func tagValues(tenant: Tenant, name: String, scope: TagScope? = nil) -> [String] {
+        tenants.withLock { all in
+            guard let state = all[tenant] else { return [] }
+            var values: Set<String> = []
+            for candidate in TagScope.allCases where scope == nil || scope == candidate {
+                values.formUnion(state.tagValues[candidate]?[name] ?? [])
+            }
+            return values.sorted()
+        }
+    }
+}
+
+extension TraceSpanStore: TraceStore {
+    public func append(_ batch: DurableBatch<TraceData>) async throws(StorageError) {
+        guard let chunk = batches.appendChunk(batch) else { return }
+        index(batch, chunk: chunk)
+    }
+
+    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> TraceData {
+        try batches.readChunks(tenant: tenant, range: range)
+    }
+
+    public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int {
+        let removed = batches.removeChunkItems(olderThan: cutoffUnixNano)
+        // A trace goes once all of it is older; one straddling the cutoff keeps its summary.
+        tenants.withLock { all in
+            for tenant in Array(all.keys) {
+                all[tenant]!.traces = all[tenant]!.traces.filter { $0.value.summary.endTimeUnixNano >= cutoffUnixNano }
+                if all[tenant]!.traces.isEmpty { all[tenant] = nil }
+            }
+        }
+        return removed
+    }
+
+    public func statistics() async -> StoreStatistics { batches.currentStatistics() }
+}
