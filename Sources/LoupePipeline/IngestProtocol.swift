@@ -6,4 +6,5 @@ public enum IngestProtocol: String, Sendable, CaseIterable {
     case prometheusRemoteWrite = "prometheus_remote_write"
     case lokiPush = "loki_push"
     case elasticsearchBulk = "elasticsearch_bulk"
+    case zipkin = "zipkin"
 }

@@ -102,4 +102,27 @@ import Testing
         #expect(try store.search(tenant: Self.tenant, TraceSearch()).map(\.summary.traceID.low) == [2])
         #expect(try store.trace(tenant: Self.tenant, id: TraceID(high: 0, low: 2)) != nil)
     }
+
+    @Test func dependenciesFollowCallsDatabasesAndBrokers() {
+        func span(_ id: UInt64, parent: UInt64 = 0, kind: SpanKind, peer: String? = nil, error: Bool = false) -> Span {
+            Span(traceID: TraceID(high: 0, low: 9), spanID: SpanID(value: id), parentSpanID: SpanID(value: parent), kind: kind,
+                 attributes: peer.map { [KeyValue(key: "peer.service", value: .string($0))] } ?? [],
+                 status: SpanStatus(code: error ? .error : .unset))
+        }
+        var dependencies = ServiceDependencies()
+        dependencies.add(trace: [
+            (span(1, kind: .server), "frontend"),
+            (span(2, parent: 1, kind: .client, peer: "cart"), "frontend"),  // its server span is below: no extra link
+            (span(3, parent: 2, kind: .server, error: true), "cart"),
+            (span(4, parent: 3, kind: .client, peer: "redis"), "cart"),    // nothing instrumented below: a call to redis
+            (span(5, parent: 3, kind: .producer, peer: "kafka"), "cart"),
+            (span(6, parent: 5, kind: .consumer, peer: "kafka"), "mailer"),
+        ])
+        #expect(dependencies.links == [
+            .init(parent: "frontend", child: "cart"): .init(calls: 1, errors: 1),
+            .init(parent: "cart", child: "redis"): .init(calls: 1),
+            .init(parent: "cart", child: "kafka"): .init(calls: 1),
+            .init(parent: "kafka", child: "mailer"): .init(calls: 1),
+        ])
+    }
 }

@@ -23,6 +23,7 @@ public enum HTTPServers {
         LokiPushRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         LokiQueryRoutes(store: ingestor.pipeline.stores.logStreams).register(on: router)
         TempoRoutes(store: ingestor.pipeline.stores.traceSpans).register(on: router)
+        ZipkinRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
         let tail = LokiTailRoutes(store: ingestor.pipeline.stores.logStreams, hub: ingestor.pipeline.logTails)
         tail.register(on: router)
         ElasticsearchRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)

@@ -3,15 +3,34 @@ import LoupeModel
 /// A tag-based trace search (Tempo's `/api/search` without `q`): every condition must hold on
 /// one span, where the span's own attributes, its resource's attributes and the intrinsics
 /// `name`, `status` (`status.code`) and `kind` count; values match as case-insensitive substrings.
-public struct TraceSearch: Sendable, Equatable {
+public struct TraceSearch: Sendable {
     public struct Condition: Sendable, Equatable {
+        public enum Match: Sendable, Equatable {
+            /// Tempo's tags: a case-insensitive substring.
+            case substring
+            /// Zipkin's queries: equal, ignoring case.
+            case exact
+            /// The key is present (any value).
+            case exists
+        }
+
         public var key: String
         /// Lowercased.
         public var value: String
+        public var match: Match
 
-        public init(key: String, value: String) {
+        public init(key: String, value: String, match: Match = .substring) {
             self.key = key
             self.value = value.lowercased()
+            self.match = match
+        }
+
+        func holds(_ text: String) -> Bool {
+            switch match {
+            case .substring: text.lowercased().contains(value)
+            case .exact: text.lowercased() == value
+            case .exists: true
+            }
         }
     }
 
@@ -24,6 +43,8 @@ public struct TraceSearch: Sendable, Equatable {
     public var limit: Int
     /// Matching spans returned per trace (Tempo's `spss`).
     public var spansPerSpanSet: Int
+    /// A further test a matching span must pass (Zipkin's span duration bounds, say).
+    public var spanFilter: (@Sendable (Span, Resource) -> Bool)?
 
     public init(
         conditions: [Condition] = [], start: UInt64 = 0, end: UInt64 = .max, minimumDurationNanoseconds: UInt64? = nil,
@@ -46,19 +67,25 @@ public struct TraceSearch: Sendable, Equatable {
         return true
     }
 
+    /// Whether the search looks at spans at all (else summaries answer it).
+    var inspectsSpans: Bool { !conditions.isEmpty || spanFilter != nil }
+
     func matches(_ span: Span, resource: Resource) -> Bool {
-        conditions.allSatisfy { condition in
+        if let spanFilter, !spanFilter(span, resource) { return false }
+        return conditions.allSatisfy { condition in
             switch condition.key {
-            case "name": return span.name.lowercased().contains(condition.value)
-            case "status", "status.code": return span.status.code.description.contains(condition.value)
-            case "kind": return span.kind.description.contains(condition.value)
+            case "name": return condition.holds(span.name)
+            case "status", "status.code": return condition.holds(span.status.code.description)
+            case "kind": return condition.holds(span.kind.description)
             default:
                 for attribute in span.attributes where attribute.key == condition.key {
-                    if let text = attribute.value.scalarText, text.lowercased().contains(condition.value) { return true }
+                    if let text = attribute.value.scalarText, condition.holds(text) { return true }
                 }
                 for attribute in resource.attributes where attribute.key == condition.key {
-                    if let text = attribute.value.scalarText, text.lowercased().contains(condition.value) { return true }
+                    if let text = attribute.value.scalarText, condition.holds(text) { return true }
                 }
+                // Zipkin's annotation queries name annotations (events) too.
+                if condition.match == .exists, span.events.contains(where: { $0.name.lowercased() == condition.key.lowercased() }) { return true }
                 return false
             }
         }

@@ -25,6 +25,9 @@ public final class TraceSpanStore: Sendable {
     struct TenantState {
         var traces: [TraceID: TraceEntry] = [:]
         var tagValues: [TagScope: [String: Set<String>]] = [:]
+        /// service.name -> span names, and -> remote services (`peer.service`), for Zipkin's and Jaeger's lists.
+        var spanNames: [String: Set<String>] = [:]
+        var remoteServices: [String: Set<String>] = [:]
     }
 
     let batches = EmbeddedTraceStore()
@@ -38,6 +41,8 @@ public final class TraceSpanStore: Sendable {
         // Summaries and tags are gathered outside the lock, then merged under it.
         var summaries: [TraceID: TraceSummary] = [:]
         var tags: [TagScope: [String: Set<String>]] = [:]
+        var spanNames: [String: Set<String>] = [:]
+        var remoteServices: [String: Set<String>] = [:]
         for resourceSpans in batch.data.resourceSpans {
             let service = resourceSpans.resource.serviceName
             for attribute in resourceSpans.resource.attributes {
@@ -47,15 +52,19 @@ public final class TraceSpanStore: Sendable {
             for scopeSpans in resourceSpans.scopeSpans {
                 for span in scopeSpans.spans {
                     summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, serviceName: service)
+                    spanNames[service ?? "", default: []].insert(span.name)
                     for attribute in span.attributes {
                         guard let text = attribute.value.scalarText else { continue }
                         tags[.span, default: [:]][attribute.key, default: []].insert(text)
+                        if attribute.key == "peer.service" { remoteServices[service ?? "", default: []].insert(text) }
                     }
                 }
             }
         }
         tenants.withLock { all in
             Self.merge(summaries, tags: tags, chunk: chunk, into: &all[batch.tenant, default: TenantState()])
+            Self.merge(spanNames, into: &all[batch.tenant, default: TenantState()].spanNames)
+            Self.merge(remoteServices, into: &all[batch.tenant, default: TenantState()].remoteServices)
         }
     }
 
@@ -88,7 +97,31 @@ public final class TraceSpanStore: Sendable {
         }
     }
 
+    private static func merge(_ incoming: [String: Set<String>], into known: inout [String: Set<String>]) {
+        for (service, names) in incoming {
+            var set = known[service, default: []]
+            guard set.count < maximumValuesPerTag else { continue }
+            for name in names where set.count < maximumValuesPerTag { set.insert(name) }
+            known[service] = set
+        }
+    }
+
     // MARK: Reading
+
+    /// The services seen (resource `service.name`), sorted.
+    public func services(tenant: Tenant) -> [String] {
+        tenants.withLock { all in (all[tenant]?.spanNames.keys.filter { !$0.isEmpty } ?? []).sorted() }
+    }
+
+    /// Span names seen for a service, sorted.
+    public func spanNames(tenant: Tenant, service: String) -> [String] {
+        tenants.withLock { all in (all[tenant]?.spanNames[service] ?? []).sorted() }
+    }
+
+    /// Remote services (`peer.service`) a service's spans named, sorted.
+    public func remoteServices(tenant: Tenant, service: String) -> [String] {
+        tenants.withLock { all in (all[tenant]?.remoteServices[service] ?? []).sorted() }
+    }
 
     /// Every stored span of the trace, grouped by resource and scope; nil when none is stored.
     /// With a window, only a trace overlapping it is returned.
@@ -121,7 +154,7 @@ public final class TraceSpanStore: Sendable {
             (all[tenant]?.traces.values ?? [:].values).filter { search.admits($0.summary) }
         }.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
         guard search.limit > 0 else { return [] }
-        if search.conditions.isEmpty {
+        if !search.inspectsSpans {
             return candidates.prefix(search.limit).map { TraceSearchHit(summary: $0.summary, matchedSpans: [], matchedCount: 0) }
         }
         var hits: [TraceSearchHit] = []
@@ -151,6 +184,29 @@ public final class TraceSpanStore: Sendable {
             if hits.count >= search.limit { break }
         }
         return hits
+    }
+
+    /// Calls between services in the traces overlapping the window.
+    public func dependencies(tenant: Tenant, start: UInt64, end: UInt64) throws(StorageError) -> ServiceDependencies {
+        let entries = tenants.withLock { all -> [TraceEntry] in
+            (all[tenant]?.traces.values ?? [:].values).filter { $0.summary.startTimeUnixNano <= end && $0.summary.endTimeUnixNano >= start }
+        }
+        var chunkIDs = Set<UInt64>()
+        for entry in entries { chunkIDs.formUnion(entry.chunks) }
+        var spansByTrace: [TraceID: [(span: Span, service: String)]] = [:]
+        for (_, data) in try batches.decodeChunks(tenant: tenant, ids: chunkIDs) {
+            for resourceSpans in data.resourceSpans {
+                let service = resourceSpans.resource.serviceName ?? ""
+                for scopeSpans in resourceSpans.scopeSpans {
+                    for span in scopeSpans.spans { spansByTrace[span.traceID, default: []].append((span, service)) }
+                }
+            }
+        }
+        var dependencies = ServiceDependencies()
+        for entry in entries {
+            if let spans = spansByTrace[entry.summary.traceID] { dependencies.add(trace: spans) }
+        }
+        return dependencies
     }
 
     /// Tag names seen, per scope, sorted.
