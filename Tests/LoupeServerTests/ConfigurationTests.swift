@@ -78,6 +78,8 @@ struct ConfigurationTests {
         ("logs:\n  tenants:\n    a: {retention: soon}", "logs.tenants.a.retention"),
         ("logs:\n  tenants:\n    a: {retension: 1d}", "unknown key \"logs.tenants.a.retension\""),
         ("logs:\n  tenants:\n    a: {retention_size: huge}", "logs.tenants.a.retention_size"),
+        ("traces:\n  jaeger_path_prefix: /", "traces.jaeger_path_prefix"),
+        ("traces:\n  jaeger_path: /j", "unknown key \"traces.jaeger_path\""),
     ])
     func invalid(yaml: String, expected: String) {
         #expect {

@@ -32,6 +32,8 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// When log heads are cut into blocks (`logs.flush_size`, `logs.flush_age`) and how much block
     /// data each tenant keeps (`logs.retention_size_per_tenant`).
     public var logMaintenance = LogMaintenanceOptions()
+    /// Where the Jaeger query API lives (`traces.jaeger_path_prefix`).
+    public var jaegerPathPrefix = "/jaeger"
     /// Tenants' own log retention (`logs.tenants.NAME.retention`, `.retention_size`).
     public var logTenantRetention: [Tenant: LogStreamStore.TenantRetention] = [:]
     /// How often the log store checks whether to cut (`logs.maintenance_interval`).
@@ -74,7 +76,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
         let fullRoot = root
         root = root.filter { !ScrapeConfiguration.topLevelKeys.contains($0.key) }
         let reader = YAMLReader(source: source)
-        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb", "logs"], at: "")
+        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb", "logs", "traces"], at: "")
         if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
         if let value = try reader.string(root, "http_address") { configuration.httpAddress = try reader.address(value, key: "http_address") }
         if let value = try reader.string(root, "otlp_grpc_address") { configuration.otlpGRPCAddress = try reader.address(value, key: "otlp_grpc_address") }
@@ -133,6 +135,16 @@ public struct LoupeConfiguration: Sendable, Equatable {
             }
             if let value = try reader.string(limits, "max_request_bytes") { configuration.maximumRequestBytes = try reader.bytes(value, key: "limits.max_request_bytes") }
             if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
+        }
+        if let traces = try reader.mapping(root, "traces") {
+            try reader.checkKeys(traces, allowed: ["jaeger_path_prefix"], at: "traces.")
+            if let prefix = try reader.string(traces, "jaeger_path_prefix") {
+                let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+                guard trimmed.hasPrefix("/"), trimmed.count > 1, !trimmed.contains(" ") else {
+                    throw Error(description: "\(source): traces.jaeger_path_prefix \"\(prefix)\" must be a path such as /jaeger (not /: Tempo's /api/traces/<id> is there)")
+                }
+                configuration.jaegerPathPrefix = trimmed
+            }
         }
         if let logs = try reader.mapping(root, "logs") {
             try reader.checkKeys(

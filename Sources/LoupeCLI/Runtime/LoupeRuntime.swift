@@ -124,7 +124,8 @@ public struct LoupeRuntime: Sendable {
         services.append(HTTPServers.mainApplication(
             address: .hostname(configuration.httpAddress.host, port: configuration.httpAddress.port),
             ingestor: ingestor, readiness: readiness, version: LoupeVersion.current, flags: configuration.flags,
-            scrapeStatus: scraper.status, logger: logger, onListening: { await announce(.http, $0) }))
+            scrapeStatus: scraper.status, jaegerPathPrefix: configuration.jaegerPathPrefix, logger: logger,
+            onListening: { await announce(.http, $0) }))
         // Last, so it stops first: no scrape is still writing when the listeners and the WAL stop.
         services.append(scraper)
 

@@ -13,7 +13,8 @@ public enum HTTPServers {
     /// - Parameter flags: the effective settings, shown by `/api/v1/status/flags` under Prometheus's flag names where one exists.
     public static func mainApplication(
         address: BindAddress, ingestor: OTLPIngestor, readiness: Readiness, version: String, flags: [String: String],
-        scrapeStatus: ScrapeStatus? = nil, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+        scrapeStatus: ScrapeStatus? = nil, jaegerPathPrefix: String = "/jaeger", logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         let router = Router()
         OTLPHTTPRoutes(ingestor: ingestor).register(on: router)
@@ -24,6 +25,7 @@ public enum HTTPServers {
         LokiQueryRoutes(store: ingestor.pipeline.stores.logStreams).register(on: router)
         TempoRoutes(store: ingestor.pipeline.stores.traceSpans).register(on: router)
         ZipkinRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)
+        JaegerRoutes(store: ingestor.pipeline.stores.traceSpans, prefix: jaegerPathPrefix).register(on: router)
         let tail = LokiTailRoutes(store: ingestor.pipeline.stores.logStreams, hub: ingestor.pipeline.logTails)
         tail.register(on: router)
         ElasticsearchRoutes(pipeline: ingestor.pipeline, limits: ingestor.limits).register(on: router)

@@ -16,6 +16,11 @@ public final class TraceSpanStore: Sendable {
         case span, resource
     }
 
+    public struct Operation: Sendable, Hashable {
+        public var name: String
+        public var kind: SpanKind
+    }
+
     struct TraceEntry {
         var summary: TraceSummary
         /// The batches holding the trace's spans, in arrival order.
@@ -25,8 +30,9 @@ public final class TraceSpanStore: Sendable {
     struct TenantState {
         var traces: [TraceID: TraceEntry] = [:]
         var tagValues: [TagScope: [String: Set<String>]] = [:]
-        /// service.name -> span names, and -> remote services (`peer.service`), for Zipkin's and Jaeger's lists.
-        var spanNames: [String: Set<String>] = [:]
+        /// service.name -> operations (span name and kind), and -> remote services (`peer.service`), for
+        /// Zipkin's and Jaeger's lists.
+        var operations: [String: Set<Operation>] = [:]
         var remoteServices: [String: Set<String>] = [:]
     }
 
@@ -41,7 +47,7 @@ public final class TraceSpanStore: Sendable {
         // Summaries and tags are gathered outside the lock, then merged under it.
         var summaries: [TraceID: TraceSummary] = [:]
         var tags: [TagScope: [String: Set<String>]] = [:]
-        var spanNames: [String: Set<String>] = [:]
+        var operations: [String: Set<Operation>] = [:]
         var remoteServices: [String: Set<String>] = [:]
         for resourceSpans in batch.data.resourceSpans {
             let service = resourceSpans.resource.serviceName
@@ -52,7 +58,7 @@ public final class TraceSpanStore: Sendable {
             for scopeSpans in resourceSpans.scopeSpans {
                 for span in scopeSpans.spans {
                     summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, serviceName: service)
-                    spanNames[service ?? "", default: []].insert(span.name)
+                    operations[service ?? "", default: []].insert(Operation(name: span.name, kind: span.kind))
                     for attribute in span.attributes {
                         guard let text = attribute.value.scalarText else { continue }
                         tags[.span, default: [:]][attribute.key, default: []].insert(text)
@@ -63,7 +69,7 @@ public final class TraceSpanStore: Sendable {
         }
         tenants.withLock { all in
             Self.merge(summaries, tags: tags, chunk: chunk, into: &all[batch.tenant, default: TenantState()])
-            Self.merge(spanNames, into: &all[batch.tenant, default: TenantState()].spanNames)
+            Self.merge(operations, into: &all[batch.tenant, default: TenantState()].operations)
             Self.merge(remoteServices, into: &all[batch.tenant, default: TenantState()].remoteServices)
         }
     }
@@ -97,7 +103,7 @@ public final class TraceSpanStore: Sendable {
         }
     }
 
-    private static func merge(_ incoming: [String: Set<String>], into known: inout [String: Set<String>]) {
+    private static func merge<Element>(_ incoming: [String: Set<Element>], into known: inout [String: Set<Element>]) {
         for (service, names) in incoming {
             var set = known[service, default: []]
             guard set.count < maximumValuesPerTag else { continue }
@@ -110,12 +116,19 @@ public final class TraceSpanStore: Sendable {
 
     /// The services seen (resource `service.name`), sorted.
     public func services(tenant: Tenant) -> [String] {
-        tenants.withLock { all in (all[tenant]?.spanNames.keys.filter { !$0.isEmpty } ?? []).sorted() }
+        tenants.withLock { all in (all[tenant]?.operations.keys.filter { !$0.isEmpty } ?? []).sorted() }
     }
 
     /// Span names seen for a service, sorted.
     public func spanNames(tenant: Tenant, service: String) -> [String] {
-        tenants.withLock { all in (all[tenant]?.spanNames[service] ?? []).sorted() }
+        Set(operations(tenant: tenant, service: service).map(\.name)).sorted()
+    }
+
+    /// Span names with their kinds seen for a service, sorted by name then kind.
+    public func operations(tenant: Tenant, service: String) -> [Operation] {
+        tenants.withLock { all in
+            (all[tenant]?.operations[service] ?? []).sorted { ($0.name, $0.kind.rawValue) < ($1.name, $1.kind.rawValue) }
+        }
     }
 
     /// Remote services (`peer.service`) a service's spans named, sorted.
