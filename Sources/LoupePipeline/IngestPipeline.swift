@@ -34,12 +34,16 @@ public final class IngestPipeline: Sendable {
     public let logTails = LogTailHub()
     /// How OTLP log records become Loki streams (which resource attributes are stream labels).
     public let otlpLogStreams: OTLPLogsToStreams
+    /// Span metrics and the service graph, fed as spans are acknowledged.
+    public let traceMetrics: TraceMetricsGenerator
 
     public init(
         wal: WriteAheadLog, stores: Stores, retention: RetentionPolicy, budget: MemoryBudget, telemetry: SelfTelemetry,
-        clock: WallClock = .system, logger: Logger, otlpLogStreams: OTLPLogsToStreams = OTLPLogsToStreams()
+        clock: WallClock = .system, logger: Logger, otlpLogStreams: OTLPLogsToStreams = OTLPLogsToStreams(),
+        traceMetrics: TraceMetricsGenerator = TraceMetricsGenerator()
     ) {
         self.otlpLogStreams = otlpLogStreams
+        self.traceMetrics = traceMetrics
         self.wal = wal
         self.stores = stores
         self.retention = retention
@@ -101,6 +105,7 @@ public final class IngestPipeline: Sendable {
                 do {
                     try await self.stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
                     if let metrics = data as? MetricsData { self.appendToPrometheus(metrics, tenant: tenant) }
+                    if let traces = data as? TraceData { self.traceMetrics.observe(traces, tenant: tenant, nowUnixNano: self.clock.nowUnixNano()) }
                     // OTLP logs are also streams that LogQL reads (and live tails see).
                     if let logs = data as? LogsData {
                         let streams = self.otlpLogStreams.convert(logs)

@@ -106,3 +106,50 @@ def test_traces_survive_a_restart(loupe):
     assert reply.status_code == 200, reply.text
     assert sum(len(scope["spans"]) for resource in reply.json()["resourceSpans"] for scope in resource["scopeSpans"]) == 2
     assert [t["traceID"] for t in _get(loupe, "/api/search", tags="service.name=checkout").json()["traces"]] == [trace_id]
+
+
+def _send_client_server_trace(loupe) -> None:
+    """frontend's server span calls checkout through a client span; checkout's server span fails."""
+    headers = {"X-Scope-OrgID": TENANT}
+    frontend = _provider("frontend", HTTPSpanExporter(endpoint=f"{loupe.otlp_http_url}/v1/traces", headers=headers))
+    checkout = _provider("checkout", GRPCSpanExporter(endpoint=loupe.otlp_grpc_address, insecure=True, headers=(("x-scope-orgid", TENANT),)))
+    tracer = frontend.get_tracer("web")
+    with tracer.start_as_current_span("GET /cart", kind=SpanKind.SERVER):
+        with tracer.start_as_current_span("POST /charge", kind=SpanKind.CLIENT) as client:
+            context = trace_api.set_span_in_context(client)
+            with checkout.get_tracer("svc").start_as_current_span("charge card", context=context, kind=SpanKind.SERVER) as server:
+                time.sleep(0.12)
+                server.set_status(Status(StatusCode.ERROR, "card declined"))
+    frontend.shutdown()
+    checkout.shutdown()
+
+
+def test_span_metrics_and_service_graph_reach_promql(loupe_factory):
+    loupe = loupe_factory.new(config="traces:\n  metrics_interval: 200ms\n")
+    _send_client_server_trace(loupe)
+
+    def query(expression: str) -> list[dict]:
+        reply = requests.get(f"{loupe.http_url}/api/v1/query", params={"query": expression},
+                             headers={"X-Scope-OrgID": TENANT}, timeout=10)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["data"]["result"]
+
+    deadline = time.monotonic() + 15
+    # The pair frontend -> checkout arrived in two requests (HTTP and gRPC exporters).
+    edge = 'traces_service_graph_request_total{client="frontend",server="checkout"}'
+    while not (query(edge) and query("traces_spanmetrics_calls_total")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    calls = {(r["metric"]["service"], r["metric"]["span_name"], r["metric"]["span_kind"], r["metric"]["status_code"]): float(r["value"][1])
+             for r in query("traces_spanmetrics_calls_total")}
+    assert calls == {
+        ("frontend", "GET /cart", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET"): 1.0,
+        ("frontend", "POST /charge", "SPAN_KIND_CLIENT", "STATUS_CODE_UNSET"): 1.0,
+        ("checkout", "charge card", "SPAN_KIND_SERVER", "STATUS_CODE_ERROR"): 1.0,
+    }
+    assert [float(r["value"][1]) for r in query(edge)] == [1.0]
+    assert [float(r["value"][1]) for r in query('traces_service_graph_request_failed_total{client="frontend"}')] == [1.0]
+    server_seconds = query('traces_service_graph_request_server_seconds_sum{client="frontend",server="checkout"}')
+    assert 0.12 <= float(server_seconds[0]["value"][1]) < 1
+    latency = query('histogram_quantile(0.5, sum by (le) (traces_spanmetrics_latency_bucket{service="checkout"}))')
+    assert 0.064 < float(latency[0]["value"][1]) <= 0.256
+    assert query('traces_service_graph_request_total{client="user",server="frontend"}'), "the root span's caller is the user"

@@ -34,6 +34,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var logMaintenance = LogMaintenanceOptions()
     /// Where the Jaeger query API lives (`traces.jaeger_path_prefix`).
     public var jaegerPathPrefix = "/jaeger"
+    /// Span metrics and the service graph written into the TSDB (`traces.metrics_generator`), and how often (`traces.metrics_interval`).
+    public var traceMetricsEnabled = true
+    public var traceMetricsIntervalNanoseconds: UInt64 = 15 * 1_000_000_000
     /// Tenants' own log retention (`logs.tenants.NAME.retention`, `.retention_size`).
     public var logTenantRetention: [Tenant: LogStreamStore.TenantRetention] = [:]
     /// How often the log store checks whether to cut (`logs.maintenance_interval`).
@@ -137,7 +140,21 @@ public struct LoupeConfiguration: Sendable, Equatable {
             if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
         }
         if let traces = try reader.mapping(root, "traces") {
-            try reader.checkKeys(traces, allowed: ["jaeger_path_prefix"], at: "traces.")
+            try reader.checkKeys(traces, allowed: ["jaeger_path_prefix", "metrics_generator", "metrics_interval"], at: "traces.")
+            if let value = traces["metrics_generator"] {
+                guard let enabled = value as? Bool else { throw Error(description: "\(source): traces.metrics_generator must be true or false") }
+                configuration.traceMetricsEnabled = enabled
+            }
+            if let value = try reader.string(traces, "metrics_interval") {
+                let nanoseconds: UInt64
+                do {
+                    nanoseconds = try DurationText.parseNanoseconds(value)
+                } catch {
+                    throw Error(description: "\(source): traces.metrics_interval: \(error)")
+                }
+                guard nanoseconds >= 100_000_000 else { throw Error(description: "\(source): traces.metrics_interval must be at least 100ms") }
+                configuration.traceMetricsIntervalNanoseconds = nanoseconds
+            }
             if let prefix = try reader.string(traces, "jaeger_path_prefix") {
                 let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
                 guard trimmed.hasPrefix("/"), trimmed.count > 1, !trimmed.contains(" ") else {

@@ -52,7 +52,8 @@ public struct LoupeRuntime: Sendable {
         pipeline = IngestPipeline(
             wal: wal, stores: .embedded(prometheus: prometheus, logStreams: logStreams), retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger,
-            otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels))
+            otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels),
+            traceMetrics: TraceMetricsGenerator(isEnabled: configuration.traceMetricsEnabled))
         maintenance = TSDBMaintenance(pipeline: pipeline, logger: logger)
         logMaintenance = LogMaintenance(pipeline: pipeline, options: configuration.logMaintenance, logger: logger)
     }
@@ -110,6 +111,9 @@ public struct LoupeRuntime: Sendable {
                 maintenance: logMaintenance, interval: .nanoseconds(Int64(clamping: configuration.logMaintenanceIntervalNanoseconds)),
                 clock: ContinuousClock()),
             RetentionService(pipeline: pipeline, clock: ContinuousClock(), logger: logger),
+            TraceMetricsService(
+                pipeline: pipeline, interval: .nanoseconds(Int64(clamping: configuration.traceMetricsIntervalNanoseconds)),
+                clock: ContinuousClock(), logger: logger),
             TSDBMaintenanceService(
                 maintenance: maintenance, interval: .nanoseconds(Int64(clamping: configuration.tsdbMaintenanceIntervalNanoseconds)),
                 clock: ContinuousClock()),

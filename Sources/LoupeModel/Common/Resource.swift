@@ -40,3 +40,13 @@ public struct InstrumentationScope: Sendable, Hashable {
         self.droppedAttributesCount = droppedAttributesCount
     }
 }
+
+extension Resource {
+    /// The `service.name` attribute, when it is a string.
+    public var serviceName: String? {
+        for attribute in attributes where attribute.key == "service.name" {
+            if case .string(let name) = attribute.value { return name }
+        }
+        return nil
+    }
+}

@@ -30,13 +30,3 @@ public struct TraceSummary: Sendable, Equatable {
         }
     }
 }
-
-extension Resource {
-    /// The `service.name` attribute, when it is a string.
-    public var serviceName: String? {
-        for attribute in attributes where attribute.key == "service.name" {
-            if case .string(let name) = attribute.value { return name }
-        }
-        return nil
-    }
-}
