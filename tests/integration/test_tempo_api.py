@@ -6,8 +6,12 @@ finds it, and tag names and values list what arrived."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import pytest
 import requests
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GRPCSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
@@ -16,6 +20,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from loupe_testlib import assert_same_items
 
 TENANT = "shop"
 
@@ -153,3 +159,29 @@ def test_span_metrics_and_service_graph_reach_promql(loupe_factory):
     latency = query('histogram_quantile(0.5, sum by (le) (traces_spanmetrics_latency_bucket{service="checkout"}))')
     assert 0.064 < float(latency[0]["value"][1]) <= 0.256
     assert query('traces_service_graph_request_total{client="user",server="frontend"}'), "the root span's caller is the user"
+
+
+TEMPO_TRACES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "tempo-traces"
+
+
+@pytest.mark.skipif(not TEMPO_TRACES.exists(), reason="needs ../shared/conformance/tempo-traces")
+def test_tempo_conformance_traces_read_back_equal(loupe):
+    """Tempo's own OTLP/JSON traces (IDs in base64, protobuf's JSON form for bytes) go in as OTLP
+    protobuf and come back by ID, span for span, through /api/traces/<id>."""
+    files = sorted(TEMPO_TRACES.glob("*.json"))
+    assert len(files) >= 5
+    for path in files:
+        request = ExportTraceServiceRequest()
+        json_format.Parse(path.read_text(), request)
+        # Several files are variants of one trace (same IDs): a tenant each keeps them apart.
+        tenant = {"X-Scope-OrgID": path.stem}
+        reply = requests.post(f"{loupe.otlp_http_url}/v1/traces", data=request.SerializeToString(),
+                              headers={"Content-Type": "application/x-protobuf", **tenant}, timeout=10)
+        assert reply.status_code == 200, f"{path.name}: {reply.text}"
+        trace_ids = {span.trace_id.hex() for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans}
+        combined = {"resourceSpans": []}
+        for trace_id in sorted(trace_ids):
+            read = requests.get(f"{loupe.http_url}/api/traces/{trace_id}", headers=tenant, timeout=10)
+            assert read.status_code == 200, f"{path.name} {trace_id}: {read.text}"
+            combined["resourceSpans"] += read.json()["resourceSpans"]
+        assert_same_items("traces", [request], combined)
