@@ -185,3 +185,29 @@ def test_tempo_conformance_traces_read_back_equal(loupe):
             assert read.status_code == 200, f"{path.name} {trace_id}: {read.text}"
             combined["resourceSpans"] += read.json()["resourceSpans"]
         assert_same_items("traces", [request], combined)
+
+
+def test_traceql_search(loupe):
+    trace_id, checkout_span = _send_trace(loupe)
+    _send_client_server_trace(loupe)
+    now = int(time.time())
+
+    def search(query: str, **params) -> list[dict]:
+        reply = _get(loupe, "/api/search", q=query, start=now - 60, end=now + 60, **params)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["traces"]
+
+    hits = search('{ resource.service.name = "checkout" && status = error && span.payment.provider = "acme" }')
+    assert [h["traceID"] for h in hits] == [trace_id]
+    assert hits[0]["spanSets"][0]["spans"][0]["spanID"] == checkout_span and hits[0]["spanSets"][0]["matched"] == 1
+    assert len(search('{ resource.service.name = "checkout" }')) == 2
+    assert [h["traceID"] for h in search('{ .retry = 2 } && { name = "GET /cart" }')] == [trace_id]
+    assert len(search('{ resource.service.name = "frontend" } >> { resource.service.name = "checkout" }')) == 2
+    assert len(search('{ kind = client } > { kind = server }')) == 1, "only the second trace has a client span"
+    assert search('{ duration > 10s }') == []
+    assert len(search('{ duration > 100ms }')) == 2
+    counted = search('{ resource.service.name = "frontend" } | count() > 1')
+    assert len(counted) == 1, "two frontend spans only in the client/server trace"
+    assert len(search("{}", limit=1)) == 1
+    bad = _get(loupe, "/api/search", q="{ .a = }")
+    assert bad.status_code == 400 and "TraceQL" in bad.text

@@ -458,8 +458,9 @@ enum TraceQLDurationParser {
             let digitsStart = index
             while index < chars.count, TraceQLLexer.isDecimalDigit(chars[index]) {
                 let (product, overflow) = value.multipliedReportingOverflow(by: 10)
-                guard !overflow else { return nil }
-                value = product + Int64(chars[index].value - 48)
+                let (sum, sumOverflow) = product.addingReportingOverflow(Int64(chars[index].value - 48))
+                guard !overflow, !sumOverflow else { return nil }
+                value = sum
                 index += 1
             }
             guard index > digitsStart, index < chars.count else { return nil }
@@ -535,8 +536,9 @@ enum TraceQLDurationParser {
                 value += UInt64(Double(fraction) * (Double(multiplier) / scale))
                 guard value <= limit else { return nil }
             }
-            total += value
-            guard total <= limit else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            guard !overflow, sum <= limit else { return nil }
+            total = sum
         }
         if negative { return total == limit ? Int64.min : -Int64(total) }
         guard total < limit else { return nil }

@@ -154,7 +154,7 @@ enum TraceQLPrinter {
     }
 
     /// Go's strconv.FormatFloat(f, 'g', -1, 64): the shortest digits that read back to the same double,
-    /// in exponent form when the exponent is below -4 or at least 21... no: at least 6, as Go does for 'g'.
+    /// in exponent form when the decimal exponent is below -4 or at least 6 (`1e+06`, `1e-05`).
     static func goNumber(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Inf" : "+Inf" }

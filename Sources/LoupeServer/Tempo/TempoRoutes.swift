@@ -115,9 +115,6 @@ struct TempoRoutes: Sendable {
     // MARK: Search
 
     func search(_ parameters: [String: [String]], _ tenant: Tenant) throws -> Response {
-        if let query = parameters["q"]?.first, !query.trimmingCharacters(in: .whitespaces).isEmpty, query != "{}" {
-            throw Failure(message: "TraceQL search (q) is not supported yet; use tags=, minDuration= and maxDuration=")
-        }
         var request = TraceSearch(conditions: try Self.tagConditions(parameters["tags"]?.first ?? ""))
         request.start = try Self.seconds(parameters, "start") ?? 0
         request.end = try Self.seconds(parameters, "end").map { $0 == 0 ? .max : $0 + 999_999_999 } ?? .max
@@ -128,6 +125,9 @@ struct TempoRoutes: Sendable {
         }
         request.limit = try Self.count(parameters, "limit") ?? Self.defaultLimit
         request.spansPerSpanSet = try Self.count(parameters, "spss") ?? 3
+        if let query = parameters["q"]?.first, !query.trimmingCharacters(in: .whitespaces).isEmpty {
+            return try traceQLSearch(query, request, tenant)
+        }
         let hits = try store.search(tenant: tenant, request)
         var json = PrometheusJSON()
         json.raw(#"{"traces":["#)
@@ -139,20 +139,116 @@ struct TempoRoutes: Sendable {
         return PrometheusAPIRoutes.jsonResponse(.ok, json.bytes)
     }
 
-    static func encode(_ hit: TraceSearchHit, into json: inout PrometheusJSON) {
-        let summary = hit.summary
-        json.raw(#"{"traceID":"#)
-        json.string(summary.traceID.hex)
-        json.raw(#","rootServiceName":"#)
-        json.string(summary.rootServiceName ?? TraceSummary.missingRootName)
-        if let name = summary.rootSpanName {
-            json.raw(#","rootTraceName":"#)
-            json.string(name)
+    /// `q`: a TraceQL query, evaluated trace by trace (most recent first) over the traces the
+    /// window, the duration bounds and the query's own requirements (root service and name,
+    /// trace duration) admit; each result carries its spansets.
+    func traceQLSearch(_ text: String, _ request: TraceSearch, _ tenant: Tenant) throws -> Response {
+        let engine = TraceQLEngine()
+        let query: TraceQLQuery
+        do {
+            query = try engine.compile(text)
+        } catch {
+            throw Failure(message: "invalid TraceQL query: \(error)")
         }
-        json.raw(#","startTimeUnixNano":"\#(summary.startTimeUnixNano)""#)
-        // Tempo rounds down to whole milliseconds and leaves a zero out.
-        let milliseconds = summary.durationNanoseconds / 1_000_000
-        if milliseconds > 0 { json.raw(#","durationMs":\#(milliseconds)"#) }
+        let requirements = engine.requirements(of: query)
+        var json = PrometheusJSON()
+        json.raw(#"{"traces":["#)
+        var found = 0
+        var inspected = 0
+        var failure: (any Error)?
+        if !requirements.matchesNothing {
+            try store.scanTraces(tenant: tenant, admits: { summary in
+                guard request.admits(summary) else { return false }
+                let duration = Int64(clamping: summary.durationNanoseconds)
+                if let minimum = requirements.minimumTraceDuration, duration < minimum { return false }
+                if let maximum = requirements.maximumTraceDuration, duration > maximum { return false }
+                if let names = requirements.rootServiceNames, !names.contains(summary.rootServiceName ?? "") { return false }
+                if let names = requirements.rootNames, !names.contains(summary.rootSpanName ?? "") { return false }
+                return true
+            }) { summary, spans in
+                inspected += 1
+                let inputs = spans.map { TraceQLSpanInput(span: $0.span, resource: $0.resource, scope: $0.scope) }
+                guard requirements.admits(inputs) else { return true }
+                let spansets: [TraceQLSpanset]
+                do {
+                    spansets = try engine.evaluate(query, trace: inputs)
+                } catch {
+                    failure = error
+                    return false
+                }
+                guard !spansets.isEmpty else { return true }
+                if found > 0 { json.raw(",") }
+                found += 1
+                Self.encode(summary, spansets: spansets, inputs: inputs, spansPerSpanSet: request.spansPerSpanSet, into: &json)
+                return found < request.limit
+            }
+        }
+        if let failure { throw Failure(message: "TraceQL evaluation failed: \(failure)") }
+        json.raw(#"],"metrics":{"inspectedTraces":\#(inspected),"completedJobs":1,"totalJobs":1}}"#)
+        return PrometheusAPIRoutes.jsonResponse(.ok, json.bytes)
+    }
+
+    static func encode(
+        _ summary: TraceSummary, spansets: [TraceQLSpanset], inputs: [TraceQLSpanInput], spansPerSpanSet: Int, into json: inout PrometheusJSON
+    ) {
+        encodeSummary(summary, into: &json)
+        json.raw(#","spanSets":["#)
+        for (setIndex, spanset) in spansets.enumerated() {
+            if setIndex > 0 { json.raw(",") }
+            json.raw(#"{"spans":["#)
+            for (index, spanIndex) in spanset.spans.prefix(spansPerSpanSet).enumerated() {
+                if index > 0 { json.raw(",") }
+                let span = inputs[spanIndex].span
+                json.raw(#"{"spanID":"#)
+                json.string(span.spanID.hex)
+                json.raw(#","name":"#)
+                json.string(span.name)
+                json.raw(#","startTimeUnixNano":"\#(span.startTimeUnixNano)","durationNanos":"\#(span.durationNanos)""#)
+                let selected = spanset.selections.filter { $0.span == spanIndex }
+                if !selected.isEmpty {
+                    json.raw(#","attributes":"#)
+                    encodeAttributes(selected.map { ($0.name, $0.value) }, into: &json)
+                }
+                json.raw("}")
+            }
+            json.raw(#"],"matched":\#(spanset.spans.count)"#)
+            if !spanset.attributes.isEmpty {
+                json.raw(#","attributes":"#)
+                encodeAttributes(spanset.attributes.map { ($0.name, $0.value) }, into: &json)
+            }
+            json.raw("}")
+        }
+        json.raw("]}")
+    }
+
+    /// `[{"key":"by(resource.service.name)","value":{"stringValue":"api"}}]`, as Tempo writes them.
+    static func encodeAttributes(_ attributes: [(String, TraceQLStatic)], into json: inout PrometheusJSON) {
+        json.raw("[")
+        for (index, (name, value)) in attributes.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.raw(#"{"key":"#)
+            json.string(name)
+            json.raw(#","value":"#)
+            switch value {
+            case .nilValue: json.raw("{}")
+            case .int(let number): json.raw(#"{"intValue":"\#(number)"}"#)
+            case .float(let number): json.raw(#"{"doubleValue":\#(number.isFinite ? "\(number)" : "0")}"#)
+            case .string(let text):
+                json.raw(#"{"stringValue":"#)
+                json.string(text)
+                json.raw("}")
+            case .bool(let flag): json.raw(#"{"boolValue":\#(flag)}"#)
+            case .duration(let nanoseconds): json.raw(#"{"stringValue":"\#(DurationText.format(nanoseconds: UInt64(max(0, nanoseconds))))"}"#)
+            case .status(let status): json.raw(#"{"stringValue":"\#(status.description)"}"#)
+            case .kind(let kind): json.raw(#"{"stringValue":"\#(kind.description)"}"#)
+            }
+            json.raw("}")
+        }
+        json.raw("]")
+    }
+
+    static func encode(_ hit: TraceSearchHit, into json: inout PrometheusJSON) {
+        encodeSummary(hit.summary, into: &json)
         if hit.matchedCount > 0 {
             json.raw(#","spanSets":[{"spans":["#)
             for (index, span) in hit.matchedSpans.enumerated() {
@@ -166,6 +262,22 @@ struct TempoRoutes: Sendable {
             json.raw(#"],"matched":\#(hit.matchedCount)}]"#)
         }
         json.raw("}")
+    }
+
+    /// `{"traceID":..,"rootServiceName":..,"rootTraceName":..,"startTimeUnixNano":..,"durationMs":..` (left open).
+    static func encodeSummary(_ summary: TraceSummary, into json: inout PrometheusJSON) {
+        json.raw(#"{"traceID":"#)
+        json.string(summary.traceID.hex)
+        json.raw(#","rootServiceName":"#)
+        json.string(summary.rootServiceName ?? TraceSummary.missingRootName)
+        if let name = summary.rootSpanName {
+            json.raw(#","rootTraceName":"#)
+            json.string(name)
+        }
+        json.raw(#","startTimeUnixNano":"\#(summary.startTimeUnixNano)""#)
+        // Tempo rounds down to whole milliseconds and leaves a zero out.
+        let milliseconds = summary.durationNanoseconds / 1_000_000
+        if milliseconds > 0 { json.raw(#","durationMs":\#(milliseconds)"#) }
     }
 
     /// `tags` is logfmt: `service.name=cart http.url="/api/a b"`.

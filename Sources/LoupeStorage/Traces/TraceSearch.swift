@@ -59,7 +59,7 @@ public struct TraceSearch: Sendable {
         self.spansPerSpanSet = spansPerSpanSet
     }
 
-    func admits(_ summary: TraceSummary) -> Bool {
+    public func admits(_ summary: TraceSummary) -> Bool {
         guard summary.spanCount > 0, summary.startTimeUnixNano <= end, summary.endTimeUnixNano >= start else { return false }
         let duration = summary.durationNanoseconds
         if let minimum = minimumDurationNanoseconds, duration < minimum { return false }

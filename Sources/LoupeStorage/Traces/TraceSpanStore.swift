@@ -163,38 +163,24 @@ public final class TraceSpanStore: Sendable {
 
     /// Traces matching the search, most recent start first, at most `limit`.
     public func search(tenant: Tenant, _ search: TraceSearch) throws(StorageError) -> [TraceSearchHit] {
-        let candidates = tenants.withLock { all -> [TraceEntry] in
-            (all[tenant]?.traces.values ?? [:].values).filter { search.admits($0.summary) }
-        }.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
         guard search.limit > 0 else { return [] }
         if !search.inspectsSpans {
-            return candidates.prefix(search.limit).map { TraceSearchHit(summary: $0.summary, matchedSpans: [], matchedCount: 0) }
+            let summaries = tenants.withLock { all -> [TraceSummary] in
+                (all[tenant]?.traces.values ?? [:].values).map(\.summary).filter { search.admits($0) }
+            }
+            return summaries.sorted { ($0.startTimeUnixNano, $0.traceID) > ($1.startTimeUnixNano, $1.traceID) }
+                .prefix(search.limit).map { TraceSearchHit(summary: $0, matchedSpans: [], matchedCount: 0) }
         }
         var hits: [TraceSearchHit] = []
-        // Batches decoded once for all the candidates they hold.
-        var decoded: [UInt64: TraceData] = [:]
-        for candidate in candidates {
-            let missing = Set(candidate.chunks.filter { decoded[$0] == nil })
-            if !missing.isEmpty {
-                for (id, data) in try batches.decodeChunks(tenant: tenant, ids: missing) { decoded[id] = data }
-            }
+        try scanTraces(tenant: tenant, admits: search.admits) { summary, spans in
             var matched: [Span] = []
             var count = 0
-            for chunk in Set(candidate.chunks) {
-                guard let data = decoded[chunk] else { continue }
-                for resourceSpans in data.resourceSpans {
-                    for scopeSpans in resourceSpans.scopeSpans {
-                        for span in scopeSpans.spans where span.traceID == candidate.summary.traceID
-                            && search.matches(span, resource: resourceSpans.resource) {
-                            count += 1
-                            if matched.count < search.spansPerSpanSet { matched.append(span) }
-                        }
-                    }
-                }
+            for entry in spans where search.matches(entry.span, resource: entry.resource) {
+                count += 1
+                if matched.count < search.spansPerSpanSet { matched.append(entry.span) }
             }
-            guard count > 0 else { continue }
-            hits.append(TraceSearchHit(summary: candidate.summary, matchedSpans: matched, matchedCount: count))
-            if hits.count >= search.limit { break }
+            if count > 0 { hits.append(TraceSearchHit(summary: summary, matchedSpans: matched, matchedCount: count)) }
+            return hits.count < search.limit
         }
         return hits
     }
@@ -220,6 +206,41 @@ public final class TraceSpanStore: Sendable {
             if let spans = spansByTrace[entry.summary.traceID] { dependencies.add(trace: spans) }
         }
         return dependencies
+    }
+
+    /// One trace's spans with what produced them, as a scan hands them over.
+    public typealias ScannedSpan = (span: Span, resource: Resource, scope: InstrumentationScope)
+
+    /// Hands `visit` the spans of every trace whose summary `admits` accepts, most recent start
+    /// first, until it returns false. Batches are decoded once however many traces they hold.
+    public func scanTraces(
+        tenant: Tenant, admits: (TraceSummary) -> Bool, visit: (TraceSummary, [ScannedSpan]) -> Bool
+    ) throws(StorageError) {
+        let candidates = tenants.withLock { all -> [TraceEntry] in
+            (all[tenant]?.traces.values ?? [:].values).filter { admits($0.summary) }
+        }.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
+        var decoded: [UInt64: TraceData] = [:]
+        for candidate in candidates {
+            let missing = Set(candidate.chunks.filter { decoded[$0] == nil })
+            if !missing.isEmpty {
+                // Bounded: neighbouring traces mostly share batches, a long scan must not hold them all.
+                if decoded.count > 512 { decoded.removeAll(keepingCapacity: true) }
+                for (id, data) in try batches.decodeChunks(tenant: tenant, ids: missing) { decoded[id] = data }
+            }
+            var spans: [ScannedSpan] = []
+            var seen = Set<UInt64>()
+            for chunk in candidate.chunks where seen.insert(chunk).inserted {
+                guard let data = decoded[chunk] else { continue }
+                for resourceSpans in data.resourceSpans {
+                    for scopeSpans in resourceSpans.scopeSpans {
+                        for span in scopeSpans.spans where span.traceID == candidate.summary.traceID {
+                            spans.append((span, resourceSpans.resource, scopeSpans.scope))
+                        }
+                    }
+                }
+            }
+            guard visit(candidate.summary, spans) else { return }
+        }
     }
 
     /// Tag names seen, per scope, sorted.
