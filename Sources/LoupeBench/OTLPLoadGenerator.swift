@@ -91,7 +91,7 @@ public struct OTLPLoadGenerator: Sendable {
                 let body = options.gzip ? Gzip.compress(request.body) : request.body
                 return PreparedRequest(
                     body: ByteBuffer(bytes: body), itemCount: request.itemCount, protobufBytes: request.protobufBytes,
-                    wireBytes: body.count)
+                    wireBytes: body.count, traceIDOffsets: request.traceIDOffsets)
             }
             let headers = httpHeaders()
             tallies = await run.runWorkers { index in
@@ -275,6 +275,72 @@ struct PreparedRequest<Body: Sendable>: Sendable {
     var protobufBytes: Int
     /// Size of the body as sent (after gzip when enabled).
     var wireBytes: Int
+    /// Where the body holds trace IDs (16 bytes each): workers give each request trace IDs of its
+    /// own, so a run of cycled bodies still sends distinct traces (empty for other signals and gzip).
+    var traceIDOffsets: [Int] = []
+}
+
+/// Makes each sent trace request carry trace IDs no other request has: the low half of every
+/// trace ID is XORed with one per-request value (spans of a trace stay together).
+struct TraceIDRewriter {
+    private var random: SplitMix64
+
+    init(worker: Int) {
+        random = SplitMix64(seed: SplitMix64.mix(WallClock.system.nowUnixNano() &+ UInt64(worker) << 48))
+    }
+
+    mutating func rewrite(_ body: ByteBuffer, offsets: [Int]) -> ByteBuffer {
+        guard !offsets.isEmpty else { return body }
+        var copy = body
+        let nonce = random.next()
+        for offset in offsets {
+            let index = copy.readerIndex + offset + 8
+            if let low = copy.getInteger(at: index, as: UInt64.self) { copy.setInteger(low ^ nonce, at: index) }
+        }
+        return copy
+    }
+
+    mutating func rewrite(_ body: [UInt8], offsets: [Int]) -> [UInt8] {
+        guard !offsets.isEmpty else { return body }
+        var copy = body
+        let nonce = random.next()
+        copy.withUnsafeMutableBytes { bytes in
+            for offset in offsets {
+                let low = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+                bytes.storeBytes(of: (low ^ nonce).bigEndian, toByteOffset: offset + 8, as: UInt64.self)
+            }
+        }
+        return copy
+    }
+
+    /// Offsets of every occurrence of the body's trace IDs (span and link trace IDs alike).
+    static func offsets(in body: [UInt8]) -> [Int] {
+        guard let data = try? OTLPProtobuf.decodeTraces(body) else { return [] }
+        var ids = Set<[UInt8]>()
+        for resource in data.resourceSpans {
+            for scope in resource.scopeSpans {
+                for span in scope.spans {
+                    ids.insert(span.traceID.bytes)
+                    for link in span.links { ids.insert(link.traceID.bytes) }
+                }
+            }
+        }
+        let prefixes = Set(ids.map { $0.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } })
+        var offsets: [Int] = []
+        body.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset + 16 <= bytes.count {
+                let prefix = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                if prefixes.contains(prefix), ids.contains(Array(bytes[offset..<offset + 16])) {
+                    offsets.append(offset)
+                    offset += 16
+                } else {
+                    offset += 1
+                }
+            }
+        }
+        return offsets
+    }
 }
 
 /// A few distinct requests, built before the clock starts, that workers cycle through.
@@ -297,7 +363,9 @@ struct RequestPool {
             let body = SampleRequests.encodedRequest(
                 signal: options.signal, itemCount: options.batchSize, attributesPerItem: options.attributesPerItem,
                 variant: variant, endUnixNano: now)
-            requests.append(PreparedRequest(body: body, itemCount: options.batchSize, protobufBytes: body.count, wireBytes: body.count))
+            var request = PreparedRequest(body: body, itemCount: options.batchSize, protobufBytes: body.count, wireBytes: body.count)
+            if options.signal == .traces && !options.gzip { request.traceIDOffsets = TraceIDRewriter.offsets(in: body) }
+            requests.append(request)
             totalBytes += body.count
         }
         return RequestPool(requests: requests)
@@ -359,6 +427,7 @@ struct WorkerRun: Sendable {
         var tally = WorkerTally()
         // Workers start at different pool positions so they do not send the same request at the same moment.
         var nextRequest = index % requests.count
+        var rewriter = TraceIDRewriter(worker: index)
         let timeout = options.requestTimeout
         while shouldStartRequest {
             do {
@@ -372,7 +441,8 @@ struct WorkerRun: Sendable {
                         let sent = ContinuousClock.now
                         let response: HTTP1Response
                         do {
-                            response = try await connection.post(path: path, headers: headers, body: request.body, timeout: timeout)
+                            let body = rewriter.rewrite(request.body, offsets: request.traceIDOffsets)
+                            response = try await connection.post(path: path, headers: headers, body: body, timeout: timeout)
                         } catch {
                             if Task.isCancelled {
                                 tally.abandoned += 1
@@ -405,6 +475,7 @@ struct WorkerRun: Sendable {
     func grpcWorker(index: Int, requests: [PreparedRequest<[UInt8]>]) async -> WorkerTally {
         var tally = WorkerTally()
         var nextRequest = index % requests.count
+        var rewriter = TraceIDRewriter(worker: index)
         do {
             try await GRPCExportClient.withClient(
                 host: endpoint.host, port: endpoint.port, signal: options.signal, tenant: options.tenant, gzip: options.gzip,
@@ -416,7 +487,7 @@ struct WorkerRun: Sendable {
                     let sent = ContinuousClock.now
                     let outcome: GRPCExportClient.Outcome
                     do {
-                        outcome = try await client.export(request.body)
+                        outcome = try await client.export(rewriter.rewrite(request.body, offsets: request.traceIDOffsets))
                     } catch {
                         if Task.isCancelled {
                             tally.abandoned += 1

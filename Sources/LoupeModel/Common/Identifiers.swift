@@ -38,6 +38,13 @@ public struct TraceID: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { hex }
 
+    /// 1 to 32 hex digits in either case, left-padded with zeros: how Tempo, Jaeger and Zipkin take
+    /// trace IDs in URLs and JSON (64-bit IDs are 16 digits).
+    public init?(paddedHex text: some StringProtocol) {
+        guard (1...32).contains(text.utf8.count), text.allSatisfy(\.isHexDigit) else { return nil }
+        self.init(hex: String(repeating: "0", count: 32 - text.utf8.count) + text.lowercased())
+    }
+
     public static func < (lhs: TraceID, rhs: TraceID) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }

@@ -17,10 +17,7 @@ struct JaegerRoutes: Sendable {
     let prefix: String
     static let defaultLimit = 20
 
-    struct Failure: Error {
-        var status: HTTPResponse.Status = .badRequest
-        var message: String
-    }
+    typealias Failure = QueryFailure
 
     func register(on router: Router<BasicRequestContext>) {
         let base = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
@@ -35,9 +32,7 @@ struct JaegerRoutes: Sendable {
         router.get("\(base)/api/traces/{id}") { request, context in
             await respond(request) { _, tenant in
                 let text = context.parameters.get("id") ?? ""
-                guard (1...32).contains(text.utf8.count), text.allSatisfy(\.isHexDigit),
-                    let id = TraceID(hex: String(repeating: "0", count: 32 - text.utf8.count) + text.lowercased())
-                else { throw Failure(message: "malformed trace ID \(text.debugDescription)") }
+                guard let id = TraceID(paddedHex: text) else { throw Failure(message: "malformed trace ID \(text.debugDescription)") }
                 guard let trace = try store.trace(tenant: tenant, id: id) else { throw Failure(status: .notFound, message: "trace not found") }
                 return JaegerJSON.encodeTraces([trace])
             }
@@ -46,18 +41,10 @@ struct JaegerRoutes: Sendable {
     }
 
     func respond(_ request: Request, _ body: ([String: [String]], Tenant) throws -> [UInt8]) async -> Response {
-        do {
-            let tenant: Tenant
-            do {
-                tenant = try Tenant.fromHeader(request.headers[HTTPField.Name.scopeOrgID])
-            } catch {
-                throw Failure(message: error.description)
-            }
-            return PrometheusAPIRoutes.jsonResponse(.ok, try body(try await PrometheusAPIRoutes.parameters(of: request), tenant))
-        } catch let failure as Failure {
-            return PrometheusAPIRoutes.jsonResponse(failure.status, JaegerJSON.encodeError(code: Int(failure.status.code), message: failure.message))
-        } catch {
-            return PrometheusAPIRoutes.jsonResponse(.internalServerError, JaegerJSON.encodeError(code: 500, message: "\(error)"))
+        await QueryAPI.run(request, refusal: { failure in
+            PrometheusAPIRoutes.jsonResponse(failure.status, JaegerJSON.encodeError(code: Int(failure.status.code), message: failure.message))
+        }) { parameters, tenant in
+            PrometheusAPIRoutes.jsonResponse(.ok, try body(parameters, tenant))
         }
     }
 

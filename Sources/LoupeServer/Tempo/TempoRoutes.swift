@@ -16,10 +16,7 @@ struct TempoRoutes: Sendable {
     let store: TraceSpanStore
     static let defaultLimit = 20
 
-    struct Failure: Error {
-        var status: HTTPResponse.Status = .badRequest
-        var message: String
-    }
+    typealias Failure = QueryFailure
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/traces/{id}") { request, context in
@@ -41,37 +38,19 @@ struct TempoRoutes: Sendable {
     }
 
     func respond(_ request: Request, _ body: ([String: [String]], Tenant) throws -> Response) async -> Response {
-        do {
-            let tenant: Tenant
-            do {
-                tenant = try Tenant.fromHeader(request.headers[HTTPField.Name.scopeOrgID])
-            } catch {
-                throw Failure(message: error.description)
-            }
-            return try body(try await PrometheusAPIRoutes.parameters(of: request), tenant)
-        } catch let failure as Failure {
-            return Self.text(failure.status, failure.message)
-        } catch {
-            return Self.text(.internalServerError, "\(error)")
-        }
-    }
-
-    static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "text/plain; charset=utf-8"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: message + "\n")))
+        await QueryAPI.run(request, refusal: QueryAPI.plainText, body)
     }
 
     // MARK: Trace by ID
 
     func traceByID(_ text: String, version: Int, _ parameters: [String: [String]], _ tenant: Tenant, _ request: Request) throws -> Response {
-        guard let id = Self.traceID(text) else {
+        guard let id = TraceID(paddedHex: text) else {
             throw Failure(message: "invalid trace id \(text.debugDescription): expected up to 32 hex digits")
         }
         let start = try Self.seconds(parameters, "start") ?? 0
         let end = try Self.seconds(parameters, "end") ?? .max
         guard let trace = try store.trace(tenant: tenant, id: id, start: start, end: end) else {
-            return Self.text(.notFound, "trace not found")
+            return QueryAPI.plainText(.notFound, "trace not found")
         }
         let accept = request.headers[.accept] ?? ""
         if accept.contains("application/protobuf") || accept.contains("application/x-protobuf") {
@@ -95,11 +74,6 @@ struct TempoRoutes: Sendable {
         return PrometheusAPIRoutes.jsonResponse(.ok, json.bytes)
     }
 
-    /// Tempo accepts IDs shorter than 32 hex digits (64-bit Zipkin and Jaeger IDs), left-padded with zeros.
-    static func traceID(_ text: String) -> TraceID? {
-        guard !text.isEmpty, text.utf8.count <= 32, text.allSatisfy(\.isHexDigit) else { return nil }
-        return TraceID(hex: String(repeating: "0", count: 32 - text.utf8.count) + text.lowercased())
-    }
 
     static func lengthDelimitedField(_ field: UInt32, _ payload: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [UInt8(field << 3 | 2)]

@@ -16,10 +16,7 @@ struct ZipkinRoutes: Sendable {
     let limits: IngestLimits
     var store: TraceSpanStore { pipeline.stores.traceSpans }
 
-    struct Failure: Error {
-        var status: HTTPResponse.Status = .badRequest
-        var message: String
-    }
+    typealias Failure = QueryFailure
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/api/v2/spans") { request, _ in await ingest(request) }
@@ -75,7 +72,7 @@ struct ZipkinRoutes: Sendable {
         let telemetry = pipeline.telemetry
         func refuse(_ status: HTTPResponse.Status, _ reason: String, _ message: String, retryAfter: Int? = nil) -> Response {
             telemetry.recordRejected(signal: .traces, via: .zipkin, reason: reason)
-            var response = Self.text(status, message)
+            var response = QueryAPI.plainText(status, message)
             if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
@@ -182,25 +179,9 @@ struct ZipkinRoutes: Sendable {
     // MARK: Helpers
 
     func respond(_ request: Request, _ body: ([String: [String]], Tenant) throws -> [UInt8]) async -> Response {
-        do {
-            let tenant: Tenant
-            do {
-                tenant = try Tenant.fromHeader(request.headers[HTTPField.Name.scopeOrgID])
-            } catch {
-                throw Failure(message: error.description)
-            }
-            return PrometheusAPIRoutes.jsonResponse(.ok, try body(try await PrometheusAPIRoutes.parameters(of: request), tenant))
-        } catch let failure as Failure {
-            return Self.text(failure.status, failure.message)
-        } catch {
-            return Self.text(.internalServerError, "\(error)")
+        await QueryAPI.run(request, refusal: QueryAPI.plainText) { parameters, tenant in
+            PrometheusAPIRoutes.jsonResponse(.ok, try body(parameters, tenant))
         }
-    }
-
-    static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "text/plain; charset=utf-8"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: message + "\n")))
     }
 
     static func strings(_ values: [String]) -> [UInt8] {
@@ -235,9 +216,7 @@ struct ZipkinRoutes: Sendable {
     }
 
     static func traceID(_ text: String) throws(Failure) -> TraceID {
-        guard (1...32).contains(text.utf8.count), text.allSatisfy(\.isHexDigit),
-            let id = TraceID(hex: String(repeating: "0", count: 32 - text.utf8.count) + text.lowercased())
-        else { throw Failure(message: "\(text.debugDescription) is not a trace ID of 16 or 32 hex digits") }
+        guard let id = TraceID(paddedHex: text) else { throw Failure(message: "\(text.debugDescription) is not a trace ID of 16 or 32 hex digits") }
         return id
     }
 }

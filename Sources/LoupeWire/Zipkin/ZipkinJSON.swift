@@ -126,7 +126,7 @@ public enum ZipkinJSON {
 
     /// 1 to 32 hex digits, left-padded with zeros.
     static func traceIdentifier(_ text: String) throws(WireError) -> TraceID {
-        guard (1...32).contains(text.utf8.count), let id = TraceID(hex: String(repeating: "0", count: 32 - text.utf8.count) + text.lowercased()) else {
+        guard let id = TraceID(paddedHex: text) else {
             throw WireError(.invalidValue, "\(text.debugDescription) is not a trace ID of 16 or 32 hex digits")
         }
         return id
