@@ -161,7 +161,8 @@ public final class TraceSpanStore: Sendable {
         tenants.withLock { $0[tenant]?.traces[id]?.summary }
     }
 
-    /// Traces matching the search, most recent start first, at most `limit`.
+    /// Traces matching the search (at most `limit`; the most recently arrived are looked at first),
+    /// most recent start first.
     public func search(tenant: Tenant, _ search: TraceSearch) throws(StorageError) -> [TraceSearchHit] {
         guard search.limit > 0 else { return [] }
         if !search.inspectsSpans {
@@ -182,7 +183,7 @@ public final class TraceSpanStore: Sendable {
             if count > 0 { hits.append(TraceSearchHit(summary: summary, matchedSpans: matched, matchedCount: count)) }
             return hits.count < search.limit
         }
-        return hits
+        return hits.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
     }
 
     /// Calls between services in the traces overlapping the window.
@@ -211,21 +212,27 @@ public final class TraceSpanStore: Sendable {
     /// One trace's spans with what produced them, as a scan hands them over.
     public typealias ScannedSpan = (span: Span, resource: Resource, scope: InstrumentationScope)
 
-    /// Hands `visit` the spans of every trace whose summary `admits` accepts, most recent start
-    /// first, until it returns false. Batches are decoded once however many traces they hold.
+    /// Hands `visit` the spans of every trace whose summary `admits` accepts, until it returns
+    /// false: the traces whose last batch arrived most recently first, batch by batch, so each
+    /// batch is decoded about once however many traces it holds (a few dozen stay decoded).
+    /// Callers wanting another order sort what they collect.
     public func scanTraces(
         tenant: Tenant, admits: (TraceSummary) -> Bool, visit: (TraceSummary, [ScannedSpan]) -> Bool
     ) throws(StorageError) {
-        let candidates = tenants.withLock { all -> [TraceEntry] in
-            (all[tenant]?.traces.values ?? [:].values).filter { admits($0.summary) }
-        }.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
+        let candidates = tenants.withLock { all -> [(last: UInt64, entry: TraceEntry)] in
+            (all[tenant]?.traces.values ?? [:].values).filter { admits($0.summary) }.map { ($0.chunks.max() ?? 0, $0) }
+        }.sorted { ($0.last, $0.entry.summary.startTimeUnixNano, $0.entry.summary.traceID) > ($1.last, $1.entry.summary.startTimeUnixNano, $1.entry.summary.traceID) }
         var decoded: [UInt64: TraceData] = [:]
-        for candidate in candidates {
+        var decodedOrder: [UInt64] = []
+        for (_, candidate) in candidates {
             let missing = Set(candidate.chunks.filter { decoded[$0] == nil })
             if !missing.isEmpty {
-                // Bounded: neighbouring traces mostly share batches, a long scan must not hold them all.
-                if decoded.count > 512 { decoded.removeAll(keepingCapacity: true) }
-                for (id, data) in try batches.decodeChunks(tenant: tenant, ids: missing) { decoded[id] = data }
+                for (id, data) in try batches.decodeChunks(tenant: tenant, ids: missing) {
+                    decoded[id] = data
+                    decodedOrder.append(id)
+                }
+                // Oldest decoded first out: the scan moves through the batches in order.
+                while decodedOrder.count > 64 { decoded[decodedOrder.removeFirst()] = nil }
             }
             var spans: [ScannedSpan] = []
             var seen = Set<UInt64>()
