@@ -59,6 +59,8 @@ import Testing
         let summary = try #require(store.summary(tenant: Self.tenant, id: TraceID(high: 0, low: 1)))
         #expect(summary.rootServiceName == "frontend" && summary.rootSpanName == "GET /cart")
         #expect(summary.durationNanoseconds == 800 * Self.ms && summary.spanCount == 2 && summary.errorCount == 1)
+        #expect(summary.services == ["frontend", "checkout"] && summary.longestSpanNanoseconds == 700 * Self.ms)
+        #expect(summary.mayHaveService(in: ["checkout"]) && !summary.mayHaveService(in: ["payments"]) && summary.mayHaveService(in: nil))
         // Trace 2's root (no parent) is "refund"; its other span's parent never arrived.
         #expect(store.summary(tenant: Self.tenant, id: TraceID(high: 0, low: 2))?.rootSpanName == "refund")
     }

@@ -138,6 +138,12 @@ struct TempoRoutes: Sendable {
                 if let maximum = requirements.maximumTraceDuration, duration > maximum { return false }
                 if let names = requirements.rootServiceNames, !names.contains(summary.rootServiceName ?? "") { return false }
                 if let names = requirements.rootNames, !names.contains(summary.rootSpanName ?? "") { return false }
+                // Each span requirement needs a span of one of its services, long enough, and an error if it asks for one.
+                for span in requirements.spans {
+                    if !summary.mayHaveService(in: span.serviceNames) { return false }
+                    if let minimum = span.minimumDuration, Int64(clamping: summary.longestSpanNanoseconds) < minimum { return false }
+                    if let statuses = span.statuses, statuses == [.error], summary.errorCount == 0 { return false }
+                }
                 return true
             }) { summary, spans in
                 inspected += 1

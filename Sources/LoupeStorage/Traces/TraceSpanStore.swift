@@ -79,14 +79,7 @@ public final class TraceSpanStore: Sendable {
     ) {
         for (traceID, incoming) in summaries {
             if var entry = state.traces[traceID] {
-                entry.summary.startTimeUnixNano = min(entry.summary.startTimeUnixNano, incoming.startTimeUnixNano)
-                entry.summary.endTimeUnixNano = max(entry.summary.endTimeUnixNano, incoming.endTimeUnixNano)
-                entry.summary.spanCount += incoming.spanCount
-                entry.summary.errorCount += incoming.errorCount
-                if incoming.rootSpanName != nil {
-                    entry.summary.rootServiceName = incoming.rootServiceName
-                    entry.summary.rootSpanName = incoming.rootSpanName
-                }
+                entry.summary.merge(incoming)
                 entry.chunks.append(chunk)
                 state.traces[traceID] = entry
             } else {

@@ -14,8 +14,42 @@ public struct TraceSummary: Sendable, Equatable {
     public var rootSpanName: String?
     public var spanCount = 0
     public var errorCount = 0
+    /// The services (resource `service.name`) whose spans arrived, up to `maximumServices`; when
+    /// full, more may exist (`servicesComplete` is then false).
+    public var services: [String] = []
+    public var servicesComplete = true
+    /// The longest span, so searches by span duration skip traces without one long enough.
+    public var longestSpanNanoseconds: UInt64 = 0
+
+    public static let maximumServices = 32
 
     public init(traceID: TraceID) { self.traceID = traceID }
+
+    mutating func addService(_ name: String) {
+        guard !services.contains(name) else { return }
+        if services.count < Self.maximumServices { services.append(name) } else { servicesComplete = false }
+    }
+
+    /// Merges what another request brought of the same trace.
+    mutating func merge(_ other: TraceSummary) {
+        startTimeUnixNano = min(startTimeUnixNano, other.startTimeUnixNano)
+        endTimeUnixNano = max(endTimeUnixNano, other.endTimeUnixNano)
+        spanCount += other.spanCount
+        errorCount += other.errorCount
+        longestSpanNanoseconds = max(longestSpanNanoseconds, other.longestSpanNanoseconds)
+        for service in other.services { addService(service) }
+        if !other.servicesComplete { servicesComplete = false }
+        if other.rootSpanName != nil {
+            rootServiceName = other.rootServiceName
+            rootSpanName = other.rootSpanName
+        }
+    }
+
+    /// False when no span of the trace can be from one of `names` (nil: any service).
+    public func mayHaveService(in names: Set<String>?) -> Bool {
+        guard let names, servicesComplete else { return true }
+        return services.contains { names.contains($0) }
+    }
 
     public var durationNanoseconds: UInt64 { endTimeUnixNano >= startTimeUnixNano ? endTimeUnixNano - startTimeUnixNano : 0 }
 
@@ -24,6 +58,8 @@ public struct TraceSummary: Sendable, Equatable {
         endTimeUnixNano = max(endTimeUnixNano, span.endTimeUnixNano, span.startTimeUnixNano)
         spanCount += 1
         if span.status.code == .error { errorCount += 1 }
+        longestSpanNanoseconds = max(longestSpanNanoseconds, span.durationNanos)
+        addService(serviceName ?? "")
         if span.parentSpanID.isEmpty {
             rootServiceName = serviceName ?? ""
             rootSpanName = span.name
