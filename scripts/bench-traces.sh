@@ -39,7 +39,10 @@ latencies = sorted(get(f"/api/traces/{i}")[0] * 1000 for i in ids)
 if latencies:
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     print(f"trace by ID over {len(ids)} traces: p50 {p(0.5):.2f} ms, p99 {p(0.99):.2f} ms, max {latencies[-1]:.2f} ms")
-for query in ['{ resource.service.name = "checkout" && duration > 500ms }']:
+# The query shape; the benchmark traces name the service "checkout-service" and last up to
+# about 60 ms, so the second and third queries are the ones that match.
+for query in ['{ resource.service.name = "checkout" && duration > 500ms }', '{ resource.service.name = "checkout-service" && duration > 20ms }',
+              '{ resource.service.name = "checkout-service" && status = error }']:
     for rep in range(3):
         seconds, body = get("/api/search", q=query, limit=20)
         print(f"search [{query}] rep {rep + 1}: {seconds * 1000:.0f} ms, {len(json.loads(body)['traces'])} traces, inspected {json.loads(body)['metrics'].get('inspectedTraces')}")
