@@ -127,4 +127,17 @@ import Testing
             .init(parent: "kafka", child: "mailer"): .init(calls: 1),
         ])
     }
+
+    @Test func spanTagValuesComeFromASampleOfSpansAndPeersFromAll() async throws {
+        let store = TraceSpanStore()
+        var spans: [Span] = []
+        for index in 0..<16 {
+            let attributes: [KeyValue] = [KeyValue(key: "n", value: .int(Int64(index))), KeyValue(key: "peer.service", value: .string("db\(index)"))]
+            spans.append(Self.span(UInt64(100 + index), UInt64(index + 1), name: "op", start: 1_000, milliseconds: 1, attributes: attributes))
+        }
+        try await store.append(Self.batch(service: "api", spans))
+        #expect(store.tagValues(tenant: Self.tenant, name: "n") == ["0", "8"], "one span in \(TraceSpanStore.tagSampling)")
+        #expect(store.remoteServices(tenant: Self.tenant, service: "api").count == 16, "remote services from every span")
+        #expect(store.operations(tenant: Self.tenant, service: "api").map(\.name) == ["op"])
+    }
 }

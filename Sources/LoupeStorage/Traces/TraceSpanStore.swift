@@ -11,6 +11,9 @@ public final class TraceSpanStore: Sendable {
     /// Distinct values kept per tag for `/api/search/tag/<name>/values`; a tag with more (an ID)
     /// stops collecting.
     public static let maximumValuesPerTag = 1_000
+    /// Span attributes feed tag names and values from one span in this many (the first of each
+    /// batch always); resource attributes from every resource.
+    public static let tagSampling = 8
 
     public enum TagScope: String, Sendable, CaseIterable {
         case span, resource
@@ -49,23 +52,39 @@ public final class TraceSpanStore: Sendable {
         var tags: [TagScope: [String: Set<String>]] = [:]
         var operations: [String: Set<Operation>] = [:]
         var remoteServices: [String: Set<String>] = [:]
+        var sampled = 0
         for resourceSpans in batch.data.resourceSpans {
             let service = resourceSpans.resource.serviceName
             for attribute in resourceSpans.resource.attributes {
                 guard let text = attribute.value.scalarText else { continue }
                 tags[.resource, default: [:]][attribute.key, default: []].insert(text)
             }
+            var serviceOperations: Set<Operation> = []
+            var previous: Operation?
             for scopeSpans in resourceSpans.scopeSpans {
                 for span in scopeSpans.spans {
                     summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, serviceName: service)
-                    operations[service ?? "", default: []].insert(Operation(name: span.name, kind: span.kind))
-                    for attribute in span.attributes {
-                        guard let text = attribute.value.scalarText else { continue }
-                        tags[.span, default: [:]][attribute.key, default: []].insert(text)
-                        if attribute.key == "peer.service" { remoteServices[service ?? "", default: []].insert(text) }
+                    let operation = Operation(name: span.name, kind: span.kind)
+                    if operation != previous {
+                        serviceOperations.insert(operation)
+                        previous = operation
+                    }
+                    // Span tag values come from every `tagSampling`-th span: hashing every attribute
+                    // value of every span was most of the indexing cost, and autocompletion needs the
+                    // values that recur, not every one.
+                    defer { sampled += 1 }
+                    if sampled % Self.tagSampling == 0 {
+                        for attribute in span.attributes {
+                            guard let text = attribute.value.scalarText else { continue }
+                            tags[.span, default: [:]][attribute.key, default: []].insert(text)
+                        }
+                    }
+                    for attribute in span.attributes where attribute.key == "peer.service" {
+                        if case .string(let peer) = attribute.value { remoteServices[service ?? "", default: []].insert(peer) }
                     }
                 }
             }
+            operations[service ?? "", default: []].formUnion(serviceOperations)
         }
         tenants.withLock { all in
             Self.merge(summaries, tags: tags, chunk: chunk, into: &all[batch.tenant, default: TenantState()])
