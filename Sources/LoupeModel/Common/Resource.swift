@@ -44,9 +44,7 @@ public struct InstrumentationScope: Sendable, Hashable {
 extension Resource {
     /// The `service.name` attribute, when it is a string.
     public var serviceName: String? {
-        for attribute in attributes where attribute.key == "service.name" {
-            if case .string(let name) = attribute.value { return name }
-        }
+        if case .string(let name) = attributes[attribute: "service.name"] { return name }
         return nil
     }
 }

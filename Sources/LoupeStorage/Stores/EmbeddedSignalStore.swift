@@ -49,7 +49,20 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
 
     /// The tenant's chunks with these ids that still exist, decoded, in arrival order.
     func decodeChunks(tenant: Tenant, ids: Set<UInt64>) throws(StorageError) -> [(id: UInt64, data: Data)] {
-        let chunks = state.withLock { state in (state.chunksByTenant[tenant] ?? []).filter { ids.contains($0.id) } }
+        // A tenant's chunks are in ascending id order (appended so, retention keeps the order):
+        // each id is found by binary search, not by a pass over every chunk.
+        let chunks = state.withLock { state -> [StoredChunk] in
+            guard let all = state.chunksByTenant[tenant] else { return [] }
+            return ids.sorted().compactMap { id in
+                var low = 0
+                var high = all.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if all[middle].id < id { low = middle + 1 } else { high = middle }
+                }
+                return low < all.count && all[low].id == id ? all[low] : nil
+            }
+        }
         var result: [(id: UInt64, data: Data)] = []
         for chunk in chunks {
             do {

@@ -76,9 +76,7 @@ public struct ServiceDependencies: Sendable, Equatable {
     }
 
     static func peerService(_ span: Span) -> String? {
-        for attribute in span.attributes where attribute.key == "peer.service" {
-            if case .string(let name) = attribute.value, !name.isEmpty { return name }
-        }
-        return nil
+        guard case .string(let name) = span.attributes[attribute: "peer.service"], !name.isEmpty else { return nil }
+        return name
     }
 }
