@@ -4,7 +4,8 @@ extension IngestPipeline {
     /// Deletes WAL segments whose records the stores hold elsewhere: Prometheus samples in TSDB
     /// blocks (written before the TSDB checkpoint's marker, every sample older than every
     /// tenant's cut time) and Loki pushes in log blocks (written before the log checkpoint's
-    /// marker). Segments with OTLP records stay: the OTLP stores are rebuilt from them.
+    /// marker) and OTLP spans in trace blocks (written before the trace checkpoint's marker).
+    /// Segments with OTLP logs or metrics stay: those stores are rebuilt from them.
     /// Returns the bytes freed.
     public func truncateWAL() throws(StorageError) -> Int {
         var coverages: [WALSegmentCoverage] = []
@@ -15,6 +16,9 @@ extension IngestPipeline {
         }
         if let checkpoint = stores.logStreams.checkpoint.withLock({ $0 }) {
             coverages.append(WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.lokiPushSnappy, .logHeadCut]))
+        }
+        if let checkpoint = stores.traceSpans.checkpoint.withLock({ $0 }) {
+            coverages.append(WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.otlpTraces, .traceHeadCut]))
         }
         guard !coverages.isEmpty else { return 0 }
         return try wal.removeSegments(coveredBy: coverages)

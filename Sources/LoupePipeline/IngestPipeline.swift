@@ -118,13 +118,9 @@ public final class IngestPipeline: Sendable {
                     throw IngestError(.internalError, "the \(Data.signal) store failed: \(error)")
                 }
             }
-            // Metrics also feed the Prometheus heads, logs the log heads: hold the cut gate from WAL
-            // write to head append.
-            if Data.signal == .metrics || Data.signal == .logs {
-                try await cutGate.shared { () async throws(IngestError) in try await write() }
-            } else {
-                try await write()
-            }
+            // Every signal feeds a head that is cut into blocks (metrics the Prometheus heads, logs the
+            // log heads, spans the trace head): hold the cut gate from WAL write to head append.
+            try await cutGate.shared { () async throws(IngestError) in try await write() }
         }
         telemetry.recordAccepted(signal: Data.signal, via: ingestProtocol, items: totalItems - dropped, bytes: requestBytes)
         return IngestReceipt(acceptedItems: totalItems - dropped, rejectedItems: dropped, message: message)
@@ -181,7 +177,8 @@ public final class IngestPipeline: Sendable {
     /// last completed head cut (the checkpoint) contribute only samples at or after the tenant's
     /// checkpoint time; records after it contribute everything.
     public func replayWAL() async throws -> WALReplayReport {
-        var traces: [DurableBatch<TraceData>] = []
+        /// Each with whether it came before the trace checkpoint's marker (its spans are in trace blocks).
+        var traces: [(batch: DurableBatch<TraceData>, beforeCut: Bool)] = []
         var logs: [DurableBatch<LogsData>] = []
         var metrics: [DurableBatch<MetricsData>] = []
         /// Prometheus-bound records in WAL order, and whether each came before the checkpoint's marker.
@@ -195,11 +192,15 @@ public final class IngestPipeline: Sendable {
         var markerSeen = checkpoint == nil
         let logCheckpoint = stores.logStreams.checkpoint.withLock { $0 }
         var logMarkerSeen = logCheckpoint == nil
+        let traceCheckpoint = stores.traceSpans.checkpoint.withLock { $0 }
+        var traceMarkerSeen = traceCheckpoint == nil
         let report = try wal.replay { record in
             do {
                 switch record.kind {
                 case .otlpTraces:
-                    traces.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeTraces(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
+                    traces.append((
+                        DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeTraces(record.payload), encoded: record.payload, timeBounds: record.timeBounds),
+                        !traceMarkerSeen))
                 case .otlpLogs:
                     logs.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeLogs(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
                     logsBeforeCut.append(!logMarkerSeen)
@@ -221,6 +222,8 @@ public final class IngestPipeline: Sendable {
                     lokiStreams.append((
                         record.tenant, try LokiPush.decodeProtobuf(try Snappy.decompress(record.payload, maximumOutputBytes: 1 << 30)),
                         !logMarkerSeen))
+                case .traceHeadCut:
+                    if let traceCheckpoint, HeadCheckpoint.cutID(fromMarker: record.payload) == traceCheckpoint.cutID { traceMarkerSeen = true }
                 case .logHeadCut:
                     if let logCheckpoint, HeadCheckpoint.cutID(fromMarker: record.payload) == logCheckpoint.cutID { logMarkerSeen = true }
                 case .prometheusHeadCut:
@@ -266,7 +269,9 @@ public final class IngestPipeline: Sendable {
             stores.logStreams.append(otlpLogStreams.convert(batch.data), tenant: batch.tenant)
         }
         if let logCutoff { stores.logStreams.removeEntries(olderThan: logCutoff) }
-        for batch in traces { try await stores.append(batch) }
+        // Trace records before the trace checkpoint's marker are in trace blocks; without the
+        // marker in the log, every remaining record came after it.
+        for (batch, beforeCut) in traces where !(beforeCut && traceMarkerSeen) { try await stores.append(batch) }
         for batch in logs { try await stores.append(batch) }
         for batch in metrics { try await stores.append(batch) }
         return report

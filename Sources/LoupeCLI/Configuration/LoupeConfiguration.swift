@@ -32,6 +32,11 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// When log heads are cut into blocks (`logs.flush_size`, `logs.flush_age`) and how much block
     /// data each tenant keeps (`logs.retention_size_per_tenant`).
     public var logMaintenance = LogMaintenanceOptions()
+    /// When the trace head is cut into blocks (`traces.flush_size`, `traces.flush_age`) and how much
+    /// block data each tenant keeps (`traces.retention_size_per_tenant`).
+    public var traceMaintenance = HeadMaintenanceOptions(flushBytes: 64 << 20)
+    /// How often the trace store checks whether to cut (`traces.maintenance_interval`).
+    public var traceMaintenanceIntervalNanoseconds: UInt64 = 10 * 1_000_000_000
     /// Where the Jaeger query API lives (`traces.jaeger_path_prefix`).
     public var jaegerPathPrefix = "/jaeger"
     /// Span metrics and the service graph written into the TSDB (`traces.metrics_generator`), and how often (`traces.metrics_interval`).
@@ -140,7 +145,29 @@ public struct LoupeConfiguration: Sendable, Equatable {
             if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
         }
         if let traces = try reader.mapping(root, "traces") {
-            try reader.checkKeys(traces, allowed: ["jaeger_path_prefix", "metrics_generator", "metrics_interval"], at: "traces.")
+            try reader.checkKeys(
+                traces,
+                allowed: ["jaeger_path_prefix", "metrics_generator", "metrics_interval", "flush_size", "flush_age", "retention_size_per_tenant", "maintenance_interval"],
+                at: "traces.")
+            func duration(_ key: String) throws(Error) -> UInt64? {
+                guard let value = try reader.string(traces, key) else { return nil }
+                do {
+                    return try DurationText.parseNanoseconds(value)
+                } catch {
+                    throw Error(description: "\(source): traces.\(key): \(error)")
+                }
+            }
+            if let value = try reader.string(traces, "flush_size") {
+                configuration.traceMaintenance.flushBytes = max(1, try reader.bytes(value, key: "traces.flush_size"))
+            }
+            if let value = try duration("flush_age") { configuration.traceMaintenance.flushAgeNanoseconds = value }
+            if let value = try reader.string(traces, "retention_size_per_tenant") {
+                configuration.traceMaintenance.retentionBytesPerTenant = try reader.bytes(value, key: "traces.retention_size_per_tenant")
+            }
+            if let value = try duration("maintenance_interval") {
+                guard value >= 100_000_000 else { throw Error(description: "\(source): traces.maintenance_interval must be at least 100ms") }
+                configuration.traceMaintenanceIntervalNanoseconds = value
+            }
             if let value = traces["metrics_generator"] {
                 guard let enabled = value as? Bool else { throw Error(description: "\(source): traces.metrics_generator must be true or false") }
                 configuration.traceMetricsEnabled = enabled

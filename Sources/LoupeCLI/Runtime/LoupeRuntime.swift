@@ -27,6 +27,8 @@ public struct LoupeRuntime: Sendable {
     public let maintenance: TSDBMaintenance
     /// Cuts log heads into blocks and frees the WAL behind them.
     public let logMaintenance: LogMaintenance
+    /// Cuts the trace head into blocks and frees the WAL behind them.
+    public let traceMaintenance: TraceMaintenance
     private let shutdown = ShutdownSwitch()
     let logger: Logger
 
@@ -49,13 +51,19 @@ public struct LoupeRuntime: Sendable {
         for problem in logStreams.openingProblems {
             logger.error("a log block could not be opened and was moved aside; the WAL may still hold its entries", metadata: ["problem": "\(problem)"])
         }
+        let tracesDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("traces").path
+        let traceSpans = try TraceSpanStore(directory: tracesDirectory)
+        for problem in traceSpans.openingProblems {
+            logger.error("a trace block could not be opened and was moved aside; the WAL may still hold its spans", metadata: ["problem": "\(problem)"])
+        }
         pipeline = IngestPipeline(
-            wal: wal, stores: .embedded(prometheus: prometheus, logStreams: logStreams), retention: configuration.retention,
+            wal: wal, stores: .embedded(prometheus: prometheus, logStreams: logStreams, traceSpans: traceSpans), retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger,
             otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels),
             traceMetrics: TraceMetricsGenerator(isEnabled: configuration.traceMetricsEnabled))
         maintenance = TSDBMaintenance(pipeline: pipeline, logger: logger)
         logMaintenance = LogMaintenance(pipeline: pipeline, options: configuration.logMaintenance, logger: logger)
+        traceMaintenance = TraceMaintenance(pipeline: pipeline, traceOptions: configuration.traceMaintenance, logger: logger)
     }
 
     /// Replays the WAL, then serves until SIGINT/SIGTERM (or until the task is cancelled).
@@ -109,6 +117,9 @@ public struct LoupeRuntime: Sendable {
             // final cut can still write its marker.
             LogMaintenanceService(
                 maintenance: logMaintenance, interval: .nanoseconds(Int64(clamping: configuration.logMaintenanceIntervalNanoseconds)),
+                clock: ContinuousClock()),
+            HeadMaintenanceService(
+                maintenance: traceMaintenance, interval: .nanoseconds(Int64(clamping: configuration.traceMaintenanceIntervalNanoseconds)),
                 clock: ContinuousClock()),
             RetentionService(pipeline: pipeline, clock: ContinuousClock(), logger: logger),
             TraceMetricsService(

@@ -136,6 +136,24 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         }
     }
 
+    /// Forgets the tenant's chunks with these ids (a store that moved them elsewhere). Returns the items removed.
+    @discardableResult
+    func removeChunks(tenant: Tenant, ids: Set<UInt64>) -> Int {
+        state.withLock { state in
+            guard var chunks = state.chunksByTenant[tenant] else { return 0 }
+            var removed = 0
+            chunks.removeAll { chunk in
+                guard ids.contains(chunk.id) else { return false }
+                removed += chunk.itemCount
+                state.bytes -= chunk.encoded.count
+                return true
+            }
+            state.items -= removed
+            state.chunksByTenant[tenant] = chunks.isEmpty ? nil : chunks
+            return removed
+        }
+    }
+
     func currentStatistics() -> StoreStatistics {
         state.withLock { StoreStatistics(tenants: $0.chunksByTenant.count, items: $0.items, bytes: $0.bytes) }
     }

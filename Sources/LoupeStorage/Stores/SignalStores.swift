@@ -91,9 +91,10 @@ public struct Stores: Sendable {
     }
 
     /// The embedded stores with a given Prometheus TSDB (on disk, for `loupe up`).
-    public static func embedded(prometheus: PrometheusStore, logStreams: LogStreamStore = LogStreamStore()) -> Stores {
-        let traceSpans = TraceSpanStore()
-        return Stores(
+    public static func embedded(
+        prometheus: PrometheusStore, logStreams: LogStreamStore = LogStreamStore(), traceSpans: TraceSpanStore = TraceSpanStore()
+    ) -> Stores {
+        Stores(
             traces: traceSpans, logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: prometheus, logStreams: logStreams,
             traceSpans: traceSpans)
     }

@@ -1,12 +1,15 @@
 import LoupeModel
 import Synchronization
 
-/// Spans by trace: the batches as they arrived (compact protobuf, through `EmbeddedTraceStore`)
-/// plus, per tenant, a trace-ID index naming the batches that hold each trace and a summary of
-/// it, and the tag names and values seen. A trace whose spans came in several requests is
-/// merged on read; a lookup decodes only the batches the index names.
+/// Spans by trace. New spans go to the head: the batches as they arrived (compact protobuf,
+/// through `EmbeddedTraceStore`) plus, per tenant, a trace-ID index naming the batches that hold
+/// each trace and a summary of it. A cut freezes the head; its traces are then written as one
+/// immutable columnar `TraceBlock` (served from the frozen head until the file is there), and
+/// the WAL records they came from can go.
 ///
-/// This is the head of the trace engine: in memory, rebuilt from the WAL on start.
+/// A trace whose spans came in several requests is merged on read, whether the parts are in
+/// the head, frozen heads or blocks: the newest part of such a trace is marked `continued`
+/// when it is first seen, so a scan resolves the whole trace once, from its newest part.
 public final class TraceSpanStore: Sendable {
     /// Distinct values kept per tag for `/api/search/tag/<name>/values`; a tag with more (an ID)
     /// stops collecting.
@@ -28,107 +31,244 @@ public final class TraceSpanStore: Sendable {
         var summary: TraceSummary
         /// The batches holding the trace's spans, in arrival order.
         var chunks: [UInt64]
+        /// Older parts of the trace are in frozen heads or blocks.
+        var continued: Bool
+    }
+
+    struct Head {
+        var traces: [TraceID: TraceEntry] = [:]
+        var chunks: [UInt64] = []
+        /// Encoded bytes of its batches.
+        var bytes = 0
+    }
+
+    struct FrozenHead {
+        let sequence: UInt64
+        var head: Head
     }
 
     struct TenantState {
-        var traces: [TraceID: TraceEntry] = [:]
-        var tagValues: [TagScope: [String: Set<String>]] = [:]
-        /// service.name -> operations (span name and kind), and -> remote services (`peer.service`), for
-        /// Zipkin's and Jaeger's lists.
-        var operations: [String: Set<Operation>] = [:]
-        var remoteServices: [String: Set<String>] = [:]
+        var head = Head()
+        /// Cut, not yet written: oldest first.
+        var frozen: [FrozenHead] = []
+        /// Oldest first.
+        var blocks: [TraceBlock] = []
+        var catalog = TraceCatalog()
+
+        func contains(_ id: TraceID) -> Bool {
+            frozen.contains { $0.head.traces[id] != nil } || blocks.contains { $0.find(id) != nil }
+        }
     }
 
     let batches = EmbeddedTraceStore()
     private let tenants = Mutex<[Tenant: TenantState]>([:])
+    /// Where blocks live (`<data>/traces/<tenant>/*.tblk`), or nil for a memory-only store.
+    public let directory: String?
+    /// The last cut whose blocks are all written, read at start: replay uses it to skip what blocks hold.
+    public let checkpoint: Mutex<TraceCheckpoint?>
+    /// Block files that could not be opened at start (moved aside as `.corrupt`), with why.
+    public let openingProblems: [String]
+    private let nextSequence: Atomic<UInt64>
 
-    public init() {}
+    public init() {
+        directory = nil
+        checkpoint = Mutex(nil)
+        openingProblems = []
+        nextSequence = Atomic(1)
+    }
+
+    /// Opens the store under `directory`: every tenant's block files. A file that fails its checks
+    /// is renamed to `<name>.corrupt` and reported in `openingProblems`; the rest serve. Blocks of
+    /// cuts after the checkpoint are removed: the WAL still holds their spans.
+    public init(directory: String) throws(StorageError) {
+        self.directory = directory
+        try WALFiles.createDirectories(directory)
+        let saved = try TraceCheckpoint.read(directory: directory)
+        checkpoint = Mutex(saved)
+        let covered = saved?.sequence ?? 0
+        var highest = covered
+        var problems: [String] = []
+        var opened: [Tenant: TenantState] = [:]
+        for name in BlockFiles.list(directory) where BlockFiles.isDirectory(WALFiles.join(directory, name)) {
+            guard let tenant = try? Tenant(validating: name) else { continue }
+            let tenantDirectory = WALFiles.join(directory, name)
+            var state = TenantState()
+            for file in BlockFiles.list(tenantDirectory) {
+                let path = WALFiles.join(tenantDirectory, file)
+                if file.hasSuffix(".tmp") {
+                    try? WALFiles.unlink(path)
+                    continue
+                }
+                guard file.hasSuffix(TraceBlock.fileExtension) else { continue }
+                do {
+                    let block = try TraceBlock(opening: path)
+                    guard block.sequence <= covered else {
+                        try? WALFiles.unlink(path)
+                        continue
+                    }
+                    highest = max(highest, block.sequence)
+                    state.catalog.merge(block.catalog)
+                    state.blocks.append(block)
+                } catch {
+                    problems.append("\(path): \(error)")
+                    try? WALFiles.rename(path, path + ".corrupt")
+                }
+            }
+            state.blocks.sort { $0.sequence < $1.sequence }
+            if !state.blocks.isEmpty { opened[tenant] = state }
+        }
+        tenants.withLock { $0 = opened }
+        openingProblems = problems
+        nextSequence = Atomic(highest + 1)
+    }
 
     // MARK: Writing
 
     func index(_ batch: DurableBatch<TraceData>, chunk: UInt64) {
         // Summaries and tags are gathered outside the lock, then merged under it.
         var summaries: [TraceID: TraceSummary] = [:]
-        var tags: [TagScope: [String: Set<String>]] = [:]
-        var operations: [String: Set<Operation>] = [:]
-        var remoteServices: [String: Set<String>] = [:]
-        var sampled = 0
         for resourceSpans in batch.data.resourceSpans {
             let service = resourceSpans.resource.serviceName
-            for attribute in resourceSpans.resource.attributes {
-                guard let text = attribute.value.scalarText else { continue }
-                tags[.resource, default: [:]][attribute.key, default: []].insert(text)
-            }
-            var serviceOperations: Set<Operation> = []
-            var previous: Operation?
             for scopeSpans in resourceSpans.scopeSpans {
                 for span in scopeSpans.spans {
                     summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, serviceName: service)
-                    let operation = Operation(name: span.name, kind: span.kind)
-                    if operation != previous {
-                        serviceOperations.insert(operation)
-                        previous = operation
-                    }
-                    // Span tag values come from every `tagSampling`-th span: hashing every attribute
-                    // value of every span was most of the indexing cost, and autocompletion needs the
-                    // values that recur, not every one.
-                    defer { sampled += 1 }
-                    if sampled % Self.tagSampling == 0 {
-                        for attribute in span.attributes {
-                            guard let text = attribute.value.scalarText else { continue }
-                            tags[.span, default: [:]][attribute.key, default: []].insert(text)
+                }
+            }
+        }
+        var catalog = TraceCatalog()
+        catalog.add(batch.data)
+        let bytes = batch.encoded.count
+        tenants.withLock { all in
+            var state = all.removeValue(forKey: batch.tenant) ?? TenantState()
+            let hasOlderParts = !state.frozen.isEmpty || !state.blocks.isEmpty
+            for (traceID, incoming) in summaries {
+                if var entry = state.head.traces.removeValue(forKey: traceID) {
+                    entry.summary.merge(incoming)
+                    entry.chunks.append(chunk)
+                    state.head.traces[traceID] = entry
+                } else {
+                    state.head.traces[traceID] = TraceEntry(
+                        summary: incoming, chunks: [chunk], continued: hasOlderParts && state.contains(traceID))
+                }
+            }
+            state.head.chunks.append(chunk)
+            state.head.bytes += bytes
+            state.catalog.merge(catalog)
+            all[batch.tenant] = state
+        }
+    }
+
+    // MARK: Cutting heads into blocks
+
+    /// Encoded bytes in the heads of all tenants.
+    public var headBytes: Int {
+        tenants.withLock { all in all.values.reduce(0) { $0 + $1.head.bytes } }
+    }
+
+    /// Freezes every tenant's head under one new sequence number (served from memory until
+    /// `persistBlocks` writes it) and starts empty heads. Returns the sequence number. Run under
+    /// the pipeline's cut gate, right after the WAL marker.
+    public func cutHeads() -> UInt64 {
+        let sequence = nextSequence.wrappingAdd(1, ordering: .relaxed).oldValue
+        tenants.withLock { all in
+            for tenant in Array(all.keys) where !all[tenant]!.head.chunks.isEmpty {
+                let head = all[tenant]!.head
+                all[tenant]!.frozen.append(FrozenHead(sequence: sequence, head: head))
+                all[tenant]!.head = Head()
+            }
+        }
+        return sequence
+    }
+
+    /// Writes every frozen head as a block file and serves it from there. Returns the blocks
+    /// written; stops at the first failure (the head stays frozen and the next call retries).
+    @discardableResult
+    public func persistBlocks() throws(StorageError) -> Int {
+        guard let directory else { return 0 }
+        let pending: [(Tenant, FrozenHead)] = tenants.withLock { all in
+            all.flatMap { tenant, state in state.frozen.map { (tenant, $0) } }
+        }
+        var written = 0
+        for (tenant, frozen) in pending {
+            let chunkIDs = Set(frozen.head.chunks)
+            let decoded = try batches.decodeChunks(tenant: tenant, ids: chunkIDs)
+            var origins: [SpanOrigin] = []
+            var originIndex: [SpanOrigin: Int] = [:]
+            var spansByTrace: [TraceID: [(span: Span, origin: Int)]] = [:]
+            var catalog = TraceCatalog()
+            for (_, data) in decoded {
+                catalog.add(data)
+                for resourceSpans in data.resourceSpans {
+                    for scopeSpans in resourceSpans.scopeSpans {
+                        let origin = SpanOrigin(
+                            resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope,
+                            scopeSchemaURL: scopeSpans.schemaURL)
+                        let index: Int
+                        if let known = originIndex[origin] {
+                            index = known
+                        } else {
+                            index = origins.count
+                            originIndex[origin] = index
+                            origins.append(origin)
                         }
-                    }
-                    for attribute in span.attributes where attribute.key == "peer.service" {
-                        if case .string(let peer) = attribute.value { remoteServices[service ?? "", default: []].insert(peer) }
+                        for span in scopeSpans.spans { spansByTrace[span.traceID, default: []].append((span, index)) }
                     }
                 }
             }
-            operations[service ?? "", default: []].formUnion(serviceOperations)
-        }
-        tenants.withLock { all in
-            Self.merge(summaries, tags: tags, chunk: chunk, into: &all[batch.tenant, default: TenantState()])
-            Self.merge(operations, into: &all[batch.tenant, default: TenantState()].operations)
-            Self.merge(remoteServices, into: &all[batch.tenant, default: TenantState()].remoteServices)
-        }
-    }
-
-    private static func merge(
-        _ summaries: [TraceID: TraceSummary], tags: [TagScope: [String: Set<String>]], chunk: UInt64, into state: inout TenantState
-    ) {
-        for (traceID, incoming) in summaries {
-            if var entry = state.traces[traceID] {
-                entry.summary.merge(incoming)
-                entry.chunks.append(chunk)
-                state.traces[traceID] = entry
-            } else {
-                state.traces[traceID] = TraceEntry(summary: incoming, chunks: [chunk])
+            var inputs: [TraceBlock.Input] = []
+            inputs.reserveCapacity(frozen.head.traces.count)
+            for (traceID, entry) in frozen.head.traces {
+                guard let spans = spansByTrace[traceID], !spans.isEmpty else { continue }
+                inputs.append(TraceBlock.Input(summary: entry.summary, continued: entry.continued, spans: spans))
             }
-        }
-        for (scope, names) in tags {
-            for (name, values) in names {
-                var known = state.tagValues[scope, default: [:]][name, default: []]
-                guard known.count < maximumValuesPerTag else { continue }
-                for value in values where known.count < maximumValuesPerTag { known.insert(value) }
-                state.tagValues[scope, default: [:]][name] = known
+            let tenantDirectory = WALFiles.join(directory, tenant.name)
+            var block: TraceBlock?
+            if !inputs.isEmpty {
+                try WALFiles.createDirectories(tenantDirectory)
+                let image = TraceBlock.build(sequence: frozen.sequence, traces: inputs, origins: origins, catalog: catalog)
+                let name = Self.hex16(frozen.sequence) + "-" + Self.hex16(UInt64.random(in: 0...UInt64.max))
+                let path = WALFiles.join(tenantDirectory, name + TraceBlock.fileExtension)
+                try BlockFiles.replaceFile(path, image, directory: tenantDirectory)
+                block = try TraceBlock(opening: path)
             }
+            tenants.withLock { all in
+                guard var state = all.removeValue(forKey: tenant) else { return }
+                state.frozen.removeAll { $0.sequence == frozen.sequence }
+                if let block {
+                    state.blocks.append(block)
+                    state.blocks.sort { $0.sequence < $1.sequence }
+                }
+                all[tenant] = state
+            }
+            batches.removeChunks(tenant: tenant, ids: chunkIDs)
+            written += block == nil ? 0 : 1
         }
+        return written
     }
 
-    private static func merge<Element>(_ incoming: [String: Set<Element>], into known: inout [String: Set<Element>]) {
-        for (service, names) in incoming {
-            var set = known[service, default: []]
-            guard set.count < maximumValuesPerTag else { continue }
-            for name in names where set.count < maximumValuesPerTag { set.insert(name) }
-            known[service] = set
-        }
+    /// Sixteen hex digits, so file names sort by sequence.
+    private static func hex16(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
-    // MARK: Reading
+    /// Whether every cut head is in its block file.
+    public var allBlocksPersisted: Bool {
+        tenants.withLock { all in all.values.allSatisfy { $0.frozen.isEmpty } }
+    }
+
+    /// Records a cut whose blocks are all written, so replay skips the WAL records it holds.
+    public func saveCheckpoint(_ new: TraceCheckpoint) throws(StorageError) {
+        guard let directory else { return }
+        try new.write(directory: directory)
+        checkpoint.withLock { $0 = new }
+    }
+
+    // MARK: Reading: lists
 
     /// The services seen (resource `service.name`), sorted.
     public func services(tenant: Tenant) -> [String] {
-        tenants.withLock { all in (all[tenant]?.operations.keys.filter { !$0.isEmpty } ?? []).sorted() }
+        tenants.withLock { all in (all[tenant]?.catalog.operations.keys.filter { !$0.isEmpty } ?? []).sorted() }
     }
 
     /// Span names seen for a service, sorted.
@@ -139,38 +279,131 @@ public final class TraceSpanStore: Sendable {
     /// Span names with their kinds seen for a service, sorted by name then kind.
     public func operations(tenant: Tenant, service: String) -> [Operation] {
         tenants.withLock { all in
-            (all[tenant]?.operations[service] ?? []).sorted { ($0.name, $0.kind.rawValue) < ($1.name, $1.kind.rawValue) }
+            (all[tenant]?.catalog.operations[service] ?? []).sorted { ($0.name, $0.kind.rawValue) < ($1.name, $1.kind.rawValue) }
         }
     }
 
     /// Remote services (`peer.service`) a service's spans named, sorted.
     public func remoteServices(tenant: Tenant, service: String) -> [String] {
-        tenants.withLock { all in (all[tenant]?.remoteServices[service] ?? []).sorted() }
+        tenants.withLock { all in (all[tenant]?.catalog.remoteServices[service] ?? []).sorted() }
     }
 
-    /// Every stored span of the trace, grouped by resource and scope; nil when none is stored.
-    /// With a window, only a trace overlapping it is returned.
-    public func trace(tenant: Tenant, id: TraceID, start: UInt64 = 0, end: UInt64 = .max) throws(StorageError) -> TraceData? {
-        guard let entry = tenants.withLock({ $0[tenant]?.traces[id] }),
-            entry.summary.startTimeUnixNano <= end, entry.summary.endTimeUnixNano >= start
-        else { return nil }
-        let decoded = try batches.decodeChunks(tenant: tenant, ids: Set(entry.chunks))
-        var result = TraceData()
-        for (_, data) in decoded {
-            for var resourceSpans in data.resourceSpans {
+    /// Tag names seen, per scope, sorted.
+    public func tagNames(tenant: Tenant) -> [TagScope: [String]] {
+        tenants.withLock { all in
+            (all[tenant]?.catalog.tagValues ?? [:]).mapValues { $0.keys.sorted() }
+        }
+    }
+
+    /// Values seen for a tag (in the given scope, or any), sorted; at most `maximumValuesPerTag` per scope.
+    public func tagValues(tenant: Tenant, name: String, scope: TagScope? = nil) -> [String] {
+        tenants.withLock { all in
+            guard let state = all[tenant] else { return [] }
+            var values: Set<String> = []
+            for candidate in TagScope.allCases where scope == nil || scope == candidate {
+                values.formUnion(state.catalog.tagValues[candidate]?[name] ?? [])
+            }
+            return values.sorted()
+        }
+    }
+
+    // MARK: Reading: traces
+
+    /// Where one part of a trace is.
+    enum PartLocation {
+        case chunks([UInt64])
+        case block(TraceBlock, Int)
+    }
+
+    /// The parts of a trace, newest first.
+    private func parts(tenant: Tenant, id: TraceID) -> [(summary: TraceSummary, location: PartLocation)] {
+        tenants.withLock { all -> [(summary: TraceSummary, location: PartLocation)] in
+            guard let state = all[tenant] else { return [] }
+            var found: [(summary: TraceSummary, location: PartLocation)] = []
+            if let entry = state.head.traces[id] { found.append((entry.summary, .chunks(entry.chunks))) }
+            for frozen in state.frozen.reversed() {
+                if let entry = frozen.head.traces[id] { found.append((entry.summary, .chunks(entry.chunks))) }
+            }
+            for block in state.blocks.reversed() {
+                if let index = block.find(id) { found.append((block.summary(index), .block(block, index))) }
+            }
+            return found
+        }
+    }
+
+    /// A whole trace: its merged summary and every span with its origin, grouped as stored.
+    private func wholeTrace(tenant: Tenant, id: TraceID) throws(StorageError) -> (summary: TraceSummary, data: TraceData)? {
+        let found = parts(tenant: tenant, id: id)
+        guard var summary = found.first?.summary else { return nil }
+        for part in found.dropFirst() { summary.merge(part.summary) }
+        var chunkIDs = Set<UInt64>()
+        var data = TraceData()
+        // Oldest first, so spans read back in arrival order.
+        for part in found.reversed() {
+            switch part.location {
+            case .chunks(let ids): chunkIDs.formUnion(ids)
+            case .block(let block, let index):
+                let number = block.page(of: index)
+                let (origins, traces) = try block.decodePage(number)
+                Self.append(traces[index - block.pages[number].firstTrace], origins: origins, to: &data)
+            }
+        }
+        for (_, batch) in try batches.decodeChunks(tenant: tenant, ids: chunkIDs) {
+            for var resourceSpans in batch.resourceSpans {
                 resourceSpans.scopeSpans = resourceSpans.scopeSpans.compactMap { scopeSpans in
                     var scopeSpans = scopeSpans
                     scopeSpans.spans.removeAll { $0.traceID != id }
                     return scopeSpans.spans.isEmpty ? nil : scopeSpans
                 }
-                if !resourceSpans.scopeSpans.isEmpty { result.resourceSpans.append(resourceSpans) }
+                if !resourceSpans.scopeSpans.isEmpty { data.resourceSpans.append(resourceSpans) }
             }
         }
-        return result.resourceSpans.isEmpty ? nil : result
+        return data.resourceSpans.isEmpty ? nil : (summary, data)
     }
 
+    /// Adds a block trace's spans to `data`, one resource and scope group per origin.
+    private static func append(_ trace: PageTrace, origins: [SpanOrigin], to data: inout TraceData) {
+        var groups: [Int: Int] = [:]
+        let base = data.resourceSpans.count
+        for (span, origin) in trace.spans {
+            if let position = groups[origin] {
+                data.resourceSpans[position].scopeSpans[0].spans.append(span)
+            } else {
+                groups[origin] = base + groups.count
+                let source = origins[origin]
+                data.resourceSpans.append(ResourceSpans(
+                    resource: source.resource,
+                    scopeSpans: [ScopeSpans(scope: source.scope, spans: [span], schemaURL: source.scopeSchemaURL)],
+                    schemaURL: source.resourceSchemaURL))
+            }
+        }
+    }
+
+    private static func scanned(_ data: TraceData) -> [ScannedSpan] {
+        var spans: [ScannedSpan] = []
+        for resourceSpans in data.resourceSpans {
+            for scopeSpans in resourceSpans.scopeSpans {
+                for span in scopeSpans.spans { spans.append((span, resourceSpans.resource, scopeSpans.scope)) }
+            }
+        }
+        return spans
+    }
+
+    /// Every stored span of the trace, grouped by resource and scope; nil when none is stored.
+    /// With a window, only a trace overlapping it is returned.
+    public func trace(tenant: Tenant, id: TraceID, start: UInt64 = 0, end: UInt64 = .max) throws(StorageError) -> TraceData? {
+        guard let (summary, data) = try wholeTrace(tenant: tenant, id: id),
+            summary.startTimeUnixNano <= end, summary.endTimeUnixNano >= start
+        else { return nil }
+        return data
+    }
+
+    /// The trace's summary, merged over all its parts.
     public func summary(tenant: Tenant, id: TraceID) -> TraceSummary? {
-        tenants.withLock { $0[tenant]?.traces[id]?.summary }
+        let found = parts(tenant: tenant, id: id)
+        guard var summary = found.first?.summary else { return nil }
+        for part in found.dropFirst() { summary.merge(part.summary) }
+        return summary
     }
 
     /// Traces matching the search (at most `limit`; the most recently arrived are looked at first),
@@ -178,11 +411,27 @@ public final class TraceSpanStore: Sendable {
     public func search(tenant: Tenant, _ search: TraceSearch) throws(StorageError) -> [TraceSearchHit] {
         guard search.limit > 0 else { return [] }
         if !search.inspectsSpans {
-            let summaries = tenants.withLock { all -> [TraceSummary] in
-                (all[tenant]?.traces.values ?? [:].values).map(\.summary).filter { search.admits($0) }
+            var newest = NewestSummaries(limit: search.limit)
+            var resolved = Set<TraceID>()
+            let (heads, blocks) = snapshot(tenant: tenant)
+            func consider(_ summary: TraceSummary, continued: Bool) {
+                if continued || resolved.contains(summary.traceID) {
+                    // Spread over parts: judged once, whole, from its newest part.
+                    guard resolved.insert(summary.traceID).inserted, let whole = self.summary(tenant: tenant, id: summary.traceID) else { return }
+                    if search.admits(whole) { newest.add(whole) }
+                } else if search.admits(summary) {
+                    newest.add(summary)
+                }
             }
-            return summaries.sorted { ($0.startTimeUnixNano, $0.traceID) > ($1.startTimeUnixNano, $1.traceID) }
-                .prefix(search.limit).map { TraceSearchHit(summary: $0, matchedSpans: [], matchedCount: 0) }
+            for entry in heads { consider(entry.summary, continued: entry.continued) }
+            for block in blocks.reversed() {
+                for index in block.entries.indices {
+                    let entry = block.entries[index]
+                    guard entry.flags & TraceBlock.Entry.continued != 0 || (entry.end >= search.start && entry.start <= search.end) else { continue }
+                    consider(block.summary(index), continued: block.isContinued(index))
+                }
+            }
+            return newest.sorted.map { TraceSearchHit(summary: $0, matchedSpans: [], matchedCount: 0) }
         }
         var hits: [TraceSearchHit] = []
         try scanTraces(tenant: tenant, admits: search.admits) { summary, spans in
@@ -198,14 +447,26 @@ public final class TraceSpanStore: Sendable {
         return hits.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
     }
 
+    /// The head and frozen heads' entries (newest head first) and the blocks, as of now.
+    private func snapshot(tenant: Tenant) -> (heads: [TraceEntry], blocks: [TraceBlock]) {
+        tenants.withLock { all in
+            guard let state = all[tenant] else { return ([], []) }
+            var entries = Array(state.head.traces.values)
+            for frozen in state.frozen.reversed() { entries.append(contentsOf: frozen.head.traces.values) }
+            return (entries, state.blocks)
+        }
+    }
+
     /// Calls between services in the traces overlapping the window.
     public func dependencies(tenant: Tenant, start: UInt64, end: UInt64) throws(StorageError) -> ServiceDependencies {
-        let entries = tenants.withLock { all -> [TraceEntry] in
-            (all[tenant]?.traces.values ?? [:].values).filter { $0.summary.startTimeUnixNano <= end && $0.summary.endTimeUnixNano >= start }
-        }
-        var chunkIDs = Set<UInt64>()
-        for entry in entries { chunkIDs.formUnion(entry.chunks) }
+        let (heads, blocks) = snapshot(tenant: tenant)
         var spansByTrace: [TraceID: [(span: Span, service: String)]] = [:]
+        var inWindow = Set<TraceID>()
+        var chunkIDs = Set<UInt64>()
+        for entry in heads {
+            chunkIDs.formUnion(entry.chunks)
+            if entry.summary.startTimeUnixNano <= end && entry.summary.endTimeUnixNano >= start { inWindow.insert(entry.summary.traceID) }
+        }
         for (_, data) in try batches.decodeChunks(tenant: tenant, ids: chunkIDs) {
             for resourceSpans in data.resourceSpans {
                 let service = resourceSpans.resource.serviceName ?? ""
@@ -214,9 +475,21 @@ public final class TraceSpanStore: Sendable {
                 }
             }
         }
+        for block in blocks where block.overlaps(start: start, end: end) {
+            for number in block.pages.indices {
+                let (origins, traces) = try block.decodePage(number)
+                for (offset, trace) in traces.enumerated() {
+                    let entry = block.entries[block.pages[number].firstTrace + offset]
+                    if entry.start <= end && entry.end >= start { inWindow.insert(trace.id) }
+                    for (span, origin) in trace.spans {
+                        spansByTrace[trace.id, default: []].append((span, origins[origin].resource.serviceName ?? ""))
+                    }
+                }
+            }
+        }
         var dependencies = ServiceDependencies()
-        for entry in entries {
-            if let spans = spansByTrace[entry.summary.traceID] { dependencies.add(trace: spans) }
+        for id in inWindow {
+            if let spans = spansByTrace[id] { dependencies.add(trace: spans) }
         }
         return dependencies
     }
@@ -225,23 +498,37 @@ public final class TraceSpanStore: Sendable {
     public typealias ScannedSpan = (span: Span, resource: Resource, scope: InstrumentationScope)
 
     /// Hands `visit` the spans of every trace whose summary `admits` accepts, until it returns
-    /// false: the traces whose last batch arrived most recently first, batch by batch, so each
-    /// batch is decoded about once however many traces it holds (a few dozen stay decoded).
-    /// Callers wanting another order sort what they collect.
+    /// false: first the head's traces whose last batch arrived most recently, batch by batch (so
+    /// each batch is decoded about once however many traces it holds; a few dozen stay decoded),
+    /// then the blocks, newest first, page by page. Callers wanting another order sort what they collect.
     public func scanTraces(
         tenant: Tenant, admits: (TraceSummary) -> Bool, visit: (TraceSummary, [ScannedSpan]) -> Bool
     ) throws(StorageError) {
-        let candidates = tenants.withLock { all -> [(last: UInt64, entry: TraceEntry)] in
-            (all[tenant]?.traces.values ?? [:].values).filter { admits($0.summary) }.map { ($0.chunks.max() ?? 0, $0) }
-        }.sorted { ($0.last, $0.entry.summary.startTimeUnixNano, $0.entry.summary.traceID) > ($1.last, $1.entry.summary.startTimeUnixNano, $1.entry.summary.traceID) }
+        let (heads, blocks) = snapshot(tenant: tenant)
+        var resolved = Set<TraceID>()
+        /// A trace spread over parts, judged and visited once, whole; nil when the scan should stop.
+        func visitWhole(_ id: TraceID) throws(StorageError) -> Bool {
+            guard resolved.insert(id).inserted, let (summary, data) = try wholeTrace(tenant: tenant, id: id), admits(summary) else {
+                return true
+            }
+            return visit(summary, Self.scanned(data))
+        }
+
+        let candidates = heads.filter { $0.continued || admits($0.summary) }.map { ($0.chunks.max() ?? 0, $0) }
+            .sorted { ($0.0, $0.1.summary.startTimeUnixNano, $0.1.summary.traceID) > ($1.0, $1.1.summary.startTimeUnixNano, $1.1.summary.traceID) }
         var decoded: [UInt64: TraceData] = [:]
         var decodedOrder: [UInt64] = []
         for (_, candidate) in candidates {
+            let id = candidate.summary.traceID
+            if candidate.continued || resolved.contains(id) {
+                guard try visitWhole(id) else { return }
+                continue
+            }
             let missing = Set(candidate.chunks.filter { decoded[$0] == nil })
             if !missing.isEmpty {
-                for (id, data) in try batches.decodeChunks(tenant: tenant, ids: missing) {
-                    decoded[id] = data
-                    decodedOrder.append(id)
+                for (chunk, data) in try batches.decodeChunks(tenant: tenant, ids: missing) {
+                    decoded[chunk] = data
+                    decodedOrder.append(chunk)
                 }
                 // Oldest decoded first out: the scan moves through the batches in order.
                 while decodedOrder.count > 64 { decoded[decodedOrder.removeFirst()] = nil }
@@ -252,7 +539,7 @@ public final class TraceSpanStore: Sendable {
                 guard let data = decoded[chunk] else { continue }
                 for resourceSpans in data.resourceSpans {
                     for scopeSpans in resourceSpans.scopeSpans {
-                        for span in scopeSpans.spans where span.traceID == candidate.summary.traceID {
+                        for span in scopeSpans.spans where span.traceID == id {
                             spans.append((span, resourceSpans.resource, scopeSpans.scope))
                         }
                     }
@@ -260,25 +547,83 @@ public final class TraceSpanStore: Sendable {
             }
             guard visit(candidate.summary, spans) else { return }
         }
-    }
 
-    /// Tag names seen, per scope, sorted.
-    public func tagNames(tenant: Tenant) -> [TagScope: [String]] {
-        tenants.withLock { all in
-            (all[tenant]?.tagValues ?? [:]).mapValues { $0.keys.sorted() }
-        }
-    }
-
-    /// Values seen for a tag (in the given scope, or any), sorted; at most `maximumValuesPerTag` per scope.
-    public func tagValues(tenant: Tenant, name: String, scope: TagScope? = nil) -> [String] {
-        tenants.withLock { all in
-            guard let state = all[tenant] else { return [] }
-            var values: Set<String> = []
-            for candidate in TagScope.allCases where scope == nil || scope == candidate {
-                values.formUnion(state.tagValues[candidate]?[name] ?? [])
+        for block in blocks.reversed() {
+            var byPage: [Int: [Int]] = [:]
+            for index in block.entries.indices {
+                if block.isContinued(index) || resolved.contains(block.traceIDs[index]) || admits(block.summary(index)) {
+                    byPage[block.page(of: index), default: []].append(index)
+                }
             }
-            return values.sorted()
+            for number in byPage.keys.sorted() {
+                let (origins, traces) = try block.decodePage(number)
+                for index in byPage[number]! {
+                    let id = block.traceIDs[index]
+                    if block.isContinued(index) || resolved.contains(id) {
+                        guard try visitWhole(id) else { return }
+                        continue
+                    }
+                    let trace = traces[index - block.pages[number].firstTrace]
+                    guard visit(block.summary(index), TraceBlock.scanned(trace, origins: origins)) else { return }
+                }
+            }
         }
+    }
+
+    // MARK: Retention
+
+    /// Removes each tenant's oldest blocks while its block files total more than `maximumBytesPerTenant`.
+    /// Returns the bytes freed.
+    @discardableResult
+    public func applySizeRetention(maximumBytesPerTenant: Int?) -> Int {
+        guard let maximumBytesPerTenant else { return 0 }
+        let doomed: [TraceBlock] = tenants.withLock { all in
+            var doomed: [TraceBlock] = []
+            for tenant in Array(all.keys) {
+                var total = all[tenant]!.blocks.reduce(0) { $0 + $1.sizeBytes }
+                while total > maximumBytesPerTenant, let oldest = all[tenant]!.blocks.first {
+                    all[tenant]!.blocks.removeFirst()
+                    total -= oldest.sizeBytes
+                    doomed.append(oldest)
+                }
+            }
+            return doomed
+        }
+        for block in doomed { try? WALFiles.unlink(block.path) }
+        return doomed.reduce(0) { $0 + $1.sizeBytes }
+    }
+
+    /// Bytes of block files on disk, all tenants.
+    public var blockBytes: Int {
+        tenants.withLock { all in all.values.reduce(0) { $0 + $1.blocks.reduce(0) { $0 + $1.sizeBytes } } }
+    }
+
+    public var blockCount: Int {
+        tenants.withLock { all in all.values.reduce(0) { $0 + $1.blocks.count } }
+    }
+}
+
+/// The `limit` summaries with the latest start, kept sorted as they come.
+struct NewestSummaries {
+    let limit: Int
+    private(set) var sorted: [TraceSummary] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    private static func before(_ a: TraceSummary, _ b: TraceSummary) -> Bool {
+        (a.startTimeUnixNano, a.traceID) > (b.startTimeUnixNano, b.traceID)
+    }
+
+    mutating func add(_ summary: TraceSummary) {
+        if sorted.count == limit, let last = sorted.last, !Self.before(summary, last) { return }
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Self.before(sorted[middle], summary) { low = middle + 1 } else { high = middle }
+        }
+        sorted.insert(summary, at: low)
+        if sorted.count > limit { sorted.removeLast() }
     }
 }
 
@@ -289,20 +634,59 @@ extension TraceSpanStore: TraceStore {
     }
 
     public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> TraceData {
-        try batches.readChunks(tenant: tenant, range: range)
+        var result = TraceData()
+        let blocks = tenants.withLock { $0[tenant]?.blocks ?? [] }
+        for block in blocks where block.overlaps(start: range.start, end: range.end) {
+            for number in block.pages.indices {
+                let (origins, traces) = try block.decodePage(number)
+                for var trace in traces {
+                    trace.spans.removeAll { !range.contains($0.span.startTimeUnixNano) }
+                    Self.append(trace, origins: origins, to: &result)
+                }
+            }
+        }
+        result.append(contentsOf: try batches.readChunks(tenant: tenant, range: range))
+        return result
     }
 
     public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int {
-        let removed = batches.removeChunkItems(olderThan: cutoffUnixNano)
+        var removed = batches.removeChunkItems(olderThan: cutoffUnixNano)
         // A trace goes once all of it is older; one straddling the cutoff keeps its summary.
-        tenants.withLock { all in
+        let doomed: [TraceBlock] = tenants.withLock { all in
+            var doomed: [TraceBlock] = []
             for tenant in Array(all.keys) {
-                all[tenant]!.traces = all[tenant]!.traces.filter { $0.value.summary.endTimeUnixNano >= cutoffUnixNano }
-                if all[tenant]!.traces.isEmpty { all[tenant] = nil }
+                var state = all.removeValue(forKey: tenant)!
+                state.head.traces = state.head.traces.filter { $0.value.summary.endTimeUnixNano >= cutoffUnixNano }
+                for index in state.frozen.indices {
+                    state.frozen[index].head.traces = state.frozen[index].head.traces.filter { $0.value.summary.endTimeUnixNano >= cutoffUnixNano }
+                }
+                state.blocks.removeAll { block in
+                    guard block.maxTime < cutoffUnixNano else { return false }
+                    doomed.append(block)
+                    return true
+                }
+                if !state.head.traces.isEmpty || !state.frozen.isEmpty || !state.blocks.isEmpty { all[tenant] = state }
             }
+            return doomed
+        }
+        for block in doomed {
+            try? WALFiles.unlink(block.path)
+            removed += block.spanCount
         }
         return removed
     }
 
-    public func statistics() async -> StoreStatistics { batches.currentStatistics() }
+    public func statistics() async -> StoreStatistics {
+        var statistics = batches.currentStatistics()
+        tenants.withLock { all in
+            statistics.tenants = max(statistics.tenants, all.count)
+            for state in all.values {
+                for block in state.blocks {
+                    statistics.items += block.spanCount
+                    statistics.bytes += block.sizeBytes
+                }
+            }
+        }
+        return statistics
+    }
 }

@@ -22,6 +22,9 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
     /// A head cut of the log store (payload: the cut id, 8 bytes little-endian). Log records before
     /// it are in log blocks once the log checkpoint names that cut.
     case logHeadCut = 8
+    /// A head cut of the trace store (payload: the cut id, 8 bytes little-endian). Trace records
+    /// before it are in trace blocks once the trace checkpoint names that cut.
+    case traceHeadCut = 9
 
     public init(_ signal: Signal) {
         switch signal {
@@ -34,7 +37,7 @@ public enum WALRecordKind: UInt8, Sendable, Hashable, CaseIterable {
     /// The signal the payload belongs to.
     public var signal: Signal {
         switch self {
-        case .otlpTraces: .traces
+        case .otlpTraces, .traceHeadCut: .traces
         case .otlpMetrics, .prometheusWriteRequest, .prometheusHeadCut, .prometheusWriteRequestSnappy: .metrics
         case .otlpLogs, .lokiPushSnappy, .logHeadCut: .logs
         }

@@ -1,0 +1,373 @@
+import LoupeModel
+import LoupeWire
+
+/// An immutable set of whole traces: what one cut of a tenant's trace head becomes. One file,
+/// read through a memory mapping:
+///
+///     "LTB1"
+///     pages: traces in trace-ID order, a few thousand spans each, columnar and deflated (TracePageCodec)
+///     index: version, cut sequence, time bounds, span count, a string table, service sets,
+///            the page table (offset, length, CRC-32C, inflated length, trace count), the sorted
+///            trace IDs, per trace its summary (start, duration, longest span, span and error
+///            counts, root service and name, services, flags), a Bloom filter over the IDs, and
+///            the tag names and values, operations and remote services of its spans
+///     footer: index offset (u64), index length (u64), index CRC-32C (u32), "LTB1"
+///
+/// The index is read whole at open and stays in memory (about 70 bytes per trace): a trace by ID
+/// is a Bloom test, a binary search and one page inflated; a search filters the summaries first
+/// and inflates only the pages of traces that may match.
+final class TraceBlock: Sendable {
+    struct Page: Sendable {
+        var offset: Int
+        var length: Int
+        var checksum: UInt32
+        var rawLength: Int
+        var firstTrace: Int
+        var traceCount: Int
+    }
+
+    /// A trace's summary, compact: strings are indices into the block's string table.
+    struct Entry: Sendable {
+        var start: UInt64
+        var end: UInt64
+        var longest: UInt64
+        var spanCount: UInt32
+        var errorCount: UInt32
+        /// -1: the root span is not in this block.
+        var rootService: Int32
+        var rootName: Int32
+        var serviceSet: Int32
+        var flags: UInt8
+
+        static let servicesComplete: UInt8 = 1
+        /// Other spans of the trace are in older blocks or heads.
+        static let continued: UInt8 = 2
+    }
+
+    let path: String
+    let file: MappedFile
+    let sequence: UInt64
+    let minTime: UInt64
+    let maxTime: UInt64
+    let spanCount: Int
+    let traceIDs: [TraceID]
+    let entries: [Entry]
+    let strings: [String]
+    let serviceSets: [[String]]
+    let pages: [Page]
+    let bloom: TraceIDBloom
+    let catalog: TraceCatalog
+    var sizeBytes: Int { file.count }
+
+    static let magic: [UInt8] = Array("LTB1".utf8)
+    static let fileExtension = ".tblk"
+    static let footerBytes = 24
+    /// Spans per page: enough for deflate to find the repetition, few enough that a trace by ID inflates little.
+    static let pageSpans = 4_096
+
+    // MARK: Building
+
+    /// One trace going into a block: its spans (with the index of their origin in `origins`) and summary.
+    struct Input {
+        var summary: TraceSummary
+        var continued: Bool
+        var spans: [(span: Span, origin: Int)]
+    }
+
+    /// The file image of a block holding `traces`.
+    static func build(sequence: UInt64, traces: [Input], origins: [SpanOrigin], catalog: TraceCatalog) -> [UInt8] {
+        let sorted = traces.sorted { $0.summary.traceID < $1.summary.traceID }
+        var sink = ByteSink()
+        sink.append(magic)
+        var pages: [Page] = []
+        var pageTraces: [PageTrace] = []
+        var pageSpanCount = 0
+        var firstTrace = 0
+        func flush() {
+            guard !pageTraces.isEmpty else { return }
+            // Origins renumbered to those the page uses.
+            var local: [Int: Int] = [:]
+            var pageOrigins: [SpanOrigin] = []
+            for traceIndex in pageTraces.indices {
+                for spanIndex in pageTraces[traceIndex].spans.indices {
+                    let global = pageTraces[traceIndex].spans[spanIndex].origin
+                    if let known = local[global] {
+                        pageTraces[traceIndex].spans[spanIndex].origin = known
+                    } else {
+                        local[global] = pageOrigins.count
+                        pageTraces[traceIndex].spans[spanIndex].origin = pageOrigins.count
+                        pageOrigins.append(origins[global])
+                    }
+                }
+            }
+            let (bytes, rawLength) = TracePageCodec.encode(pageTraces, origins: pageOrigins)
+            pages.append(Page(
+                offset: sink.count, length: bytes.count, checksum: CRC32C.checksum(bytes), rawLength: rawLength,
+                firstTrace: firstTrace, traceCount: pageTraces.count))
+            sink.append(bytes)
+            firstTrace += pageTraces.count
+            pageTraces.removeAll(keepingCapacity: true)
+            pageSpanCount = 0
+        }
+        for trace in sorted {
+            pageTraces.append(PageTrace(id: trace.summary.traceID, spans: trace.spans))
+            pageSpanCount += trace.spans.count
+            if pageSpanCount >= pageSpans { flush() }
+        }
+        flush()
+
+        var strings: [String: Int] = [:]
+        var stringTable: [String] = []
+        func intern(_ text: String) -> Int {
+            if let index = strings[text] { return index }
+            strings[text] = stringTable.count
+            stringTable.append(text)
+            return stringTable.count - 1
+        }
+        var serviceSets: [[Int]: Int] = [:]
+        var serviceSetTable: [[Int]] = []
+        var perTrace = ByteSink()
+        var minTime = UInt64.max
+        var maxTime: UInt64 = 0
+        var spanCount = 0
+        for trace in sorted {
+            minTime = min(minTime, trace.summary.startTimeUnixNano)
+            maxTime = max(maxTime, trace.summary.endTimeUnixNano)
+            spanCount += trace.spans.count
+        }
+        if sorted.isEmpty { minTime = 0 }
+        for trace in sorted {
+            let summary = trace.summary
+            let services = summary.services.map(intern)
+            let setIndex: Int
+            if let known = serviceSets[services] {
+                setIndex = known
+            } else {
+                setIndex = serviceSetTable.count
+                serviceSets[services] = setIndex
+                serviceSetTable.append(services)
+            }
+            perTrace.uvarint(summary.startTimeUnixNano &- minTime)
+            perTrace.uvarint(summary.durationNanoseconds)
+            perTrace.uvarint(summary.longestSpanNanoseconds)
+            perTrace.uvarint(summary.spanCount)
+            perTrace.uvarint(summary.errorCount)
+            perTrace.uvarint(summary.rootSpanName == nil ? 0 : intern(summary.rootServiceName ?? "") + 1)
+            perTrace.uvarint(summary.rootSpanName.map { intern($0) + 1 } ?? 0)
+            perTrace.uvarint(setIndex)
+            perTrace.uvarint(UInt64((summary.servicesComplete ? Entry.servicesComplete : 0) | (trace.continued ? Entry.continued : 0)))
+        }
+
+        var index = ByteSink()
+        index.uvarint(1)
+        index.uvarint(sequence)
+        index.uvarint(minTime)
+        index.uvarint(maxTime)
+        index.uvarint(spanCount)
+        index.uvarint(stringTable.count)
+        for text in stringTable { index.string(text) }
+        index.uvarint(serviceSetTable.count)
+        for set in serviceSetTable {
+            index.uvarint(set.count)
+            for member in set { index.uvarint(member) }
+        }
+        index.uvarint(pages.count)
+        for page in pages {
+            index.uvarint(page.offset)
+            index.uvarint(page.length)
+            index.uint32(page.checksum)
+            index.uvarint(page.rawLength)
+            index.uvarint(page.traceCount)
+        }
+        index.uvarint(sorted.count)
+        for trace in sorted {
+            index.uint64(trace.summary.traceID.high)
+            index.uint64(trace.summary.traceID.low)
+        }
+        index.append(perTrace.bytes)
+        let bloom = TraceIDBloom(sorted.map(\.summary.traceID))
+        index.uvarint(bloom.words.count)
+        for word in bloom.words { index.uint64(word) }
+        catalog.write(into: &index)
+
+        let indexOffset = sink.count
+        sink.append(index.bytes)
+        sink.uint64(UInt64(indexOffset))
+        sink.uint64(UInt64(index.count))
+        sink.uint32(CRC32C.checksum(index.bytes))
+        sink.append(magic)
+        return sink.bytes
+    }
+
+    // MARK: Opening
+
+    /// Opens a block file: checks the footer and the index checksum, reads the index.
+    init(opening path: String) throws(StorageError) {
+        let file = try MappedFile(path: path)
+        let all = file.bytes
+        guard all.count >= Self.magic.count + Self.footerBytes + Self.magic.count,
+            Array(all[0..<4]) == Self.magic, Array(all[(all.count - 4)...]) == Self.magic
+        else {
+            throw StorageError(.corrupt, "\(path) is not a Loupe trace block (bad magic or too short)", path: path)
+        }
+        var footer = ByteSource(all, offset: all.count - Self.footerBytes)
+        let indexOffset = try footer.offset(limit: all.count - Self.footerBytes)
+        let indexLength = try footer.offset(limit: all.count - Self.footerBytes - indexOffset)
+        let checksum = try footer.uint32()
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[indexOffset..<(indexOffset + indexLength)])) == checksum else {
+            throw StorageError(.corrupt, "\(path): the index's checksum does not match", path: path)
+        }
+        var source = ByteSource(all, offset: indexOffset, end: indexOffset + indexLength)
+        do throws(StorageError) {
+            let version = try source.uvarint()
+            guard version == 1 else {
+                throw StorageError(.unsupportedFormat, "trace block version \(version) is newer than this Loupe reads")
+            }
+            sequence = try source.uvarint()
+            minTime = try source.uvarint()
+            maxTime = try source.uvarint()
+            spanCount = try source.uvarintInt()
+            var strings: [String] = []
+            for _ in 0..<(try source.uvarintInt(limit: indexLength)) { strings.append(try source.string()) }
+            var sets: [[String]] = []
+            for _ in 0..<(try source.uvarintInt(limit: indexLength)) {
+                var set: [String] = []
+                for _ in 0..<(try source.uvarintInt(limit: indexLength)) {
+                    set.append(strings[try source.uvarintInt(limit: strings.count - 1)])
+                }
+                sets.append(set)
+            }
+            var pages: [Page] = []
+            var traceTotal = 0
+            for _ in 0..<(try source.uvarintInt(limit: indexLength)) {
+                let offset = try source.uvarintInt(limit: indexOffset)
+                let length = try source.uvarintInt(limit: indexOffset - offset)
+                let pageChecksum = try source.uint32()
+                let rawLength = try source.uvarintInt(limit: 1 << 30)
+                let traceCount = try source.uvarintInt(limit: indexLength)
+                pages.append(Page(
+                    offset: offset, length: length, checksum: pageChecksum, rawLength: rawLength, firstTrace: traceTotal,
+                    traceCount: traceCount))
+                traceTotal += traceCount
+            }
+            let traceCount = try source.uvarintInt(limit: indexLength / 16)
+            guard traceCount == traceTotal else {
+                throw StorageError(.corrupt, "the pages hold \(traceTotal) traces but the index lists \(traceCount)")
+            }
+            var ids: [TraceID] = []
+            ids.reserveCapacity(traceCount)
+            for _ in 0..<traceCount { ids.append(TraceID(high: try source.uint64(), low: try source.uint64())) }
+            var entries: [Entry] = []
+            entries.reserveCapacity(traceCount)
+            for _ in 0..<traceCount {
+                let start = minTime &+ (try source.uvarint())
+                let end = start &+ (try source.uvarint())
+                let longest = try source.uvarint()
+                let spans = UInt32(truncatingIfNeeded: try source.uvarint())
+                let errors = UInt32(truncatingIfNeeded: try source.uvarint())
+                let rootService = try source.uvarintInt(limit: strings.count)
+                let rootName = try source.uvarintInt(limit: strings.count)
+                let serviceSet = try source.uvarintInt(limit: max(sets.count - 1, 0))
+                let flags = UInt8(truncatingIfNeeded: try source.uvarint())
+                guard !sets.isEmpty else { throw StorageError(.corrupt, "traces without service sets") }
+                entries.append(Entry(
+                    start: start, end: end, longest: longest, spanCount: spans, errorCount: errors, rootService: Int32(rootService) - 1,
+                    rootName: Int32(rootName) - 1, serviceSet: Int32(serviceSet), flags: flags))
+            }
+            var words: [UInt64] = []
+            let wordCount = try source.uvarintInt(limit: indexLength / 8)
+            guard wordCount.nonzeroBitCount == 1 else { throw StorageError(.corrupt, "a Bloom filter of \(wordCount) words") }
+            for _ in 0..<wordCount { words.append(try source.uint64()) }
+            catalog = try TraceCatalog(reading: &source)
+            self.strings = strings
+            self.serviceSets = sets
+            self.pages = pages
+            self.traceIDs = ids
+            self.entries = entries
+            self.bloom = TraceIDBloom(words: words)
+        } catch {
+            throw StorageError(error.code, "\(path): \(error.message)", path: path)
+        }
+        self.path = path
+        self.file = file
+    }
+
+    // MARK: Reading
+
+    func overlaps(start: UInt64, end: UInt64) -> Bool { maxTime >= start && minTime <= end }
+
+    /// The index of the trace in this block, if it is here.
+    func find(_ id: TraceID) -> Int? {
+        guard bloom.mayContain(id) else { return nil }
+        var low = 0
+        var high = traceIDs.count
+        while low < high {
+            let middle = (low + high) / 2
+            if traceIDs[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return low < traceIDs.count && traceIDs[low] == id ? low : nil
+    }
+
+    func isContinued(_ index: Int) -> Bool { entries[index].flags & Entry.continued != 0 }
+
+    func summary(_ index: Int) -> TraceSummary {
+        let entry = entries[index]
+        var summary = TraceSummary(traceID: traceIDs[index])
+        summary.startTimeUnixNano = entry.start
+        summary.endTimeUnixNano = entry.end
+        summary.longestSpanNanoseconds = entry.longest
+        summary.spanCount = Int(entry.spanCount)
+        summary.errorCount = Int(entry.errorCount)
+        if entry.rootName >= 0 {
+            summary.rootSpanName = strings[Int(entry.rootName)]
+            summary.rootServiceName = entry.rootService >= 0 ? strings[Int(entry.rootService)] : ""
+        }
+        summary.services = serviceSets[Int(entry.serviceSet)]
+        summary.servicesComplete = entry.flags & Entry.servicesComplete != 0
+        return summary
+    }
+
+    /// The page holding trace `index`.
+    func page(of index: Int) -> Int {
+        var low = 0
+        var high = pages.count
+        while low < high {
+            let middle = (low + high) / 2
+            if pages[middle].firstTrace + pages[middle].traceCount <= index { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// A page's traces (checksum verified), in trace-ID order, each with its spans' origins.
+    func decodePage(_ number: Int) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
+        let page = pages[number]
+        let all = file.bytes
+        guard page.offset >= 0, page.length >= 0, page.offset + page.length <= all.count else {
+            throw StorageError(.corrupt, "\(path): page \(number) lies outside the file", path: path)
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: all[page.offset..<(page.offset + page.length)])
+        guard CRC32C.checksum(bytes) == page.checksum else {
+            throw StorageError(.corrupt, "\(path): page \(number)'s checksum does not match", path: path)
+        }
+        do throws(StorageError) {
+            let decoded = try TracePageCodec.decode(bytes, rawLength: page.rawLength)
+            guard decoded.traces.count == page.traceCount else {
+                throw StorageError(.corrupt, "page \(number) holds \(decoded.traces.count) traces, not \(page.traceCount)")
+            }
+            return decoded
+        } catch {
+            throw StorageError(error.code, "\(path): \(error.message)", path: path)
+        }
+    }
+
+    /// The spans of trace `index`, with their resource and scope.
+    func spans(of index: Int) throws(StorageError) -> [TraceSpanStore.ScannedSpan] {
+        let number = page(of: index)
+        let (origins, traces) = try decodePage(number)
+        return Self.scanned(traces[index - pages[number].firstTrace], origins: origins)
+    }
+
+    static func scanned(_ trace: PageTrace, origins: [SpanOrigin]) -> [TraceSpanStore.ScannedSpan] {
+        trace.spans.map { entry in (entry.span, origins[entry.origin].resource, origins[entry.origin].scope) }
+    }
+}

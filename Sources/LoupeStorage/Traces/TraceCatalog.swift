@@ -1,0 +1,131 @@
+import LoupeModel
+
+/// What the list endpoints show of a tenant's spans: tag names and values per scope, and per
+/// service its operations (span name and kind) and the remote services it called. Each set is
+/// capped, so an ID-like tag stops collecting instead of growing without bound.
+struct TraceCatalog: Sendable, Equatable {
+    var tagValues: [TraceSpanStore.TagScope: [String: Set<String>]] = [:]
+    /// service.name -> operations, for Zipkin's and Jaeger's lists.
+    var operations: [String: Set<TraceSpanStore.Operation>] = [:]
+    /// service.name -> `peer.service` values.
+    var remoteServices: [String: Set<String>] = [:]
+
+    static let maximumValues = TraceSpanStore.maximumValuesPerTag
+
+    /// Adds what one batch shows. Span tag values come from every `tagSampling`-th span (the
+    /// first of each batch always): hashing every attribute value of every span was most of the
+    /// indexing cost, and autocompletion needs the values that recur, not every one.
+    mutating func add(_ data: TraceData) {
+        var sampled = 0
+        for resourceSpans in data.resourceSpans {
+            let service = resourceSpans.resource.serviceName ?? ""
+            for attribute in resourceSpans.resource.attributes {
+                guard let text = attribute.value.scalarText else { continue }
+                insert(text, into: &tagValues[.resource, default: [:]][attribute.key, default: []])
+            }
+            var serviceOperations: Set<TraceSpanStore.Operation> = []
+            var previous: TraceSpanStore.Operation?
+            for scopeSpans in resourceSpans.scopeSpans {
+                for span in scopeSpans.spans {
+                    let operation = TraceSpanStore.Operation(name: span.name, kind: span.kind)
+                    if operation != previous {
+                        serviceOperations.insert(operation)
+                        previous = operation
+                    }
+                    defer { sampled += 1 }
+                    if sampled % TraceSpanStore.tagSampling == 0 {
+                        for attribute in span.attributes {
+                            guard let text = attribute.value.scalarText else { continue }
+                            insert(text, into: &tagValues[.span, default: [:]][attribute.key, default: []])
+                        }
+                    }
+                    for attribute in span.attributes where attribute.key == "peer.service" {
+                        if case .string(let peer) = attribute.value { insert(peer, into: &remoteServices[service, default: []]) }
+                    }
+                }
+            }
+            for operation in serviceOperations { insert(operation, into: &operations[service, default: []]) }
+        }
+    }
+
+    mutating func merge(_ other: TraceCatalog) {
+        for (scope, names) in other.tagValues {
+            for (name, values) in names {
+                for value in values { insert(value, into: &tagValues[scope, default: [:]][name, default: []]) }
+            }
+        }
+        for (service, known) in other.operations {
+            for operation in known { insert(operation, into: &operations[service, default: []]) }
+        }
+        for (service, known) in other.remoteServices {
+            for peer in known { insert(peer, into: &remoteServices[service, default: []]) }
+        }
+    }
+
+    private func insert<Element: Hashable>(_ element: Element, into set: inout Set<Element>) {
+        if set.count < Self.maximumValues { set.insert(element) }
+    }
+
+    // MARK: Block index form
+
+    func write(into sink: inout ByteSink) {
+        sink.uvarint(tagValues.count)
+        for (scope, names) in tagValues.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            sink.string(scope.rawValue)
+            sink.uvarint(names.count)
+            for (name, values) in names.sorted(by: { $0.key < $1.key }) {
+                sink.string(name)
+                sink.uvarint(values.count)
+                for value in values.sorted() { sink.string(value) }
+            }
+        }
+        sink.uvarint(operations.count)
+        for (service, known) in operations.sorted(by: { $0.key < $1.key }) {
+            sink.string(service)
+            sink.uvarint(known.count)
+            for operation in known.sorted(by: { ($0.name, $0.kind.rawValue) < ($1.name, $1.kind.rawValue) }) {
+                sink.string(operation.name)
+                sink.varint(Int64(operation.kind.rawValue))
+            }
+        }
+        sink.uvarint(remoteServices.count)
+        for (service, known) in remoteServices.sorted(by: { $0.key < $1.key }) {
+            sink.string(service)
+            sink.uvarint(known.count)
+            for peer in known.sorted() { sink.string(peer) }
+        }
+    }
+
+    init() {}
+
+    init(reading source: inout ByteSource) throws(StorageError) {
+        let limit = source.end - source.offset
+        for _ in 0..<(try source.uvarintInt(limit: limit)) {
+            let scopeName = try source.string()
+            guard let scope = TraceSpanStore.TagScope(rawValue: scopeName) else {
+                throw StorageError(.corrupt, "tag scope \"\(scopeName)\" is unknown")
+            }
+            for _ in 0..<(try source.uvarintInt(limit: limit)) {
+                let name = try source.string()
+                var values: Set<String> = []
+                for _ in 0..<(try source.uvarintInt(limit: limit)) { values.insert(try source.string()) }
+                tagValues[scope, default: [:]][name] = values
+            }
+        }
+        for _ in 0..<(try source.uvarintInt(limit: limit)) {
+            let service = try source.string()
+            var known: Set<TraceSpanStore.Operation> = []
+            for _ in 0..<(try source.uvarintInt(limit: limit)) {
+                let name = try source.string()
+                known.insert(TraceSpanStore.Operation(name: name, kind: SpanKind(rawValue: Int32(truncatingIfNeeded: try source.varint()))))
+            }
+            operations[service] = known
+        }
+        for _ in 0..<(try source.uvarintInt(limit: limit)) {
+            let service = try source.string()
+            var known: Set<String> = []
+            for _ in 0..<(try source.uvarintInt(limit: limit)) { known.insert(try source.string()) }
+            remoteServices[service] = known
+        }
+    }
+}

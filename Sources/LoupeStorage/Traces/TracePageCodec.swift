@@ -1,0 +1,438 @@
+import LoupeModel
+import LoupeWire
+
+/// The resource and scope a span came from, with their schema URLs: what OTLP groups spans by.
+public struct SpanOrigin: Sendable, Hashable {
+    public var resource: Resource
+    public var resourceSchemaURL: String
+    public var scope: InstrumentationScope
+    public var scopeSchemaURL: String
+
+    public init(resource: Resource, resourceSchemaURL: String = "", scope: InstrumentationScope, scopeSchemaURL: String = "") {
+        self.resource = resource
+        self.resourceSchemaURL = resourceSchemaURL
+        self.scope = scope
+        self.scopeSchemaURL = scopeSchemaURL
+    }
+}
+
+/// A trace's spans as a page holds them: each span with the index of its origin in the page.
+struct PageTrace: Sendable {
+    var id: TraceID
+    var spans: [(span: Span, origin: Int)]
+}
+
+/// Whole traces' spans laid out by column, then deflated: one page of a trace block.
+///
+/// Spans repeat the same few keys, names and services, and their IDs and times are close to one
+/// another, so each field gets its own stream: the trace ID once per trace, parents as the index
+/// of a span of the same trace, times as deltas, strings as references into a table that grows in
+/// order of first use, numbers as varints. Deflate then sees long runs of similar bytes.
+/// Decoding gives back every field of every span exactly.
+enum TracePageCodec {
+    static let version: UInt64 = 1
+
+    // MARK: Encoding
+
+    static func encode(_ traces: [PageTrace], origins: [SpanOrigin], level: Int32 = 6) -> (bytes: [UInt8], rawLength: Int) {
+        var writer = Writer()
+        for trace in traces {
+            writer.traceIDs.uint64(trace.id.high)
+            writer.traceIDs.uint64(trace.id.low)
+            writer.spanCounts.uvarint(trace.spans.count)
+            var positions: [SpanID: Int] = [:]
+            positions.reserveCapacity(trace.spans.count)
+            for (index, entry) in trace.spans.enumerated() where positions[entry.span.spanID] == nil {
+                positions[entry.span.spanID] = index
+            }
+            for (span, origin) in trace.spans {
+                writer.add(span, origin: origin, positions: positions, traceID: trace.id)
+            }
+        }
+        var page = ByteSink()
+        page.uvarint(version)
+        page.uvarint(traces.count)
+        page.uvarint(traces.reduce(0) { $0 + $1.spans.count })
+        page.uvarint(origins.count)
+        for origin in origins {
+            let encoded = OTLPProtobuf.encodeTraces(TraceData(resourceSpans: [
+                ResourceSpans(
+                    resource: origin.resource, scopeSpans: [ScopeSpans(scope: origin.scope, schemaURL: origin.scopeSchemaURL)],
+                    schemaURL: origin.resourceSchemaURL)
+            ]))
+            page.uvarint(encoded.count)
+            page.append(encoded)
+        }
+        for stream in writer.streams {
+            page.uvarint(stream.count)
+            page.append(stream)
+        }
+        return (Gzip.compressDeflate(page.bytes, level: level), page.count)
+    }
+
+    /// Strings as references: 0 takes the next string of the table (stored in order of first
+    /// use), n > 0 the (n-1)-th; so a value seen once costs its bytes and a tiny reference.
+    struct StringColumn {
+        var references = ByteSink()
+        var table = ByteSink()
+        var known: [String: Int] = [:]
+
+        mutating func write(_ value: String) {
+            if let index = known[value] {
+                references.uvarint(index + 1)
+            } else {
+                references.uvarint(0)
+                known[value] = known.count
+                table.string(value)
+            }
+        }
+    }
+
+    struct Writer {
+        var traceIDs = ByteSink()
+        var spanCounts = ByteSink()
+        var origins = ByteSink()
+        var spanIDs = ByteSink()
+        var parents = ByteSink()
+        var rawParents = ByteSink()
+        var names = StringColumn()
+        var misc = StringColumn()
+        var small = ByteSink()
+        var starts = ByteSink()
+        var durations = ByteSink()
+        var dropped = ByteSink()
+        var eventCounts = ByteSink()
+        var eventTimes = ByteSink()
+        var linkCounts = ByteSink()
+        var linkIDs = ByteSink()
+        var attributeCounts = ByteSink()
+        var keys = StringColumn()
+        var types = ByteSink()
+        var strings = StringColumn()
+        var ints = ByteSink()
+        var doubles = ByteSink()
+        var complex = ByteSink()
+        var previousStart: UInt64 = 0
+
+        var streams: [[UInt8]] {
+            [
+                traceIDs.bytes, spanCounts.bytes, origins.bytes, spanIDs.bytes, parents.bytes, rawParents.bytes,
+                names.references.bytes, names.table.bytes, misc.references.bytes, misc.table.bytes, small.bytes, starts.bytes,
+                durations.bytes, dropped.bytes, eventCounts.bytes, eventTimes.bytes, linkCounts.bytes, linkIDs.bytes,
+                attributeCounts.bytes, keys.references.bytes, keys.table.bytes, types.bytes, strings.references.bytes,
+                strings.table.bytes, ints.bytes, doubles.bytes, complex.bytes,
+            ]
+        }
+
+        mutating func add(_ span: Span, origin: Int, positions: [SpanID: Int], traceID: TraceID) {
+            origins.uvarint(origin)
+            spanIDs.uint64(span.spanID.value)
+            // 0: no parent; 1: a span not in the page (raw ID follows); 2 + i: the trace's i-th span.
+            if span.parentSpanID.isEmpty {
+                parents.uvarint(0)
+            } else if let position = positions[span.parentSpanID] {
+                parents.uvarint(2 + position)
+            } else {
+                parents.uvarint(1)
+                rawParents.uint64(span.parentSpanID.value)
+            }
+            // The span's own trace ID is the trace's; one that differs (never from the store) is not representable.
+            names.write(span.name)
+            misc.write(span.traceState)
+            misc.write(span.status.message)
+            small.uvarint(UInt64(span.flags))
+            small.varint(Int64(span.kind.rawValue))
+            small.varint(Int64(span.status.code.rawValue))
+            starts.varint(Int64(bitPattern: span.startTimeUnixNano &- previousStart))
+            previousStart = span.startTimeUnixNano
+            durations.varint(Int64(bitPattern: span.endTimeUnixNano &- span.startTimeUnixNano))
+            dropped.uvarint(UInt64(span.droppedAttributesCount))
+            dropped.uvarint(UInt64(span.droppedEventsCount))
+            dropped.uvarint(UInt64(span.droppedLinksCount))
+            addAttributes(span.attributes)
+            eventCounts.uvarint(span.events.count)
+            for event in span.events {
+                eventTimes.varint(Int64(bitPattern: event.timeUnixNano &- span.startTimeUnixNano))
+                names.write(event.name)
+                dropped.uvarint(UInt64(event.droppedAttributesCount))
+                addAttributes(event.attributes)
+            }
+            linkCounts.uvarint(span.links.count)
+            for link in span.links {
+                linkIDs.uint64(link.traceID.high)
+                linkIDs.uint64(link.traceID.low)
+                linkIDs.uint64(link.spanID.value)
+                misc.write(link.traceState)
+                small.uvarint(UInt64(link.flags))
+                dropped.uvarint(UInt64(link.droppedAttributesCount))
+                addAttributes(link.attributes)
+            }
+        }
+
+        mutating func addAttributes(_ attributes: [KeyValue]) {
+            attributeCounts.uvarint(attributes.count)
+            for attribute in attributes {
+                keys.write(attribute.key)
+                switch attribute.value {
+                case .string(let text):
+                    types.bytes.append(ValueType.string.rawValue)
+                    strings.write(text)
+                case .bool(let flag):
+                    types.bytes.append(flag ? ValueType.boolTrue.rawValue : ValueType.boolFalse.rawValue)
+                case .int(let number):
+                    types.bytes.append(ValueType.int.rawValue)
+                    ints.varint(number)
+                case .double(let number):
+                    types.bytes.append(ValueType.double.rawValue)
+                    doubles.uint64(number.bitPattern)
+                case .empty:
+                    types.bytes.append(ValueType.empty.rawValue)
+                case .bytes, .array, .keyValueList:
+                    types.bytes.append(ValueType.complex.rawValue)
+                    TracePageCodec.writeValue(attribute.value, into: &complex)
+                }
+            }
+        }
+    }
+
+    enum ValueType: UInt8 {
+        case empty = 0, string, boolFalse, boolTrue, int, double, complex
+    }
+
+    /// Arrays, maps and bytes (rare in spans): a self-describing recursive form.
+    static func writeValue(_ value: AnyValue, into sink: inout ByteSink) {
+        switch value {
+        case .empty: sink.uvarint(0)
+        case .string(let text):
+            sink.uvarint(1)
+            sink.string(text)
+        case .bool(let flag): sink.uvarint(flag ? 3 : 2)
+        case .int(let number):
+            sink.uvarint(4)
+            sink.varint(number)
+        case .double(let number):
+            sink.uvarint(5)
+            sink.uint64(number.bitPattern)
+        case .bytes(let bytes):
+            sink.uvarint(6)
+            sink.uvarint(bytes.count)
+            sink.append(bytes)
+        case .array(let values):
+            sink.uvarint(7)
+            sink.uvarint(values.count)
+            for element in values { writeValue(element, into: &sink) }
+        case .keyValueList(let pairs):
+            sink.uvarint(8)
+            sink.uvarint(pairs.count)
+            for pair in pairs {
+                sink.string(pair.key)
+                writeValue(pair.value, into: &sink)
+            }
+        }
+    }
+
+    // MARK: Decoding
+
+    /// The traces of a page, in the order they were written, and the origins their spans name.
+    static func decode(_ compressed: UnsafeRawBufferPointer, rawLength: Int) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
+        let raw: [UInt8]
+        do {
+            raw = try Gzip.decompressDeflate(compressed, maximumOutputBytes: rawLength)
+        } catch {
+            throw StorageError(.corrupt, "trace page does not inflate: \(error)")
+        }
+        guard raw.count == rawLength else {
+            throw StorageError(.corrupt, "trace page inflates to \(raw.count) bytes, not the \(rawLength) its index records")
+        }
+        return try raw.withBytes { (bytes: UnsafeRawBufferPointer) throws(StorageError) in try decodeRaw(bytes) }
+    }
+
+    private static func decodeRaw(_ bytes: UnsafeRawBufferPointer) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
+        var header = ByteSource(bytes)
+        let pageVersion = try header.uvarint()
+        guard pageVersion == version else { throw StorageError(.unsupportedFormat, "trace page version \(pageVersion) is unknown to this Loupe") }
+        let traceCount = try header.uvarintInt(limit: bytes.count)
+        let spanCount = try header.uvarintInt(limit: bytes.count)
+        let originCount = try header.uvarintInt(limit: bytes.count)
+        var origins: [SpanOrigin] = []
+        for _ in 0..<originCount {
+            let length = try header.uvarintInt(limit: bytes.count)
+            let encoded = try header.bytes(length)
+            let data: TraceData
+            do {
+                data = try OTLPProtobuf.decodeTraces(Array(encoded))
+            } catch {
+                throw StorageError(.corrupt, "a span origin in a trace page does not decode: \(error)")
+            }
+            guard let resourceSpans = data.resourceSpans.first, let scopeSpans = resourceSpans.scopeSpans.first else {
+                throw StorageError(.corrupt, "a span origin in a trace page is empty")
+            }
+            origins.append(SpanOrigin(
+                resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope,
+                scopeSchemaURL: scopeSpans.schemaURL))
+        }
+        var streams: [ByteSource] = []
+        for _ in 0..<27 {
+            let length = try header.uvarintInt(limit: bytes.count)
+            let start = header.offset
+            _ = try header.bytes(length)
+            streams.append(ByteSource(bytes, offset: start, end: start + length))
+        }
+        var reader = Reader(streams: streams)
+        var traces: [PageTrace] = []
+        traces.reserveCapacity(traceCount)
+        var decodedSpans = 0
+        for _ in 0..<traceCount {
+            let id = TraceID(high: try reader.traceIDs.uint64(), low: try reader.traceIDs.uint64())
+            let count = try reader.spanCounts.uvarintInt(limit: spanCount - decodedSpans)
+            decodedSpans += count
+            var spans: [(span: Span, origin: Int)] = []
+            spans.reserveCapacity(count)
+            var parentPositions: [Int] = []
+            for _ in 0..<count {
+                let origin = try reader.origins.uvarintInt(limit: max(originCount - 1, 0))
+                guard originCount > 0 else { throw StorageError(.corrupt, "a trace page has spans but no origins") }
+                let (span, parent) = try reader.span(traceID: id)
+                spans.append((span, origin))
+                parentPositions.append(parent)
+            }
+            for (index, position) in parentPositions.enumerated() where position >= 0 {
+                guard position < spans.count else { throw StorageError(.corrupt, "a span's parent index \(position) is outside its trace") }
+                spans[index].span.parentSpanID = spans[position].span.spanID
+            }
+            traces.append(PageTrace(id: id, spans: spans))
+        }
+        return (origins, traces)
+    }
+
+    struct StringReader {
+        var references: ByteSource
+        var table: ByteSource
+        var known: [String] = []
+
+        mutating func read() throws(StorageError) -> String {
+            let reference = try references.uvarintInt(limit: known.count)
+            if reference == 0 {
+                let value = try table.string()
+                known.append(value)
+                return value
+            }
+            return known[reference - 1]
+        }
+    }
+
+    struct Reader {
+        var traceIDs, spanCounts, origins, spanIDs, parents, rawParents: ByteSource
+        var names, misc: StringReader
+        var small, starts, durations, dropped, eventCounts, eventTimes, linkCounts, linkIDs, attributeCounts: ByteSource
+        var keys: StringReader
+        var types: ByteSource
+        var strings: StringReader
+        var ints, doubles, complex: ByteSource
+        var previousStart: UInt64 = 0
+
+        init(streams s: [ByteSource]) {
+            traceIDs = s[0]; spanCounts = s[1]; origins = s[2]; spanIDs = s[3]; parents = s[4]; rawParents = s[5]
+            names = StringReader(references: s[6], table: s[7]); misc = StringReader(references: s[8], table: s[9])
+            small = s[10]; starts = s[11]; durations = s[12]; dropped = s[13]; eventCounts = s[14]; eventTimes = s[15]
+            linkCounts = s[16]; linkIDs = s[17]; attributeCounts = s[18]
+            keys = StringReader(references: s[19], table: s[20]); types = s[21]
+            strings = StringReader(references: s[22], table: s[23]); ints = s[24]; doubles = s[25]; complex = s[26]
+        }
+
+        /// A span, and the index of its parent within the trace (-1: none or given raw).
+        mutating func span(traceID: TraceID) throws(StorageError) -> (Span, Int) {
+            var span = Span(traceID: traceID, spanID: SpanID(value: try spanIDs.uint64()))
+            var parent = -1
+            switch try parents.uvarint() {
+            case 0: break
+            case 1: span.parentSpanID = SpanID(value: try rawParents.uint64())
+            case let code: parent = Int(clamping: code - 2)
+            }
+            span.name = try names.read()
+            span.traceState = try misc.read()
+            span.status.message = try misc.read()
+            span.flags = UInt32(truncatingIfNeeded: try small.uvarint())
+            span.kind = SpanKind(rawValue: Int32(truncatingIfNeeded: try small.varint()))
+            span.status.code = StatusCode(rawValue: Int32(truncatingIfNeeded: try small.varint()))
+            span.startTimeUnixNano = previousStart &+ UInt64(bitPattern: try starts.varint())
+            previousStart = span.startTimeUnixNano
+            span.endTimeUnixNano = span.startTimeUnixNano &+ UInt64(bitPattern: try durations.varint())
+            span.droppedAttributesCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
+            span.droppedEventsCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
+            span.droppedLinksCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
+            span.attributes = try attributes()
+            let eventCount = try eventCounts.uvarintInt(limit: eventCounts.end)
+            for _ in 0..<eventCount {
+                var event = SpanEvent(timeUnixNano: span.startTimeUnixNano &+ UInt64(bitPattern: try eventTimes.varint()))
+                event.name = try names.read()
+                event.droppedAttributesCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
+                event.attributes = try attributes()
+                span.events.append(event)
+            }
+            let linkCount = try linkCounts.uvarintInt(limit: linkIDs.end / 24)
+            for _ in 0..<linkCount {
+                let linked = TraceID(high: try linkIDs.uint64(), low: try linkIDs.uint64())
+                var link = SpanLink(traceID: linked, spanID: SpanID(value: try linkIDs.uint64()))
+                link.traceState = try misc.read()
+                link.flags = UInt32(truncatingIfNeeded: try small.uvarint())
+                link.droppedAttributesCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
+                link.attributes = try attributes()
+                span.links.append(link)
+            }
+            return (span, parent)
+        }
+
+        mutating func attributes() throws(StorageError) -> [KeyValue] {
+            let count = try attributeCounts.uvarintInt(limit: types.end - types.offset)
+            var result: [KeyValue] = []
+            result.reserveCapacity(count)
+            for _ in 0..<count {
+                let key = try keys.read()
+                let rawType = try types.bytes(1)[0]
+                let value: AnyValue
+                switch ValueType(rawValue: rawType) {
+                case .string: value = .string(try strings.read())
+                case .boolFalse: value = .bool(false)
+                case .boolTrue: value = .bool(true)
+                case .int: value = .int(try ints.varint())
+                case .double: value = .double(Double(bitPattern: try doubles.uint64()))
+                case .empty: value = .empty
+                case .complex: value = try TracePageCodec.readValue(from: &complex, depth: 0)
+                case nil: throw StorageError(.corrupt, "attribute value type \(rawType) is unknown")
+                }
+                result.append(KeyValue(key, value))
+            }
+            return result
+        }
+    }
+
+    static func readValue(from source: inout ByteSource, depth: Int) throws(StorageError) -> AnyValue {
+        guard depth < 64 else { throw StorageError(.corrupt, "attribute value nests deeper than 64") }
+        switch try source.uvarint() {
+        case 0: return .empty
+        case 1: return .string(try source.string())
+        case 2: return .bool(false)
+        case 3: return .bool(true)
+        case 4: return .int(try source.varint())
+        case 5: return .double(Double(bitPattern: try source.uint64()))
+        case 6:
+            let count = try source.uvarintInt(limit: source.end - source.offset)
+            return .bytes(Array(try source.bytes(count)))
+        case 7:
+            let count = try source.uvarintInt(limit: source.end - source.offset)
+            var values: [AnyValue] = []
+            for _ in 0..<count { values.append(try readValue(from: &source, depth: depth + 1)) }
+            return .array(values)
+        case 8:
+            let count = try source.uvarintInt(limit: source.end - source.offset)
+            var pairs: [KeyValue] = []
+            for _ in 0..<count {
+                let key = try source.string()
+                pairs.append(KeyValue(key, try readValue(from: &source, depth: depth + 1)))
+            }
+            return .keyValueList(pairs)
+        case let other: throw StorageError(.corrupt, "attribute value type \(other) is unknown")
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import LoupeModel
+import LoupeWire
+import Testing
+
+@testable import LoupeStorage
+
+/// Trace blocks: the columnar page codec gives back every field, a cut head is written as a block
+/// and read through the same API, a trace split across a cut is merged, and bad bytes are refused.
+@Suite struct TraceBlockTests {
+    static let tenant = Tenant.default
+
+    static func temporaryDirectory() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-trace-block-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url.path
+    }
+
+    static func batch(_ data: TraceData, tenant: Tenant = tenant) -> DurableBatch<TraceData> {
+        DurableBatch(tenant: tenant, data: data, encoded: OTLPProtobuf.encodeTraces(data), timeBounds: data.timeBounds)
+    }
+
+    /// Every span of `data` keyed by span ID, with resource and scope: order-free comparison.
+    static func spans(_ data: TraceData) -> [SpanID: (Span, Resource, InstrumentationScope, String, String)] {
+        var result: [SpanID: (Span, Resource, InstrumentationScope, String, String)] = [:]
+        for resourceSpans in data.resourceSpans {
+            for scopeSpans in resourceSpans.scopeSpans {
+                for span in scopeSpans.spans {
+                    result[span.spanID] = (span, resourceSpans.resource, scopeSpans.scope, resourceSpans.schemaURL, scopeSpans.schemaURL)
+                }
+            }
+        }
+        return result
+    }
+
+    /// A span using every field: events, links, every value kind, dropped counts, a parent outside the trace.
+    static func unusualSpan() -> Span {
+        Span(
+            traceID: TraceID(high: 7, low: 7), spanID: SpanID(value: 0xABCD), traceState: "a=b", parentSpanID: SpanID(value: 0x1234),
+            flags: 0x301, name: "odd", kind: .consumer, startTimeUnixNano: 1_000, endTimeUnixNano: 900,
+            attributes: [
+                KeyValue("s", .string("x")), KeyValue("b", .bool(true)), KeyValue("i", .int(-5)), KeyValue("d", .double(-0.25)),
+                KeyValue("e", .empty), KeyValue("bytes", .bytes([0, 1, 255])),
+                KeyValue("a", .array([.int(1), .string("two"), .array([.bool(false)])])),
+                KeyValue("m", .keyValueList([KeyValue("k", .double(.infinity))])),
+            ],
+            droppedAttributesCount: 3,
+            events: [SpanEvent(timeUnixNano: 500, name: "before start", attributes: [KeyValue("n", .int(1))], droppedAttributesCount: 1)],
+            droppedEventsCount: 2,
+            links: [SpanLink(traceID: TraceID(high: 1, low: 2), spanID: SpanID(value: 3), traceState: "t=1", attributes: [KeyValue("l", .bool(false))], droppedAttributesCount: 4, flags: 0x100)],
+            droppedLinksCount: 5,
+            status: SpanStatus(message: "bad", code: .error))
+    }
+
+    @Test func aPageGivesBackEverySpanExactly() throws {
+        var data = OTLPSampleData.makeBenchmarkTraces(spanCount: 200, attributesPerSpan: 25)
+        data.resourceSpans[0].scopeSpans[0].spans.append(Self.unusualSpan())
+        var origins: [SpanOrigin] = []
+        var byTrace: [TraceID: [(span: Span, origin: Int)]] = [:]
+        for resourceSpans in data.resourceSpans {
+            for scopeSpans in resourceSpans.scopeSpans {
+                origins.append(SpanOrigin(resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope, scopeSchemaURL: scopeSpans.schemaURL))
+                for span in scopeSpans.spans { byTrace[span.traceID, default: []].append((span, origins.count - 1)) }
+            }
+        }
+        let traces = byTrace.keys.sorted().map { PageTrace(id: $0, spans: byTrace[$0]!) }
+        let (bytes, rawLength) = TracePageCodec.encode(traces, origins: origins)
+        let decoded = try bytes.withUnsafeBytes { try TracePageCodec.decode($0, rawLength: rawLength) }
+        #expect(decoded.origins == origins)
+        #expect(decoded.traces.map(\.id) == traces.map(\.id))
+        for (original, back) in zip(traces, decoded.traces) {
+            #expect(back.spans.map(\.span) == original.spans.map(\.span))
+            #expect(back.spans.map(\.origin) == original.spans.map(\.origin))
+        }
+        // The benchmark's spans, columnar and deflated, take far less than their protobuf.
+        #expect(bytes.count * 3 < OTLPProtobuf.encodeTraces(data).count)
+    }
+
+    @Test func truncatedOrDamagedPagesAreRefusedNotTrusted() throws {
+        let data = OTLPSampleData.makeBenchmarkTraces(spanCount: 64, attributesPerSpan: 12)
+        var traces: [PageTrace] = []
+        let origins = data.resourceSpans.map { SpanOrigin(resource: $0.resource, scope: $0.scopeSpans[0].scope) }
+        var byTrace: [TraceID: [(span: Span, origin: Int)]] = [:]
+        for (index, resourceSpans) in data.resourceSpans.enumerated() {
+            for span in resourceSpans.scopeSpans[0].spans { byTrace[span.traceID, default: []].append((span, index)) }
+        }
+        traces = byTrace.keys.sorted().map { PageTrace(id: $0, spans: byTrace[$0]!) }
+        let (bytes, rawLength) = TracePageCodec.encode(traces, origins: origins)
+        var generator = SystemRandomNumberGenerator()
+        for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 50)) {
+            #expect(throws: StorageError.self) { try Array(bytes[0..<cut]).withUnsafeBytes { try TracePageCodec.decode($0, rawLength: rawLength) } }
+        }
+        // Random raw bytes (inflated) under the codec: errors, never a trap.
+        for _ in 0..<300 {
+            let length = Int.random(in: 0..<400, using: &generator)
+            var raw = [UInt8](repeating: 0, count: length)
+            for index in raw.indices { raw[index] = UInt8.random(in: 0...255, using: &generator) }
+            if !raw.isEmpty { raw[0] = 1 }
+            let deflated = Gzip.compressDeflate(raw)
+            _ = try? deflated.withUnsafeBytes { try TracePageCodec.decode($0, rawLength: raw.count) }
+        }
+    }
+
+    @Test func aCutHeadIsWrittenAsABlockAndReadTheSameAfterReopening() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let data = OTLPSampleData.makeBenchmarkTraces(spanCount: 10_000, attributesPerSpan: 20)
+        let store = try TraceSpanStore(directory: directory)
+        try await store.append(Self.batch(data))
+        let someTrace = data.resourceSpans[1].scopeSpans[0].spans[17].traceID
+        let before = try #require(try store.trace(tenant: Self.tenant, id: someTrace))
+        let summaryBefore = try #require(store.summary(tenant: Self.tenant, id: someTrace))
+        let searchBefore = try store.search(tenant: Self.tenant, TraceSearch(conditions: [.init(key: "http.route", value: "/api/v1/checkout")], limit: 5))
+        let tagsBefore = store.tagValues(tenant: Self.tenant, name: "http.route")
+
+        let sequence = store.cutHeads()
+        #expect(store.headBytes == 0)
+        #expect(Self.spans(try #require(try store.trace(tenant: Self.tenant, id: someTrace))).keys == Self.spans(before).keys, "served from the frozen head")
+        #expect(try store.persistBlocks() == 1)
+        #expect(store.allBlocksPersisted && store.blockCount == 1)
+        #expect(await store.statistics().items == 10_000)
+        try store.saveCheckpoint(TraceCheckpoint(cutID: 1, walSegmentsBefore: 0, sequence: sequence))
+        // Well under the protobuf the head held.
+        #expect(store.blockBytes * 4 < OTLPProtobuf.encodeTraces(data).count)
+
+        for reader in [store, try TraceSpanStore(directory: directory)] {
+            let after = try #require(try reader.trace(tenant: Self.tenant, id: someTrace))
+            let (a, b) = (Self.spans(before), Self.spans(after))
+            #expect(a.count == b.count)
+            for (id, value) in a {
+                let other = try #require(b[id])
+                #expect(value.0 == other.0 && value.1 == other.1 && value.2 == other.2 && value.3 == other.3 && value.4 == other.4)
+            }
+            #expect(reader.summary(tenant: Self.tenant, id: someTrace) == summaryBefore)
+            let search = try reader.search(tenant: Self.tenant, TraceSearch(conditions: [.init(key: "http.route", value: "/api/v1/checkout")], limit: 5))
+            #expect(Set(search.map(\.summary.traceID)).count == 5)
+            #expect(search.allSatisfy { hit in hit.matchedSpans.allSatisfy { $0.attributes.contains { $0.key == "http.route" && $0.value == .string("/api/v1/checkout") } } })
+            #expect(searchBefore.count == 5)
+            #expect(reader.tagValues(tenant: Self.tenant, name: "http.route") == tagsBefore)
+            let recent = try reader.search(tenant: Self.tenant, TraceSearch(limit: 3))
+            #expect(recent.count == 3 && recent.map(\.summary.startTimeUnixNano) == recent.map(\.summary.startTimeUnixNano).sorted(by: >))
+            let all = try await reader.read(tenant: Self.tenant, range: TimeRange(start: 0, end: .max))
+            #expect(all.itemCount == 10_000)
+        }
+    }
+
+    @Test func aTraceSplitAcrossACutIsMergedOnceInScansAndSearches() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try TraceSpanStore(directory: directory)
+        let id = TraceID(high: 1, low: 1)
+        func data(_ spans: [Span], service: String) -> TraceData {
+            TraceData(resourceSpans: [ResourceSpans(resource: Resource(attributes: [KeyValue("service.name", .string(service))]), scopeSpans: [ScopeSpans(spans: spans)])])
+        }
+        let root = Span(traceID: id, spanID: SpanID(value: 1), name: "root", kind: .server, startTimeUnixNano: 1_000, endTimeUnixNano: 2_000)
+        try await store.append(Self.batch(data([root], service: "front")))
+        _ = store.cutHeads()
+        try store.persistBlocks()
+        let child = Span(traceID: id, spanID: SpanID(value: 2), parentSpanID: SpanID(value: 1), name: "child", startTimeUnixNano: 1_500, endTimeUnixNano: 9_000, status: SpanStatus(code: .error))
+        try await store.append(Self.batch(data([child], service: "back")))
+
+        let summary = try #require(store.summary(tenant: Self.tenant, id: id))
+        #expect(summary.spanCount == 2 && summary.errorCount == 1 && summary.rootSpanName == "root" && summary.durationNanoseconds == 8_000)
+        var visits: [(TraceSummary, Int)] = []
+        try store.scanTraces(tenant: Self.tenant, admits: { _ in true }) { summary, spans in
+            visits.append((summary, spans.count))
+            return true
+        }
+        #expect(visits.count == 1 && visits[0].1 == 2 && visits[0].0.spanCount == 2)
+        // Only the whole trace lasts 8 µs.
+        let long = try store.search(tenant: Self.tenant, TraceSearch(minimumDurationNanoseconds: 5_000))
+        #expect(long.map(\.summary.traceID) == [id])
+        let byTag = try store.search(tenant: Self.tenant, TraceSearch(conditions: [.init(key: "name", value: "root")], minimumDurationNanoseconds: 5_000))
+        #expect(byTag.map(\.matchedCount) == [1])
+
+        _ = store.cutHeads()
+        try store.persistBlocks()
+        let reopened = try TraceSpanStore(directory: directory)
+        _ = reopened  // no checkpoint saved: blocks of uncovered cuts are dropped, the WAL replays them
+        #expect(reopened.blockCount == 0)
+        #expect(store.blockCount == 2)
+        let trace = try #require(try store.trace(tenant: Self.tenant, id: id))
+        #expect(Set(Self.spans(trace).keys) == [SpanID(value: 1), SpanID(value: 2)])
+        let dependencies = try store.dependencies(tenant: Self.tenant, start: 0, end: .max)
+        #expect(dependencies.links[.init(parent: "front", child: "back")]?.calls == 1)
+    }
+
+    @Test func retentionRemovesWholeBlocksByTimeAndBySize() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try TraceSpanStore(directory: directory)
+        let data = OTLPSampleData.makeBenchmarkTraces(spanCount: 800, attributesPerSpan: 10)
+        try await store.append(Self.batch(data))
+        _ = store.cutHeads()
+        try store.persistBlocks()
+        var later = data
+        for r in later.resourceSpans.indices {
+            for index in later.resourceSpans[r].scopeSpans[0].spans.indices {
+                later.resourceSpans[r].scopeSpans[0].spans[index].traceID.low ^= 0xFF
+                later.resourceSpans[r].scopeSpans[0].spans[index].startTimeUnixNano += 3_600_000_000_000
+                later.resourceSpans[r].scopeSpans[0].spans[index].endTimeUnixNano += 3_600_000_000_000
+            }
+        }
+        try await store.append(Self.batch(later))
+        _ = store.cutHeads()
+        try store.persistBlocks()
+        #expect(store.blockCount == 2)
+        // By time: the first block ended before the cutoff, the second did not.
+        let removed = await store.removeItems(olderThan: later.timeBounds.minimum)
+        #expect(removed == 800 && store.blockCount == 1)
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: directory).filter { $0.hasSuffix(".tblk") }.count == 1)
+        // By size: the last block is over a limit of half its size.
+        #expect(store.applySizeRetention(maximumBytesPerTenant: store.blockBytes / 2) > 0)
+        #expect(store.blockCount == 0)
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: directory).filter { $0.hasSuffix(".tblk") }.isEmpty)
+    }
+}
