@@ -6,8 +6,8 @@ public enum OTLPSampleData {
     /// each span with `attributesPerSpan` attributes drawn from HTTP/RPC/DB semantic conventions
     /// (`http.request.method`, `url.full`, `server.address`, `http.response.status_code`, ...: strings, ints,
     /// bools and doubles, keys repeating from span to span as they do in real traffic). Spans come in traces
-    /// of eight with parent links; every tenth span has an event, every fiftieth a link, failed requests an
-    /// error status. The same arguments always give the same value.
+    /// of eight (a call chain with a fan-out); one span in 200 is slow (0.5–2.5 s); every tenth span has an
+    /// event, every fiftieth a link, failed requests an error status. The same arguments always give the same value.
     public static func makeBenchmarkTraces(spanCount: Int, attributesPerSpan: Int) -> TraceData {
         var random = OTLPSampleRandom(seed: 0x5EED_0F_10_0BE)
         let services = Self.services
@@ -40,7 +40,7 @@ public enum OTLPSampleData {
 
         let baseTime: UInt64 = 1_735_689_600_000_000_000  // 2025-01-01T00:00:00Z
         var traceID = TraceID.empty
-        var rootSpanID = SpanID.empty
+        var traceSpanIDs = [SpanID](repeating: .empty, count: 8)
         var previousTraceID = TraceID.empty
         for spanIndex in 0..<spanCount {
             let positionInTrace = spanIndex % 8
@@ -49,13 +49,15 @@ public enum OTLPSampleData {
                 traceID = TraceID(high: random.next(), low: random.next())
             }
             let spanID = SpanID(value: random.next() | 1)
-            if positionInTrace == 0 { rootSpanID = spanID }
+            traceSpanIDs[positionInTrace] = spanID
             let serviceIndex = positionInTrace % services.count
             let route = Self.routes[Int(random.next() % UInt64(Self.routes.count))]
             let method = route.method
             let statusCode: Int64 = random.next() % 20 == 0 ? 500 : (random.next() % 10 == 0 ? 404 : 200)
             let start = baseTime &+ UInt64(spanIndex) &* 1_000_000 &+ random.next() % 1_000_000
-            let duration = 200_000 &+ random.next() % 50_000_000
+            // A latency tail: one span in 200 takes 0.5 to 2.5 s.
+            let slow = random.next() % 200 == 0
+            let duration = slow ? 500_000_000 &+ random.next() % 2_000_000_000 : 200_000 &+ random.next() % 50_000_000
             let kind: SpanKind = positionInTrace == 0 ? .server : (positionInTrace % 2 == 1 ? .client : .internal)
 
             var attributes: [KeyValue] = []
@@ -73,7 +75,7 @@ public enum OTLPSampleData {
                 traceID: traceID,
                 spanID: spanID,
                 traceState: positionInTrace == 0 && spanIndex % 16 == 0 ? "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE" : "",
-                parentSpanID: positionInTrace == 0 ? .empty : rootSpanID,
+                parentSpanID: Self.parentPositions[positionInTrace].map { traceSpanIDs[$0] } ?? .empty,
                 flags: 0x101,
                 name: "\(method) \(route.path)",
                 kind: kind,
@@ -110,6 +112,10 @@ public enum OTLPSampleData {
         return TraceData(resourceSpans: resourceSpans.filter { !$0.scopeSpans[0].spans.isEmpty })
     }
 
+    /// The parent of each of a trace's eight spans (by position): a call chain five deep with a
+    /// fan-out, as a request through a few services makes.
+    private static let parentPositions: [Int?] = [nil, 0, 1, 2, 3, 4, 2, 6]
+
     private struct Service {
         var name: String
         var version: String
@@ -119,9 +125,9 @@ public enum OTLPSampleData {
 
     private static let services: [Service] = [
         Service(name: "frontend-proxy", version: "2.14.1", language: "go", scope: "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"),
-        Service(name: "checkout-service", version: "1.8.0", language: "java", scope: "io.opentelemetry.spring-webmvc-6.0"),
-        Service(name: "cart-service", version: "3.2.7", language: "dotnet", scope: "OpenTelemetry.Instrumentation.AspNetCore"),
-        Service(name: "payment-service", version: "0.9.12", language: "nodejs", scope: "@opentelemetry/instrumentation-http"),
+        Service(name: "checkout", version: "1.8.0", language: "java", scope: "io.opentelemetry.spring-webmvc-6.0"),
+        Service(name: "cart", version: "3.2.7", language: "dotnet", scope: "OpenTelemetry.Instrumentation.AspNetCore"),
+        Service(name: "payment", version: "0.9.12", language: "nodejs", scope: "@opentelemetry/instrumentation-http"),
     ]
 
     private struct Route {
