@@ -292,10 +292,11 @@ struct TraceIDRewriter {
     mutating func rewrite(_ body: ByteBuffer, offsets: [Int]) -> ByteBuffer {
         guard !offsets.isEmpty else { return body }
         var copy = body
-        let nonce = random.next()
+        let (highNonce, lowNonce) = (random.next(), random.next())
         for offset in offsets {
-            let index = copy.readerIndex + offset + 8
-            if let low = copy.getInteger(at: index, as: UInt64.self) { copy.setInteger(low ^ nonce, at: index) }
+            let index = copy.readerIndex + offset
+            if let high = copy.getInteger(at: index, as: UInt64.self) { copy.setInteger(high ^ highNonce, at: index) }
+            if let low = copy.getInteger(at: index + 8, as: UInt64.self) { copy.setInteger(low ^ lowNonce, at: index + 8) }
         }
         return copy
     }
@@ -303,11 +304,15 @@ struct TraceIDRewriter {
     mutating func rewrite(_ body: [UInt8], offsets: [Int]) -> [UInt8] {
         guard !offsets.isEmpty else { return body }
         var copy = body
-        let nonce = random.next()
+        // Both halves change: IDs sorted in a store then spread the copies of a body's traces
+        // instead of keeping them side by side.
+        let (highNonce, lowNonce) = (random.next(), random.next())
         copy.withUnsafeMutableBytes { bytes in
             for offset in offsets {
+                let high = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                bytes.storeBytes(of: (high ^ highNonce).bigEndian, toByteOffset: offset, as: UInt64.self)
                 let low = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-                bytes.storeBytes(of: (low ^ nonce).bigEndian, toByteOffset: offset + 8, as: UInt64.self)
+                bytes.storeBytes(of: (low ^ lowNonce).bigEndian, toByteOffset: offset + 8, as: UInt64.self)
             }
         }
         return copy
@@ -357,7 +362,9 @@ struct RequestPool {
         let firstVariant = SplitMix64.mix(now)
         var requests: [PreparedRequest<[UInt8]>] = []
         var totalBytes = 0
-        let wanted = min(maximumPoolSize, max(4, options.concurrency * 2))
+        // Traces are stored for what they hold: as many distinct bodies as fit, so a trace block does
+        // not see the same span contents again and again.
+        let wanted = options.signal == .traces ? maximumPoolSize : min(maximumPoolSize, max(4, options.concurrency * 2))
         while requests.count < wanted && (requests.count < 2 || totalBytes < maximumPoolBytes) {
             let variant = firstVariant &+ UInt64(requests.count)
             let body = SampleRequests.encodedRequest(

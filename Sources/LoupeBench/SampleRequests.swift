@@ -13,10 +13,10 @@ public enum SampleRequests {
 
     // MARK: - Traces
 
-    /// The project's benchmark trace shape (`OTLPSampleData.makeBenchmarkTraces`), with IDs made unique to
-    /// `variant` and timestamps moved so the latest span ends at `endUnixNano`.
+    /// The project's benchmark trace shape (`OTLPSampleData.makeBenchmarkTraces`), its values drawn for and
+    /// its IDs made unique to `variant`, and timestamps moved so the latest span ends at `endUnixNano`.
     public static func traces(spanCount: Int, attributesPerSpan: Int, variant: UInt64, endUnixNano: UInt64) -> TraceData {
-        let template = OTLPSampleData.makeBenchmarkTraces(spanCount: spanCount, attributesPerSpan: attributesPerSpan)
+        let template = OTLPSampleData.makeBenchmarkTraces(spanCount: spanCount, attributesPerSpan: attributesPerSpan, seed: variant)
         return restamped(template, variant: variant, endUnixNano: endUnixNano)
     }
 

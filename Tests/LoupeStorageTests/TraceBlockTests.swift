@@ -185,6 +185,40 @@ import Testing
         #expect(dependencies.links[.init(parent: "front", child: "back")]?.calls == 1)
     }
 
+    @Test func aDamagedBlockFileIsRefusedAndMovedAsideWhileTheOthersServe() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try TraceSpanStore(directory: directory)
+        try await store.append(Self.batch(OTLPSampleData.makeBenchmarkTraces(spanCount: 3_000, attributesPerSpan: 8)))
+        let sequence = store.cutHeads()
+        try store.persistBlocks()
+        try store.saveCheckpoint(TraceCheckpoint(cutID: 1, walSegmentsBefore: 0, sequence: sequence))
+        let path = try #require(FileManager.default.subpathsOfDirectory(atPath: directory).first { $0.hasSuffix(".tblk") })
+        let full = directory + "/" + path
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: full)))
+        let block = try TraceBlock(opening: full)
+        // Truncated anywhere: refused at open.
+        for length in stride(from: 0, to: original.count, by: max(1, original.count / 40)) {
+            try Data(original[0..<length]).write(to: URL(fileURLWithPath: full))
+            #expect(throws: StorageError.self) { try TraceBlock(opening: full) }
+        }
+        // A flipped byte in the index: refused at open; in a page: that page refuses to decode.
+        var damagedIndex = original
+        damagedIndex[original.count - 40] ^= 0x40
+        try Data(damagedIndex).write(to: URL(fileURLWithPath: full))
+        #expect(throws: StorageError.self) { try TraceBlock(opening: full) }
+        var damagedPage = original
+        damagedPage[block.pages[0].offset + 10] ^= 0x01
+        try Data(damagedPage).write(to: URL(fileURLWithPath: full))
+        let opened = try TraceBlock(opening: full)
+        #expect(throws: StorageError.self) { try opened.decodePage(0) }
+        // At start, a damaged file is moved aside and reported.
+        try Data(damagedIndex).write(to: URL(fileURLWithPath: full))
+        let reopened = try TraceSpanStore(directory: directory)
+        #expect(reopened.openingProblems.count == 1 && reopened.blockCount == 0)
+        #expect(FileManager.default.fileExists(atPath: full + ".corrupt"))
+    }
+
     @Test func retentionRemovesWholeBlocksByTimeAndBySize() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -34,9 +34,11 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var logMaintenance = LogMaintenanceOptions()
     /// When the trace head is cut into blocks (`traces.flush_size`, `traces.flush_age`) and how much
     /// block data each tenant keeps (`traces.retention_size_per_tenant`).
-    public var traceMaintenance = HeadMaintenanceOptions(flushBytes: 64 << 20)
+    /// Small cuts, checked often: spans arrive fast (100 MB/s of OTLP is usual in a benchmark) and a
+    /// cut's spans are decoded whole to be laid out by trace.
+    public var traceMaintenance = HeadMaintenanceOptions(flushBytes: 32 << 20)
     /// How often the trace store checks whether to cut (`traces.maintenance_interval`).
-    public var traceMaintenanceIntervalNanoseconds: UInt64 = 10 * 1_000_000_000
+    public var traceMaintenanceIntervalNanoseconds: UInt64 = 1_000_000_000
     /// Where the Jaeger query API lives (`traces.jaeger_path_prefix`).
     public var jaegerPathPrefix = "/jaeger"
     /// Span metrics and the service graph written into the TSDB (`traces.metrics_generator`), and how often (`traces.metrics_interval`).

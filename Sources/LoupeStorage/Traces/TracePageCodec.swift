@@ -77,14 +77,18 @@ enum TracePageCodec {
         var table = ByteSink()
         var known: [String: Int] = [:]
 
-        mutating func write(_ value: String) {
+        /// Writes a reference to `value` and returns its index in the table.
+        @discardableResult
+        mutating func write(_ value: String) -> Int {
             if let index = known[value] {
                 references.uvarint(index + 1)
-            } else {
-                references.uvarint(0)
-                known[value] = known.count
-                table.string(value)
+                return index
             }
+            references.uvarint(0)
+            let index = known.count
+            known[value] = index
+            table.string(value)
+            return index
         }
     }
 
@@ -169,14 +173,36 @@ enum TracePageCodec {
             }
         }
 
+        /// The key last written at each attribute position, with its reference: spans of one kind list
+        /// the same keys in the same order, so most keys are found without hashing.
+        var recentKeys: [(key: String, reference: Int)] = []
+        /// Per key reference, the last string value and its reference (a method, a route).
+        var recentValues: [(value: String, reference: Int)?] = []
+
         mutating func addAttributes(_ attributes: [KeyValue]) {
             attributeCounts.uvarint(attributes.count)
-            for attribute in attributes {
-                keys.write(attribute.key)
+            for (position, attribute) in attributes.enumerated() {
+                let keyReference: Int
+                if position < recentKeys.count, recentKeys[position].key == attribute.key {
+                    keyReference = recentKeys[position].reference
+                    keys.references.uvarint(keyReference + 1)
+                } else {
+                    keyReference = keys.write(attribute.key)
+                    if position < recentKeys.count {
+                        recentKeys[position] = (attribute.key, keyReference)
+                    } else if position == recentKeys.count {
+                        recentKeys.append((attribute.key, keyReference))
+                    }
+                }
                 switch attribute.value {
                 case .string(let text):
                     types.bytes.append(ValueType.string.rawValue)
-                    strings.write(text)
+                    if keyReference < recentValues.count, let recent = recentValues[keyReference], recent.value == text {
+                        strings.references.uvarint(recent.reference + 1)
+                    } else {
+                        while recentValues.count <= keyReference { recentValues.append(nil) }
+                        recentValues[keyReference] = (text, strings.write(text))
+                    }
                 case .bool(let flag):
                     types.bytes.append(flag ? ValueType.boolTrue.rawValue : ValueType.boolFalse.rawValue)
                 case .int(let number):

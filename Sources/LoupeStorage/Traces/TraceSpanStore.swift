@@ -38,6 +38,8 @@ public final class TraceSpanStore: Sendable {
     struct Head {
         var traces: [TraceID: TraceEntry] = [:]
         var chunks: [UInt64] = []
+        /// What its spans show (the block keeps it, so the lists survive a restart).
+        var catalog = TraceCatalog()
         /// Encoded bytes of its batches.
         var bytes = 0
     }
@@ -130,8 +132,11 @@ public final class TraceSpanStore: Sendable {
         for resourceSpans in batch.data.resourceSpans {
             let service = resourceSpans.resource.serviceName
             for scopeSpans in resourceSpans.scopeSpans {
-                for span in scopeSpans.spans {
-                    summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, serviceName: service)
+                // By pointer: iterating by value copies (retains) every field of every span.
+                scopeSpans.spans.withUnsafeBufferPointer { spans in
+                    for index in spans.indices {
+                        summaries[spans[index].traceID, default: TraceSummary(traceID: spans[index].traceID)].include(spans[index], serviceName: service)
+                    }
                 }
             }
         }
@@ -153,6 +158,7 @@ public final class TraceSpanStore: Sendable {
             }
             state.head.chunks.append(chunk)
             state.head.bytes += bytes
+            state.head.catalog.merge(catalog)
             state.catalog.merge(catalog)
             all[batch.tenant] = state
         }
@@ -195,9 +201,7 @@ public final class TraceSpanStore: Sendable {
             var origins: [SpanOrigin] = []
             var originIndex: [SpanOrigin: Int] = [:]
             var spansByTrace: [TraceID: [(span: Span, origin: Int)]] = [:]
-            var catalog = TraceCatalog()
             for (_, data) in decoded {
-                catalog.add(data)
                 for resourceSpans in data.resourceSpans {
                     for scopeSpans in resourceSpans.scopeSpans {
                         let origin = SpanOrigin(
@@ -225,7 +229,7 @@ public final class TraceSpanStore: Sendable {
             var block: TraceBlock?
             if !inputs.isEmpty {
                 try WALFiles.createDirectories(tenantDirectory)
-                let image = TraceBlock.build(sequence: frozen.sequence, traces: inputs, origins: origins, catalog: catalog)
+                let image = TraceBlock.build(sequence: frozen.sequence, traces: inputs, origins: origins, catalog: frozen.head.catalog)
                 let name = Self.hex16(frozen.sequence) + "-" + Self.hex16(UInt64.random(in: 0...UInt64.max))
                 let path = WALFiles.join(tenantDirectory, name + TraceBlock.fileExtension)
                 try BlockFiles.replaceFile(path, image, directory: tenantDirectory)

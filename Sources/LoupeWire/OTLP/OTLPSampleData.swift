@@ -8,8 +8,8 @@ public enum OTLPSampleData {
     /// bools and doubles, keys repeating from span to span as they do in real traffic). Spans come in traces
     /// of eight (a call chain with a fan-out); one span in 200 is slow (0.5–2.5 s); every tenth span has an
     /// event, every fiftieth a link, failed requests an error status. The same arguments always give the same value.
-    public static func makeBenchmarkTraces(spanCount: Int, attributesPerSpan: Int) -> TraceData {
-        var random = OTLPSampleRandom(seed: 0x5EED_0F_10_0BE)
+    public static func makeBenchmarkTraces(spanCount: Int, attributesPerSpan: Int, seed: UInt64 = 0x5EED_0F_10_0BE) -> TraceData {
+        var random = OTLPSampleRandom(seed: seed)
         let services = Self.services
         var resourceSpans = services.enumerated().map { index, service in
             ResourceSpans(
