@@ -213,7 +213,10 @@ public struct HeadMaintenanceService<Store: HeadCuttingStore, C: Clock<Duration>
 
     public func run() async throws {
         while !Task.isCancelledOrShuttingDown {
-            await maintenance.runOnce(nowUnixNano: wallClock.nowUnixNano())
+            let report = await maintenance.runOnce(nowUnixNano: wallClock.nowUnixNano())
+            // A head that filled while the last cut was written is cut at once: under a high
+            // rate, writes wait on the unflushed limit, and a pause here would stall them.
+            if report.cuts > 0 && maintenance.store.headBytes >= maintenance.options.flushBytes { continue }
             do {
                 try await cancelWhenGracefulShutdown { try await clock.sleep(for: interval) }
             } catch {

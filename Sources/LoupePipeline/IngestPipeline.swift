@@ -93,6 +93,7 @@ public final class IngestPipeline: Sendable {
                 + "\(retention) (timestamp before \(cutoff) ns since the Unix epoch) and were not stored"
         }
 
+        if Data.signal == .traces && !data.isEmpty { try await waitForTraceBlocks() }
         if !data.isEmpty {
             let bytes = encoding ?? SignalCodec.encode(data)
             let bounds = data.timeBounds
@@ -127,6 +128,26 @@ public final class IngestPipeline: Sendable {
     }
 
     func clockNowUnixNano() -> UInt64 { clock.nowUnixNano() }
+
+    /// Holds a trace request while the trace store's unflushed spans are over its limit (block
+    /// writing is behind the ingest rate): the sender sees a slower answer rather than memory
+    /// growing without bound. After `traceBacklogWait` it is refused, retryable.
+    private func waitForTraceBlocks() async throws(IngestError) {
+        let store = stores.traceSpans
+        guard !store.acceptsMoreSpans else { return }
+        let deadline = ContinuousClock.now + Self.traceBacklogWait
+        while !store.acceptsMoreSpans {
+            guard ContinuousClock.now < deadline else {
+                throw IngestError(
+                    .overloaded,
+                    "the trace store is behind writing blocks (\(store.unflushedBytes) bytes of spans not yet in blocks); retry later",
+                    retryAfterSeconds: 1)
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    static let traceBacklogWait: Duration = .seconds(5)
 
     /// OTLP metrics also become Prometheus series (OpenTelemetry-to-Prometheus rules), so
     /// PromQL and the Prometheus API see what OTel SDKs send. The conversion is derived

@@ -54,6 +54,27 @@ struct TracePersistenceTests {
         return all.resourceSpans.flatMap { $0.scopeSpans.flatMap { $0.spans.map(\.spanID) } }
     }
 
+    @Test("a write waits while blocks are behind, and goes on once they are written")
+    func writesWaitForBlocks() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-traces-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Self.session(directory, options: HeadMaintenanceOptions(flushBytes: 1)) { instance in
+            instance.store.maximumUnflushedBytes.store(1, ordering: .relaxed)
+            _ = try await instance.pipeline.ingest(Self.request(0), tenant: .default, canonicalEncoding: nil, via: .otlpHTTPProtobuf, requestBytes: 1)
+            let pipeline = instance.pipeline
+            let second = Task { try await pipeline.ingest(Self.request(1), tenant: .default, canonicalEncoding: nil, via: .otlpHTTPProtobuf, requestBytes: 1) }
+            try await Task.sleep(for: .milliseconds(300))
+            let stored = try await Self.spanIDs(instance.store).count
+            #expect(instance.store.unflushedBytes > 0 && stored == 64, "the second request waits")
+            let report = await instance.maintenance.runOnce(nowUnixNano: 1)
+            #expect(report.cuts == 1 && report.blocksWritten == 1)
+            let accepted = try await second.value.acceptedItems
+            #expect(accepted == 64)
+            let all = try await Self.spanIDs(instance.store).count
+            #expect(all == 128)
+        }
+    }
+
     @Test("cut blocks plus replay return every span once; the WAL behind the blocks is deleted")
     func replayAfterCuts() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-traces-\(UUID().uuidString)")

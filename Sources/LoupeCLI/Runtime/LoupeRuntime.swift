@@ -53,6 +53,8 @@ public struct LoupeRuntime: Sendable {
         }
         let tracesDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("traces").path
         let traceSpans = try TraceSpanStore(directory: tracesDirectory)
+        // Room for the head being filled, one being written and one cut waiting.
+        traceSpans.maximumUnflushedBytes.store(configuration.traceMaintenance.flushBytes * 4, ordering: .relaxed)
         for problem in traceSpans.openingProblems {
             logger.error("a trace block could not be opened and was moved aside; the WAL may still hold its spans", metadata: ["problem": "\(problem)"])
         }

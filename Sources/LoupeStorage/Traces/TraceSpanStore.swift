@@ -171,6 +171,18 @@ public final class TraceSpanStore: Sendable {
         tenants.withLock { all in all.values.reduce(0) { $0 + $1.head.bytes } }
     }
 
+    /// Encoded bytes not yet in block files: heads and frozen heads.
+    public var unflushedBytes: Int {
+        tenants.withLock { all in all.values.reduce(0) { $0 + $1.head.bytes + $1.frozen.reduce(0) { $0 + $1.head.bytes } } }
+    }
+
+    /// Above this many unflushed bytes the write path waits for blocks to be written (set by the
+    /// process from its flush size; unlimited for a memory-only store).
+    public let maximumUnflushedBytes = Atomic<Int>(.max)
+
+    /// Whether the head may take more spans now.
+    public var acceptsMoreSpans: Bool { unflushedBytes < maximumUnflushedBytes.load(ordering: .relaxed) }
+
     /// Freezes every tenant's head under one new sequence number (served from memory until
     /// `persistBlocks` writes it) and starts empty heads. Returns the sequence number. Run under
     /// the pipeline's cut gate, right after the WAL marker.
