@@ -1,5 +1,7 @@
+import Dispatch
 import LoupeModel
 import LoupeWire
+import Synchronization
 
 /// An immutable set of whole traces: what one cut of a tenant's trace head becomes. One file,
 /// read through a memory mapping:
@@ -79,42 +81,38 @@ final class TraceBlock: Sendable {
         let sorted = traces.sorted { $0.summary.traceID < $1.summary.traceID }
         var sink = ByteSink()
         sink.append(magic)
-        var pages: [Page] = []
+        // Whole traces per page, about `pageSpans` spans each; pages are encoded in parallel.
+        var groups: [[PageTrace]] = []
         var pageTraces: [PageTrace] = []
         var pageSpanCount = 0
-        var firstTrace = 0
-        func flush() {
-            guard !pageTraces.isEmpty else { return }
-            // Origins renumbered to those the page uses.
-            var local: [Int: Int] = [:]
-            var pageOrigins: [SpanOrigin] = []
-            for traceIndex in pageTraces.indices {
-                for spanIndex in pageTraces[traceIndex].spans.indices {
-                    let global = pageTraces[traceIndex].spans[spanIndex].origin
-                    if let known = local[global] {
-                        pageTraces[traceIndex].spans[spanIndex].origin = known
-                    } else {
-                        local[global] = pageOrigins.count
-                        pageTraces[traceIndex].spans[spanIndex].origin = pageOrigins.count
-                        pageOrigins.append(origins[global])
-                    }
-                }
-            }
-            let (bytes, rawLength) = TracePageCodec.encode(pageTraces, origins: pageOrigins)
-            pages.append(Page(
-                offset: sink.count, length: bytes.count, checksum: CRC32C.checksum(bytes), rawLength: rawLength,
-                firstTrace: firstTrace, traceCount: pageTraces.count))
-            sink.append(bytes)
-            firstTrace += pageTraces.count
-            pageTraces.removeAll(keepingCapacity: true)
-            pageSpanCount = 0
-        }
         for trace in sorted {
             pageTraces.append(PageTrace(id: trace.summary.traceID, spans: trace.spans))
             pageSpanCount += trace.spans.count
-            if pageSpanCount >= pageSpans { flush() }
+            if pageSpanCount >= pageSpans {
+                groups.append(pageTraces)
+                pageTraces = []
+                pageSpanCount = 0
+            }
         }
-        flush()
+        if !pageTraces.isEmpty { groups.append(pageTraces) }
+        let encoded = Mutex<[Int: (bytes: [UInt8], rawLength: Int)]>([:])
+        let pageGroups = groups
+        DispatchQueue.concurrentPerform(iterations: pageGroups.count) { number in
+            let page = encodePage(pageGroups[number], origins: origins)
+            encoded.withLock { $0[number] = page }
+        }
+        var pages: [Page] = []
+        var firstTrace = 0
+        encoded.withLock { encoded in
+            for number in groups.indices {
+                let (bytes, rawLength) = encoded[number]!
+                pages.append(Page(
+                    offset: sink.count, length: bytes.count, checksum: CRC32C.checksum(bytes), rawLength: rawLength,
+                    firstTrace: firstTrace, traceCount: groups[number].count))
+                sink.append(bytes)
+                firstTrace += groups[number].count
+            }
+        }
 
         var strings: [String: Int] = [:]
         var stringTable: [String] = []
@@ -197,6 +195,26 @@ final class TraceBlock: Sendable {
         sink.uint32(CRC32C.checksum(index.bytes))
         sink.append(magic)
         return sink.bytes
+    }
+
+    /// One page's bytes, its origins renumbered to those it uses.
+    private static func encodePage(_ traces: [PageTrace], origins: [SpanOrigin]) -> (bytes: [UInt8], rawLength: Int) {
+        var traces = traces
+        var local: [Int: Int] = [:]
+        var pageOrigins: [SpanOrigin] = []
+        for traceIndex in traces.indices {
+            for spanIndex in traces[traceIndex].spans.indices {
+                let global = traces[traceIndex].spans[spanIndex].origin
+                if let known = local[global] {
+                    traces[traceIndex].spans[spanIndex].origin = known
+                } else {
+                    local[global] = pageOrigins.count
+                    traces[traceIndex].spans[spanIndex].origin = pageOrigins.count
+                    pageOrigins.append(origins[global])
+                }
+            }
+        }
+        return TracePageCodec.encode(traces, origins: pageOrigins)
     }
 
     // MARK: Opening

@@ -76,6 +76,8 @@ enum TracePageCodec {
         var references = ByteSink()
         var table = ByteSink()
         var known: [String: Int] = [:]
+        /// Strings in the table.
+        var count = 0
 
         /// Writes a reference to `value` and returns its index in the table.
         @discardableResult
@@ -84,11 +86,17 @@ enum TracePageCodec {
                 references.uvarint(index + 1)
                 return index
             }
+            known[value] = count
+            return appendUnindexed(value)
+        }
+
+        /// Adds `value` to the table without looking it up or remembering it: for values that
+        /// hardly ever repeat (URLs, IDs), where the lookup costs more than it saves.
+        mutating func appendUnindexed(_ value: String) -> Int {
             references.uvarint(0)
-            let index = known.count
-            known[value] = index
             table.string(value)
-            return index
+            count += 1
+            return count - 1
         }
     }
 
@@ -178,6 +186,9 @@ enum TracePageCodec {
         var recentKeys: [(key: String, reference: Int)] = []
         /// Per key reference, the last string value and its reference (a method, a route).
         var recentValues: [(value: String, reference: Int)?] = []
+        /// Per key reference, how often its string values were found in the table and not.
+        var valueHits: [Int] = []
+        var valueMisses: [Int] = []
 
         mutating func addAttributes(_ attributes: [KeyValue]) {
             attributeCounts.uvarint(attributes.count)
@@ -200,8 +211,21 @@ enum TracePageCodec {
                     if keyReference < recentValues.count, let recent = recentValues[keyReference], recent.value == text {
                         strings.references.uvarint(recent.reference + 1)
                     } else {
-                        while recentValues.count <= keyReference { recentValues.append(nil) }
-                        recentValues[keyReference] = (text, strings.write(text))
+                        while recentValues.count <= keyReference {
+                            recentValues.append(nil)
+                            valueHits.append(0)
+                            valueMisses.append(0)
+                        }
+                        let reference: Int
+                        if valueMisses[keyReference] >= 64 && valueHits[keyReference] * 8 < valueMisses[keyReference] {
+                            // A high-cardinality key: its values go to the table unlooked-up.
+                            reference = strings.appendUnindexed(text)
+                        } else {
+                            let before = strings.count
+                            reference = strings.write(text)
+                            if strings.count > before { valueMisses[keyReference] += 1 } else { valueHits[keyReference] += 1 }
+                        }
+                        recentValues[keyReference] = (text, reference)
                     }
                 case .bool(let flag):
                     types.bytes.append(flag ? ValueType.boolTrue.rawValue : ValueType.boolFalse.rawValue)
