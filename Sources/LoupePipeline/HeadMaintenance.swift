@@ -166,7 +166,7 @@ public final class HeadMaintenance<Store: HeadCuttingStore>: Sendable {
     }
 
     private func cut(_ report: inout HeadMaintenanceReport) async {
-        let wal = pipeline.wal
+        let wal = pipeline.wal(for: Store.cutMarker.signal)
         let store = self.store
         // Random, not previous + 1: a cut interrupted before its checkpoint left its marker in the
         // WAL, and the next cut must not reuse that id.

@@ -17,10 +17,12 @@ extension IngestPipeline {
         if let checkpoint = stores.logStreams.checkpoint.withLock({ $0 }) {
             coverages.append(WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.lokiPushSnappy, .logHeadCut]))
         }
+        var freed = 0
         if let checkpoint = stores.traceSpans.checkpoint.withLock({ $0 }) {
-            coverages.append(WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.otlpTraces, .traceHeadCut]))
+            let coverage = WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.otlpTraces, .traceHeadCut])
+            if traceWAL === wal { coverages.append(coverage) } else { freed += try traceWAL.removeSegments(coveredBy: [coverage]) }
         }
-        guard !coverages.isEmpty else { return 0 }
-        return try wal.removeSegments(coveredBy: coverages)
+        guard !coverages.isEmpty else { return freed }
+        return freed + (try wal.removeSegments(coveredBy: coverages))
     }
 }

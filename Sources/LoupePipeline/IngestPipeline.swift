@@ -22,6 +22,10 @@ public struct IngestReceipt: Sendable, Equatable {
 /// policy) -> store -> acknowledgement.
 public final class IngestPipeline: Sendable {
     public let wal: WriteAheadLog
+    /// Spans' own log (the same as `wal` unless given one): the TSDB keeps its WAL records for
+    /// hours until its head is cut, so trace records sharing segments with span metrics would
+    /// keep gigabytes of spans on disk that trace blocks already hold.
+    public let traceWAL: WriteAheadLog
     public let stores: Stores
     public let retention: RetentionPolicy
     public let budget: MemoryBudget
@@ -40,8 +44,9 @@ public final class IngestPipeline: Sendable {
     public init(
         wal: WriteAheadLog, stores: Stores, retention: RetentionPolicy, budget: MemoryBudget, telemetry: SelfTelemetry,
         clock: WallClock = .system, logger: Logger, otlpLogStreams: OTLPLogsToStreams = OTLPLogsToStreams(),
-        traceMetrics: TraceMetricsGenerator = TraceMetricsGenerator()
+        traceMetrics: TraceMetricsGenerator = TraceMetricsGenerator(), traceWAL: WriteAheadLog? = nil
     ) {
+        self.traceWAL = traceWAL ?? wal
         self.otlpLogStreams = otlpLogStreams
         self.traceMetrics = traceMetrics
         self.wal = wal
@@ -99,7 +104,7 @@ public final class IngestPipeline: Sendable {
             let bounds = data.timeBounds
             let write: () async throws(IngestError) -> Void = { () async throws(IngestError) in
                 do throws(StorageError) {
-                    try await self.wal.append(WALRecord(signal: Data.signal, tenant: tenant, timeBounds: bounds, payload: bytes))
+                    try await self.wal(for: Data.signal).append(WALRecord(signal: Data.signal, tenant: tenant, timeBounds: bounds, payload: bytes))
                 } catch {
                     throw self.refusal(for: error, signal: Data.signal, tenant: tenant)
                 }
@@ -128,6 +133,12 @@ public final class IngestPipeline: Sendable {
     }
 
     func clockNowUnixNano() -> UInt64 { clock.nowUnixNano() }
+
+    /// The log a signal's records go to.
+    public func wal(for signal: Signal) -> WriteAheadLog { signal == .traces ? traceWAL : wal }
+
+    /// Every distinct log: the main one, then the spans' own if there is one.
+    public var allWALs: [WriteAheadLog] { traceWAL === wal ? [wal] : [wal, traceWAL] }
 
     /// Holds a trace request while the trace store's unflushed spans are over its limit (block
     /// writing is behind the ingest rate): the sender sees a slower answer rather than memory
@@ -215,7 +226,9 @@ public final class IngestPipeline: Sendable {
         var logMarkerSeen = logCheckpoint == nil
         let traceCheckpoint = stores.traceSpans.checkpoint.withLock { $0 }
         var traceMarkerSeen = traceCheckpoint == nil
-        let report = try wal.replay { record in
+        var report = WALReplayReport()
+        for log in allWALs {
+            let part = try log.replay { record in
             do {
                 switch record.kind {
                 case .otlpTraces:
@@ -253,6 +266,13 @@ public final class IngestPipeline: Sendable {
             } catch {
                 undecodable += 1
             }
+            }
+            report.records += part.records
+            report.segments += part.segments
+            report.bytes += part.bytes
+            report.repairs += part.repairs
+            report.removedFiles += part.removedFiles
+            report.quarantinedFiles += part.quarantinedFiles
         }
         // Without the marker in the log (its segment expired), every remaining record came after it.
         if !markerSeen { for index in prometheus.indices { prometheus[index].beforeCut = false } }
@@ -305,7 +325,7 @@ public final class IngestPipeline: Sendable {
             let statistics = await stores.statistics(of: signal)
             telemetry.updateStore(signal: signal, items: statistics.items, bytes: statistics.bytes)
         }
-        telemetry.updateWALDiskBytes(wal.diskUsageBytes)
+        telemetry.updateWALDiskBytes(allWALs.reduce(0) { $0 + $1.diskUsageBytes })
     }
 }
 

@@ -37,7 +37,7 @@ public struct RetentionService<C: Clock<Duration>>: Service {
         let removed = await pipeline.stores.removeItems(olderThan: cutoff)
         var freed = 0
         do {
-            freed = try pipeline.wal.removeSegments(olderThan: cutoff)
+            for wal in pipeline.allWALs { freed += try wal.removeSegments(olderThan: cutoff) }
         } catch {
             logger.warning("could not remove expired WAL segments", metadata: ["error": "\(error)"])
         }

@@ -297,8 +297,8 @@ struct WALRecordCodecTests {
         let record = WALRecord(signal: .traces, tenant: Tenant(uncheckedName: "ab"), timeBounds: TimeBounds(), payload: [1, 2, 3])
         let bytes = try WALRecordCodec.encode(record)
         var badSignal = bytes
-        badSignal[8] = 9
-        #expect(throws: WALDecodeError.invalidField("unknown record kind 9")) { try WALRecordCodec.decode(reseal(badSignal)) }
+        badSignal[8] = 99
+        #expect(throws: WALDecodeError.invalidField("unknown record kind 99")) { try WALRecordCodec.decode(reseal(badSignal)) }
         var badTenantLength = bytes
         badTenantLength[9] = 200
         #expect(throws: WALDecodeError.self) { try WALRecordCodec.decode(reseal(badTenantLength)) }

@@ -290,9 +290,10 @@ def test_second_server_on_the_same_data_directory_is_refused(loupe_factory):
 # --------------------------------------------------------------------------------------
 
 def newest_segment(data_dir: Path) -> Path:
-    """The WAL segment written last: the file under DATA/wal/ with the highest sequence number
-    in its "LOUPEWAL" header (damaged copies the server sets aside are not segments)."""
-    wal = data_dir / "wal"
+    """The spans' WAL segment written last: the file under DATA/wal-traces/ (spans have a log of
+    their own) with the highest sequence number in its "LOUPEWAL" header (damaged copies the
+    server sets aside are not segments)."""
+    wal = data_dir / "wal-traces"
     assert wal.is_dir(), f"no WAL directory at {wal}: {sorted(p.name for p in data_dir.iterdir())}"
     candidates = []
     for path in wal.iterdir():

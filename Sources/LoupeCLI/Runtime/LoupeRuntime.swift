@@ -44,6 +44,10 @@ public struct LoupeRuntime: Sendable {
             if let fsync = commit.fsyncDuration { telemetry.recordFsync(fsync, records: commit.records) }
         }
         let wal = try WriteAheadLog(directory: walDirectory, options: walOptions, logger: logger)
+        // Spans have a log of their own, freed as trace blocks are written (see IngestPipeline.traceWAL).
+        let traceWAL = try WriteAheadLog(
+            directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("wal-traces").path, options: walOptions,
+            logger: logger)
         let metricsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("metrics").path
         let prometheus = try PrometheusStore(directory: metricsDirectory, options: configuration.prometheusStoreOptions, logger: logger)
         let logsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("logs").path
@@ -62,7 +66,7 @@ public struct LoupeRuntime: Sendable {
             wal: wal, stores: .embedded(prometheus: prometheus, logStreams: logStreams, traceSpans: traceSpans), retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger,
             otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels),
-            traceMetrics: TraceMetricsGenerator(isEnabled: configuration.traceMetricsEnabled))
+            traceMetrics: TraceMetricsGenerator(isEnabled: configuration.traceMetricsEnabled), traceWAL: traceWAL)
         maintenance = TSDBMaintenance(pipeline: pipeline, logger: logger)
         logMaintenance = LogMaintenance(pipeline: pipeline, options: configuration.logMaintenance, logger: logger)
         traceMaintenance = TraceMaintenance(pipeline: pipeline, traceOptions: configuration.traceMaintenance, logger: logger)
@@ -115,6 +119,7 @@ public struct LoupeRuntime: Sendable {
         }
         var services: [any Service] = [
             pipeline.wal,
+            pipeline.traceWAL,
             // Right after the WAL, so it stops after the listeners (no write in flight) and its
             // final cut can still write its marker.
             LogMaintenanceService(

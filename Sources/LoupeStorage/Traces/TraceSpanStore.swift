@@ -354,6 +354,7 @@ public final class TraceSpanStore: Sendable {
         for part in found.dropFirst() { summary.merge(part.summary) }
         var chunkIDs = Set<UInt64>()
         var data = TraceData()
+        var groups: [SpanOrigin: Int] = [:]
         // Oldest first, so spans read back in arrival order.
         for part in found.reversed() {
             switch part.location {
@@ -361,7 +362,7 @@ public final class TraceSpanStore: Sendable {
             case .block(let block, let index):
                 let number = block.page(of: index)
                 let (origins, traces) = try block.decodePage(number)
-                Self.append(traces[index - block.pages[number].firstTrace], origins: origins, to: &data)
+                Self.append(CollectionOfOne(traces[index - block.pages[number].firstTrace]), origins: origins, to: &data, groups: &groups)
             }
         }
         for (_, batch) in try batches.decodeChunks(tenant: tenant, ids: chunkIDs) {
@@ -377,16 +378,27 @@ public final class TraceSpanStore: Sendable {
         return data.resourceSpans.isEmpty ? nil : (summary, data)
     }
 
-    /// Adds a block trace's spans to `data`, one resource and scope group per origin.
-    private static func append(_ trace: PageTrace, origins: [SpanOrigin], to data: inout TraceData) {
-        var groups: [Int: Int] = [:]
-        let base = data.resourceSpans.count
-        for (span, origin) in trace.spans {
-            if let position = groups[origin] {
-                data.resourceSpans[position].scopeSpans[0].spans.append(span)
-            } else {
-                groups[origin] = base + groups.count
+    /// Adds block traces' spans to `data`, one resource and scope group per origin (`groups`:
+    /// where each origin's group is in `data`, kept across calls so traces share groups).
+    private static func append(
+        _ traces: some Sequence<PageTrace>, origins: [SpanOrigin], to data: inout TraceData, groups: inout [SpanOrigin: Int]
+    ) {
+        var positions = [Int?](repeating: nil, count: origins.count)
+        for trace in traces {
+            for (span, origin) in trace.spans {
+                if let position = positions[origin] {
+                    data.resourceSpans[position].scopeSpans[0].spans.append(span)
+                    continue
+                }
                 let source = origins[origin]
+                if let position = groups[source] {
+                    positions[origin] = position
+                    data.resourceSpans[position].scopeSpans[0].spans.append(span)
+                    continue
+                }
+                let position = data.resourceSpans.count
+                groups[source] = position
+                positions[origin] = position
                 data.resourceSpans.append(ResourceSpans(
                     resource: source.resource,
                     scopeSpans: [ScopeSpans(scope: source.scope, spans: [span], schemaURL: source.scopeSchemaURL)],
@@ -651,14 +663,13 @@ extension TraceSpanStore: TraceStore {
 
     public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> TraceData {
         var result = TraceData()
+        var groups: [SpanOrigin: Int] = [:]
         let blocks = tenants.withLock { $0[tenant]?.blocks ?? [] }
         for block in blocks where block.overlaps(start: range.start, end: range.end) {
             for number in block.pages.indices {
-                let (origins, traces) = try block.decodePage(number)
-                for var trace in traces {
-                    trace.spans.removeAll { !range.contains($0.span.startTimeUnixNano) }
-                    Self.append(trace, origins: origins, to: &result)
-                }
+                var (origins, traces) = try block.decodePage(number)
+                for index in traces.indices { traces[index].spans.removeAll { !range.contains($0.span.startTimeUnixNano) } }
+                Self.append(traces, origins: origins, to: &result, groups: &groups)
             }
         }
         result.append(contentsOf: try batches.readChunks(tenant: tenant, range: range))
