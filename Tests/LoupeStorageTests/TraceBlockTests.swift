@@ -76,6 +76,16 @@ import Testing
         #expect(bytes.count * 3 < OTLPProtobuf.encodeTraces(data).count)
     }
 
+    @Test func doublesThatAreShortDecimalsTakeFewBytesAndComeBackBitForBit() {
+        for value in [0.25, 1.5e-3, 0.000_123_456_789, 12_345.678, -7.0, 0.1, 0.3, 1e-12, 123_456_789.123] {
+            let (scale, mantissa) = try! #require(TracePageCodec.decimal(value))
+            #expect((Double(mantissa) / TracePageCodec.powersOfTen[Int(scale)]).bitPattern == value.bitPattern)
+        }
+        for value in [Double.pi, -0.0, .nan, .infinity, 1e300, 1.0 / 3.0] {
+            #expect(TracePageCodec.decimal(value) == nil, "\(value)")
+        }
+    }
+
     @Test func truncatedOrDamagedPagesAreRefusedNotTrusted() throws {
         let data = OTLPSampleData.makeBenchmarkTraces(spanCount: 64, attributesPerSpan: 12)
         var traces: [PageTrace] = []

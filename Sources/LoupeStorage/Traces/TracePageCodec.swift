@@ -233,8 +233,15 @@ enum TracePageCodec {
                     types.bytes.append(ValueType.int.rawValue)
                     ints.varint(number)
                 case .double(let number):
-                    types.bytes.append(ValueType.double.rawValue)
-                    doubles.uint64(number.bitPattern)
+                    if let (scale, mantissa) = TracePageCodec.decimal(number) {
+                        // Most measured values are short decimals (0.25, 1.5e-3 s): a few bytes, not eight.
+                        types.bytes.append(ValueType.decimal.rawValue)
+                        doubles.bytes.append(scale)
+                        doubles.varint(mantissa)
+                    } else {
+                        types.bytes.append(ValueType.double.rawValue)
+                        doubles.uint64(number.bitPattern)
+                    }
                 case .empty:
                     types.bytes.append(ValueType.empty.rawValue)
                 case .bytes, .array, .keyValueList:
@@ -247,6 +254,29 @@ enum TracePageCodec {
 
     enum ValueType: UInt8 {
         case empty = 0, string, boolFalse, boolTrue, int, double, complex
+        /// A double that is exactly `mantissa / 10^scale`: scale (1 byte) and zig-zag mantissa.
+        case decimal
+    }
+
+    static let powersOfTen: [Double] = (0...12).map { pow10($0) }
+
+    private static func pow10(_ exponent: Int) -> Double {
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// `value` as mantissa / 10^scale with the fewest decimals (up to 12), when that gives back
+    /// exactly the same bits; nil otherwise (NaN, infinities, -0, long fractions).
+    static func decimal(_ value: Double) -> (scale: UInt8, mantissa: Int64)? {
+        guard value.isFinite, !(value == 0 && value.sign == .minus), abs(value) < 1e15 else { return nil }
+        for scale in powersOfTen.indices {
+            let scaled = (value * powersOfTen[scale]).rounded()
+            guard abs(scaled) < 9e15 else { return nil }
+            let mantissa = Int64(scaled)
+            if (Double(mantissa) / powersOfTen[scale]).bitPattern == value.bitPattern { return (UInt8(scale), mantissa) }
+        }
+        return nil
     }
 
     /// Arrays, maps and bytes (rare in spans): a self-describing recursive form.
@@ -447,6 +477,10 @@ enum TracePageCodec {
                 case .boolTrue: value = .bool(true)
                 case .int: value = .int(try ints.varint())
                 case .double: value = .double(Double(bitPattern: try doubles.uint64()))
+                case .decimal:
+                    let scale = Int(try doubles.bytes(1)[0])
+                    guard scale < TracePageCodec.powersOfTen.count else { throw StorageError(.corrupt, "decimal scale \(scale) is out of range") }
+                    value = .double(Double(try doubles.varint()) / TracePageCodec.powersOfTen[scale])
                 case .empty: value = .empty
                 case .complex: value = try TracePageCodec.readValue(from: &complex, depth: 0)
                 case nil: throw StorageError(.corrupt, "attribute value type \(rawType) is unknown")
