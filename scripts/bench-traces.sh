@@ -47,6 +47,12 @@ for query in ['{ resource.service.name = "checkout" && duration > 500ms }',
         seconds, body = get("/api/search", q=query, limit=20, start=t0 - 60, end=t1 + 60)
         reply = json.loads(body)
         print(f"search [{query}] rep {rep + 1}: {seconds * 1000:.0f} ms, {len(reply['traces'])} traces, inspected {reply['metrics'].get('inspectedTraces')}")
+# The query again without a practical limit: every matching trace of the whole store.
+query = '{ resource.service.name = "checkout" && duration > 500ms }'
+for rep in range(2):
+    seconds, body = get("/api/search", q=query, limit=1000000, start=t0 - 60, end=t1 + 60)
+    reply = json.loads(body)
+    print(f"search [{query}] limit 1000000 rep {rep + 1}: {seconds * 1000:.0f} ms, {len(reply['traces'])} traces, inspected {reply['metrics'].get('inspectedTraces')}")
 PY
 }
 
