@@ -74,6 +74,27 @@ import Testing
         }
         // The benchmark's spans, columnar and deflated, take far less than their protobuf.
         #expect(bytes.count * 3 < OTLPProtobuf.encodeTraces(data).count)
+        // Span-level fields only, and only the traces asked for: the rest come back empty.
+        let core = try bytes.withUnsafeBytes { try TracePageCodec.decode($0, rawLength: rawLength, projection: .core, keep: { $0 % 3 == 0 }) }
+        #expect(core.traces.map(\.id) == traces.map(\.id))
+        for (index, (original, back)) in zip(traces, core.traces).enumerated() {
+            guard index % 3 == 0 else {
+                #expect(back.spans.isEmpty)
+                continue
+            }
+            let stripped = original.spans.map { entry -> Span in
+                var span = entry.span
+                span.attributes = []
+                span.events = []
+                span.links = []
+                span.droppedAttributesCount = 0
+                span.droppedEventsCount = 0
+                span.droppedLinksCount = 0
+                return span
+            }
+            #expect(back.spans.map(\.span) == stripped)
+            #expect(back.spans.map(\.origin) == original.spans.map(\.origin))
+        }
     }
 
     @Test func doublesThatAreShortDecimalsTakeFewBytesAndComeBackBitForBit() {

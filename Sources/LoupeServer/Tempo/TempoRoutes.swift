@@ -131,7 +131,7 @@ struct TempoRoutes: Sendable {
         var inspected = 0
         var failure: (any Error)?
         if !requirements.matchesNothing {
-            try store.scanTraces(tenant: tenant, admits: { summary in
+            try store.scanTraces(tenant: tenant, spanLevelOnly: query.readsOnlySpanLevelFields, admits: { summary in
                 guard request.admits(summary) else { return false }
                 let duration = Int64(clamping: summary.durationNanoseconds)
                 if let minimum = requirements.minimumTraceDuration, duration < minimum { return false }

@@ -357,7 +357,9 @@ final class TraceBlock: Sendable {
     }
 
     /// A page's traces (checksum verified), in trace-ID order, each with its spans' origins.
-    func decodePage(_ number: Int) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
+    func decodePage(
+        _ number: Int, projection: TracePageCodec.Projection = .full, keep: ((Int) -> Bool)? = nil
+    ) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
         let page = pages[number]
         let all = file.bytes
         guard page.offset >= 0, page.length >= 0, page.offset + page.length <= all.count else {
@@ -368,7 +370,7 @@ final class TraceBlock: Sendable {
             throw StorageError(.corrupt, "\(path): page \(number)'s checksum does not match", path: path)
         }
         do throws(StorageError) {
-            let decoded = try TracePageCodec.decode(bytes, rawLength: page.rawLength)
+            let decoded = try TracePageCodec.decode(bytes, rawLength: page.rawLength, projection: projection, keep: keep)
             guard decoded.traces.count == page.traceCount else {
                 throw StorageError(.corrupt, "page \(number) holds \(decoded.traces.count) traces, not \(page.traceCount)")
             }
@@ -381,7 +383,8 @@ final class TraceBlock: Sendable {
     /// The spans of trace `index`, with their resource and scope.
     func spans(of index: Int) throws(StorageError) -> [TraceSpanStore.ScannedSpan] {
         let number = page(of: index)
-        let (origins, traces) = try decodePage(number)
+        let first = pages[number].firstTrace
+        let (origins, traces) = try decodePage(number, keep: { $0 == index - first })
         return Self.scanned(traces[index - pages[number].firstTrace], origins: origins)
     }
 

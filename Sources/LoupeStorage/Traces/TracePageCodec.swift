@@ -27,10 +27,27 @@ struct PageTrace: Sendable {
 /// Spans repeat the same few keys, names and services, and their IDs and times are close to one
 /// another, so each field gets its own stream: the trace ID once per trace, parents as the index
 /// of a span of the same trace, times as deltas, strings as references into a table that grows in
-/// order of first use, numbers as varints. Deflate then sees long runs of similar bytes.
+/// order of first use, numbers as varints. Each stream is deflated on its own, so a reader that
+/// needs only the span-level fields (IDs, parents, names, kinds, statuses, times and the resource)
+/// inflates those streams alone and leaves attributes, events and links compressed.
 /// Decoding gives back every field of every span exactly.
+///
+/// Page layout: version (2), trace, span and origin counts, the origins (OTLP protobuf of a
+/// resource and scope each), the stream count, per stream its deflated and inflated lengths,
+/// then the deflated streams; the first `coreStreams` streams are the span-level ones.
 enum TracePageCodec {
-    static let version: UInt64 = 1
+    static let version: UInt64 = 2
+    static let streamCount = 32
+    static let coreStreams = 13
+
+    /// What a reader needs of each span.
+    enum Projection: Sendable {
+        /// Every field.
+        case full
+        /// IDs, parent, name, kind, status, trace state, flags, times and the origin; no
+        /// attributes, events or links (and their dropped counts read as 0).
+        case core
+    }
 
     // MARK: Encoding
 
@@ -63,11 +80,16 @@ enum TracePageCodec {
             page.uvarint(encoded.count)
             page.append(encoded)
         }
-        for stream in writer.streams {
-            page.uvarint(stream.count)
-            page.append(stream)
+        let streams = writer.streams
+        assert(streams.count == streamCount)
+        let compressed = streams.map { $0.isEmpty ? [] : Gzip.compressDeflate($0, level: level) }
+        page.uvarint(streams.count)
+        for (raw, deflated) in zip(streams, compressed) {
+            page.uvarint(deflated.count)
+            page.uvarint(raw.count)
         }
-        return (Gzip.compressDeflate(page.bytes, level: level), page.count)
+        for deflated in compressed { page.append(deflated) }
+        return (page.bytes, streams.reduce(0) { $0 + $1.count })
     }
 
     /// Strings as references: 0 takes the next string of the table (stored in order of first
@@ -115,8 +137,11 @@ enum TracePageCodec {
         var dropped = ByteSink()
         var eventCounts = ByteSink()
         var eventTimes = ByteSink()
+        var eventNames = StringColumn()
         var linkCounts = ByteSink()
         var linkIDs = ByteSink()
+        var linkMisc = StringColumn()
+        var linkSmall = ByteSink()
         var attributeCounts = ByteSink()
         var keys = StringColumn()
         var types = ByteSink()
@@ -126,11 +151,14 @@ enum TracePageCodec {
         var complex = ByteSink()
         var previousStart: UInt64 = 0
 
+        /// The span-level streams first (`coreStreams` of them), then the details.
         var streams: [[UInt8]] {
             [
                 traceIDs.bytes, spanCounts.bytes, origins.bytes, spanIDs.bytes, parents.bytes, rawParents.bytes,
                 names.references.bytes, names.table.bytes, misc.references.bytes, misc.table.bytes, small.bytes, starts.bytes,
-                durations.bytes, dropped.bytes, eventCounts.bytes, eventTimes.bytes, linkCounts.bytes, linkIDs.bytes,
+                durations.bytes,
+                dropped.bytes, eventCounts.bytes, eventTimes.bytes, eventNames.references.bytes, eventNames.table.bytes,
+                linkCounts.bytes, linkIDs.bytes, linkMisc.references.bytes, linkMisc.table.bytes, linkSmall.bytes,
                 attributeCounts.bytes, keys.references.bytes, keys.table.bytes, types.bytes, strings.references.bytes,
                 strings.table.bytes, ints.bytes, doubles.bytes, complex.bytes,
             ]
@@ -165,7 +193,7 @@ enum TracePageCodec {
             eventCounts.uvarint(span.events.count)
             for event in span.events {
                 eventTimes.varint(Int64(bitPattern: event.timeUnixNano &- span.startTimeUnixNano))
-                names.write(event.name)
+                eventNames.write(event.name)
                 dropped.uvarint(UInt64(event.droppedAttributesCount))
                 addAttributes(event.attributes)
             }
@@ -174,8 +202,8 @@ enum TracePageCodec {
                 linkIDs.uint64(link.traceID.high)
                 linkIDs.uint64(link.traceID.low)
                 linkIDs.uint64(link.spanID.value)
-                misc.write(link.traceState)
-                small.uvarint(UInt64(link.flags))
+                linkMisc.write(link.traceState)
+                linkSmall.uvarint(UInt64(link.flags))
                 dropped.uvarint(UInt64(link.droppedAttributesCount))
                 addAttributes(link.attributes)
             }
@@ -314,29 +342,19 @@ enum TracePageCodec {
     // MARK: Decoding
 
     /// The traces of a page, in the order they were written, and the origins their spans name.
-    static func decode(_ compressed: UnsafeRawBufferPointer, rawLength: Int) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
-        let raw: [UInt8]
-        do {
-            raw = try Gzip.decompressDeflate(compressed, maximumOutputBytes: rawLength)
-        } catch {
-            throw StorageError(.corrupt, "trace page does not inflate: \(error)")
-        }
-        guard raw.count == rawLength else {
-            throw StorageError(.corrupt, "trace page inflates to \(raw.count) bytes, not the \(rawLength) its index records")
-        }
-        return try raw.withBytes { (bytes: UnsafeRawBufferPointer) throws(StorageError) in try decodeRaw(bytes) }
-    }
-
-    private static func decodeRaw(_ bytes: UnsafeRawBufferPointer) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
-        var header = ByteSource(bytes)
+    /// With `keep`, traces it declines come back without spans (cheaply skipped with `.core`).
+    static func decode(
+        _ page: UnsafeRawBufferPointer, rawLength: Int, projection: Projection = .full, keep: ((Int) -> Bool)? = nil
+    ) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
+        var header = ByteSource(page)
         let pageVersion = try header.uvarint()
         guard pageVersion == version else { throw StorageError(.unsupportedFormat, "trace page version \(pageVersion) is unknown to this Loupe") }
-        let traceCount = try header.uvarintInt(limit: bytes.count)
-        let spanCount = try header.uvarintInt(limit: bytes.count)
-        let originCount = try header.uvarintInt(limit: bytes.count)
+        let traceCount = try header.uvarintInt(limit: page.count)
+        let spanCount = try header.uvarintInt(limit: max(rawLength, 0))
+        let originCount = try header.uvarintInt(limit: page.count)
         var origins: [SpanOrigin] = []
         for _ in 0..<originCount {
-            let length = try header.uvarintInt(limit: bytes.count)
+            let length = try header.uvarintInt(limit: page.count)
             let encoded = try header.bytes(length)
             let data: TraceData
             do {
@@ -351,38 +369,82 @@ enum TracePageCodec {
                 resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope,
                 scopeSchemaURL: scopeSpans.schemaURL))
         }
-        var streams: [ByteSource] = []
-        for _ in 0..<27 {
-            let length = try header.uvarintInt(limit: bytes.count)
-            let start = header.offset
-            _ = try header.bytes(length)
-            streams.append(ByteSource(bytes, offset: start, end: start + length))
+        let streams = try header.uvarintInt(limit: 64)
+        guard streams == streamCount else { throw StorageError(.corrupt, "a trace page has \(streams) streams, not \(streamCount)") }
+        var lengths: [(compressed: Int, raw: Int)] = []
+        var totalRaw = 0
+        for _ in 0..<streams {
+            let compressed = try header.uvarintInt(limit: page.count)
+            let raw = try header.uvarintInt(limit: max(rawLength - totalRaw, 0))
+            totalRaw += raw
+            lengths.append((compressed, raw))
         }
-        var reader = Reader(streams: streams)
-        var traces: [PageTrace] = []
-        traces.reserveCapacity(traceCount)
-        var decodedSpans = 0
-        for _ in 0..<traceCount {
-            let id = TraceID(high: try reader.traceIDs.uint64(), low: try reader.traceIDs.uint64())
-            let count = try reader.spanCounts.uvarintInt(limit: spanCount - decodedSpans)
-            decodedSpans += count
-            var spans: [(span: Span, origin: Int)] = []
-            spans.reserveCapacity(count)
-            var parentPositions: [Int] = []
-            for _ in 0..<count {
-                let origin = try reader.origins.uvarintInt(limit: max(originCount - 1, 0))
-                guard originCount > 0 else { throw StorageError(.corrupt, "a trace page has spans but no origins") }
-                let (span, parent) = try reader.span(traceID: id)
-                spans.append((span, origin))
-                parentPositions.append(parent)
-            }
-            for (index, position) in parentPositions.enumerated() where position >= 0 {
-                guard position < spans.count else { throw StorageError(.corrupt, "a span's parent index \(position) is outside its trace") }
-                spans[index].span.parentSpanID = spans[position].span.spanID
-            }
-            traces.append(PageTrace(id: id, spans: spans))
+        guard totalRaw == rawLength else {
+            throw StorageError(.corrupt, "trace page streams inflate to \(totalRaw) bytes, not the \(rawLength) its index records")
         }
-        return (origins, traces)
+        let wanted = projection == .core ? coreStreams : streamCount
+        var inflated: [[UInt8]] = []
+        inflated.reserveCapacity(streamCount)
+        for (index, length) in lengths.enumerated() {
+            let compressed = try header.bytes(length.compressed)
+            guard index < wanted, length.raw > 0 else {
+                inflated.append([])
+                continue
+            }
+            let raw: [UInt8]
+            do {
+                raw = try Gzip.decompressDeflate(compressed, maximumOutputBytes: length.raw)
+            } catch {
+                throw StorageError(.corrupt, "trace page stream \(index) does not inflate: \(error)")
+            }
+            guard raw.count == length.raw else {
+                throw StorageError(.corrupt, "trace page stream \(index) inflates to \(raw.count) bytes, not \(length.raw)")
+            }
+            inflated.append(raw)
+        }
+        return try withPinned(inflated, 0, []) { (buffers: [UnsafeRawBufferPointer]) throws(StorageError) in
+            var reader = Reader(streams: buffers.map { ByteSource($0) })
+            var traces: [PageTrace] = []
+            traces.reserveCapacity(traceCount)
+            var decodedSpans = 0
+            for traceIndex in 0..<traceCount {
+                let id = TraceID(high: try reader.traceIDs.uint64(), low: try reader.traceIDs.uint64())
+                let count = try reader.spanCounts.uvarintInt(limit: spanCount - decodedSpans)
+                decodedSpans += count
+                if projection == .core, let keep, !keep(traceIndex) {
+                    for _ in 0..<count { try reader.skipCore(originCount: originCount) }
+                    traces.append(PageTrace(id: id, spans: []))
+                    continue
+                }
+                var spans: [(span: Span, origin: Int)] = []
+                spans.reserveCapacity(count)
+                var parentPositions: [Int] = []
+                for _ in 0..<count {
+                    guard originCount > 0 else { throw StorageError(.corrupt, "a trace page has spans but no origins") }
+                    let origin = try reader.origins.uvarintInt(limit: originCount - 1)
+                    let (span, parent) = try reader.span(traceID: id, details: projection == .full)
+                    spans.append((span, origin))
+                    parentPositions.append(parent)
+                }
+                for (index, position) in parentPositions.enumerated() where position >= 0 {
+                    guard position < spans.count else { throw StorageError(.corrupt, "a span's parent index \(position) is outside its trace") }
+                    spans[index].span.parentSpanID = spans[position].span.spanID
+                }
+                traces.append(PageTrace(id: id, spans: keep.map { $0(traceIndex) } ?? true ? spans : []))
+            }
+            return (origins, traces)
+        }
+    }
+
+    /// Runs `body` with every buffer pinned (recursion keeps each `withUnsafeBytes` open).
+    private static func withPinned<R>(
+        _ buffers: [[UInt8]], _ index: Int, _ pinned: [UnsafeRawBufferPointer],
+        _ body: ([UnsafeRawBufferPointer]) throws(StorageError) -> R
+    ) throws(StorageError) -> R {
+        if index == buffers.count { return try body(pinned) }
+        return try buffers[index].withBytes { (bytes: UnsafeRawBufferPointer) throws(StorageError) -> R in
+            try withPinned(buffers, index + 1, pinned + [bytes], body)
+        }
     }
 
     struct StringReader {
@@ -399,12 +461,22 @@ enum TracePageCodec {
             }
             return known[reference - 1]
         }
+
+        /// Moves past one reference; a new string is still made (later references may name it).
+        mutating func skip() throws(StorageError) {
+            if try references.uvarintInt(limit: known.count) == 0 { known.append(try table.string()) }
+        }
     }
 
     struct Reader {
         var traceIDs, spanCounts, origins, spanIDs, parents, rawParents: ByteSource
         var names, misc: StringReader
-        var small, starts, durations, dropped, eventCounts, eventTimes, linkCounts, linkIDs, attributeCounts: ByteSource
+        var small, starts, durations: ByteSource
+        var dropped, eventCounts, eventTimes: ByteSource
+        var eventNames: StringReader
+        var linkCounts, linkIDs: ByteSource
+        var linkMisc: StringReader
+        var linkSmall, attributeCounts: ByteSource
         var keys: StringReader
         var types: ByteSource
         var strings: StringReader
@@ -414,14 +486,31 @@ enum TracePageCodec {
         init(streams s: [ByteSource]) {
             traceIDs = s[0]; spanCounts = s[1]; origins = s[2]; spanIDs = s[3]; parents = s[4]; rawParents = s[5]
             names = StringReader(references: s[6], table: s[7]); misc = StringReader(references: s[8], table: s[9])
-            small = s[10]; starts = s[11]; durations = s[12]; dropped = s[13]; eventCounts = s[14]; eventTimes = s[15]
-            linkCounts = s[16]; linkIDs = s[17]; attributeCounts = s[18]
-            keys = StringReader(references: s[19], table: s[20]); types = s[21]
-            strings = StringReader(references: s[22], table: s[23]); ints = s[24]; doubles = s[25]; complex = s[26]
+            small = s[10]; starts = s[11]; durations = s[12]
+            dropped = s[13]; eventCounts = s[14]; eventTimes = s[15]; eventNames = StringReader(references: s[16], table: s[17])
+            linkCounts = s[18]; linkIDs = s[19]; linkMisc = StringReader(references: s[20], table: s[21]); linkSmall = s[22]
+            attributeCounts = s[23]; keys = StringReader(references: s[24], table: s[25]); types = s[26]
+            strings = StringReader(references: s[27], table: s[28]); ints = s[29]; doubles = s[30]; complex = s[31]
         }
 
-        /// A span, and the index of its parent within the trace (-1: none or given raw).
-        mutating func span(traceID: TraceID) throws(StorageError) -> (Span, Int) {
+        /// Moves past one span's span-level fields without building it.
+        mutating func skipCore(originCount: Int) throws(StorageError) {
+            _ = try origins.uvarint()
+            _ = try spanIDs.bytes(8)
+            if try parents.uvarint() == 1 { _ = try rawParents.bytes(8) }
+            try names.skip()
+            try misc.skip()
+            try misc.skip()
+            _ = try small.uvarint()
+            _ = try small.uvarint()
+            _ = try small.uvarint()
+            previousStart = previousStart &+ UInt64(bitPattern: try starts.varint())
+            _ = try durations.uvarint()
+        }
+
+        /// A span (with attributes, events and links when `details`), and the index of its
+        /// parent within the trace (-1: none or given raw).
+        mutating func span(traceID: TraceID, details: Bool) throws(StorageError) -> (Span, Int) {
             var span = Span(traceID: traceID, spanID: SpanID(value: try spanIDs.uint64()))
             var parent = -1
             switch try parents.uvarint() {
@@ -438,24 +527,25 @@ enum TracePageCodec {
             span.startTimeUnixNano = previousStart &+ UInt64(bitPattern: try starts.varint())
             previousStart = span.startTimeUnixNano
             span.endTimeUnixNano = span.startTimeUnixNano &+ UInt64(bitPattern: try durations.varint())
+            guard details else { return (span, parent) }
             span.droppedAttributesCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
             span.droppedEventsCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
             span.droppedLinksCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
             span.attributes = try attributes()
-            let eventCount = try eventCounts.uvarintInt(limit: eventCounts.end)
+            let eventCount = try eventCounts.uvarintInt(limit: eventTimes.end - eventTimes.offset)
             for _ in 0..<eventCount {
                 var event = SpanEvent(timeUnixNano: span.startTimeUnixNano &+ UInt64(bitPattern: try eventTimes.varint()))
-                event.name = try names.read()
+                event.name = try eventNames.read()
                 event.droppedAttributesCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
                 event.attributes = try attributes()
                 span.events.append(event)
             }
-            let linkCount = try linkCounts.uvarintInt(limit: linkIDs.end / 24)
+            let linkCount = try linkCounts.uvarintInt(limit: (linkIDs.end - linkIDs.offset) / 24)
             for _ in 0..<linkCount {
                 let linked = TraceID(high: try linkIDs.uint64(), low: try linkIDs.uint64())
                 var link = SpanLink(traceID: linked, spanID: SpanID(value: try linkIDs.uint64()))
-                link.traceState = try misc.read()
-                link.flags = UInt32(truncatingIfNeeded: try small.uvarint())
+                link.traceState = try linkMisc.read()
+                link.flags = UInt32(truncatingIfNeeded: try linkSmall.uvarint())
                 link.droppedAttributesCount = UInt32(truncatingIfNeeded: try dropped.uvarint())
                 link.attributes = try attributes()
                 span.links.append(link)

@@ -529,8 +529,12 @@ public final class TraceSpanStore: Sendable {
     /// false: first the head's traces whose last batch arrived most recently, batch by batch (so
     /// each batch is decoded about once however many traces it holds; a few dozen stay decoded),
     /// then the blocks, newest first, page by page. Callers wanting another order sort what they collect.
+    ///
+    /// With `spanLevelOnly`, spans read from blocks lack attributes, events and links (their
+    /// resource and scope are there): for visitors that look at nothing else, pages then inflate
+    /// only their span-level columns.
     public func scanTraces(
-        tenant: Tenant, admits: (TraceSummary) -> Bool, visit: (TraceSummary, [ScannedSpan]) -> Bool
+        tenant: Tenant, spanLevelOnly: Bool = false, admits: (TraceSummary) -> Bool, visit: (TraceSummary, [ScannedSpan]) -> Bool
     ) throws(StorageError) {
         let (heads, blocks) = snapshot(tenant: tenant)
         var resolved = Set<TraceID>()
@@ -584,7 +588,10 @@ public final class TraceSpanStore: Sendable {
                 }
             }
             for number in byPage.keys.sorted() {
-                let (origins, traces) = try block.decodePage(number)
+                let first = block.pages[number].firstTrace
+                let wanted = Set(byPage[number]!.map { $0 - first })
+                let (origins, traces) = try block.decodePage(
+                    number, projection: spanLevelOnly ? .core : .full, keep: { wanted.contains($0) })
                 for index in byPage[number]! {
                     let id = block.traceIDs[index]
                     if block.isContinued(index) || resolved.contains(id) {

@@ -10,6 +10,23 @@ struct TraceQLPlannerTests {
         engine.requirements(of: try engine.parse(query))
     }
 
+    @Test("queries that read span-level fields only are told apart from those reading span attributes")
+    func spanLevelFields() throws {
+        for query in [
+            #"{ resource.service.name = "checkout" && duration > 500ms }"#, #"{ name = "a" } >> { status = error }"#,
+            #"{ rootServiceName = "x" && kind = server } | count() > 2"#, #"{ instrumentation:name = "otel" } | select(resource.host)"#,
+            "{ span:childCount > 1 && statusMessage = \"x\" }",
+        ] {
+            #expect(try engine.parse(query).readsOnlySpanLevelFields, "\(query)")
+        }
+        for query in [
+            #"{ span.http.route = "/x" }"#, "{ .retry = 2 }", #"{ event:name = "exception" }"#, "{ link:spanID != nil }",
+            #"{ resource.a = "b" } | select(span.user)"#, #"{ name = "a" } | by(.region)"#, #"{ event.exception.type = "x" }"#,
+        ] {
+            #expect(!(try engine.parse(query).readsOnlySpanLevelFields), "\(query)")
+        }
+    }
+
     @Test("conjunctions keep every condition of one span")
     func conjunction() throws {
         let found = try requirements("{ resource.service.name = \"db\" && duration > 100ms && status = error }")
