@@ -71,15 +71,21 @@ enum TracePageCodec {
         page.uvarint(traces.count)
         page.uvarint(traces.reduce(0) { $0 + $1.spans.count })
         page.uvarint(origins.count)
+        // Deflated together: origins differ in a value or two (an instance ID) and repeat the rest.
+        var originBytes = ByteSink()
         for origin in origins {
             let encoded = OTLPProtobuf.encodeTraces(TraceData(resourceSpans: [
                 ResourceSpans(
                     resource: origin.resource, scopeSpans: [ScopeSpans(scope: origin.scope, schemaURL: origin.scopeSchemaURL)],
                     schemaURL: origin.resourceSchemaURL)
             ]))
-            page.uvarint(encoded.count)
-            page.append(encoded)
+            originBytes.uvarint(encoded.count)
+            originBytes.append(encoded)
         }
+        let deflatedOrigins = Gzip.compressDeflate(originBytes.bytes, level: level)
+        page.uvarint(deflatedOrigins.count)
+        page.uvarint(originBytes.count)
+        page.append(deflatedOrigins)
         let streams = writer.streams
         assert(streams.count == streamCount)
         let compressed = streams.map { $0.isEmpty ? [] : Gzip.compressDeflate($0, level: level) }
@@ -352,10 +358,26 @@ enum TracePageCodec {
         let traceCount = try header.uvarintInt(limit: page.count)
         let spanCount = try header.uvarintInt(limit: max(rawLength, 0))
         let originCount = try header.uvarintInt(limit: page.count)
+        let deflatedOriginLength = try header.uvarintInt(limit: page.count)
+        let originLength = try header.uvarintInt(limit: 1 << 30)
+        let deflatedOrigins = try header.bytes(deflatedOriginLength)
+        let originBytes: [UInt8]
+        do {
+            originBytes = try Gzip.decompressDeflate(deflatedOrigins, maximumOutputBytes: originLength)
+        } catch {
+            throw StorageError(.corrupt, "a trace page's origins do not inflate: \(error)")
+        }
+        guard originBytes.count == originLength else { throw StorageError(.corrupt, "a trace page's origins inflate to the wrong length") }
         var origins: [SpanOrigin] = []
+        var originOffset = 0
         for _ in 0..<originCount {
-            let length = try header.uvarintInt(limit: page.count)
-            let encoded = try header.bytes(length)
+            let encoded = try originBytes.withBytes { (bytes: UnsafeRawBufferPointer) throws(StorageError) -> [UInt8] in
+                var source = ByteSource(bytes, offset: originOffset)
+                let length = try source.uvarintInt(limit: bytes.count)
+                let slice = try source.bytes(length)
+                originOffset = source.offset
+                return Array(slice)
+            }
             let data: TraceData
             do {
                 data = try OTLPProtobuf.decodeTraces(Array(encoded))
