@@ -59,6 +59,8 @@ final class TraceBlock: Sendable {
     let pages: [Page]
     let bloom: TraceIDBloom
     let catalog: TraceCatalog
+    /// The resources and scopes the block's spans come from; pages name them by index.
+    let origins: [SpanOrigin]
     var sizeBytes: Int { file.count }
 
     static let magic: [UInt8] = Array("LTB1".utf8)
@@ -98,7 +100,7 @@ final class TraceBlock: Sendable {
         let encoded = Mutex<[Int: (bytes: [UInt8], rawLength: Int)]>([:])
         let pageGroups = groups
         DispatchQueue.concurrentPerform(iterations: pageGroups.count) { number in
-            let page = encodePage(pageGroups[number], origins: origins)
+            let page = TracePageCodec.encode(pageGroups[number], origins: nil)
             encoded.withLock { $0[number] = page }
         }
         var pages: [Page] = []
@@ -183,6 +185,8 @@ final class TraceBlock: Sendable {
             index.uint64(trace.summary.traceID.low)
         }
         index.append(perTrace.bytes)
+        // The spans' resources and scopes, once for the block (pages refer to them by index).
+        index.append(TracePageCodec.encodeOrigins(origins))
         let bloom = TraceIDBloom(sorted.map(\.summary.traceID))
         index.uvarint(bloom.words.count)
         for word in bloom.words { index.uint64(word) }
@@ -195,26 +199,6 @@ final class TraceBlock: Sendable {
         sink.uint32(CRC32C.checksum(index.bytes))
         sink.append(magic)
         return sink.bytes
-    }
-
-    /// One page's bytes, its origins renumbered to those it uses.
-    private static func encodePage(_ traces: [PageTrace], origins: [SpanOrigin]) -> (bytes: [UInt8], rawLength: Int) {
-        var traces = traces
-        var local: [Int: Int] = [:]
-        var pageOrigins: [SpanOrigin] = []
-        for traceIndex in traces.indices {
-            for spanIndex in traces[traceIndex].spans.indices {
-                let global = traces[traceIndex].spans[spanIndex].origin
-                if let known = local[global] {
-                    traces[traceIndex].spans[spanIndex].origin = known
-                } else {
-                    local[global] = pageOrigins.count
-                    traces[traceIndex].spans[spanIndex].origin = pageOrigins.count
-                    pageOrigins.append(origins[global])
-                }
-            }
-        }
-        return TracePageCodec.encode(traces, origins: pageOrigins)
     }
 
     // MARK: Opening
@@ -292,6 +276,7 @@ final class TraceBlock: Sendable {
                     start: start, end: end, longest: longest, spanCount: spans, errorCount: errors, rootService: Int32(rootService) - 1,
                     rootName: Int32(rootName) - 1, serviceSet: Int32(serviceSet), flags: flags))
             }
+            origins = try TracePageCodec.decodeOrigins(from: &source)
             var words: [UInt64] = []
             let wordCount = try source.uvarintInt(limit: indexLength / 8)
             guard wordCount.nonzeroBitCount == 1 else { throw StorageError(.corrupt, "a Bloom filter of \(wordCount) words") }
@@ -370,7 +355,8 @@ final class TraceBlock: Sendable {
             throw StorageError(.corrupt, "\(path): page \(number)'s checksum does not match", path: path)
         }
         do throws(StorageError) {
-            let decoded = try TracePageCodec.decode(bytes, rawLength: page.rawLength, projection: projection, keep: keep)
+            let decoded = try TracePageCodec.decode(
+                bytes, rawLength: page.rawLength, sharedOrigins: origins, projection: projection, keep: keep)
             guard decoded.traces.count == page.traceCount else {
                 throw StorageError(.corrupt, "page \(number) holds \(decoded.traces.count) traces, not \(page.traceCount)")
             }

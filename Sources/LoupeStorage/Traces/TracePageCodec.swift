@@ -51,7 +51,9 @@ enum TracePageCodec {
 
     // MARK: Encoding
 
-    static func encode(_ traces: [PageTrace], origins: [SpanOrigin], level: Int32 = 6) -> (bytes: [UInt8], rawLength: Int) {
+    /// `origins` nil: the spans' origin indices refer to a table kept elsewhere (a block's), and
+    /// the page stores none.
+    static func encode(_ traces: [PageTrace], origins: [SpanOrigin]?, level: Int32 = 6) -> (bytes: [UInt8], rawLength: Int) {
         var writer = Writer()
         for trace in traces {
             writer.traceIDs.uint64(trace.id.high)
@@ -70,22 +72,7 @@ enum TracePageCodec {
         page.uvarint(version)
         page.uvarint(traces.count)
         page.uvarint(traces.reduce(0) { $0 + $1.spans.count })
-        page.uvarint(origins.count)
-        // Deflated together: origins differ in a value or two (an instance ID) and repeat the rest.
-        var originBytes = ByteSink()
-        for origin in origins {
-            let encoded = OTLPProtobuf.encodeTraces(TraceData(resourceSpans: [
-                ResourceSpans(
-                    resource: origin.resource, scopeSpans: [ScopeSpans(scope: origin.scope, schemaURL: origin.scopeSchemaURL)],
-                    schemaURL: origin.resourceSchemaURL)
-            ]))
-            originBytes.uvarint(encoded.count)
-            originBytes.append(encoded)
-        }
-        let deflatedOrigins = Gzip.compressDeflate(originBytes.bytes, level: level)
-        page.uvarint(deflatedOrigins.count)
-        page.uvarint(originBytes.count)
-        page.append(deflatedOrigins)
+        page.append(encodeOrigins(origins ?? [], level: level))
         let streams = writer.streams
         assert(streams.count == streamCount)
         let compressed = streams.map { $0.isEmpty ? [] : Gzip.compressDeflate($0, level: level) }
@@ -345,52 +332,82 @@ enum TracePageCodec {
         }
     }
 
+    /// Origins as OTLP protobuf, deflated together: they differ in a value or two (an instance
+    /// ID) and repeat the rest. Count, deflated length, inflated length, bytes.
+    static func encodeOrigins(_ origins: [SpanOrigin], level: Int32 = 6) -> [UInt8] {
+        var raw = ByteSink()
+        for origin in origins {
+            let encoded = OTLPProtobuf.encodeTraces(TraceData(resourceSpans: [
+                ResourceSpans(
+                    resource: origin.resource, scopeSpans: [ScopeSpans(scope: origin.scope, schemaURL: origin.scopeSchemaURL)],
+                    schemaURL: origin.resourceSchemaURL)
+            ]))
+            raw.uvarint(encoded.count)
+            raw.append(encoded)
+        }
+        let deflated = origins.isEmpty ? [] : Gzip.compressDeflate(raw.bytes, level: level)
+        var sink = ByteSink()
+        sink.uvarint(origins.count)
+        sink.uvarint(deflated.count)
+        sink.uvarint(raw.count)
+        sink.append(deflated)
+        return sink.bytes
+    }
+
+    static func decodeOrigins(from header: inout ByteSource) throws(StorageError) -> [SpanOrigin] {
+        let limit = header.end - header.offset
+        let originCount = try header.uvarintInt(limit: limit)
+        let deflatedLength = try header.uvarintInt(limit: limit)
+        let rawLength = try header.uvarintInt(limit: 1 << 30)
+        guard originCount > 0 else { return [] }
+        let deflated = try header.bytes(deflatedLength)
+        let raw: [UInt8]
+        do {
+            raw = try Gzip.decompressDeflate(deflated, maximumOutputBytes: rawLength)
+        } catch {
+            throw StorageError(.corrupt, "span origins do not inflate: \(error)")
+        }
+        guard raw.count == rawLength else { throw StorageError(.corrupt, "span origins inflate to the wrong length") }
+        return try raw.withBytes { (bytes: UnsafeRawBufferPointer) throws(StorageError) -> [SpanOrigin] in
+            var source = ByteSource(bytes)
+            var origins: [SpanOrigin] = []
+            for _ in 0..<originCount {
+                let length = try source.uvarintInt(limit: bytes.count)
+                let encoded = Array(try source.bytes(length))
+                let data: TraceData
+                do {
+                    data = try OTLPProtobuf.decodeTraces(encoded)
+                } catch {
+                    throw StorageError(.corrupt, "a span origin does not decode: \(error)")
+                }
+                guard let resourceSpans = data.resourceSpans.first, let scopeSpans = resourceSpans.scopeSpans.first else {
+                    throw StorageError(.corrupt, "a span origin is empty")
+                }
+                origins.append(SpanOrigin(
+                    resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope,
+                    scopeSchemaURL: scopeSpans.schemaURL))
+            }
+            return origins
+        }
+    }
+
     // MARK: Decoding
 
-    /// The traces of a page, in the order they were written, and the origins their spans name.
+    /// The traces of a page, in the order they were written, and the origins their spans name
+    /// (the page's own, or `sharedOrigins` when it has none).
     /// With `keep`, traces it declines come back without spans (cheaply skipped with `.core`).
     static func decode(
-        _ page: UnsafeRawBufferPointer, rawLength: Int, projection: Projection = .full, keep: ((Int) -> Bool)? = nil
+        _ page: UnsafeRawBufferPointer, rawLength: Int, sharedOrigins: [SpanOrigin]? = nil, projection: Projection = .full,
+        keep: ((Int) -> Bool)? = nil
     ) throws(StorageError) -> (origins: [SpanOrigin], traces: [PageTrace]) {
         var header = ByteSource(page)
         let pageVersion = try header.uvarint()
         guard pageVersion == version else { throw StorageError(.unsupportedFormat, "trace page version \(pageVersion) is unknown to this Loupe") }
         let traceCount = try header.uvarintInt(limit: page.count)
         let spanCount = try header.uvarintInt(limit: max(rawLength, 0))
-        let originCount = try header.uvarintInt(limit: page.count)
-        let deflatedOriginLength = try header.uvarintInt(limit: page.count)
-        let originLength = try header.uvarintInt(limit: 1 << 30)
-        let deflatedOrigins = try header.bytes(deflatedOriginLength)
-        let originBytes: [UInt8]
-        do {
-            originBytes = try Gzip.decompressDeflate(deflatedOrigins, maximumOutputBytes: originLength)
-        } catch {
-            throw StorageError(.corrupt, "a trace page's origins do not inflate: \(error)")
-        }
-        guard originBytes.count == originLength else { throw StorageError(.corrupt, "a trace page's origins inflate to the wrong length") }
-        var origins: [SpanOrigin] = []
-        var originOffset = 0
-        for _ in 0..<originCount {
-            let encoded = try originBytes.withBytes { (bytes: UnsafeRawBufferPointer) throws(StorageError) -> [UInt8] in
-                var source = ByteSource(bytes, offset: originOffset)
-                let length = try source.uvarintInt(limit: bytes.count)
-                let slice = try source.bytes(length)
-                originOffset = source.offset
-                return Array(slice)
-            }
-            let data: TraceData
-            do {
-                data = try OTLPProtobuf.decodeTraces(Array(encoded))
-            } catch {
-                throw StorageError(.corrupt, "a span origin in a trace page does not decode: \(error)")
-            }
-            guard let resourceSpans = data.resourceSpans.first, let scopeSpans = resourceSpans.scopeSpans.first else {
-                throw StorageError(.corrupt, "a span origin in a trace page is empty")
-            }
-            origins.append(SpanOrigin(
-                resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope,
-                scopeSchemaURL: scopeSpans.schemaURL))
-        }
+        var origins = try decodeOrigins(from: &header)
+        if origins.isEmpty, let sharedOrigins { origins = sharedOrigins }
+        let originCount = origins.count
         let streams = try header.uvarintInt(limit: 64)
         guard streams == streamCount else { throw StorageError(.corrupt, "a trace page has \(streams) streams, not \(streamCount)") }
         var lengths: [(compressed: Int, raw: Int)] = []
