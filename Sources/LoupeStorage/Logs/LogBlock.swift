@@ -33,7 +33,6 @@ final class LogBlock: Sendable {
 
     static let magic: [UInt8] = Array("LLB1".utf8)
     static let fileExtension = ".lblk"
-    static let footerBytes = 24
 
     init(id: String, path: String?, streams: [Stream], sizeBytes: Int? = nil) {
         self.id = id
@@ -133,19 +132,7 @@ final class LogBlock: Sendable {
         let all = file.bytes
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let id = name.hasSuffix(Self.fileExtension) ? String(name.dropLast(Self.fileExtension.count)) : name
-        guard all.count >= Self.magic.count + Self.footerBytes + Self.magic.count,
-            Array(all[0..<4]) == Self.magic, Array(all[(all.count - 4)...]) == Self.magic
-        else {
-            throw StorageError(.corrupt, "\(path) is not a Loupe log block (bad magic or too short)", path: path)
-        }
-        var footer = ByteSource(all, offset: all.count - Self.footerBytes)
-        let indexOffset = try footer.offset(limit: all.count - Self.footerBytes)
-        let indexLength = try footer.offset(limit: all.count - Self.footerBytes - indexOffset)
-        let checksum = try footer.uint32()
-        let indexBytes = UnsafeRawBufferPointer(rebasing: all[indexOffset..<(indexOffset + indexLength)])
-        guard CRC32C.checksum(indexBytes) == checksum else {
-            throw StorageError(.corrupt, "\(path): the index's checksum does not match", path: path)
-        }
+        let (indexOffset, indexLength) = try BlockFiles.checkedIndex(all, magic: Self.magic, path: path, what: "log block")
         var source = ByteSource(all, offset: indexOffset, end: indexOffset + indexLength)
         let version = try source.uvarint()
         guard version == 1 else {

@@ -116,18 +116,9 @@ public final class LogStreamStore: Sendable {
         checkpoint = Mutex(try LogCheckpoint.read(directory: directory))
         var problems: [String] = []
         var opened: [Tenant: TenantState] = [:]
-        for name in BlockFiles.list(directory) where BlockFiles.isDirectory(WALFiles.join(directory, name)) {
-            guard let tenant = try? Tenant(validating: name) else { continue }
-            let tenantDirectory = WALFiles.join(directory, name)
+        for (tenant, paths) in BlockFiles.tenantFiles(in: directory, fileExtension: LogBlock.fileExtension) {
             var state = TenantState()
-            for file in BlockFiles.list(tenantDirectory) {
-                let path = WALFiles.join(tenantDirectory, file)
-                if file.hasSuffix(".tmp") {
-                    // A write the process did not finish; the WAL still holds its entries.
-                    try? WALFiles.unlink(path)
-                    continue
-                }
-                guard file.hasSuffix(LogBlock.fileExtension) else { continue }
+            for path in paths {
                 do {
                     state.blocks.append(try LogBlock(opening: path))
                 } catch {

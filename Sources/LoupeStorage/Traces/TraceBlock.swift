@@ -65,7 +65,6 @@ final class TraceBlock: Sendable {
 
     static let magic: [UInt8] = Array("LTB1".utf8)
     static let fileExtension = ".tblk"
-    static let footerBytes = 24
     /// Spans per page: enough for deflate to find the repetition, few enough that a trace by ID inflates little.
     static let pageSpans = 4_096
 
@@ -116,16 +115,8 @@ final class TraceBlock: Sendable {
             }
         }
 
-        var strings: [String: Int] = [:]
-        var stringTable: [String] = []
-        func intern(_ text: String) -> Int {
-            if let index = strings[text] { return index }
-            strings[text] = stringTable.count
-            stringTable.append(text)
-            return stringTable.count - 1
-        }
-        var serviceSets: [[Int]: Int] = [:]
-        var serviceSetTable: [[Int]] = []
+        var strings = InternTable<String>()
+        var serviceSets = InternTable<[Int]>()
         var perTrace = ByteSink()
         var minTime = UInt64.max
         var maxTime: UInt64 = 0
@@ -138,22 +129,14 @@ final class TraceBlock: Sendable {
         if sorted.isEmpty { minTime = 0 }
         for trace in sorted {
             let summary = trace.summary
-            let services = summary.services.map(intern)
-            let setIndex: Int
-            if let known = serviceSets[services] {
-                setIndex = known
-            } else {
-                setIndex = serviceSetTable.count
-                serviceSets[services] = setIndex
-                serviceSetTable.append(services)
-            }
+            let setIndex = serviceSets.index(of: summary.services.map { strings.index(of: $0) })
             perTrace.uvarint(summary.startTimeUnixNano &- minTime)
             perTrace.uvarint(summary.durationNanoseconds)
             perTrace.uvarint(summary.longestSpanNanoseconds)
             perTrace.uvarint(summary.spanCount)
             perTrace.uvarint(summary.errorCount)
-            perTrace.uvarint(summary.rootSpanName == nil ? 0 : intern(summary.rootServiceName ?? "") + 1)
-            perTrace.uvarint(summary.rootSpanName.map { intern($0) + 1 } ?? 0)
+            perTrace.uvarint(summary.rootSpanName == nil ? 0 : strings.index(of: summary.rootServiceName ?? "") + 1)
+            perTrace.uvarint(summary.rootSpanName.map { strings.index(of: $0) + 1 } ?? 0)
             perTrace.uvarint(setIndex)
             perTrace.uvarint(UInt64((summary.servicesComplete ? Entry.servicesComplete : 0) | (trace.continued ? Entry.continued : 0)))
         }
@@ -164,10 +147,10 @@ final class TraceBlock: Sendable {
         index.uvarint(minTime)
         index.uvarint(maxTime)
         index.uvarint(spanCount)
-        index.uvarint(stringTable.count)
-        for text in stringTable { index.string(text) }
-        index.uvarint(serviceSetTable.count)
-        for set in serviceSetTable {
+        index.uvarint(strings.elements.count)
+        for text in strings.elements { index.string(text) }
+        index.uvarint(serviceSets.elements.count)
+        for set in serviceSets.elements {
             index.uvarint(set.count)
             for member in set { index.uvarint(member) }
         }
@@ -207,18 +190,7 @@ final class TraceBlock: Sendable {
     init(opening path: String) throws(StorageError) {
         let file = try MappedFile(path: path)
         let all = file.bytes
-        guard all.count >= Self.magic.count + Self.footerBytes + Self.magic.count,
-            Array(all[0..<4]) == Self.magic, Array(all[(all.count - 4)...]) == Self.magic
-        else {
-            throw StorageError(.corrupt, "\(path) is not a Loupe trace block (bad magic or too short)", path: path)
-        }
-        var footer = ByteSource(all, offset: all.count - Self.footerBytes)
-        let indexOffset = try footer.offset(limit: all.count - Self.footerBytes)
-        let indexLength = try footer.offset(limit: all.count - Self.footerBytes - indexOffset)
-        let checksum = try footer.uint32()
-        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[indexOffset..<(indexOffset + indexLength)])) == checksum else {
-            throw StorageError(.corrupt, "\(path): the index's checksum does not match", path: path)
-        }
+        let (indexOffset, indexLength) = try BlockFiles.checkedIndex(all, magic: Self.magic, path: path, what: "trace block")
         var source = ByteSource(all, offset: indexOffset, end: indexOffset + indexLength)
         do throws(StorageError) {
             let version = try source.uvarint()

@@ -91,17 +91,9 @@ public final class TraceSpanStore: Sendable {
         var highest = covered
         var problems: [String] = []
         var opened: [Tenant: TenantState] = [:]
-        for name in BlockFiles.list(directory) where BlockFiles.isDirectory(WALFiles.join(directory, name)) {
-            guard let tenant = try? Tenant(validating: name) else { continue }
-            let tenantDirectory = WALFiles.join(directory, name)
+        for (tenant, paths) in BlockFiles.tenantFiles(in: directory, fileExtension: TraceBlock.fileExtension) {
             var state = TenantState()
-            for file in BlockFiles.list(tenantDirectory) {
-                let path = WALFiles.join(tenantDirectory, file)
-                if file.hasSuffix(".tmp") {
-                    try? WALFiles.unlink(path)
-                    continue
-                }
-                guard file.hasSuffix(TraceBlock.fileExtension) else { continue }
+            for path in paths {
                 do {
                     let block = try TraceBlock(opening: path)
                     guard block.sequence <= covered else {
@@ -210,23 +202,14 @@ public final class TraceSpanStore: Sendable {
         for (tenant, frozen) in pending {
             let chunkIDs = Set(frozen.head.chunks)
             let decoded = try batches.decodeChunks(tenant: tenant, ids: chunkIDs)
-            var origins: [SpanOrigin] = []
-            var originIndex: [SpanOrigin: Int] = [:]
+            var origins = InternTable<SpanOrigin>()
             var spansByTrace: [TraceID: [(span: Span, origin: Int)]] = [:]
             for (_, data) in decoded {
                 for resourceSpans in data.resourceSpans {
                     for scopeSpans in resourceSpans.scopeSpans {
-                        let origin = SpanOrigin(
+                        let index = origins.index(of: SpanOrigin(
                             resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope,
-                            scopeSchemaURL: scopeSpans.schemaURL)
-                        let index: Int
-                        if let known = originIndex[origin] {
-                            index = known
-                        } else {
-                            index = origins.count
-                            originIndex[origin] = index
-                            origins.append(origin)
-                        }
+                            scopeSchemaURL: scopeSpans.schemaURL))
                         for span in scopeSpans.spans { spansByTrace[span.traceID, default: []].append((span, index)) }
                     }
                 }
@@ -241,7 +224,7 @@ public final class TraceSpanStore: Sendable {
             var block: TraceBlock?
             if !inputs.isEmpty {
                 try WALFiles.createDirectories(tenantDirectory)
-                let image = TraceBlock.build(sequence: frozen.sequence, traces: inputs, origins: origins, catalog: frozen.head.catalog)
+                let image = TraceBlock.build(sequence: frozen.sequence, traces: inputs, origins: origins.elements, catalog: frozen.head.catalog)
                 let name = Self.hex16(frozen.sequence) + "-" + Self.hex16(UInt64.random(in: 0...UInt64.max))
                 let path = WALFiles.join(tenantDirectory, name + TraceBlock.fileExtension)
                 try BlockFiles.replaceFile(path, image, directory: tenantDirectory)

@@ -1,3 +1,4 @@
+import LoupeModel
 import LoupeWire
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,50 @@ enum BlockFiles {
     }
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// The index of a file framed as `magic`, data, index, then a footer of index offset (u64),
+    /// index length (u64), index CRC-32C (u32) and `magic` (log and trace blocks): where it is,
+    /// once the magic, the bounds and the checksum hold.
+    static func checkedIndex(
+        _ all: UnsafeRawBufferPointer, magic: [UInt8], path: String, what: String
+    ) throws(StorageError) -> (offset: Int, length: Int) {
+        let footerBytes = 8 + 8 + 4 + magic.count
+        guard all.count >= magic.count + footerBytes, Array(all[0..<magic.count]) == magic,
+            Array(all[(all.count - magic.count)...]) == magic
+        else {
+            throw StorageError(.corrupt, "\(path) is not a Loupe \(what) (bad magic or too short)", path: path)
+        }
+        var footer = ByteSource(all, offset: all.count - footerBytes)
+        let offset = try footer.offset(limit: all.count - footerBytes)
+        let length = try footer.offset(limit: all.count - footerBytes - offset)
+        let checksum = try footer.uint32()
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + length)])) == checksum else {
+            throw StorageError(.corrupt, "\(path): the index's checksum does not match", path: path)
+        }
+        return (offset, length)
+    }
+
+    /// Per tenant directory under `directory`, the paths of its files ending in `fileExtension`.
+    /// Leftover `.tmp` files (a write the process did not finish; the WAL still holds their data)
+    /// are deleted on the way.
+    static func tenantFiles(in directory: String, fileExtension: String) -> [(tenant: Tenant, paths: [String])] {
+        var result: [(tenant: Tenant, paths: [String])] = []
+        for name in list(directory) where isDirectory(WALFiles.join(directory, name)) {
+            guard let tenant = try? Tenant(validating: name) else { continue }
+            let tenantDirectory = WALFiles.join(directory, name)
+            var paths: [String] = []
+            for file in list(tenantDirectory) {
+                let path = WALFiles.join(tenantDirectory, file)
+                if file.hasSuffix(".tmp") {
+                    try? WALFiles.unlink(path)
+                } else if file.hasSuffix(fileExtension) {
+                    paths.append(path)
+                }
+            }
+            result.append((tenant, paths))
+        }
+        return result
+    }
 
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
