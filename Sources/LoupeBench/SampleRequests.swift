@@ -282,26 +282,6 @@ public enum SampleRequests {
     static let histogramBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
 }
 
-/// A fast, good-enough pseudo-random generator (SplitMix64) so sample data is reproducible from a seed.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return SplitMix64.mix(state)
-    }
-
-    /// The SplitMix64 finalizer: a bijection on UInt64, so distinct inputs stay distinct.
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Maps IDs to variant-specific IDs, one-to-one, keeping "empty" (all-zero) IDs empty.
 struct IDScrambler {
     let key: UInt64

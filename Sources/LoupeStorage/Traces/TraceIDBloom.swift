@@ -30,20 +30,13 @@ struct TraceIDBloom: Sendable, Equatable {
     }
 
     private static func forEachBit(_ id: TraceID, bits: Int, _ body: (Int) -> Void) {
-        let first = mix(id.high ^ 0x9E37_79B9_7F4A_7C15)
-        let step = mix(id.low ^ 0xC2B2_AE3D_27D4_EB4F) | 1
+        let first = SplitMix64.mix(id.high ^ 0x9E37_79B9_7F4A_7C15)
+        let step = SplitMix64.mix(id.low ^ 0xC2B2_AE3D_27D4_EB4F) | 1
         let mask = UInt64(bits - 1)
         var hash = first
         for _ in 0..<probes {
             body(Int(hash & mask))
             hash &+= step
         }
-    }
-
-    private static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

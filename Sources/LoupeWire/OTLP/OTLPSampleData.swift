@@ -9,7 +9,7 @@ public enum OTLPSampleData {
     /// of eight (a call chain with a fan-out); one span in 200 is slow (0.5–2.5 s); every tenth span has an
     /// event, every fiftieth a link, failed requests an error status. The same arguments always give the same value.
     public static func makeBenchmarkTraces(spanCount: Int, attributesPerSpan: Int, seed: UInt64 = 0x5EED_0F_10_0BE) -> TraceData {
-        var random = OTLPSampleRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let services = Self.services
         var resourceSpans = services.enumerated().map { index, service in
             ResourceSpans(
@@ -155,7 +155,7 @@ public enum OTLPSampleData {
     /// through further conventions so any count gives distinct keys.
     private static func attribute(
         _ index: Int, route: Route, method: String, statusCode: Int64, duration: UInt64, service: Service,
-        random: inout OTLPSampleRandom
+        random: inout SplitMix64
     ) -> KeyValue {
         let id = random.next() % 1_000_000
         switch index {
@@ -184,20 +184,6 @@ public enum OTLPSampleData {
             default: return KeyValue("app.custom.ratio_\(extra)", .double(Double(id) / 1e6))
             }
         }
-    }
-}
-
-/// A tiny deterministic pseudo-random generator (OTLPSampleRandom).
-fileprivate struct OTLPSampleRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,3 +1,4 @@
+import LoupeModel
 import LoupeQuery
 import Testing
 
@@ -6,17 +7,8 @@ import Testing
 /// evaluate on a trace without crashing.
 @Suite("TraceQL fuzzing")
 struct TraceQLFuzzTests {
-    /// SplitMix64, so runs are reproducible.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// Reproducible runs.
+    typealias Generator = SplitMix64
 
     static let fragments: [String] = [
         "{", "}", "(", ")", "{ ", " }", " | ", "|", "&&", "||", "=", "!=", "=~", "!~", ">", "<", ">=", "<=", ">>", "<<",
@@ -84,7 +76,7 @@ struct TraceQLFuzzTests {
 
     @Test("random queries never crash and every parsed one round-trips")
     func randomQueries() {
-        var generator = Generator(state: 0x7472_6163_6571_6C00)
+        var generator = Generator(seed: 0x7472_6163_6571_6C00)
         let clock = ContinuousClock()
         let started = clock.now
         var failures: [String] = []
