@@ -338,14 +338,6 @@ final class TraceBlock: Sendable {
         }
     }
 
-    /// The spans of trace `index`, with their resource and scope.
-    func spans(of index: Int) throws(StorageError) -> [TraceSpanStore.ScannedSpan] {
-        let number = page(of: index)
-        let first = pages[number].firstTrace
-        let (origins, traces) = try decodePage(number, keep: { $0 == index - first })
-        return Self.scanned(traces[index - pages[number].firstTrace], origins: origins)
-    }
-
     static func scanned(_ trace: PageTrace, origins: [SpanOrigin]) -> [TraceSpanStore.ScannedSpan] {
         trace.spans.map { entry in (entry.span, origins[entry.origin].resource, origins[entry.origin].scope) }
     }
