@@ -231,6 +231,8 @@ struct WALSegmentWriter: Sendable {
         var fd: Int32
         var info: WALSegmentInfo
         var synced: Bool
+        /// The file's size: `info.size` plus the zeros written ahead of the records (see `reserveAhead`).
+        var reservedEnd: Int
     }
 
     /// What one call did, for the caller to publish (segment list, statistics, waiters).
@@ -242,6 +244,8 @@ struct WALSegmentWriter: Sendable {
         var writeDuration: Duration = .zero
         var syncDurations: [Duration] = []
         var syncFailures = 0
+        /// Zero bytes written ahead of the records (`reserveAhead`).
+        var reservedBytes = 0
     }
 
     /// Records per `pwritev` call: two iovecs each, well under IOV_MAX (1024).
@@ -251,14 +255,20 @@ struct WALSegmentWriter: Sendable {
     let segmentSizeBytes: Int
     let logger: Logger
     let faults: WALFaultInjection?
+    /// How many zero bytes `reserveAhead` keeps written past the records; 0 for none.
+    private var reservationBytes: Int
     var nextSequence: UInt64
     private(set) var active: Active?
 
-    init(directory: String, segmentSizeBytes: Int, nextSequence: UInt64, logger: Logger, faults: WALFaultInjection? = nil) {
+    init(
+        directory: String, segmentSizeBytes: Int, nextSequence: UInt64, logger: Logger, reservationBytes: Int = 0,
+        faults: WALFaultInjection? = nil
+    ) {
         self.directory = directory
         self.segmentSizeBytes = segmentSizeBytes
         self.nextSequence = nextSequence
         self.logger = logger
+        self.reservationBytes = max(0, reservationBytes)
         self.faults = faults
     }
 
@@ -329,12 +339,71 @@ struct WALSegmentWriter: Sendable {
         active = Active(
             fd: fd,
             info: WALSegmentInfo(sequence: sequence, path: path, size: WALRecordCodec.segmentHeaderSize, records: 0, maximumTime: 0, kinds: 0),
-            synced: true
+            synced: true,
+            reservedEnd: WALRecordCodec.segmentHeaderSize
         )
+    }
+
+    /// Writes zeros past the records, up to `reservationBytes` ahead, and makes them durable, when
+    /// less than half of that is left. A group commit then overwrites blocks the file already has:
+    /// its `fdatasync` flushes data only, with no change of file size or extents to journal, which
+    /// on ext4 takes about half as long (0.13 ms instead of 0.26 ms for 24 KiB on this project's
+    /// machines). The writer calls this between commits; the zeros never reach a closed segment
+    /// (`closeActive` cuts them off), and replay stops at them as at any torn tail.
+    mutating func reserveAhead() -> Outcome {
+        var outcome = Outcome()
+        guard reservationBytes > 0, var segment = active, segment.synced else { return outcome }
+        let size = segment.info.size
+        guard segment.reservedEnd - size < reservationBytes / 2 else { return outcome }
+        let from = max(segment.reservedEnd, size)
+        // Never past the point where the segment would rotate.
+        let to = min(size + reservationBytes, max(segmentSizeBytes, from))
+        guard to > from else { return outcome }
+        let zeros = [UInt8](repeating: 0, count: to - from)
+        let clock = ContinuousClock()
+        do throws(StorageError) {
+            try zeros.withBytes { bytes throws(StorageError) in try WALFiles.write(segment.fd, bytes, at: from, path: segment.info.path) }
+        } catch {
+            // Nothing is lost: appending without reserved space works, only its fsyncs are slower.
+            logger.warning(
+                "could not write zeros ahead of the WAL's records; appending without reserved space from now on",
+                metadata: ["path": "\(segment.info.path)", "error": "\(error)"]
+            )
+            reservationBytes = 0
+            try? WALFiles.truncate(segment.fd, to: from, path: segment.info.path)
+            return outcome
+        }
+        let start = clock.now
+        do throws(StorageError) {
+            try WALFiles.sync(segment.fd, path: segment.info.path)
+        } catch {
+            // As after a failed commit fsync, the file is not written again (see `syncActive`).
+            logger.error(
+                "fsync of the WAL's reserved space failed; abandoning the segment",
+                metadata: ["path": "\(segment.info.path)", "error": "\(error)"]
+            )
+            outcome.syncFailures += 1
+            segment.reservedEnd = to
+            active = segment
+            abandonActive(&outcome)
+            return outcome
+        }
+        outcome.syncDurations.append(clock.now - start)
+        outcome.reservedBytes = to - from
+        segment.reservedEnd = to
+        active = segment
+        return outcome
     }
 
     private mutating func closeActive(sync: Bool, _ outcome: inout Outcome) throws(StorageError) {
         guard active != nil else { return }
+        if active!.reservedEnd > active!.info.size {
+            // A closed segment ends with its last record: replay reads anything after it in an
+            // earlier segment as damage. The size change is made durable before the next segment exists.
+            try WALFiles.truncate(active!.fd, to: active!.info.size, path: active!.info.path)
+            active!.reservedEnd = active!.info.size
+            active!.synced = false
+        }
         if sync { try syncActive(&outcome) }
         let segment = active!
         sysClose(segment.fd)
@@ -370,6 +439,9 @@ struct WALSegmentWriter: Sendable {
 
     private mutating func abandonActive(_ outcome: inout Outcome) {
         guard let segment = active else { return }
+        if segment.reservedEnd > segment.info.size {
+            try? WALFiles.truncate(segment.fd, to: segment.info.size, path: segment.info.path)
+        }
         sysClose(segment.fd)
         active = nil
         outcome.closed.append(segment.info)
@@ -397,6 +469,7 @@ struct WALSegmentWriter: Sendable {
                 // Cut the partial write off so the segment stays a sequence of whole records.
                 do throws(StorageError) {
                     try WALFiles.truncate(segment.fd, to: start, path: segment.info.path)
+                    active!.reservedEnd = start
                 } catch {
                     logger.error(
                         "WAL write failed and the partial write could not be truncated; abandoning the segment",
@@ -415,6 +488,7 @@ struct WALSegmentWriter: Sendable {
             chunkStart = chunkEnd
         }
         segment.info.size = offset
+        segment.reservedEnd = max(segment.reservedEnd, offset)
         segment.synced = false
         active = segment
     }
@@ -625,9 +699,11 @@ struct WALReplayer {
             "path": "\(path)", "offset": "\(stop.offset)", "discardedBytes": "\(fileSize - stop.offset)",
             "reason": "\(stop.reason)",
         ]
+        var onlyZeros = false
         do throws(StorageError) {
             let shortWrite = isLast && stop.incomplete
-            if !shortWrite, try !isAllZeros(fd, from: stop.offset, to: fileSize, path: path) {
+            onlyZeros = try isAllZeros(fd, from: stop.offset, to: fileSize, path: path)
+            if !shortWrite, !onlyZeros {
                 let quarantine = "\(path).corrupt-\(stop.offset)"
                 try copy(fd, from: stop.offset, to: fileSize, into: quarantine, sourcePath: path)
                 truncation.quarantinePath = quarantine
@@ -645,7 +721,11 @@ struct WALReplayer {
         }
         var logged = metadata
         if let quarantine = truncation.quarantinePath { logged["savedTo"] = "\(quarantine)" }
-        if isLast {
+        if isLast && onlyZeros {
+            // The space the writer reserves ahead of its records (`WALSegmentWriter.reserveAhead`),
+            // left by a stop without a clean shutdown: no record was written there.
+            logger.info("cut the unwritten space reserved at the end of the write-ahead log", metadata: logged)
+        } else if isLast {
             logger.warning("truncated the torn tail of the write-ahead log", metadata: logged)
         } else {
             logger.error(

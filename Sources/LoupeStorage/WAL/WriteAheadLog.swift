@@ -31,6 +31,10 @@ public struct WALOptions: Sendable {
     public var segmentSizeBytes: Int
     /// The largest record (framing plus payload) `append` accepts; larger ones fail with `recordTooLarge`.
     public var maximumRecordBytes: Int
+    /// With `.groupCommit`, zeros kept written and synced this far past the records, between
+    /// commits, so that a commit's `fdatasync` has no file growth to journal (half the time on
+    /// ext4). It costs up to this much disk per log and writes each WAL byte twice. 0 turns it off.
+    public var reservedSpaceBytes: Int
     /// Called after every fsync of a segment (on the WAL's I/O thread; keep it cheap), e.g. to feed a
     /// latency histogram.
     public var fsyncObserver: (@Sendable (Duration) -> Void)?
@@ -43,12 +47,14 @@ public struct WALOptions: Sendable {
         syncPolicy: WALSyncPolicy = .groupCommit,
         segmentSizeBytes: Int = 128 << 20,
         maximumRecordBytes: Int = 64 << 20,
+        reservedSpaceBytes: Int = 1 << 20,
         fsyncObserver: (@Sendable (Duration) -> Void)? = nil,
         groupCommitObserver: (@Sendable (WALGroupCommit) -> Void)? = nil
     ) {
         self.syncPolicy = syncPolicy
         self.segmentSizeBytes = segmentSizeBytes
         self.maximumRecordBytes = maximumRecordBytes
+        self.reservedSpaceBytes = reservedSpaceBytes
         self.fsyncObserver = fsyncObserver
         self.groupCommitObserver = groupCommitObserver
     }
@@ -81,6 +87,8 @@ public struct WALStatistics: Sendable, Equatable {
     public var fsyncTotalDuration: Duration = .zero
     public var fsyncMaximumDuration: Duration = .zero
     public var fsyncFailures = 0
+    /// Zero bytes written ahead of the records (see `WALOptions.reservedSpaceBytes`).
+    public var reservedBytes = 0
 
     public init() {}
 }
@@ -368,6 +376,7 @@ public final class WriteAheadLog: Service, Sendable {
             segmentSizeBytes: options.segmentSizeBytes,
             nextSequence: initialSequence,
             logger: logger,
+            reservationBytes: options.syncPolicy == .groupCommit ? options.reservedSpaceBytes : 0,
             faults: options.faultInjection
         )
         let policy = options.syncPolicy
@@ -392,6 +401,13 @@ public final class WriteAheadLog: Service, Sendable {
             outcome.active = writer.active?.info
             publish(work.batch, outcome, closing)
             if work.isFinal { return }
+            // Between commits, so that only appends queued meanwhile wait for it.
+            var reservation = writer.reserveAhead()
+            if reservation.reservedBytes > 0 || !reservation.closed.isEmpty {
+                for duration in reservation.syncDurations { options.fsyncObserver?(duration) }
+                reservation.active = writer.active?.info
+                publish([], reservation, nil)
+            }
         }
     }
 
@@ -466,6 +482,7 @@ public final class WriteAheadLog: Service, Sendable {
                 statistics.fsyncMaximumDuration = max(statistics.fsyncMaximumDuration, duration)
             }
             statistics.fsyncFailures += fsyncFailures
+            statistics.reservedBytes += outcome.reservedBytes
             state.statistics = statistics
         }
 
