@@ -23,6 +23,7 @@ struct ConfigurationTests {
               fsync: interval
               fsync_interval: 250ms
               segment_size: 64MiB
+              reserved_space: 4MiB
             """, source: "loupe.yaml")
         #expect(configuration.dataDirectory == "/var/lib/loupe")
         #expect(configuration.httpAddress == ListenAddress(host: "127.0.0.1", port: 9000))
@@ -35,6 +36,7 @@ struct ConfigurationTests {
         #expect(configuration.maximumSeriesPerTenant == 50_000)
         #expect(configuration.walSyncPolicy == .interval(.milliseconds(250)))
         #expect(configuration.walSegmentBytes == 64 << 20)
+        #expect(configuration.walReservedSpaceBytes == 4 << 20)
     }
 
     @Test("logs: flushing, sizes and tenants' own retention")

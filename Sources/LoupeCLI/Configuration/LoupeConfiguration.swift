@@ -49,6 +49,8 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// How often the log store checks whether to cut (`logs.maintenance_interval`).
     public var logMaintenanceIntervalNanoseconds: UInt64 = 10 * 1_000_000_000
     public var walSegmentBytes = 128 << 20
+    /// Zeros kept written ahead of the WAL's records (`wal.reserved_space`; see `WALOptions.reservedSpaceBytes`).
+    public var walReservedSpaceBytes = 1 << 20
     /// Time range of a block cut from the TSDB head (Prometheus: 2h).
     public var blockDurationNanoseconds: UInt64 = 2 * 3_600 * 1_000_000_000
     /// Out-of-order samples up to this far behind a tenant's newest sample are accepted; 0 refuses them.
@@ -247,7 +249,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
             }
         }
         if let wal = try reader.mapping(root, "wal") {
-            try reader.checkKeys(wal, allowed: ["fsync", "fsync_interval", "segment_size"], at: "wal.")
+            try reader.checkKeys(wal, allowed: ["fsync", "fsync_interval", "segment_size", "reserved_space"], at: "wal.")
             let interval = try reader.string(wal, "fsync_interval")
             if let value = try reader.string(wal, "fsync") {
                 configuration.walSyncPolicy = try parseSyncPolicy(value, interval: interval, source: "\(source): wal.fsync")
@@ -255,6 +257,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
                 throw Error(description: "\(source): wal.fsync_interval only applies with wal.fsync: interval")
             }
             if let value = try reader.string(wal, "segment_size") { configuration.walSegmentBytes = try reader.bytes(value, key: "wal.segment_size") }
+            if let value = try reader.string(wal, "reserved_space") {
+                configuration.walReservedSpaceBytes = value == "0" ? 0 : try reader.bytes(value, key: "wal.reserved_space")
+            }
         }
         do {
             // Relative paths in scrape configurations are relative to the configuration file, as in Prometheus.

@@ -39,7 +39,8 @@ public struct LoupeRuntime: Sendable {
         let telemetry = SelfTelemetry()
         var walOptions = WALOptions(
             syncPolicy: configuration.walSyncPolicy, segmentSizeBytes: configuration.walSegmentBytes,
-            maximumRecordBytes: max(configuration.maximumRequestBytes * 2, 1 << 20))
+            maximumRecordBytes: max(configuration.maximumRequestBytes * 2, 1 << 20),
+            reservedSpaceBytes: configuration.walReservedSpaceBytes)
         walOptions.groupCommitObserver = { commit in
             if let fsync = commit.fsyncDuration { telemetry.recordFsync(fsync, records: commit.records) }
         }
