@@ -175,6 +175,45 @@ import Testing
         }
     }
 
+    @Test func scansJudgePagesInParallelButVisitInScanOrderAndStopWhenToldTo() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try TraceSpanStore(directory: directory)
+        // Three blocks of several pages each (a page holds about 4,096 spans).
+        for seed in 1...3 {
+            try await store.append(Self.batch(OTLPSampleData.makeBenchmarkTraces(spanCount: 20_000, attributesPerSpan: 4, seed: UInt64(seed))))
+            _ = store.cutHeads()
+            try store.persistBlocks()
+        }
+        #expect(store.blockCount == 3)
+        // The sequential form (one step) and the two-step form give the same traces in the same order.
+        var sequential: [TraceID] = []
+        try store.scanTraces(tenant: Self.tenant, admits: { $0.errorCount > 0 }) { summary, spans in
+            #expect(spans.count == summary.spanCount)
+            sequential.append(summary.traceID)
+            return true
+        }
+        var twoStep: [TraceID] = []
+        try store.scanTraces(tenant: Self.tenant, admits: { $0.errorCount > 0 }, evaluate: { summary, spans in
+            (summary.traceID, spans.count == summary.spanCount)
+        }) { outcome in
+            #expect(outcome.1)
+            twoStep.append(outcome.0)
+            return true
+        }
+        #expect(sequential.count > 100 && Set(sequential).count == sequential.count)
+        #expect(twoStep == sequential)
+        let expected = try store.search(tenant: Self.tenant, TraceSearch(limit: 1_000_000)).filter { $0.summary.errorCount > 0 }
+        #expect(Set(expected.map(\.summary.traceID)) == Set(sequential))
+        // A visit that says stop ends the scan there, with the first traces of the full order.
+        var limited: [TraceID] = []
+        try store.scanTraces(tenant: Self.tenant, admits: { $0.errorCount > 0 }, evaluate: { summary, _ in summary.traceID }) { id in
+            limited.append(id)
+            return limited.count < 25
+        }
+        #expect(limited == Array(sequential.prefix(25)))
+    }
+
     @Test func aTraceSplitAcrossACutIsMergedOnceInScansAndSearches() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -42,6 +42,11 @@ public struct TraceQLTraceRequirements: Sendable, Hashable {
     /// Whether the trace meets every condition (false means the query cannot match it).
     public func admits(_ trace: [TraceQLSpanInput]) -> Bool {
         if matchesNothing || trace.isEmpty { return false }
+        // Span conditions need no trace context (its tree costs more than they do): checked first.
+        guard spans.allSatisfy({ requirement in trace.contains { requirement.admits($0) } }) else { return false }
+        guard minimumTraceDuration != nil || maximumTraceDuration != nil || rootServiceNames != nil || rootNames != nil else {
+            return true
+        }
         let context = TraceQLTraceContext(trace)
         if let minimum = minimumTraceDuration, context.traceDuration < minimum { return false }
         if let maximum = maximumTraceDuration, context.traceDuration > maximum { return false }
@@ -49,9 +54,7 @@ public struct TraceQLTraceRequirements: Sendable, Hashable {
             return false
         }
         if let names = rootNames, context.rootName.map(names.contains) != true { return false }
-        return spans.allSatisfy { requirement in
-            trace.indices.contains { requirement.admits(span: $0, in: context) }
-        }
+        return true
     }
 }
 
@@ -84,10 +87,9 @@ public struct TraceQLSpanRequirement: Sendable, Hashable {
             && kinds == nil
     }
 
-    func admits(span index: Int, in context: TraceQLTraceContext) -> Bool {
-        let input = context.inputs[index]
+    func admits(_ input: TraceQLSpanInput) -> Bool {
         if let serviceNames {
-            switch context.value(of: TraceQLAttribute(name: "service.name", scope: .resource), span: index) {
+            switch TraceQLTraceContext.lookup("service.name", in: input.resource.attributes) {
             case .single(.string(let name)): if !serviceNames.contains(name) { return false }
             case .list(let values):
                 if !values.contains(where: { if case .string(let s) = $0 { serviceNames.contains(s) } else { false } }) {

@@ -171,7 +171,7 @@ struct TraceQLTraceContext {
         return several(all)
     }
 
-    private static func lookup(_ key: String, in attributes: [KeyValue]) -> TraceQLValue {
+    static func lookup(_ key: String, in attributes: [KeyValue]) -> TraceQLValue {
         guard let value = attributes[attribute: key] else { return .missing }
         return convert(value)
     }

@@ -7,6 +7,9 @@ struct PrometheusJSON {
 
     mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
+    /// What another writer wrote (a part encoded elsewhere, e.g. on another thread).
+    mutating func append(_ other: PrometheusJSON) { bytes.append(contentsOf: other.bytes) }
+
     mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {

@@ -129,7 +129,8 @@ struct TempoRoutes: Sendable {
         json.raw(#"{"traces":["#)
         var found = 0
         var inspected = 0
-        var failure: (any Error)?
+        var failure: String?
+        let spansPerSpanSet = request.spansPerSpanSet
         if !requirements.matchesNothing {
             try store.scanTraces(tenant: tenant, spanLevelOnly: query.readsOnlySpanLevelFields, admits: { summary in
                 guard request.admits(summary) else { return false }
@@ -145,22 +146,32 @@ struct TempoRoutes: Sendable {
                     if let statuses = span.statuses, statuses == [.error], summary.errorCount == 0 { return false }
                 }
                 return true
-            }) { summary, spans in
-                inspected += 1
+            }, evaluate: { summary, spans -> TraceJudgement in
+                // Runs on several threads at once: the evaluation and the trace's JSON.
                 let inputs = spans.map { TraceQLSpanInput(span: $0.span, resource: $0.resource, scope: $0.scope) }
-                guard requirements.admits(inputs) else { return true }
-                let spansets: [TraceQLSpanset]
+                guard requirements.admits(inputs) else { return .rejected }
                 do {
-                    spansets = try engine.evaluate(query, trace: inputs)
+                    let spansets = try engine.evaluate(query, trace: inputs)
+                    guard !spansets.isEmpty else { return .rejected }
+                    var encoded = PrometheusJSON()
+                    Self.encode(summary, spansets: spansets, inputs: inputs, spansPerSpanSet: spansPerSpanSet, into: &encoded)
+                    return .matched(encoded)
                 } catch {
-                    failure = error
-                    return false
+                    return .failed("\(error)")
                 }
-                guard !spansets.isEmpty else { return true }
-                if found > 0 { json.raw(",") }
-                found += 1
-                Self.encode(summary, spansets: spansets, inputs: inputs, spansPerSpanSet: request.spansPerSpanSet, into: &json)
-                return found < request.limit
+            }) { judgement in
+                inspected += 1
+                switch judgement {
+                case .rejected: return true
+                case .failed(let message):
+                    failure = message
+                    return false
+                case .matched(let encoded):
+                    if found > 0 { json.raw(",") }
+                    found += 1
+                    json.append(encoded)
+                    return found < request.limit
+                }
             }
         }
         if let failure { throw Failure(message: "TraceQL evaluation failed: \(failure)") }
@@ -405,4 +416,12 @@ struct TempoRoutes: Sendable {
         guard let value = Int(text), value > 0 else { throw Failure(message: "invalid \(name) \(text.debugDescription): expected a positive integer") }
         return value
     }
+}
+
+/// What a TraceQL search made of one trace.
+private enum TraceJudgement: Sendable {
+    case rejected
+    /// The trace's entry in the response.
+    case matched(PrometheusJSON)
+    case failed(String)
 }

@@ -451,7 +451,7 @@ enum TracePageCodec {
                 let count = try reader.spanCounts.uvarintInt(limit: spanCount - decodedSpans)
                 decodedSpans += count
                 if projection == .core, let keep, !keep(traceIndex) {
-                    for _ in 0..<count { try reader.skipCore(originCount: originCount) }
+                    try reader.skipCore(spans: count)
                     traces.append(PageTrace(id: id, spans: []))
                     continue
                 }
@@ -532,19 +532,19 @@ enum TracePageCodec {
             strings = StringReader(references: s[27], table: s[28]); ints = s[29]; doubles = s[30]; complex = s[31]
         }
 
-        /// Moves past one span's span-level fields without building it.
-        mutating func skipCore(originCount: Int) throws(StorageError) {
-            _ = try origins.uvarint()
-            _ = try spanIDs.bytes(8)
-            if try parents.uvarint() == 1 { _ = try rawParents.bytes(8) }
-            try names.skip()
-            try misc.skip()
-            try misc.skip()
-            _ = try small.uvarint()
-            _ = try small.uvarint()
-            _ = try small.uvarint()
-            previousStart = previousStart &+ UInt64(bitPattern: try starts.varint())
-            _ = try durations.uvarint()
+        /// Moves past the span-level fields of `count` spans without building them, column by column.
+        mutating func skipCore(spans count: Int) throws(StorageError) {
+            try origins.skipUVarints(count)
+            _ = try spanIDs.bytes(8 * count)
+            for _ in 0..<count {
+                if try parents.uvarint() == 1 { _ = try rawParents.bytes(8) }
+            }
+            for _ in 0..<count { try names.skip() }
+            for _ in 0..<2 * count { try misc.skip() }
+            try small.skipUVarints(3 * count)
+            // Starts are deltas from the previous span's, so they are summed, not skipped.
+            for _ in 0..<count { previousStart = previousStart &+ UInt64(bitPattern: try starts.varint()) }
+            try durations.skipUVarints(count)
         }
 
         /// A span (with attributes, events and links when `details`), and the index of its

@@ -1,3 +1,4 @@
+import Dispatch
 import LoupeModel
 import Synchronization
 
@@ -519,6 +520,19 @@ public final class TraceSpanStore: Sendable {
     public func scanTraces(
         tenant: Tenant, spanLevelOnly: Bool = false, admits: (TraceSummary) -> Bool, visit: (TraceSummary, [ScannedSpan]) -> Bool
     ) throws(StorageError) {
+        try scanTraces(
+            tenant: tenant, spanLevelOnly: spanLevelOnly, admits: admits, evaluate: { summary, spans in (summary, spans) },
+            visit: { visit($0.0, $0.1) })
+    }
+
+    /// `scanTraces` in two steps: `evaluate` judges one trace and may run on several threads at
+    /// once (pages of blocks are decoded and judged in parallel), `visit` takes the outcomes one
+    /// at a time, in the order of the scan above, until it returns false. Put the expensive part
+    /// of the work (a TraceQL evaluation) in `evaluate`.
+    public func scanTraces<Outcome: Sendable>(
+        tenant: Tenant, spanLevelOnly: Bool = false, admits: (TraceSummary) -> Bool,
+        evaluate: @escaping @Sendable (TraceSummary, [ScannedSpan]) -> Outcome, visit: (Outcome) -> Bool
+    ) throws(StorageError) {
         let (heads, blocks) = snapshot(tenant: tenant)
         var resolved = Set<TraceID>()
         /// A trace spread over parts, judged and visited once, whole; nil when the scan should stop.
@@ -526,7 +540,7 @@ public final class TraceSpanStore: Sendable {
             guard resolved.insert(id).inserted, let (summary, data) = try wholeTrace(tenant: tenant, id: id), admits(summary) else {
                 return true
             }
-            return visit(summary, Self.scanned(data))
+            return visit(evaluate(summary, Self.scanned(data)))
         }
 
         let candidates = heads.filter { $0.continued || admits($0.summary) }.map { ($0.chunks.max() ?? 0, $0) }
@@ -560,9 +574,12 @@ public final class TraceSpanStore: Sendable {
                     }
                 }
             }
-            guard visit(candidate.summary, spans) else { return }
+            guard visit(evaluate(candidate.summary, spans)) else { return }
         }
 
+        // Pages are decoded and their traces judged a few at a time on every core; a scan that
+        // stops early (a limit) wastes at most one round, so rounds start small and grow.
+        var round = 2
         for block in blocks.reversed() {
             var byPage: [Int: [Int]] = [:]
             for index in block.entries.indices {
@@ -570,22 +587,59 @@ public final class TraceSpanStore: Sendable {
                     byPage[block.page(of: index), default: []].append(index)
                 }
             }
-            for number in byPage.keys.sorted() {
-                let first = block.pages[number].firstTrace
-                let wanted = Set(byPage[number]!.map { $0 - first })
-                let (origins, traces) = try block.decodePage(
-                    number, projection: spanLevelOnly ? .core : .full, keep: { wanted.contains($0) })
-                for index in byPage[number]! {
-                    let id = block.traceIDs[index]
-                    if block.isContinued(index) || resolved.contains(id) {
-                        guard try visitWhole(id) else { return }
-                        continue
+            let numbers = byPage.keys.sorted()
+            var next = 0
+            while next < numbers.count {
+                let batch = Array(numbers[next..<min(next + round, numbers.count)])
+                next += batch.count
+                round = min(round * 2, 16)
+                let outcomes = try Self.evaluatePages(
+                    batch.map { ($0, byPage[$0]!) }, of: block, spanLevelOnly: spanLevelOnly, skipping: resolved, evaluate: evaluate)
+                for (number, pageOutcomes) in zip(batch, outcomes) {
+                    for index in byPage[number]! {
+                        let id = block.traceIDs[index]
+                        if block.isContinued(index) || resolved.contains(id) {
+                            guard try visitWhole(id) else { return }
+                            continue
+                        }
+                        guard let outcome = pageOutcomes[index] else { continue }
+                        guard visit(outcome) else { return }
                     }
-                    let trace = traces[index - block.pages[number].firstTrace]
-                    guard visit(block.summary(index), TraceBlock.scanned(trace, origins: origins)) else { return }
                 }
             }
         }
+    }
+
+    /// Decodes the pages and evaluates their wanted traces (not continued ones, nor `skipping`:
+    /// those are resolved whole by the caller), in parallel. One outcome table per page, by entry index.
+    private static func evaluatePages<Outcome: Sendable>(
+        _ pages: [(number: Int, indices: [Int])], of block: TraceBlock, spanLevelOnly: Bool, skipping: Set<TraceID>,
+        evaluate: @escaping @Sendable (TraceSummary, [ScannedSpan]) -> Outcome
+    ) throws(StorageError) -> [[Int: Outcome]] {
+        let results = Mutex<[Result<[Int: Outcome], StorageError>?]>(Array(repeating: nil, count: pages.count))
+        let work = { @Sendable (slot: Int) in
+            let (number, indices) = pages[slot]
+            let result = Result { () throws(StorageError) -> [Int: Outcome] in
+                let first = block.pages[number].firstTrace
+                let wanted = indices.filter { !block.isContinued($0) && !skipping.contains(block.traceIDs[$0]) }
+                guard !wanted.isEmpty else { return [:] }
+                let positions = Set(wanted.map { $0 - first })
+                let (origins, traces) = try block.decodePage(
+                    number, projection: spanLevelOnly ? .core : .full, keep: { positions.contains($0) })
+                var outcomes: [Int: Outcome] = [:]
+                for index in wanted {
+                    outcomes[index] = evaluate(block.summary(index), TraceBlock.scanned(traces[index - first], origins: origins))
+                }
+                return outcomes
+            }
+            results.withLock { $0[slot] = result }
+        }
+        if pages.count > 1 {
+            DispatchQueue.concurrentPerform(iterations: pages.count, execute: work)
+        } else {
+            for slot in pages.indices { work(slot) }
+        }
+        return try results.withLock { all throws(StorageError) in try all.map { result throws(StorageError) in try result!.get() } }
     }
 
     // MARK: Retention

@@ -55,7 +55,20 @@ struct ByteSource {
 
     var isAtEnd: Bool { offset >= end }
 
+    @inline(__always)
     mutating func uvarint() throws(StorageError) -> UInt64 {
+        // Most values in blocks (references, small counts, flags) take one byte.
+        if offset < end {
+            let byte = base[offset]
+            if byte < 0x80 {
+                offset += 1
+                return UInt64(byte)
+            }
+        }
+        return try uvarintOfSeveralBytes()
+    }
+
+    private mutating func uvarintOfSeveralBytes() throws(StorageError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -68,6 +81,24 @@ struct ByteSource {
             shift += 7
             if shift > 63 { throw StorageError(.corrupt, "varint longer than 10 bytes at byte \(offset - 1)") }
         }
+    }
+
+    /// Moves past `count` varints without decoding them: each byte below 0x80 ends one, so eight
+    /// bytes are looked at together where they end fewer varints than are left to skip.
+    mutating func skipUVarints(_ count: Int) throws(StorageError) {
+        var remaining = count
+        var position = offset
+        while remaining > 8, end - position >= 8 {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            remaining -= (~word & 0x8080_8080_8080_8080).nonzeroBitCount
+            position += 8
+        }
+        while remaining > 0 {
+            guard position < end else { throw StorageError(.corrupt, "varints run past the end of their section at byte \(position)") }
+            if base[position] < 0x80 { remaining -= 1 }
+            position += 1
+        }
+        offset = position
     }
 
     mutating func uvarintInt(limit: Int = .max) throws(StorageError) -> Int {
