@@ -255,3 +255,38 @@ struct GzipThroughputTests {
         #expect(total == input.count * iterations)
     }
 }
+
+/// `inflateStored`: stored blocks of a known length, integrity checked by the caller.
+@Suite("Stored deflate data")
+struct StoredInflateTests {
+    @Test("zlib and raw deflate data of a known length come back exactly")
+    func roundTrip() throws {
+        var rng = SeededGenerator(seed: 41)
+        for size in [1, 100, 4_096, 300_000] {
+            let input = compressibleBytes(size, &rng)
+            let zlib = Gzip.compressDeflate(input, level: 6)
+            #expect(try zlib.withUnsafeBytes { try Gzip.inflateStored($0, length: size) } == input)
+            // Raw deflate: the zlib body without its two-byte header and Adler-32 trailer.
+            let raw = Array(zlib[2..<(zlib.count - 4)])
+            #expect(try raw.withUnsafeBytes { try Gzip.inflateStored($0, length: size) } == input)
+        }
+    }
+
+    @Test("a wrong declared length, truncation or garbage fails with an error, never a trap")
+    func badInput() throws {
+        var rng = SeededGenerator(seed: 42)
+        let input = compressibleBytes(10_000, &rng)
+        let zlib = Gzip.compressDeflate(input, level: 6)
+        for length in [0, 9_999, 10_001, 20_000] {
+            #expect(throws: GzipError.self) { try zlib.withUnsafeBytes { try Gzip.inflateStored($0, length: length) } }
+        }
+        for cut in stride(from: 0, to: zlib.count - 4, by: max(1, zlib.count / 40)) {
+            let truncated = Array(zlib[0..<cut])
+            #expect(throws: GzipError.self) { try truncated.withUnsafeBytes { try Gzip.inflateStored($0, length: 10_000) } }
+        }
+        for _ in 0..<300 {
+            let garbage = randomBytes(Int.random(in: 0...600, using: &rng), &rng)
+            _ = try? garbage.withUnsafeBytes { try Gzip.inflateStored($0, length: Int.random(in: 0...5_000, using: &rng)) }
+        }
+    }
+}

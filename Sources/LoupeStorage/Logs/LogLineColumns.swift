@@ -1235,7 +1235,7 @@ extension LogLineColumns {
     static func inflate(_ stored: UnsafeRawBufferPointer, rawLength: Int, what: String, at offset: Int) throws(StorageError) -> [UInt8] {
         let output: [UInt8]
         do {
-            output = try Gzip.decompressDeflate(stored, maximumOutputBytes: rawLength)
+            output = try Gzip.inflateStored(stored, length: rawLength)
         } catch {
             throw corrupt("\(what) at byte \(offset): \(error.message)")
         }

@@ -432,7 +432,7 @@ enum TracePageCodec {
             }
             let raw: [UInt8]
             do {
-                raw = try Gzip.decompressDeflate(compressed, maximumOutputBytes: length.raw)
+                raw = try Gzip.inflateStored(compressed, length: length.raw)
             } catch {
                 throw StorageError(.corrupt, "trace page stream \(index) does not inflate: \(error)")
             }

@@ -623,9 +623,10 @@ public final class TraceSpanStore: Sendable {
                 let first = block.pages[number].firstTrace
                 let wanted = indices.filter { !block.isContinued($0) && !skipping.contains(block.traceIDs[$0]) }
                 guard !wanted.isEmpty else { return [:] }
-                let positions = Set(wanted.map { $0 - first })
+                var kept = [Bool](repeating: false, count: block.pages[number].traceCount)
+                for index in wanted where index - first < kept.count { kept[index - first] = true }
                 let (origins, traces) = try block.decodePage(
-                    number, projection: spanLevelOnly ? .core : .full, keep: { positions.contains($0) })
+                    number, projection: spanLevelOnly ? .core : .full, keep: { $0 < kept.count && kept[$0] })
                 var outcomes: [Int: Outcome] = [:]
                 for index in wanted {
                     outcomes[index] = evaluate(block.summary(index), TraceBlock.scanned(traces[index - first], origins: origins))
