@@ -212,6 +212,26 @@ import Testing
             return limited.count < 25
         }
         #expect(limited == Array(sequential.prefix(25)))
+        // Bounds checked on the index entries select what the same conditions on summaries select.
+        for (bounds, condition) in [
+            (TraceScanBounds(requiresError: true), { (summary: TraceSummary) in summary.errorCount > 0 }),
+            (TraceScanBounds(minimumLongestSpan: 500_000_000), { $0.longestSpanNanoseconds >= 500_000_000 }),
+            (TraceScanBounds(minimumDuration: 100_000_000, maximumDuration: 900_000_000), {
+                (100_000_000...900_000_000).contains($0.durationNanoseconds)
+            }),
+        ] {
+            var byBounds: [TraceID] = []
+            try store.scanTraces(tenant: Self.tenant, bounds: bounds, admits: { _ in true }) { summary, _ in
+                byBounds.append(summary.traceID)
+                return true
+            }
+            var byCondition: [TraceID] = []
+            try store.scanTraces(tenant: Self.tenant, admits: condition) { summary, _ in
+                byCondition.append(summary.traceID)
+                return true
+            }
+            #expect(!byBounds.isEmpty && byBounds == byCondition, "\(bounds)")
+        }
     }
 
     @Test func aTraceSplitAcrossACutIsMergedOnceInScansAndSearches() async throws {

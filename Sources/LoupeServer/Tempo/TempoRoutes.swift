@@ -131,8 +131,13 @@ struct TempoRoutes: Sendable {
         var inspected = 0
         var failure: String?
         let spansPerSpanSet = request.spansPerSpanSet
+        var bounds = request.scanBounds
+        if let minimum = requirements.minimumTraceDuration { bounds.minimumDuration = max(bounds.minimumDuration, UInt64(clamping: minimum)) }
+        if let maximum = requirements.maximumTraceDuration { bounds.maximumDuration = min(bounds.maximumDuration, UInt64(clamping: maximum)) }
+        bounds.minimumLongestSpan = UInt64(clamping: requirements.minimumSpanDuration ?? 0)
+        bounds.requiresError = requirements.spans.contains { $0.statuses == [.error] }
         if !requirements.matchesNothing {
-            try store.scanTraces(tenant: tenant, spanLevelOnly: query.readsOnlySpanLevelFields, admits: { summary in
+            try store.scanTraces(tenant: tenant, spanLevelOnly: query.readsOnlySpanLevelFields, bounds: bounds, admits: { summary in
                 guard request.admits(summary) else { return false }
                 let duration = Int64(clamping: summary.durationNanoseconds)
                 if let minimum = requirements.minimumTraceDuration, duration < minimum { return false }

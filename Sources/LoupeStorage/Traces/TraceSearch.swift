@@ -59,6 +59,12 @@ public struct TraceSearch: Sendable {
         self.spansPerSpanSet = spansPerSpanSet
     }
 
+    /// What `admits` asks of a trace's figures, for scans to check before building summaries.
+    public var scanBounds: TraceScanBounds {
+        TraceScanBounds(
+            start: start, end: end, minimumDuration: minimumDurationNanoseconds ?? 0, maximumDuration: maximumDurationNanoseconds ?? .max)
+    }
+
     public func admits(_ summary: TraceSummary) -> Bool {
         guard summary.spanCount > 0, summary.startTimeUnixNano <= end, summary.endTimeUnixNano >= start else { return false }
         let duration = summary.durationNanoseconds

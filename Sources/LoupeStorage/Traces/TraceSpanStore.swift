@@ -446,7 +446,7 @@ public final class TraceSpanStore: Sendable {
             return newest.sorted.map { TraceSearchHit(summary: $0, matchedSpans: [], matchedCount: 0) }
         }
         var hits: [TraceSearchHit] = []
-        try scanTraces(tenant: tenant, admits: search.admits) { summary, spans in
+        try scanTraces(tenant: tenant, bounds: search.scanBounds, admits: search.admits) { summary, spans in
             var matched: [Span] = []
             var count = 0
             for entry in spans where search.matches(entry.span, resource: entry.resource) {
@@ -517,11 +517,14 @@ public final class TraceSpanStore: Sendable {
     /// With `spanLevelOnly`, spans read from blocks lack attributes, events and links (their
     /// resource and scope are there): for visitors that look at nothing else, pages then inflate
     /// only their span-level columns.
+    ///
+    /// `bounds` are checked on a trace's figures before its summary is built for `admits`.
     public func scanTraces(
-        tenant: Tenant, spanLevelOnly: Bool = false, admits: (TraceSummary) -> Bool, visit: (TraceSummary, [ScannedSpan]) -> Bool
+        tenant: Tenant, spanLevelOnly: Bool = false, bounds: TraceScanBounds = TraceScanBounds(), admits: (TraceSummary) -> Bool,
+        visit: (TraceSummary, [ScannedSpan]) -> Bool
     ) throws(StorageError) {
         try scanTraces(
-            tenant: tenant, spanLevelOnly: spanLevelOnly, admits: admits, evaluate: { summary, spans in (summary, spans) },
+            tenant: tenant, spanLevelOnly: spanLevelOnly, bounds: bounds, admits: admits, evaluate: { summary, spans in (summary, spans) },
             visit: { visit($0.0, $0.1) })
     }
 
@@ -530,20 +533,22 @@ public final class TraceSpanStore: Sendable {
     /// at a time, in the order of the scan above, until it returns false. Put the expensive part
     /// of the work (a TraceQL evaluation) in `evaluate`.
     public func scanTraces<Outcome: Sendable>(
-        tenant: Tenant, spanLevelOnly: Bool = false, admits: (TraceSummary) -> Bool,
+        tenant: Tenant, spanLevelOnly: Bool = false, bounds: TraceScanBounds = TraceScanBounds(), admits: (TraceSummary) -> Bool,
         evaluate: @escaping @Sendable (TraceSummary, [ScannedSpan]) -> Outcome, visit: (Outcome) -> Bool
     ) throws(StorageError) {
         let (heads, blocks) = snapshot(tenant: tenant)
         var resolved = Set<TraceID>()
         /// A trace spread over parts, judged and visited once, whole; nil when the scan should stop.
         func visitWhole(_ id: TraceID) throws(StorageError) -> Bool {
-            guard resolved.insert(id).inserted, let (summary, data) = try wholeTrace(tenant: tenant, id: id), admits(summary) else {
+            guard resolved.insert(id).inserted, let (summary, data) = try wholeTrace(tenant: tenant, id: id), bounds.admits(summary),
+                admits(summary)
+            else {
                 return true
             }
             return visit(evaluate(summary, Self.scanned(data)))
         }
 
-        let candidates = heads.filter { $0.continued || admits($0.summary) }.map { ($0.chunks.max() ?? 0, $0) }
+        let candidates = heads.filter { $0.continued || (bounds.admits($0.summary) && admits($0.summary)) }.map { ($0.chunks.max() ?? 0, $0) }
             .sorted { ($0.0, $0.1.summary.startTimeUnixNano, $0.1.summary.traceID) > ($1.0, $1.1.summary.startTimeUnixNano, $1.1.summary.traceID) }
         var decoded: [UInt64: TraceData] = [:]
         var decodedOrder: [UInt64] = []
@@ -582,8 +587,11 @@ public final class TraceSpanStore: Sendable {
         var round = 2
         for block in blocks.reversed() {
             var byPage: [Int: [Int]] = [:]
-            for index in block.entries.indices {
-                if block.isContinued(index) || resolved.contains(block.traceIDs[index]) || admits(block.summary(index)) {
+            for (index, entry) in block.entries.enumerated() {
+                let passes = entry.flags & TraceBlock.Entry.continued != 0 || resolved.contains(block.traceIDs[index])
+                    || (bounds.admits(start: entry.start, end: entry.end, longest: entry.longest, errors: Int(entry.errorCount))
+                        && admits(block.summary(index)))
+                if passes {
                     byPage[block.page(of: index), default: []].append(index)
                 }
             }
