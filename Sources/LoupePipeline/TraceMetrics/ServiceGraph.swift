@@ -147,17 +147,23 @@ public struct ServiceGraph: Sendable {
     static func bucket(_ seconds: Double) -> Int { buckets.firstIndex { seconds <= $0 } ?? buckets.count }
 
     static func peer(of span: Span) -> (String?, Bool) {
-        var values: [String: String] = [:]
+        // Plain variables, not a dictionary: this runs for every client and producer span.
+        var peerService, dbName, dbNamespace, dbSystem, dbSystemName, serverAddress, netPeerName: String?
         for attribute in span.attributes {
+            guard case .string(let text) = attribute.value, !text.isEmpty else { continue }
             switch attribute.key {
-            case "peer.service", "db.name", "db.namespace", "db.system", "db.system.name", "server.address", "net.peer.name":
-                if case .string(let text) = attribute.value, !text.isEmpty { values[attribute.key] = text }
+            case "peer.service": peerService = text
+            case "db.name": dbName = text
+            case "db.namespace": dbNamespace = text
+            case "db.system": dbSystem = text
+            case "db.system.name": dbSystemName = text
+            case "server.address": serverAddress = text
+            case "net.peer.name": netPeerName = text
             default: break
             }
         }
-        let database = values["db.system"] != nil || values["db.system.name"] != nil || values["db.name"] != nil || values["db.namespace"] != nil
-        let peer = values["peer.service"] ?? values["db.name"] ?? values["db.namespace"] ?? values["server.address"]
-            ?? values["net.peer.name"] ?? values["db.system"] ?? values["db.system.name"]
+        let database = dbSystem != nil || dbSystemName != nil || dbName != nil || dbNamespace != nil
+        let peer = peerService ?? dbName ?? dbNamespace ?? serverAddress ?? netPeerName ?? dbSystem ?? dbSystemName
         return (peer, database)
     }
 
