@@ -19,6 +19,7 @@ struct ConfigurationTests {
               max_request_bytes: 8MiB
               memory_budget_bytes: 1GiB
               max_series_per_tenant: 50000
+              otlp_read_back_bytes: 16MiB
             wal:
               fsync: interval
               fsync_interval: 250ms
@@ -34,6 +35,7 @@ struct ConfigurationTests {
         #expect(configuration.maximumRequestBytes == 8 << 20)
         #expect(configuration.memoryBudgetBytes == 1 << 30)
         #expect(configuration.maximumSeriesPerTenant == 50_000)
+        #expect(configuration.otlpReadBackBytes == 16 << 20)
         #expect(configuration.walSyncPolicy == .interval(.milliseconds(250)))
         #expect(configuration.walSegmentBytes == 64 << 20)
         #expect(configuration.walReservedSpaceBytes == 4 << 20)

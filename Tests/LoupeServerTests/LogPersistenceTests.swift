@@ -95,4 +95,60 @@ struct LogPersistenceTests {
             #expect(instance.pipeline.stores.logStreams.headLineBytes == 0, "nothing the blocks hold was replayed into the head")
         }
     }
+
+    static func otlpBatch(_ range: Range<Int>) -> LogsData {
+        let records = range.map { LogRecord(timeUnixNano: UInt64($0 + 1) * 1_000_000, body: .string("checkout order \($0) placed")) }
+        return LogsData(resourceLogs: [
+            ResourceLogs(resource: Resource(attributes: [KeyValue("service.name", .string("checkout"))]), scopeLogs: [ScopeLogs(logRecords: records)])
+        ])
+    }
+
+    static func otlpTimestamps(_ pipeline: IngestPipeline) throws -> [Int64] {
+        try pipeline.stores.logStreams.select(tenant: .default, matchers: [try LabelMatcher("service_name", .equal, "checkout")], start: .min, end: .max)
+            .flatMap { $0.entries.map(\.timestamp) }.sorted()
+    }
+
+    @Test("OTLP logs: the WAL behind log blocks is deleted; the read-back store keeps only recent batches; LogQL keeps all")
+    func otlpLogsAfterCuts() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-otlp-logs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let logger = Logger(label: "log-persistence-test")
+        func open() throws -> (WriteAheadLog, IngestPipeline, LogMaintenance) {
+            let wal = try WriteAheadLog(directory: directory.appendingPathComponent("wal").path, options: WALOptions(segmentSizeBytes: 1 << 10), logger: logger)
+            let logStreams = try LogStreamStore(directory: directory.appendingPathComponent("logs").path, options: .init(chunkBytes: 2_048, chunkEntries: 64))
+            let pipeline = IngestPipeline(
+                wal: wal, stores: .embedded(prometheus: PrometheusStore(), logStreams: logStreams, readBackBytes: 6_000), retention: .keepEverything,
+                budget: MemoryBudget(limitBytes: 1 << 30), telemetry: SelfTelemetry(), logger: logger)
+            return (wal, pipeline, LogMaintenance(pipeline: pipeline, options: LogMaintenanceOptions(flushBytes: 5_000), logger: logger))
+        }
+        let expected = (1...600).map { Int64($0) * 1_000_000 }
+        do {
+            let (wal, pipeline, maintenance) = try open()
+            _ = try await pipeline.replayWAL()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await wal.run() }
+                for start in stride(from: 0, to: 600, by: 50) {
+                    _ = try await pipeline.ingest(
+                        Self.otlpBatch(start..<(start + 50)), tenant: .default, canonicalEncoding: nil, via: .otlpHTTPProtobuf, requestBytes: 1)
+                }
+                // The read-back store holds the newest batches only, within its budget.
+                let readBack = await pipeline.stores.logs.statistics()
+                #expect(readBack.bytes <= 6_000 && readBack.items > 0 && readBack.items < 600, "\(readBack)")
+                let segmentsBefore = wal.segmentCount
+                let report = await maintenance.runOnce(nowUnixNano: 1)
+                #expect(report.cuts == 1 && report.failures.isEmpty, "\(report)")
+                #expect(report.walBytesFreed > 0 && wal.segmentCount < segmentsBefore, "segments of OTLP logs the block holds are deleted")
+                let found = try Self.otlpTimestamps(pipeline)
+                let labels = try pipeline.stores.logStreams.select(
+                    tenant: .default, matchers: [try LabelMatcher("service_name", .regexMatch, ".*")], start: .min, end: .max
+                ).map(\.labels)
+                #expect(found == expected, "\(found.count) entries, first \(found.prefix(3)), streams \(labels)")
+                group.cancelAll()
+            }
+        }
+        let (wal, pipeline, _) = try open()
+        _ = try await pipeline.replayWAL()
+        #expect(try Self.otlpTimestamps(pipeline) == expected, "every record once: the block plus what the WAL still holds")
+        _ = wal
+    }
 }

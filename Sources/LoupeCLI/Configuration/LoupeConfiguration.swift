@@ -17,6 +17,10 @@ public struct LoupeConfiguration: Sendable, Equatable {
     public var logLevel = "info"
     public var maximumRequestBytes = 16 << 20
     public var memoryBudgetBytes = 512 << 20
+    /// OTLP logs and metrics kept as they arrived for `/loupe/api/v1/{logs,metrics}`, per signal,
+    /// the most recent (`limits.otlp_read_back_bytes`); LogQL and PromQL read the log and
+    /// Prometheus stores, which keep everything until retention.
+    public var otlpReadBackBytes = 64 << 20
     /// Active Prometheus series per tenant; writes creating more are refused with 400.
     public var maximumSeriesPerTenant = 1_000_000
     public var walSyncPolicy = WALSyncPolicy.groupCommit
@@ -123,7 +127,7 @@ public struct LoupeConfiguration: Sendable, Equatable {
                 limits,
                 allowed: [
                     "max_request_bytes", "memory_budget_bytes", "max_series_per_tenant", "max_line_size", "max_line_size_truncate",
-                    "ingestion_rate_mb", "ingestion_burst_size_mb",
+                    "ingestion_rate_mb", "ingestion_burst_size_mb", "otlp_read_back_bytes",
                 ], at: "limits.")
             if let value = try reader.string(limits, "max_line_size") {
                 configuration.maximumLogLineBytes = value == "0" ? 0 : try reader.bytes(value, key: "limits.max_line_size")
@@ -147,6 +151,9 @@ public struct LoupeConfiguration: Sendable, Equatable {
             }
             if let value = try reader.string(limits, "max_request_bytes") { configuration.maximumRequestBytes = try reader.bytes(value, key: "limits.max_request_bytes") }
             if let value = try reader.string(limits, "memory_budget_bytes") { configuration.memoryBudgetBytes = try reader.bytes(value, key: "limits.memory_budget_bytes") }
+            if let value = try reader.string(limits, "otlp_read_back_bytes") {
+                configuration.otlpReadBackBytes = try reader.bytes(value, key: "limits.otlp_read_back_bytes")
+            }
         }
         if let traces = try reader.mapping(root, "traces") {
             try reader.checkKeys(

@@ -64,7 +64,9 @@ public struct LoupeRuntime: Sendable {
             logger.error("a trace block could not be opened and was moved aside; the WAL may still hold its spans", metadata: ["problem": "\(problem)"])
         }
         pipeline = IngestPipeline(
-            wal: wal, stores: .embedded(prometheus: prometheus, logStreams: logStreams, traceSpans: traceSpans), retention: configuration.retention,
+            wal: wal,
+            stores: .embedded(prometheus: prometheus, logStreams: logStreams, traceSpans: traceSpans, readBackBytes: configuration.otlpReadBackBytes),
+            retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger,
             otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels),
             traceMetrics: TraceMetricsGenerator(isEnabled: configuration.traceMetricsEnabled), traceWAL: traceWAL)

@@ -21,13 +21,23 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         var nextID: UInt64 = 1
         var items = 0
         var bytes = 0
+        /// Batches let go to stay within `maximumBytes`, and their items.
+        var evictedChunks = 0
+        var evictedItems = 0
     }
 
     private let state = Mutex(State())
     private let decode: @Sendable ([UInt8]) throws(WireError) -> Data
     private let encode: @Sendable (Data) -> [UInt8]
+    /// When set, the oldest batches (of any tenant) are let go once the store holds more bytes:
+    /// a window of the most recent batches, for stores whose data lives on elsewhere.
+    public let maximumBytes: Int?
 
-    init(decode: @escaping @Sendable ([UInt8]) throws(WireError) -> Data, encode: @escaping @Sendable (Data) -> [UInt8]) {
+    init(
+        maximumBytes: Int? = nil, decode: @escaping @Sendable ([UInt8]) throws(WireError) -> Data,
+        encode: @escaping @Sendable (Data) -> [UInt8]
+    ) {
+        self.maximumBytes = maximumBytes
         self.decode = decode
         self.encode = encode
     }
@@ -43,9 +53,30 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
             state.chunksByTenant[batch.tenant, default: []].append(chunk)
             state.items += chunk.itemCount
             state.bytes += chunk.encoded.count
+            if let maximumBytes { Self.evictOldest(&state, toFit: maximumBytes, keeping: chunk.id) }
             return chunk.id
         }
     }
+
+    /// Lets the oldest batches go until the store fits in `maximumBytes` (the batch `keeping`,
+    /// just added, stays even alone over the limit). A tenant's batches are in id order, so the
+    /// oldest is the smallest first id among tenants.
+    private static func evictOldest(_ state: inout State, toFit maximumBytes: Int, keeping newest: UInt64) {
+        while state.bytes > maximumBytes {
+            guard let (tenant, chunks) = state.chunksByTenant.min(by: { $0.value[0].id < $1.value[0].id }), chunks[0].id != newest else {
+                return
+            }
+            let oldest = chunks[0]
+            state.bytes -= oldest.encoded.count
+            state.items -= oldest.itemCount
+            state.evictedChunks += 1
+            state.evictedItems += oldest.itemCount
+            state.chunksByTenant[tenant] = chunks.count == 1 ? nil : Array(chunks.dropFirst())
+        }
+    }
+
+    /// Batches and items let go so far to stay within `maximumBytes`.
+    public var evicted: (chunks: Int, items: Int) { state.withLock { ($0.evictedChunks, $0.evictedItems) } }
 
     /// The tenant's chunks with these ids that still exist, decoded, in arrival order.
     func decodeChunks(tenant: Tenant, ids: Set<UInt64>) throws(StorageError) -> [(id: UInt64, data: Data)] {
@@ -181,13 +212,19 @@ extension EmbeddedSignalStore where Data == TraceData {
 }
 
 extension EmbeddedSignalStore where Data == LogsData {
-    public convenience init() {
-        self.init(decode: { bytes throws(WireError) in try OTLPProtobuf.decodeLogs(bytes) }, encode: { OTLPProtobuf.encodeLogs($0) })
+    /// - Parameter maximumBytes: keep only the most recent batches up to this size (nil: all).
+    public convenience init(maximumBytes: Int? = nil) {
+        self.init(
+            maximumBytes: maximumBytes, decode: { bytes throws(WireError) in try OTLPProtobuf.decodeLogs(bytes) },
+            encode: { OTLPProtobuf.encodeLogs($0) })
     }
 }
 
 extension EmbeddedSignalStore where Data == MetricsData {
-    public convenience init() {
-        self.init(decode: { bytes throws(WireError) in try OTLPProtobuf.decodeMetrics(bytes) }, encode: { OTLPProtobuf.encodeMetrics($0) })
+    /// - Parameter maximumBytes: keep only the most recent batches up to this size (nil: all).
+    public convenience init(maximumBytes: Int? = nil) {
+        self.init(
+            maximumBytes: maximumBytes, decode: { bytes throws(WireError) in try OTLPProtobuf.decodeMetrics(bytes) },
+            encode: { OTLPProtobuf.encodeMetrics($0) })
     }
 }

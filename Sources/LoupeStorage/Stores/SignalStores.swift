@@ -91,11 +91,17 @@ public struct Stores: Sendable {
     }
 
     /// The embedded stores with a given Prometheus TSDB (on disk, for `loupe up`).
+    ///
+    /// - Parameter readBackBytes: OTLP logs and metrics are also kept as they arrived, for
+    ///   lossless read-back (`/loupe/api/v1/logs`, `/metrics`), up to this many bytes per signal,
+    ///   the most recent first (nil: all of them, until retention). What LogQL and PromQL read
+    ///   lives on in the log and Prometheus stores either way.
     public static func embedded(
-        prometheus: PrometheusStore, logStreams: LogStreamStore = LogStreamStore(), traceSpans: TraceSpanStore = TraceSpanStore()
+        prometheus: PrometheusStore, logStreams: LogStreamStore = LogStreamStore(), traceSpans: TraceSpanStore = TraceSpanStore(),
+        readBackBytes: Int? = nil
     ) -> Stores {
         Stores(
-            traces: traceSpans, logs: EmbeddedLogStore(), metrics: EmbeddedMetricStore(), prometheus: prometheus, logStreams: logStreams,
-            traceSpans: traceSpans)
+            traces: traceSpans, logs: EmbeddedLogStore(maximumBytes: readBackBytes), metrics: EmbeddedMetricStore(maximumBytes: readBackBytes),
+            prometheus: prometheus, logStreams: logStreams, traceSpans: traceSpans)
     }
 }
