@@ -52,7 +52,7 @@ extension IngestPipeline {
             // falls between the two (see CutGate).
             try await cutGate.shared { () async throws(IngestError) in
                 do throws(StorageError) {
-                    let ticket = try wal.enqueue(WALRecord(kind: .lokiPushSnappy, tenant: tenant, timeBounds: bounds, payload: payload))
+                    let ticket = try logWAL.enqueue(WALRecord(kind: .lokiPushSnappy, tenant: tenant, timeBounds: bounds, payload: payload))
                     // The store takes the entries while the record's group is written and fsynced;
                     // the sender hears back only once it is durable (and retries on failure).
                     stores.logStreams.append(streams, tenant: tenant)

@@ -16,10 +16,11 @@ extension IngestPipeline {
                 kinds: [.prometheusWriteRequest, .prometheusWriteRequestSnappy, .otlpMetrics, .prometheusHeadCut],
                 olderThan: UInt64(oldestCut) * 1_000_000))
         }
-        if let checkpoint = stores.logStreams.checkpoint.withLock({ $0 }) {
-            coverages.append(WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.lokiPushSnappy, .otlpLogs, .logHeadCut]))
-        }
         var freed = 0
+        if let checkpoint = stores.logStreams.checkpoint.withLock({ $0 }) {
+            let coverage = WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.lokiPushSnappy, .otlpLogs, .logHeadCut])
+            if logWAL === wal { coverages.append(coverage) } else { freed += try logWAL.removeSegments(coveredBy: [coverage]) }
+        }
         if let checkpoint = stores.traceSpans.checkpoint.withLock({ $0 }) {
             let coverage = WALSegmentCoverage(before: checkpoint.walSegmentsBefore, kinds: [.otlpTraces, .traceHeadCut])
             if traceWAL === wal { coverages.append(coverage) } else { freed += try traceWAL.removeSegments(coveredBy: [coverage]) }

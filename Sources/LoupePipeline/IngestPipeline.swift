@@ -26,6 +26,9 @@ public final class IngestPipeline: Sendable {
     /// hours until its head is cut, so trace records sharing segments with span metrics would
     /// keep gigabytes of spans on disk that trace blocks already hold.
     public let traceWAL: WriteAheadLog
+    /// Logs' own log (the same as `wal` unless given one), for the same reason: log records in
+    /// segments shared with Prometheus records would stay on disk until the TSDB's head cut.
+    public let logWAL: WriteAheadLog
     public let stores: Stores
     public let retention: RetentionPolicy
     public let budget: MemoryBudget
@@ -44,9 +47,10 @@ public final class IngestPipeline: Sendable {
     public init(
         wal: WriteAheadLog, stores: Stores, retention: RetentionPolicy, budget: MemoryBudget, telemetry: SelfTelemetry,
         clock: WallClock = .system, logger: Logger, otlpLogStreams: OTLPLogsToStreams = OTLPLogsToStreams(),
-        traceMetrics: TraceMetricsGenerator = TraceMetricsGenerator(), traceWAL: WriteAheadLog? = nil
+        traceMetrics: TraceMetricsGenerator = TraceMetricsGenerator(), traceWAL: WriteAheadLog? = nil, logWAL: WriteAheadLog? = nil
     ) {
         self.traceWAL = traceWAL ?? wal
+        self.logWAL = logWAL ?? wal
         self.otlpLogStreams = otlpLogStreams
         self.traceMetrics = traceMetrics
         self.wal = wal
@@ -135,10 +139,20 @@ public final class IngestPipeline: Sendable {
     func clockNowUnixNano() -> UInt64 { clock.nowUnixNano() }
 
     /// The log a signal's records go to.
-    public func wal(for signal: Signal) -> WriteAheadLog { signal == .traces ? traceWAL : wal }
+    public func wal(for signal: Signal) -> WriteAheadLog {
+        switch signal {
+        case .traces: traceWAL
+        case .logs: logWAL
+        case .metrics: wal
+        }
+    }
 
-    /// Every distinct log: the main one, then the spans' own if there is one.
-    public var allWALs: [WriteAheadLog] { traceWAL === wal ? [wal] : [wal, traceWAL] }
+    /// Every distinct log: the main one, then the logs' and the spans' own if there are any.
+    public var allWALs: [WriteAheadLog] {
+        var all = [wal]
+        for other in [logWAL, traceWAL] where !all.contains(where: { $0 === other }) { all.append(other) }
+        return all
+    }
 
     /// Holds a trace request while the trace store's unflushed spans are over its limit (block
     /// writing is behind the ingest rate): the sender sees a slower answer rather than memory

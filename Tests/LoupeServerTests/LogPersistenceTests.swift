@@ -96,6 +96,55 @@ struct LogPersistenceTests {
         }
     }
 
+    @Test("logs have a WAL of their own: a log cut frees it while Prometheus records pin the main one")
+    func logsOwnWAL() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-log-wal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let logger = Logger(label: "log-persistence-test")
+        func open() throws -> (WriteAheadLog, WriteAheadLog, IngestPipeline, LogMaintenance) {
+            let options = WALOptions(segmentSizeBytes: 1 << 10)
+            let wal = try WriteAheadLog(directory: directory.appendingPathComponent("wal").path, options: options, logger: logger)
+            let logWAL = try WriteAheadLog(directory: directory.appendingPathComponent("wal-logs").path, options: options, logger: logger)
+            let logStreams = try LogStreamStore(directory: directory.appendingPathComponent("logs").path, options: .init(chunkBytes: 2_048, chunkEntries: 64))
+            let pipeline = IngestPipeline(
+                wal: wal, stores: .embedded(prometheus: PrometheusStore(), logStreams: logStreams), retention: .keepEverything,
+                budget: MemoryBudget(limitBytes: 1 << 30), telemetry: SelfTelemetry(), logger: logger, logWAL: logWAL)
+            return (wal, logWAL, pipeline, LogMaintenance(pipeline: pipeline, options: LogMaintenanceOptions(flushBytes: 10_000), logger: logger))
+        }
+        func samples(_ minute: Int) -> RemoteWriteRequest {
+            RemoteWriteRequest(series: (0..<20).map { instance in
+                TimeSeries(
+                    labels: Labels([Label("__name__", "up"), Label("instance", "host-\(instance).example.com:9100"), Label("job", "api")]),
+                    samples: [FloatSample(timestamp: Int64(minute) * 60_000, value: 1)])
+            })
+        }
+        do {
+            let (wal, logWAL, pipeline, maintenance) = try open()
+            #expect(pipeline.allWALs.count == 2 && pipeline.wal(for: .logs) === logWAL && pipeline.wal(for: .metrics) === wal)
+            _ = try await pipeline.replayWAL()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await wal.run() }
+                group.addTask { try await logWAL.run() }
+                for (index, start) in stride(from: 0, to: 600, by: 50).enumerated() {
+                    _ = try await pipeline.ingestLoki(Self.streams(start..<(start + 50)), tenant: .default, requestBytes: 1)
+                    _ = try await pipeline.ingestPrometheus(samples(index), tenant: .default, canonicalEncoding: nil, requestBytes: 1)
+                }
+                let (mainBefore, logsBefore) = (wal.segmentCount, logWAL.segmentCount)
+                #expect(logsBefore > 1 && mainBefore > 1)
+                let report = await maintenance.runOnce(nowUnixNano: 1)
+                #expect(report.cuts == 1 && report.failures.isEmpty, "\(report)")
+                #expect(report.walBytesFreed > 0 && logWAL.segmentCount < logsBefore, "the log WAL behind the block is deleted")
+                #expect(wal.segmentCount == mainBefore, "the main WAL waits for the TSDB")
+                group.cancelAll()
+            }
+        }
+        let (_, _, pipeline, _) = try open()
+        _ = try await pipeline.replayWAL()
+        #expect(try Self.all(pipeline) == Self.expected(600), "every entry once: the block plus what the log WAL still holds")
+        let series = pipeline.stores.prometheus.database(for: .default).select([.equal("job", "api")], minTime: .min, maxTime: .max)
+        #expect(series.count == 20 && series.allSatisfy { $0.floats.count == 12 })
+    }
+
     static func otlpBatch(_ range: Range<Int>) -> LogsData {
         let records = range.map { LogRecord(timeUnixNano: UInt64($0 + 1) * 1_000_000, body: .string("checkout order \($0) placed")) }
         return LogsData(resourceLogs: [

@@ -141,9 +141,10 @@ def test_span_metrics_and_service_graph_reach_promql(loupe_factory):
         return reply.json()["data"]["result"]
 
     deadline = time.monotonic() + 15
-    # The pair frontend -> checkout arrived in two requests (HTTP and gRPC exporters).
+    # The pair frontend -> checkout arrived in two requests (HTTP and gRPC exporters), and the
+    # root span in a third: a collection (every 200 ms) can fall between them, so wait for all three.
     edge = 'traces_service_graph_request_total{client="frontend",server="checkout"}'
-    while not (query(edge) and query("traces_spanmetrics_calls_total")) and time.monotonic() < deadline:
+    while not (query(edge) and len(query("traces_spanmetrics_calls_total")) >= 3) and time.monotonic() < deadline:
         time.sleep(0.2)
     calls = {(r["metric"]["service"], r["metric"]["span_name"], r["metric"]["span_kind"], r["metric"]["status_code"]): float(r["value"][1])
              for r in query("traces_spanmetrics_calls_total")}

@@ -49,6 +49,10 @@ public struct LoupeRuntime: Sendable {
         let traceWAL = try WriteAheadLog(
             directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("wal-traces").path, options: walOptions,
             logger: logger)
+        // Logs too (see IngestPipeline.logWAL).
+        let logWAL = try WriteAheadLog(
+            directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("wal-logs").path, options: walOptions,
+            logger: logger)
         let metricsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("metrics").path
         let prometheus = try PrometheusStore(directory: metricsDirectory, options: configuration.prometheusStoreOptions, logger: logger)
         let logsDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("logs").path
@@ -69,7 +73,7 @@ public struct LoupeRuntime: Sendable {
             retention: configuration.retention,
             budget: MemoryBudget(limitBytes: configuration.memoryBudgetBytes), telemetry: telemetry, logger: logger,
             otlpLogStreams: OTLPLogsToStreams(streamLabelAttributes: configuration.otlpLogStreamLabels),
-            traceMetrics: TraceMetricsGenerator(isEnabled: configuration.traceMetricsEnabled), traceWAL: traceWAL)
+            traceMetrics: TraceMetricsGenerator(isEnabled: configuration.traceMetricsEnabled), traceWAL: traceWAL, logWAL: logWAL)
         maintenance = TSDBMaintenance(pipeline: pipeline, logger: logger)
         logMaintenance = LogMaintenance(pipeline: pipeline, options: configuration.logMaintenance, logger: logger)
         traceMaintenance = TraceMaintenance(pipeline: pipeline, traceOptions: configuration.traceMaintenance, logger: logger)
@@ -122,6 +126,7 @@ public struct LoupeRuntime: Sendable {
         }
         var services: [any Service] = [
             pipeline.wal,
+            pipeline.logWAL,
             pipeline.traceWAL,
             // Right after the WAL, so it stops after the listeners (no write in flight) and its
             // final cut can still write its marker.
