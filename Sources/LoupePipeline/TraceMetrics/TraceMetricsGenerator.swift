@@ -25,9 +25,12 @@ public final class TraceMetricsGenerator: Sendable {
             for resourceSpans in data.resourceSpans {
                 let service = resourceSpans.resource.serviceName ?? ""
                 for scopeSpans in resourceSpans.scopeSpans {
-                    for span in scopeSpans.spans {
-                        state.spanMetrics.observe(span, service: service)
-                        state.serviceGraph.observe(span, service: service, now: nowUnixNano)
+                    // By pointer: iterating by value copies (retains) every field of every span.
+                    scopeSpans.spans.withUnsafeBufferPointer { spans in
+                        for index in spans.indices {
+                            state.spanMetrics.observe(spans[index], service: service)
+                            state.serviceGraph.observe(spans[index], service: service, now: nowUnixNano)
+                        }
                     }
                 }
             }

@@ -26,21 +26,24 @@ struct TraceCatalog: Sendable, Equatable {
             var serviceOperations: Set<TraceSpanStore.Operation> = []
             var previous: TraceSpanStore.Operation?
             for scopeSpans in resourceSpans.scopeSpans {
-                for span in scopeSpans.spans {
-                    let operation = TraceSpanStore.Operation(name: span.name, kind: span.kind)
-                    if operation != previous {
-                        serviceOperations.insert(operation)
-                        previous = operation
-                    }
-                    defer { sampled += 1 }
-                    if sampled % TraceSpanStore.tagSampling == 0 {
-                        for attribute in span.attributes {
-                            guard let text = attribute.value.scalarText else { continue }
-                            insert(text, into: &tagValues[.span, default: [:]][attribute.key, default: []])
+                // By pointer: iterating by value copies (retains) every field of every span.
+                scopeSpans.spans.withUnsafeBufferPointer { spans in
+                    for index in spans.indices {
+                        let operation = TraceSpanStore.Operation(name: spans[index].name, kind: spans[index].kind)
+                        if operation != previous {
+                            serviceOperations.insert(operation)
+                            previous = operation
                         }
-                    }
-                    for attribute in span.attributes where attribute.key == "peer.service" {
-                        if case .string(let peer) = attribute.value { insert(peer, into: &remoteServices[service, default: []]) }
+                        defer { sampled += 1 }
+                        if sampled % TraceSpanStore.tagSampling == 0 {
+                            for attribute in spans[index].attributes {
+                                guard let text = attribute.value.scalarText else { continue }
+                                insert(text, into: &tagValues[.span, default: [:]][attribute.key, default: []])
+                            }
+                        }
+                        for attribute in spans[index].attributes where attribute.key == "peer.service" {
+                            if case .string(let peer) = attribute.value { insert(peer, into: &remoteServices[service, default: []]) }
+                        }
                     }
                 }
             }
