@@ -1,6 +1,7 @@
 import Foundation
 import LoupeModel
 import LoupeWire
+import Synchronization
 import Testing
 
 @testable import LoupeStorage
@@ -273,6 +274,52 @@ import Testing
         #expect(Set(Self.spans(trace).keys) == [SpanID(value: 1), SpanID(value: 2)])
         let dependencies = try store.dependencies(tenant: Self.tenant, start: 0, end: .max)
         #expect(dependencies.links[.init(parent: "front", child: "back")]?.calls == 1)
+    }
+
+    /// Reads racing the writing of blocks: a head moved to a block between a reader's look at the
+    /// index and its decoding of the batches must still be read whole, from one or the other.
+    @Test func readsWhileHeadsAreWrittenToBlocksSeeEveryAcknowledgedSpan() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try TraceSpanStore(directory: directory)
+        let id = TraceID(high: 0x5CA1AB1E, low: 0x5CA1AB1E)
+        let acknowledged = Atomic<Int>(0)
+        let writing = Atomic<Bool>(true)
+        let reader = Task.detached { () throws -> [String] in
+            var problems: [String] = []
+            var reads = 0
+            while writing.load(ordering: .acquiring) || reads < 20 {
+                let least = acknowledged.load(ordering: .acquiring)
+                let byID = try store.trace(tenant: Self.tenant, id: id).map { Self.spans($0).count } ?? 0
+                let byRange = try await store.read(tenant: Self.tenant, range: TimeRange(start: 0, end: .max)).itemCount
+                var scanned = 0
+                try store.scanTraces(tenant: Self.tenant, admits: { _ in true }) { _, spans in
+                    scanned += spans.count
+                    return true
+                }
+                for (what, count) in [("by ID", byID), ("by time range", byRange), ("by scan", scanned)] where count < least {
+                    problems.append("\(what): \(count) spans of \(least) acknowledged")
+                }
+                reads += 1
+            }
+            return problems
+        }
+        for batch in 0..<80 {
+            let spans = (0..<200).map { index in
+                let number = UInt64(batch * 200 + index + 1)
+                return Span(traceID: id, spanID: SpanID(value: number), name: "step", startTimeUnixNano: 1_000 + number, endTimeUnixNano: 2_000 + number)
+            }
+            try await store.append(Self.batch(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: spans)])])))
+            acknowledged.add(200, ordering: .releasing)
+            if batch % 4 == 3 {
+                _ = store.cutHeads()
+                try store.persistBlocks()
+            }
+        }
+        writing.store(false, ordering: .releasing)
+        let problems = try await reader.value
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        #expect(try store.trace(tenant: Self.tenant, id: id).map { Self.spans($0).count } == 16_000)
     }
 
     @Test func aDamagedBlockFileIsRefusedAndMovedAsideWhileTheOthersServe() async throws {

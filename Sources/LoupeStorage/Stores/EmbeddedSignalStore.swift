@@ -78,37 +78,51 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
     /// Batches and items let go so far to stay within `maximumBytes`.
     public var evicted: (chunks: Int, items: Int) { state.withLock { ($0.evictedChunks, $0.evictedItems) } }
 
+    /// One tenant's batches as of a moment. Removals after it was taken leave it whole, so a reader
+    /// that takes it together with an index naming batches (under the index's lock) finds every
+    /// batch the index named, even if they move to a block meanwhile.
+    struct ChunkSnapshot: Sendable {
+        let tenant: Tenant
+        /// In ascending id order.
+        fileprivate let chunks: [StoredChunk]
+    }
+
+    /// The tenant's batches now: a copy-on-write share of the list, so cheap under any lock.
+    func snapshot(tenant: Tenant) -> ChunkSnapshot {
+        ChunkSnapshot(tenant: tenant, chunks: state.withLock { $0.chunksByTenant[tenant] ?? [] })
+    }
+
     /// The tenant's chunks with these ids that still exist, decoded, in arrival order.
     func decodeChunks(tenant: Tenant, ids: Set<UInt64>) throws(StorageError) -> [(id: UInt64, data: Data)] {
+        try decodeChunks(in: snapshot(tenant: tenant), ids: ids)
+    }
+
+    /// The snapshot's chunks with these ids, decoded, in arrival order.
+    func decodeChunks(in snapshot: ChunkSnapshot, ids: Set<UInt64>) throws(StorageError) -> [(id: UInt64, data: Data)] {
         // A tenant's chunks are in ascending id order (appended so, retention keeps the order):
         // each id is found by binary search, not by a pass over every chunk.
-        let chunks = state.withLock { state -> [StoredChunk] in
-            guard let all = state.chunksByTenant[tenant] else { return [] }
-            return ids.sorted().compactMap { id in
-                var low = 0
-                var high = all.count
-                while low < high {
-                    let middle = (low + high) / 2
-                    if all[middle].id < id { low = middle + 1 } else { high = middle }
-                }
-                return low < all.count && all[low].id == id ? all[low] : nil
-            }
-        }
+        let all = snapshot.chunks
         var result: [(id: UInt64, data: Data)] = []
-        for chunk in chunks {
+        for id in ids.sorted() {
+            var low = 0
+            var high = all.count
+            while low < high {
+                let middle = (low + high) / 2
+                if all[middle].id < id { low = middle + 1 } else { high = middle }
+            }
+            guard low < all.count, all[low].id == id else { continue }
             do {
-                result.append((chunk.id, try decode(chunk.encoded)))
+                result.append((id, try decode(all[low].encoded)))
             } catch {
-                throw StorageError(.corrupt, "stored \(Data.signal) batch of tenant \(tenant) no longer decodes: \(error)")
+                throw StorageError(.corrupt, "stored \(Data.signal) batch of tenant \(snapshot.tenant) no longer decodes: \(error)")
             }
         }
         return result
     }
 
-    func readChunks(tenant: Tenant, range: TimeRange) throws(StorageError) -> Data {
-        let chunks = state.withLock { state in
-            (state.chunksByTenant[tenant] ?? []).filter { $0.bounds.range.map(range.overlaps) ?? false }
-        }
+    func readChunks(in snapshot: ChunkSnapshot, range: TimeRange) throws(StorageError) -> Data {
+        let tenant = snapshot.tenant
+        let chunks = snapshot.chunks.filter { $0.bounds.range.map(range.overlaps) ?? false }
         var result = Data()
         for chunk in chunks {
             var data: Data
@@ -192,7 +206,7 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
 
 extension EmbeddedSignalStore: SignalStore {
     public func append(_ batch: DurableBatch<Data>) async throws(StorageError) { appendChunk(batch) }
-    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> Data { try readChunks(tenant: tenant, range: range) }
+    public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> Data { try readChunks(in: snapshot(tenant: tenant), range: range) }
     public func removeItems(olderThan cutoffUnixNano: UInt64) async -> Int { removeChunkItems(olderThan: cutoffUnixNano) }
     public func statistics() async -> StoreStatistics { currentStatistics() }
 }

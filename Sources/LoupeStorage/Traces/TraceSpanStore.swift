@@ -315,10 +315,14 @@ public final class TraceSpanStore: Sendable {
         case block(TraceBlock, Int)
     }
 
-    /// The parts of a trace, newest first.
-    private func parts(tenant: Tenant, id: TraceID) -> [(summary: TraceSummary, location: PartLocation)] {
-        tenants.withLock { all -> [(summary: TraceSummary, location: PartLocation)] in
-            guard let state = all[tenant] else { return [] }
+    /// The parts of a trace, newest first, and the batches the head parts name (taken under the
+    /// same lock: a head written to a block meanwhile lets its batches go, the snapshot keeps them).
+    private func parts(tenant: Tenant, id: TraceID) -> (
+        found: [(summary: TraceSummary, location: PartLocation)], batches: EmbeddedSignalStore<TraceData>.ChunkSnapshot
+    ) {
+        tenants.withLock { all -> (found: [(summary: TraceSummary, location: PartLocation)], batches: EmbeddedSignalStore<TraceData>.ChunkSnapshot) in
+            let headBatches = self.batches.snapshot(tenant: tenant)
+            guard let state = all[tenant] else { return ([], headBatches) }
             var found: [(summary: TraceSummary, location: PartLocation)] = []
             if let entry = state.head.traces[id] { found.append((entry.summary, .chunks(entry.chunks))) }
             for frozen in state.frozen.reversed() {
@@ -327,13 +331,13 @@ public final class TraceSpanStore: Sendable {
             for block in state.blocks.reversed() {
                 if let index = block.find(id) { found.append((block.summary(index), .block(block, index))) }
             }
-            return found
+            return (found, headBatches)
         }
     }
 
     /// A whole trace: its merged summary and every span with its origin, grouped as stored.
     private func wholeTrace(tenant: Tenant, id: TraceID) throws(StorageError) -> (summary: TraceSummary, data: TraceData)? {
-        let found = parts(tenant: tenant, id: id)
+        let (found, snapshot) = parts(tenant: tenant, id: id)
         guard var summary = found.first?.summary else { return nil }
         for part in found.dropFirst() { summary.merge(part.summary) }
         var chunkIDs = Set<UInt64>()
@@ -349,7 +353,7 @@ public final class TraceSpanStore: Sendable {
                 Self.append(CollectionOfOne(traces[index - block.pages[number].firstTrace]), origins: origins, to: &data, groups: &groups)
             }
         }
-        for (_, batch) in try batches.decodeChunks(tenant: tenant, ids: chunkIDs) {
+        for (_, batch) in try batches.decodeChunks(in: snapshot, ids: chunkIDs) {
             for var resourceSpans in batch.resourceSpans {
                 resourceSpans.scopeSpans = resourceSpans.scopeSpans.compactMap { scopeSpans in
                     var scopeSpans = scopeSpans
@@ -412,7 +416,7 @@ public final class TraceSpanStore: Sendable {
 
     /// The trace's summary, merged over all its parts.
     public func summary(tenant: Tenant, id: TraceID) -> TraceSummary? {
-        let found = parts(tenant: tenant, id: id)
+        let found = parts(tenant: tenant, id: id).found
         guard var summary = found.first?.summary else { return nil }
         for part in found.dropFirst() { summary.merge(part.summary) }
         return summary
@@ -425,7 +429,7 @@ public final class TraceSpanStore: Sendable {
         if !search.inspectsSpans {
             var newest = NewestSummaries(limit: search.limit)
             var resolved = Set<TraceID>()
-            let (heads, blocks) = snapshot(tenant: tenant)
+            let (heads, _, blocks) = snapshot(tenant: tenant)
             func consider(_ summary: TraceSummary, continued: Bool) {
                 if continued || resolved.contains(summary.traceID) {
                     // Spread over parts: judged once, whole, from its newest part.
@@ -459,19 +463,21 @@ public final class TraceSpanStore: Sendable {
         return hits.sorted { ($0.summary.startTimeUnixNano, $0.summary.traceID) > ($1.summary.startTimeUnixNano, $1.summary.traceID) }
     }
 
-    /// The head and frozen heads' entries (newest head first) and the blocks, as of now.
-    private func snapshot(tenant: Tenant) -> (heads: [TraceEntry], blocks: [TraceBlock]) {
+    /// The head and frozen heads' entries (newest head first), the batches they name and the
+    /// blocks, as of now.
+    private func snapshot(tenant: Tenant) -> (heads: [TraceEntry], batches: EmbeddedSignalStore<TraceData>.ChunkSnapshot, blocks: [TraceBlock]) {
         tenants.withLock { all in
-            guard let state = all[tenant] else { return ([], []) }
+            let headBatches = self.batches.snapshot(tenant: tenant)
+            guard let state = all[tenant] else { return ([], headBatches, []) }
             var entries = Array(state.head.traces.values)
             for frozen in state.frozen.reversed() { entries.append(contentsOf: frozen.head.traces.values) }
-            return (entries, state.blocks)
+            return (entries, headBatches, state.blocks)
         }
     }
 
     /// Calls between services in the traces overlapping the window.
     public func dependencies(tenant: Tenant, start: UInt64, end: UInt64) throws(StorageError) -> ServiceDependencies {
-        let (heads, blocks) = snapshot(tenant: tenant)
+        let (heads, headBatches, blocks) = snapshot(tenant: tenant)
         var spansByTrace: [TraceID: [(span: Span, service: String)]] = [:]
         var inWindow = Set<TraceID>()
         var chunkIDs = Set<UInt64>()
@@ -479,7 +485,7 @@ public final class TraceSpanStore: Sendable {
             chunkIDs.formUnion(entry.chunks)
             if entry.summary.startTimeUnixNano <= end && entry.summary.endTimeUnixNano >= start { inWindow.insert(entry.summary.traceID) }
         }
-        for (_, data) in try batches.decodeChunks(tenant: tenant, ids: chunkIDs) {
+        for (_, data) in try batches.decodeChunks(in: headBatches, ids: chunkIDs) {
             for resourceSpans in data.resourceSpans {
                 let service = resourceSpans.resource.serviceName ?? ""
                 for scopeSpans in resourceSpans.scopeSpans {
@@ -536,7 +542,7 @@ public final class TraceSpanStore: Sendable {
         tenant: Tenant, spanLevelOnly: Bool = false, bounds: TraceScanBounds = TraceScanBounds(), admits: (TraceSummary) -> Bool,
         evaluate: @escaping @Sendable (TraceSummary, [ScannedSpan]) -> Outcome, visit: (Outcome) -> Bool
     ) throws(StorageError) {
-        let (heads, blocks) = snapshot(tenant: tenant)
+        let (heads, headBatches, blocks) = snapshot(tenant: tenant)
         var resolved = Set<TraceID>()
         /// A trace spread over parts, judged and visited once, whole; nil when the scan should stop.
         func visitWhole(_ id: TraceID) throws(StorageError) -> Bool {
@@ -560,7 +566,7 @@ public final class TraceSpanStore: Sendable {
             }
             let missing = Set(candidate.chunks.filter { decoded[$0] == nil })
             if !missing.isEmpty {
-                for (chunk, data) in try batches.decodeChunks(tenant: tenant, ids: missing) {
+                for (chunk, data) in try batches.decodeChunks(in: headBatches, ids: missing) {
                     decoded[chunk] = data
                     decodedOrder.append(chunk)
                 }
@@ -717,7 +723,8 @@ extension TraceSpanStore: TraceStore {
     public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> TraceData {
         var result = TraceData()
         var groups: [SpanOrigin: Int] = [:]
-        let blocks = tenants.withLock { $0[tenant]?.blocks ?? [] }
+        // Together, so a head written to a block meanwhile is read from one or the other.
+        let (blocks, headBatches) = tenants.withLock { ($0[tenant]?.blocks ?? [], batches.snapshot(tenant: tenant)) }
         for block in blocks where block.overlaps(start: range.start, end: range.end) {
             for number in block.pages.indices {
                 var (origins, traces) = try block.decodePage(number)
@@ -725,7 +732,7 @@ extension TraceSpanStore: TraceStore {
                 Self.append(traces, origins: origins, to: &result, groups: &groups)
             }
         }
-        result.append(contentsOf: try batches.readChunks(tenant: tenant, range: range))
+        result.append(contentsOf: try batches.readChunks(in: headBatches, range: range))
         return result
     }
 
