@@ -55,6 +55,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Pure collection engine: pipeline resources (LogPipeline, TracePipeline, MetricPipeline) read
+        // and validated from YAML, OTTL, container log lines (CRI, Docker json-file) and their
+        // records. No I/O; Yams reads the resources keeping line and column for errors.
+        .target(
+            name: "LoupeCollect",
+            dependencies: ["LoupeModel", "LoupeWire", .product(name: "Yams", package: "Yams")],
+            exclude: ["OTTL"],
+            swiftSettings: strictSettings
+        ),
+
         // Write-ahead log and per-signal stores. File I/O at this layer; no networking.
         .target(
             name: "LoupeStorage",
@@ -142,6 +152,12 @@ let package = Package(
         .testTarget(
             name: "LoupeScrapeTests",
             dependencies: ["LoupeModel", "LoupeWire", "LoupeScrape", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LoupeCollectTests",
+            dependencies: ["LoupeModel", "LoupeWire", "LoupeCollect"],
+            exclude: ["OTTLParserTests.swift", "OTTLEvaluationTests.swift"],
             swiftSettings: strictSettings
         ),
         .testTarget(

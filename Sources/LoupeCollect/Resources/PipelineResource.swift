@@ -1,0 +1,95 @@
+import Yams
+
+/// One pipeline resource: its kind, name and spec, as read from YAML.
+public struct PipelineResource: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case logPipeline = "LogPipeline"
+        case tracePipeline = "TracePipeline"
+        case metricPipeline = "MetricPipeline"
+    }
+
+    public enum Spec: Sendable, Hashable {
+        case logs(LogPipelineSpec)
+        case traces(TracePipelineSpec)
+        case metrics(MetricPipelineSpec)
+    }
+
+    /// Loupe's API group and version; Kyma's resources move over by changing `apiVersion` to it.
+    public static let apiVersion = "telemetry.loupe.dev/v1beta1"
+
+    public var name: String
+    public var spec: Spec
+    /// `file:line:column` of the document.
+    public var location: String
+
+    public var kind: Kind {
+        switch spec {
+        case .logs: .logPipeline
+        case .traces: .tracePipeline
+        case .metrics: .metricPipeline
+        }
+    }
+
+    public var output: PipelineOutput {
+        switch spec {
+        case .logs(let spec): spec.output
+        case .traces(let spec): spec.output
+        case .metrics(let spec): spec.output
+        }
+    }
+
+    /// `LogPipeline "backend"`.
+    public var displayName: String { "\(kind.rawValue) \"\(name)\"" }
+
+    /// Every resource in a YAML text (documents separated by `---`; empty documents skipped).
+    /// `file` names the text in errors.
+    public static func decode(yaml text: String, file: String) throws(PipelineError) -> [PipelineResource] {
+        var documents: [Node] = []
+        do {
+            // The sequence ends at a syntax error and keeps it: without this check a broken
+            // file would read as fewer (or no) resources.
+            var sequence = try compose_all(yaml: text)
+            while let document = sequence.next() { documents.append(document) }
+            if let error = sequence.error { throw error }
+        } catch {
+            throw PipelineError(.malformed, location: file, "not YAML: \(error)")
+        }
+        var resources: [PipelineResource] = []
+        for document in documents {
+            let root = ResourceNode(node: document, path: "", file: file, resource: "")
+            if root.isNull { continue }
+            resources.append(try decode(root))
+        }
+        return resources
+    }
+
+    static func decode(_ root: ResourceNode) throws(PipelineError) -> PipelineResource {
+        guard case .mapping = root.node else { throw root.error("a pipeline resource is a mapping with apiVersion, kind, metadata and spec", code: .malformed) }
+        let fields = try root.fields(allowed: ["apiVersion", "kind", "metadata", "spec", "status"])
+        let versionNode = try fields.required("apiVersion")
+        let version = try versionNode.string()
+        guard version == apiVersion else {
+            throw versionNode.error("\"\(version)\" is not served here; use \(apiVersion) (the field names are those of telemetry.kyma-project.io/v1beta1)")
+        }
+        let kindNode = try fields.required("kind")
+        let kindText = try kindNode.string()
+        guard let kind = Kind(rawValue: kindText) else {
+            throw kindNode.error("\"\(kindText)\" is not a pipeline kind; use LogPipeline, TracePipeline or MetricPipeline")
+        }
+        let metadata = try fields.required("metadata").fields(allowed: ["name", "labels", "annotations", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp"])
+        let nameNode = try metadata.required("name")
+        let name = try nameNode.string()
+        guard DNSName.isSubdomain(name) else {
+            throw nameNode.error("\"\(name)\" is not a resource name (lowercase a-z, 0-9, - and ., at most 253 characters)")
+        }
+        let display = "\(kind.rawValue) \"\(name)\""
+        let specNode = try fields.required("spec")
+        let spec = ResourceNode(node: specNode.node, path: specNode.path, file: specNode.file, resource: display)
+        let location = root.location
+        switch kind {
+        case .logPipeline: return PipelineResource(name: name, spec: .logs(try LogPipelineSpec.read(spec)), location: location)
+        case .tracePipeline: return PipelineResource(name: name, spec: .traces(try TracePipelineSpec.read(spec)), location: location)
+        case .metricPipeline: return PipelineResource(name: name, spec: .metrics(try MetricPipelineSpec.read(spec)), location: location)
+        }
+    }
+}

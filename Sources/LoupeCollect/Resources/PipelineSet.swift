@@ -1,0 +1,34 @@
+/// All pipelines one process runs, loaded from YAML files and directories: names unique per kind.
+public struct PipelineSet: Sendable, Hashable {
+    public var resources: [PipelineResource]
+
+    public init(resources: [PipelineResource] = []) { self.resources = resources }
+
+    public var logPipelines: [(name: String, spec: LogPipelineSpec)] {
+        resources.compactMap { if case .logs(let spec) = $0.spec { ($0.name, spec) } else { nil } }
+    }
+
+    public var tracePipelines: [(name: String, spec: TracePipelineSpec)] {
+        resources.compactMap { if case .traces(let spec) = $0.spec { ($0.name, spec) } else { nil } }
+    }
+
+    public var metricPipelines: [(name: String, spec: MetricPipelineSpec)] {
+        resources.compactMap { if case .metrics(let spec) = $0.spec { ($0.name, spec) } else { nil } }
+    }
+
+    /// Resources of several texts (file name, contents), in order; a kind and name given twice is refused.
+    public static func decode(files: [(name: String, text: String)]) throws(PipelineError) -> PipelineSet {
+        var set = PipelineSet()
+        var seen: [String: String] = [:]
+        for (name, text) in files {
+            for resource in try PipelineResource.decode(yaml: text, file: name) {
+                if let first = seen[resource.displayName] {
+                    throw PipelineError(.duplicate, location: resource.location, resource: resource.displayName, "defined again (first at \(first))")
+                }
+                seen[resource.displayName] = resource.location
+                set.resources.append(resource)
+            }
+        }
+        return set
+    }
+}

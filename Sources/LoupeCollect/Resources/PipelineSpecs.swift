@@ -1,0 +1,155 @@
+/// Where a pipeline's data goes: an OTLP backend, or Loupe's own storage (only where the pipeline
+/// engine runs inside `loupe up`).
+public enum PipelineOutput: Sendable, Hashable {
+    case otlp(OTLPOutput)
+    case loupe
+
+    static func read(_ node: ResourceNode, allowsTemporality: Bool) throws(PipelineError) -> PipelineOutput {
+        let fields = try node.fields(allowed: ["otlp", "loupe"])
+        switch (fields.values["otlp"], fields.values["loupe"]) {
+        case (let otlp?, nil): return .otlp(try OTLPOutput.read(otlp, allowsTemporality: allowsTemporality))
+        case (nil, let loupe?):
+            _ = try loupe.fields(allowed: [])
+            return .loupe
+        case (nil, nil): throw node.error("needs one of otlp or loupe")
+        case (_?, _?): throw node.error("otlp and loupe exclude each other; one output per pipeline")
+        }
+    }
+}
+
+/// Pushed OTLP: what a pipeline takes from applications (and other agents).
+public struct OTLPInput: Sendable, Hashable {
+    public var enabled = true
+    /// Not filtered unless told (pushed data has no namespace but the one its resource names).
+    public var namespaces = NamespaceSelector.all
+
+    static func read(_ node: ResourceNode?) throws(PipelineError) -> OTLPInput {
+        guard let node else { return OTLPInput() }
+        let fields = try node.fields(allowed: ["enabled", "namespaces"])
+        return OTLPInput(enabled: try fields.bool("enabled", default: true), namespaces: try NamespaceSelector.read(fields["namespaces"], missing: .all))
+    }
+}
+
+public struct LogPipelineSpec: Sendable, Hashable {
+    /// Container logs tailed on the node.
+    public struct RuntimeInput: Sendable, Hashable {
+        public var enabled = true
+        public var namespaces = NamespaceSelector.pullDefault
+        public var containers = ContainerSelector.all
+        /// Keeps a JSON line's text as `log.original` after parsing it into attributes.
+        public var keepOriginalBody = true
+    }
+
+    public var runtime = RuntimeInput()
+    public var otlp = OTLPInput()
+    public var output: PipelineOutput
+    public var transform: [TransformRule] = []
+    public var filter: [FilterRule] = []
+
+    static func read(_ spec: ResourceNode) throws(PipelineError) -> LogPipelineSpec {
+        let fields = try spec.fields(allowed: ["input", "output", "transform", "filter"])
+        var result = LogPipelineSpec(output: try PipelineOutput.read(try fields.required("output"), allowsTemporality: false))
+        if let input = fields["input"] {
+            let inputs = try input.fields(allowed: ["runtime", "otlp"])
+            if let runtime = inputs["runtime"] {
+                let parts = try runtime.fields(allowed: ["enabled", "namespaces", "containers", "keepOriginalBody"])
+                result.runtime = RuntimeInput(
+                    enabled: try parts.bool("enabled", default: true),
+                    namespaces: try NamespaceSelector.read(parts["namespaces"], missing: .pullDefault),
+                    containers: try ContainerSelector.read(parts["containers"]),
+                    keepOriginalBody: try parts.bool("keepOriginalBody", default: true))
+            }
+            result.otlp = try OTLPInput.read(inputs["otlp"])
+        }
+        result.transform = try TransformRule.readList(fields["transform"])
+        result.filter = try FilterRule.readList(fields["filter"])
+        return result
+    }
+}
+
+public struct TracePipelineSpec: Sendable, Hashable {
+    public var output: PipelineOutput
+    public var transform: [TransformRule] = []
+    public var filter: [FilterRule] = []
+
+    static func read(_ spec: ResourceNode) throws(PipelineError) -> TracePipelineSpec {
+        let fields = try spec.fields(allowed: ["output", "transform", "filter"])
+        var result = TracePipelineSpec(output: try PipelineOutput.read(try fields.required("output"), allowsTemporality: false))
+        result.transform = try TransformRule.readList(fields["transform"])
+        result.filter = try FilterRule.readList(fields["filter"])
+        return result
+    }
+}
+
+public struct MetricPipelineSpec: Sendable, Hashable {
+    /// Scraping of pods and services annotated `prometheus.io/scrape: "true"`.
+    public struct PrometheusInput: Sendable, Hashable {
+        public var enabled = false
+        public var namespaces = NamespaceSelector.pullDefault
+        public var diagnosticMetrics = false
+    }
+
+    /// Node, pod and container metrics from /proc and cgroups.
+    public struct RuntimeInput: Sendable, Hashable {
+        public static let resourceNames = ["pod", "container", "node", "volume", "daemonset", "deployment", "statefulset", "job"]
+        public var enabled = false
+        public var namespaces = NamespaceSelector.pullDefault
+        /// Per resource name, whether its metrics are collected (all are, unless turned off).
+        public var resources: [String: Bool] = Dictionary(uniqueKeysWithValues: resourceNames.map { ($0, true) })
+    }
+
+    public struct IstioInput: Sendable, Hashable {
+        public var enabled = false
+        public var namespaces = NamespaceSelector.pullDefault
+        public var envoyMetrics = false
+    }
+
+    public var prometheus = PrometheusInput()
+    public var runtime = RuntimeInput()
+    public var istio = IstioInput()
+    public var otlp = OTLPInput()
+    public var output: PipelineOutput
+    public var transform: [TransformRule] = []
+    public var filter: [FilterRule] = []
+
+    static func read(_ spec: ResourceNode) throws(PipelineError) -> MetricPipelineSpec {
+        let fields = try spec.fields(allowed: ["input", "output", "transform", "filter"])
+        var result = MetricPipelineSpec(output: try PipelineOutput.read(try fields.required("output"), allowsTemporality: true))
+        if let input = fields["input"] {
+            let inputs = try input.fields(allowed: ["prometheus", "runtime", "istio", "otlp"])
+            if let prometheus = inputs["prometheus"] {
+                let parts = try prometheus.fields(allowed: ["enabled", "namespaces", "diagnosticMetrics"])
+                result.prometheus = PrometheusInput(
+                    enabled: try parts.bool("enabled", default: false),
+                    namespaces: try NamespaceSelector.read(parts["namespaces"], missing: .pullDefault),
+                    diagnosticMetrics: try parts["diagnosticMetrics"].map { node throws(PipelineError) in
+                        try node.fields(allowed: ["enabled"]).bool("enabled", default: false)
+                    } ?? false)
+            }
+            if let runtime = inputs["runtime"] {
+                let parts = try runtime.fields(allowed: ["enabled", "namespaces", "resources"])
+                result.runtime.enabled = try parts.bool("enabled", default: false)
+                result.runtime.namespaces = try NamespaceSelector.read(parts["namespaces"], missing: .pullDefault)
+                if let resources = parts["resources"] {
+                    let kinds = try resources.fields(allowed: RuntimeInput.resourceNames)
+                    for name in RuntimeInput.resourceNames {
+                        if let kind = kinds[name] { result.runtime.resources[name] = try kind.fields(allowed: ["enabled"]).bool("enabled", default: true) }
+                    }
+                }
+            }
+            if let istio = inputs["istio"] {
+                let parts = try istio.fields(allowed: ["enabled", "namespaces", "envoyMetrics"])
+                result.istio = IstioInput(
+                    enabled: try parts.bool("enabled", default: false),
+                    namespaces: try NamespaceSelector.read(parts["namespaces"], missing: .pullDefault),
+                    envoyMetrics: try parts["envoyMetrics"].map { node throws(PipelineError) in
+                        try node.fields(allowed: ["enabled"]).bool("enabled", default: false)
+                    } ?? false)
+            }
+            result.otlp = try OTLPInput.read(inputs["otlp"])
+        }
+        result.transform = try TransformRule.readList(fields["transform"])
+        result.filter = try FilterRule.readList(fields["filter"])
+        return result
+    }
+}
