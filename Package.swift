@@ -107,6 +107,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The collection side (`loupe agent`): container log tailing with checkpoints, per-pipeline
+        // disk queues, OTLP exporters with retry. File and network I/O at this layer.
+        .target(
+            name: "LoupeAgent",
+            dependencies: [
+                "LoupeModel", "LoupeWire", "LoupeCollect", "LoupeStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Load generator and decoder benchmark (`loupe bench`).
         .target(
             name: "LoupeBench",
@@ -126,7 +142,7 @@ let package = Package(
             name: "LoupeCLI",
             dependencies: [
                 "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeBench", "LoupeQuery",
-                "LoupeScrape",
+                "LoupeScrape", "LoupeCollect", "LoupeAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,66 @@
+import Logging
+import LoupeCollect
+import LoupeModel
+import LoupeStorage
+import LoupeWire
+import ServiceLifecycle
+import Synchronization
+
+/// Tails container logs into a pipeline's queue: each harvest is encoded as one OTLP logs request,
+/// queued durably, and only then are the files' positions committed.
+public final class ContainerLogCollector: Service {
+    private let tail: Mutex<ContainerLogTail>
+    private let queue: DiskQueue
+    private let counters: PipelineCounters
+    private let pollInterval: Duration
+    private let logger: Logger
+
+    init(tail: sending ContainerLogTail, queue: DiskQueue, counters: PipelineCounters, pollInterval: Duration, logger: Logger) {
+        self.tail = Mutex(tail)
+        self.queue = queue
+        self.counters = counters
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var failures = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let outcome: Result<Int, any Error>
+            do {
+                outcome = .success(try await BlockingIO.run { try self.step() })
+            } catch {
+                outcome = .failure(error)
+            }
+            switch outcome {
+            case .success(let records):
+                failures = 0
+                if records == 0 { try? await Task.sleep(for: pollInterval) }
+            case .failure(let error):
+                failures += 1
+                // The queue's disk failing: nothing was committed, the same lines are read again.
+                logger.error("container logs could not be queued; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: pollInterval * min(failures, 20))
+            }
+        }
+    }
+
+    /// One harvest, queued and committed. Returns the records it held.
+    func step() throws -> Int {
+        try tail.withLock { tail throws -> Int in
+            let harvest = tail.harvest(nowUnixNano: WallClock.system.nowUnixNano())
+            guard !harvest.isEmpty else { return 0 }
+            if harvest.records > 0 {
+                do {
+                    try queue.append([OTLPProtobuf.encodeLogs(harvest.logs)])
+                } catch {
+                    tail.discard(harvest)
+                    throw error
+                }
+                counters.received.add(harvest.records, ordering: .relaxed)
+            }
+            try tail.commit(harvest)
+            return harvest.records
+        }
+    }
+}

@@ -1,0 +1,322 @@
+import Foundation
+import LoupeCollect
+import LoupeModel
+
+/// Follows every container log file under a root (`<root>/<namespace>_<pod>_<uid>/<container>/N.log`):
+/// reads what was appended, joins split lines, makes log records, and keeps where it is.
+///
+/// Reading and committing are separate: `harvest` reads on from the committed positions without
+/// moving them; `commit` moves them once the records are safely stored (queued), and saves the
+/// checkpoints. So a failure to store leaves everything to be read again, and a crash between
+/// storing and committing only repeats (never loses) lines.
+///
+/// Rotation by rename: the open descriptor still reads the old file, which is drained before the
+/// new file at the path is read from its start (also across restarts: a checkpointed inode found
+/// under a rotated name in the same directory is drained first). Copytruncate: a file shorter than
+/// the position is read again from its start.
+final class ContainerLogTail {
+    struct Options {
+        var root: String
+        var checkpointPath: String
+        var admits: @Sendable (PodLogPath) -> Bool = { _ in true }
+        var keepOriginalBody = true
+        var resource = ContainerResource()
+        /// Bytes read from one file per harvest.
+        var chunkBytes = 1 << 20
+        /// Bytes of records per harvest, over all files.
+        var harvestBytes = 4 << 20
+        var maximumLineBytes = 1 << 20
+    }
+
+    /// One followed file: where its committed position is, and what reading needs to go on.
+    struct Follow {
+        var path: String
+        var pod: PodLogPath
+        var fd: Int32
+        var device: UInt64
+        var inode: UInt64
+        /// Bytes read and turned into records (or pending pieces).
+        var offset = 0
+        /// Where a restart would have to read again from: the first piece still pending, or `offset`.
+        var checkpointOffset = 0
+        var pendingStart: Int?
+        var format: ContainerLogLine.Format?
+        var joiner: PartialLineJoiner
+        var resource: Resource
+        /// An older file of this path (renamed by rotation), drained before this one.
+        var retiring: Retiring?
+    }
+
+    struct Retiring {
+        var fd: Int32
+        var device: UInt64
+        var inode: UInt64
+        var offset: Int
+    }
+
+    /// What one harvest read: records per file, and the positions to commit once they are stored.
+    struct Harvest {
+        var logs = LogsData()
+        var records = 0
+        var bytes = 0
+        fileprivate var follows: [String: Follow] = [:]
+        fileprivate var gone: [String] = []
+        var isEmpty: Bool { records == 0 && follows.isEmpty && gone.isEmpty }
+    }
+
+    let options: Options
+    private var follows: [String: Follow] = [:]
+    private var checkpoints: TailCheckpoints
+    private let builder: ContainerLogRecordBuilder
+    /// Lines that were not in the file's format, passed on as they were.
+    private(set) var unparsedLines = 0
+
+    init(options: Options) throws {
+        self.options = options
+        checkpoints = try TailCheckpoints.load(options.checkpointPath)
+        builder = ContainerLogRecordBuilder(keepOriginalBody: options.keepOriginalBody)
+    }
+
+    deinit {
+        for follow in follows.values {
+            close(follow.fd)
+            if let retiring = follow.retiring { close(retiring.fd) }
+        }
+    }
+
+    /// The pod log files under the root that the options admit.
+    func logFiles() -> [(path: String, pod: PodLogPath)] {
+        let manager = FileManager.default
+        var result: [(String, PodLogPath)] = []
+        for podDirectory in (try? manager.contentsOfDirectory(atPath: options.root)) ?? [] {
+            let podPath = options.root + "/" + podDirectory
+            for container in (try? manager.contentsOfDirectory(atPath: podPath)) ?? [] {
+                let containerPath = podPath + "/" + container
+                for file in (try? manager.contentsOfDirectory(atPath: containerPath)) ?? [] where file.hasSuffix(".log") {
+                    let path = containerPath + "/" + file
+                    if let pod = PodLogPath(path), options.admits(pod) { result.append((path, pod)) }
+                }
+            }
+        }
+        return result.sorted { $0.0 < $1.0 }
+    }
+
+    /// Reads what is new in every file, without committing.
+    func harvest(nowUnixNano: UInt64) -> Harvest {
+        var harvest = Harvest()
+        var present = Set<String>()
+        for (path, pod) in logFiles() {
+            present.insert(path)
+            guard harvest.bytes < options.harvestBytes else { continue }
+            var follow: Follow
+            if let known = follows[path] {
+                follow = known
+            } else if let opened = open(path: path, pod: pod) {
+                follow = opened
+            } else {
+                continue
+            }
+            var records: [LogRecord] = []
+            read(&follow, into: &records, bytes: &harvest.bytes, nowUnixNano: nowUnixNano)
+            if !records.isEmpty {
+                harvest.logs.resourceLogs.append(ResourceLogs(resource: follow.resource, scopeLogs: [ScopeLogs(logRecords: records)]))
+                harvest.records += records.count
+            }
+            if !sameState(follow, follows[path]) { harvest.follows[path] = follow }
+        }
+        // Files gone (the pod was deleted): what is left in their descriptors is read, then they are let go.
+        for (path, known) in follows where !present.contains(path) {
+            var follow = known
+            var records: [LogRecord] = []
+            read(&follow, into: &records, bytes: &harvest.bytes, nowUnixNano: nowUnixNano, pathGone: true)
+            records.append(contentsOf: follow.joiner.flush().map { builder.record($0, observedUnixNano: nowUnixNano) })
+            if !records.isEmpty {
+                harvest.logs.resourceLogs.append(ResourceLogs(resource: follow.resource, scopeLogs: [ScopeLogs(logRecords: records)]))
+                harvest.records += records.count
+            }
+            harvest.gone.append(path)
+        }
+        return harvest
+    }
+
+    private func sameState(_ a: Follow, _ b: Follow?) -> Bool {
+        guard let b else { return false }
+        return a.fd == b.fd && a.offset == b.offset && a.checkpointOffset == b.checkpointOffset && a.retiring?.offset == b.retiring?.offset
+            && (a.retiring == nil) == (b.retiring == nil)
+    }
+
+    /// Moves the positions of a stored harvest on and saves the checkpoints.
+    func commit(_ harvest: Harvest) throws {
+        for (path, follow) in harvest.follows {
+            if let old = follows[path], old.fd != follow.fd { close(old.fd) }
+            if let oldRetiring = follows[path]?.retiring, oldRetiring.fd != follow.retiring?.fd, oldRetiring.fd != follow.fd {
+                close(oldRetiring.fd)
+            }
+            follows[path] = follow
+            // While a rotated file is drained, a restart must drain it on: its place is the checkpoint.
+            checkpoints.files[path] = follow.retiring.map { TailCheckpoints.Entry(device: $0.device, inode: $0.inode, offset: $0.offset) }
+                ?? TailCheckpoints.Entry(device: follow.device, inode: follow.inode, offset: follow.checkpointOffset)
+        }
+        for path in harvest.gone {
+            if let follow = follows.removeValue(forKey: path) {
+                close(follow.fd)
+                if let retiring = follow.retiring { close(retiring.fd) }
+            }
+            checkpoints.files[path] = nil
+        }
+        if !harvest.follows.isEmpty || !harvest.gone.isEmpty { try checkpoints.save(options.checkpointPath) }
+    }
+
+    /// Lets go of a harvest that could not be stored: descriptors it opened are closed.
+    func discard(_ harvest: Harvest) {
+        for (path, follow) in harvest.follows {
+            if follows[path]?.fd != follow.fd { close(follow.fd) }
+            if let retiring = follow.retiring, follows[path]?.retiring?.fd != retiring.fd, follows[path]?.fd != retiring.fd { close(retiring.fd) }
+        }
+    }
+
+    private static func identity(_ fd: Int32) -> (device: UInt64, inode: UInt64, size: Int)? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino), Int(info.st_size))
+    }
+
+    private static func identity(path: String) -> (device: UInt64, inode: UInt64, size: Int)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino), Int(info.st_size))
+    }
+
+    /// Opens a file first seen now: from its checkpoint when it is the same file, after draining
+    /// the checkpointed file from its rotated name when the path now holds a new one.
+    private func open(path: String, pod: PodLogPath) -> Follow? {
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0, let identity = Self.identity(fd) else {
+            if fd >= 0 { close(fd) }
+            return nil
+        }
+        var follow = Follow(
+            path: path, pod: pod, fd: fd, device: identity.device, inode: identity.inode, joiner: PartialLineJoiner(maximumBytes: options.maximumLineBytes),
+            resource: options.resource.resource(for: pod))
+        if let checkpoint = checkpoints.files[path] {
+            if checkpoint.device == identity.device && checkpoint.inode == identity.inode {
+                follow.offset = checkpoint.offset <= identity.size ? checkpoint.offset : 0
+                follow.checkpointOffset = follow.offset
+            } else if let rotated = findRotated(directory: (path as NSString).deletingLastPathComponent, device: checkpoint.device, inode: checkpoint.inode) {
+                follow.retiring = Retiring(fd: rotated, device: checkpoint.device, inode: checkpoint.inode, offset: checkpoint.offset)
+            }
+        }
+        return follow
+    }
+
+    private func findRotated(directory: String, device: UInt64, inode: UInt64) -> Int32? {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !name.hasSuffix(".gz") {
+            let candidate = directory + "/" + name
+            if let identity = Self.identity(path: candidate), identity.device == device, identity.inode == inode {
+                let fd = Foundation.open(candidate, O_RDONLY | O_CLOEXEC)
+                return fd >= 0 ? fd : nil
+            }
+        }
+        return nil
+    }
+
+    private func read(_ follow: inout Follow, into records: inout [LogRecord], bytes: inout Int, nowUnixNano: UInt64, pathGone: Bool = false) {
+        // A rotated-away file first, to its end.
+        if var retiring = follow.retiring {
+            var ignoredPending: Int?
+            let drained = readLines(fd: retiring.fd, from: &retiring.offset, follow: &follow, pendingStart: &ignoredPending, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+            follow.retiring = retiring
+            // Drained and not growing any more: the runtime writes to the new file now.
+            if drained && (Self.identity(retiring.fd)?.size ?? 0) <= retiring.offset {
+                close(retiring.fd)
+                follow.retiring = nil
+                // The rotated file's position is no longer the checkpoint; the new file's is.
+                follow.checkpointOffset = follow.pendingStart ?? follow.offset
+            } else {
+                return
+            }
+        }
+        guard let identity = Self.identity(follow.fd) else { return }
+        if identity.size < follow.offset {
+            // Copytruncate: the file was emptied in place; read it again from its start.
+            follow.offset = 0
+            follow.checkpointOffset = 0
+            follow.pendingStart = nil
+        }
+        var pendingStart = follow.pendingStart
+        var offset = follow.offset
+        _ = readLines(fd: follow.fd, from: &offset, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+        follow.offset = offset
+        follow.pendingStart = pendingStart
+        follow.checkpointOffset = pendingStart ?? offset
+        guard !pathGone, let current = Self.identity(path: follow.path), current.device != follow.device || current.inode != follow.inode,
+            (Self.identity(follow.fd)?.size ?? 0) <= follow.offset
+        else { return }
+        // Rotated by rename: the descriptor now reads the old file (drained above, and again next
+        // time in case the runtime wrote its last lines late); the path's new file starts at 0.
+        let fd = Foundation.open(follow.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        follow.retiring = Retiring(fd: follow.fd, device: follow.device, inode: follow.inode, offset: follow.offset)
+        follow.fd = fd
+        follow.device = current.device
+        follow.inode = current.inode
+        follow.offset = 0
+        follow.checkpointOffset = 0
+        follow.pendingStart = nil
+    }
+
+    /// Reads whole lines from `offset` (up to a chunk); returns whether it reached the file's end.
+    private func readLines(
+        fd: Int32, from offset: inout Int, follow: inout Follow, pendingStart: inout Int?, records: inout [LogRecord], bytes: inout Int,
+        nowUnixNano: UInt64
+    ) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: options.chunkBytes)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard count > 0 else { return true }
+        let newline = UInt8(ascii: "\n")
+        var lineStart = 0
+        var index = 0
+        while index < count {
+            if buffer[index] == newline {
+                var end = index
+                if end > lineStart && buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                take(buffer[lineStart..<end], at: offset + lineStart, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+                lineStart = index + 1
+            }
+            index += 1
+        }
+        if lineStart == 0 && count == options.chunkBytes {
+            // No newline in a whole chunk: a line too long to wait for goes as it is.
+            take(buffer[0..<count], at: offset, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+            lineStart = count
+        }
+        offset += lineStart
+        return count < options.chunkBytes
+    }
+
+    private func take(
+        _ raw: ArraySlice<UInt8>, at position: Int, follow: inout Follow, pendingStart: inout Int?, records: inout [LogRecord], bytes: inout Int,
+        nowUnixNano: UInt64
+    ) {
+        guard !raw.isEmpty else { return }
+        let format = follow.format ?? ContainerLogLine.Format.detect(firstLine: raw)
+        follow.format = format
+        let line: ContainerLogLine
+        do {
+            line = try ContainerLogLine.parse(raw, format: format)
+        } catch {
+            unparsedLines += 1
+            line = ContainerLogLine(timeUnixNano: nowUnixNano, stream: .stdout, partial: false, text: String(decoding: raw, as: UTF8.self))
+        }
+        let whole = follow.joiner.add(line)
+        for line in whole {
+            records.append(builder.record(line, observedUnixNano: nowUnixNano))
+            bytes += line.text.utf8.count
+        }
+        if follow.joiner.hasPending {
+            if pendingStart == nil { pendingStart = position }
+        } else {
+            pendingStart = nil
+        }
+    }
+}

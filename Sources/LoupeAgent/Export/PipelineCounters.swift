@@ -1,0 +1,15 @@
+import Synchronization
+
+/// A pipeline's running totals, from which its `/metrics` and status are derived.
+public final class PipelineCounters: Sendable {
+    /// Items taken in by the pipeline's inputs (and queued).
+    public let received = Atomic<Int>(0)
+    /// Items the output's backend accepted.
+    public let sent = Atomic<Int>(0)
+    /// Requests that failed and will be tried again (network errors, 429, 5xx).
+    public let failedRequests = Atomic<Int>(0)
+    /// Items the backend refused for good (4xx other than 429): not tried again.
+    public let refused = Atomic<Int>(0)
+
+    public init() {}
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Logging
+import LoupeAgent
+import LoupeCollect
+import LoupeModel
+import ServiceLifecycle
+import UnixSignals
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Collect on this node what LogPipeline resources declare, and ship it without loss.",
+        discussion: """
+            Container logs under --pod-log-root are tailed (CRI or Docker json-file), enriched with their pod, and queued on disk
+            per pipeline before they are sent; a restart resumes where it stopped, an outage of the backend fills the queue up to
+            --queue-size, then the oldest data is dropped and counted. Secrets named by valueFrom.secretKeyRef are read from
+            --secrets-dir/<namespace>/<name>/<key> or from $LOUPE_SECRET_<NAMESPACE>_<NAME>_<KEY>.
+            """)
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pipeline YAML file or a directory of them (repeatable).", valueName: "path"))
+    var pipelines: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Queues and checkpoints (default ./loupe-agent-data).", valueName: "dir"))
+    var dataDir = "./loupe-agent-data"
+
+    @Option(name: .long, help: ArgumentHelp("Where the kubelet keeps pod logs (default /var/log/pods).", valueName: "dir"))
+    var podLogRoot = "/var/log/pods"
+
+    @Option(name: .long, help: ArgumentHelp("This node's name, for k8s.node.name (default $NODE_NAME).", valueName: "name"))
+    var nodeName: String?
+
+    @Option(name: .long, help: ArgumentHelp("The cluster's name, for k8s.cluster.name.", valueName: "name"))
+    var clusterName: String?
+
+    @Option(name: .long, help: ArgumentHelp("Directory of secrets as <namespace>/<name>/<key> files.", valueName: "dir"))
+    var secretsDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("Disk budget of each pipeline's queue, e.g. 1GiB (default 1GiB).", valueName: "bytes"))
+    var queueSize = "1GiB"
+
+    @Option(name: .long, help: ArgumentHelp("Longest wait between retries to a backend that is away, e.g. 30s (default 30s).", valueName: "duration"))
+    var maximumBackoff = "30s"
+
+    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
+    var logLevel = "info"
+
+    func validate() throws {
+        guard !pipelines.isEmpty else { throw ValidationError("give at least one --pipelines file or directory") }
+        guard ByteSizeText.parse(queueSize) != nil else { throw ValidationError("--queue-size: \"\(queueSize)\" is not a byte size such as 1GiB") }
+        guard (try? DurationText.parseNanoseconds(maximumBackoff)) != nil else { throw ValidationError("--maximum-backoff: \"\(maximumBackoff)\" is not a duration such as 30s") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "loupe.agent")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let set: PipelineSet
+        do {
+            set = try PipelineFiles.load(pipelines)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var options = AgentPlan.Options(dataDirectory: dataDir)
+        options.podLogRoot = podLogRoot
+        options.nodeName = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"]
+        options.clusterName = clusterName
+        options.secrets = SecretResolver(directory: secretsDir)
+        options.queueBytes = ByteSizeText.parse(queueSize) ?? options.queueBytes
+        options.maximumBackoff = (try? DurationText.parse(maximumBackoff)) ?? .seconds(30)
+        let plan: AgentPlan
+        do {
+            plan = try AgentPlan(pipelines: set, options: options, logger: logger)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        logger.info("agent started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))", "podLogRoot": "\(podLogRoot)"])
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: plan.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
