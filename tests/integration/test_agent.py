@@ -1,0 +1,300 @@
+"""`loupe agent`: container log files in the kubelet's layout, tailed, enriched and shipped over
+OTLP/HTTP to a recording sink (and to `loupe up`), through rotation, copytruncate, a backend outage
+and a kill -9 of the agent, with every line arriving."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from loupe_testlib import LOUPE_BINARY
+
+POD_UID = "0c6a9c1e-1111-2222-3333-444455556666"
+
+
+class OTLPSink:
+    """An OTLP/HTTP logs receiver that records every log record, and can be told to fail (503)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[dict, object]] = []
+        self.status = 200
+        self.requests = 0
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with sink.lock:
+                    sink.requests += 1
+                    status = sink.status
+                if status == 200:
+                    if self.headers.get("Content-Encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    request = ExportLogsServiceRequest()
+                    request.ParseFromString(body)
+                    with sink.lock:
+                        for resource_logs in request.resource_logs:
+                            resource = {kv.key: kv.value for kv in resource_logs.resource.attributes}
+                            for scope_logs in resource_logs.scope_logs:
+                                for record in scope_logs.log_records:
+                                    sink.records.append((resource, record))
+                self.send_response(status)
+                if status != 200:
+                    self.send_header("Retry-After", "1")
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def bodies(self) -> list[str]:
+        with self.lock:
+            return [record.body.string_value for _, record in self.records]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+class Agent:
+    def __init__(self, tmp: Path, pipelines: str, root: Path) -> None:
+        self.tmp = tmp
+        self.pipelines = tmp / "pipelines.yaml"
+        self.pipelines.write_text(pipelines)
+        self.root = root
+        self.data = tmp / "agent-data"
+        self.log = tmp / "agent.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Agent":
+        self.process = subprocess.Popen(
+            [str(LOUPE_BINARY), "agent", "--pipelines", str(self.pipelines), "--data-dir", str(self.data),
+             "--pod-log-root", str(self.root), "--node-name", "node-1", "--maximum-backoff", "1s", "--log-level", "debug"],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=20)
+        finally:
+            self.process = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def pipeline(endpoint: str, extra: str = "") -> str:
+    return f"""
+apiVersion: telemetry.loupe.dev/v1beta1
+kind: LogPipeline
+metadata:
+  name: backend
+spec:
+  input:
+    runtime:
+      containers:
+        exclude: [istio-proxy]{extra}
+  output:
+    otlp:
+      protocol: http
+      endpoint:
+        value: {endpoint}
+"""
+
+
+def container_log(root: Path, namespace: str, pod: str, container: str, number: int = 0) -> Path:
+    directory = root / f"{namespace}_{pod}_{POD_UID}" / container
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{number}.log"
+
+
+def cri(text: str, stream: str = "stdout", tag: str = "F", at: str = "2024-03-01T10:00:00.000000001Z") -> str:
+    return f"{at} {stream} {tag} {text}\n"
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a") as file:
+        file.write(text)
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def sink():
+    sink = OTLPSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def agents(tmp_path):
+    started: list[Agent] = []
+
+    def make(pipelines: str, root: Path) -> Agent:
+        agent = Agent(tmp_path, pipelines, root)
+        started.append(agent)
+        return agent
+
+    yield make
+    for agent in started:
+        if agent.process is not None:
+            agent.stop(signal.SIGKILL)
+
+
+def test_container_logs_arrive_joined_parsed_and_enriched(tmp_path, sink, agents):
+    root = tmp_path / "pods"
+    app = container_log(root, "shop", "checkout-7d9f8b6c4-x2k9p", "checkout")
+    append(app, cri("plain line") + cri("split ", tag="P") + cri("in ", tag="P", stream="stdout") + cri("three") + cri("oops", stream="stderr"))
+    append(app, cri(json.dumps({"level": "error", "msg": "payment failed", "order": 42,
+                                "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"})))
+    docker = container_log(root, "shop", "cart-0", "cart")
+    append(docker, json.dumps({"log": "from docker\n", "stream": "stdout", "time": "2024-03-01T10:00:01Z"}) + "\n")
+    append(container_log(root, "shop", "checkout-7d9f8b6c4-x2k9p", "istio-proxy"), cri("sidecar noise"))
+    append(container_log(root, "kube-system", "coredns-5d78c9869d-abcde", "coredns"), cri("system noise"))
+
+    agent = agents(pipeline(sink.url), root).start()
+    bodies = wait_for(lambda: len(sink.bodies()) >= 5 and sink.bodies(), what="five records")
+    time.sleep(1)
+    assert sorted(sink.bodies()) == sorted(["plain line", "split in three", "oops", "payment failed", "from docker"]), agent.output()
+    by_body = {record.body.string_value: (resource, record) for resource, record in sink.records}
+    resource, record = by_body["payment failed"]
+    assert resource["k8s.namespace.name"].string_value == "shop"
+    assert resource["k8s.pod.name"].string_value == "checkout-7d9f8b6c4-x2k9p"
+    assert resource["k8s.pod.uid"].string_value == POD_UID
+    assert resource["k8s.container.name"].string_value == "checkout"
+    assert resource["k8s.node.name"].string_value == "node-1"
+    assert resource["service.name"].string_value == "checkout"
+    assert record.severity_number == 17 and record.severity_text == "error"
+    assert record.trace_id.hex() == "0af7651916cd43dd8448eb211c80319c" and record.span_id.hex() == "b7ad6b7169203331"
+    attributes = {kv.key: kv.value for kv in record.attributes}
+    assert attributes["order"].int_value == 42 and attributes["log.iostream"].string_value == "stdout"
+    assert "log.original" in attributes
+    assert by_body["oops"][1].attributes[0].value.string_value == "stderr"
+    assert by_body["split in three"][1].time_unix_nano == 1709287200000000001
+    assert by_body["from docker"][0]["service.name"].string_value == "cart"
+    assert agent.stop() == 0
+
+
+def test_rotation_by_rename_and_copytruncate_lose_and_repeat_nothing(tmp_path, sink, agents):
+    root = tmp_path / "pods"
+    renamed = container_log(root, "shop", "web-0", "web")
+    truncated = container_log(root, "shop", "api-0", "api")
+    agent = agents(pipeline(sink.url), root).start()
+    expected: list[str] = []
+
+    def write(path: Path, prefix: str, start: int, count: int) -> None:
+        append(path, "".join(cri(f"{prefix} {n}") for n in range(start, start + count)))
+        expected.extend(f"{prefix} {n}" for n in range(start, start + count))
+
+    write(renamed, "web", 0, 100)
+    write(truncated, "api", 0, 100)
+    wait_for(lambda: len(sink.bodies()) >= 200, what="the first 200 lines")
+    # Rename rotation: lines land in the old file just before the rename, then in the new file.
+    write(renamed, "web", 100, 50)
+    os.rename(renamed, str(renamed) + ".20240301-100000")
+    write(renamed, "web", 150, 100)
+    # Copytruncate: the file is copied aside, emptied in place and written on.
+    wait_for(lambda: len(sink.bodies()) >= 250, what="lines before copytruncate")
+    data = truncated.read_bytes()
+    (truncated.parent / "0.log.1").write_bytes(data)
+    with open(truncated, "r+") as file:
+        file.truncate(0)
+    write(truncated, "api", 100, 30)
+    wait_for(lambda: len(sink.bodies()) >= len(expected), what=f"{len(expected)} lines")
+    time.sleep(1.5)
+    bodies = sink.bodies()
+    assert sorted(bodies) == sorted(expected), (len(bodies), len(expected), agent.output()[-3000:])
+    assert agent.stop() == 0
+
+
+def test_an_outage_and_a_kill_9_lose_nothing(tmp_path, sink, agents):
+    root = tmp_path / "pods"
+    path = container_log(root, "shop", "orders-0", "orders")
+    sink.status = 503
+    agent = agents(pipeline(sink.url), root).start()
+    expected = [f"line {n} " + "x" * (n % 200) for n in range(3000)]
+    for chunk in range(0, 1500, 100):
+        append(path, "".join(cri(text) for text in expected[chunk:chunk + 100]))
+    queue = agent.data / "pipelines" / "logpipeline" / "backend" / "queue"
+    wait_for(lambda: sink.requests >= 2, what="failed delivery attempts")
+    wait_for(lambda: sum(f.stat().st_size for f in queue.glob("*.queue")) > 100_000, what="lines queued on disk")
+    agent.stop(signal.SIGKILL)
+    # While the agent is down the application goes on writing.
+    for chunk in range(1500, 3000, 100):
+        append(path, "".join(cri(text) for text in expected[chunk:chunk + 100]))
+    agent.start()
+    time.sleep(2)
+    assert sink.bodies() == [], "nothing is delivered during the outage"
+    sink.status = 200
+    wait_for(lambda: len(set(sink.bodies())) >= len(expected), timeout=60, what="every line after the outage")
+    bodies = sink.bodies()
+    assert set(bodies) == set(expected)
+    duplicates = len(bodies) - len(set(bodies))
+    print(f"duplicates after kill -9: {duplicates}, requests: {sink.requests}")
+    # At least once: lines queued but not yet checkpointed when killed may come twice, no more.
+    assert duplicates <= 1500, duplicates
+    assert agent.stop() == 0
+
+
+def test_the_agent_ships_to_loupe_up(tmp_path, agents, loupe_factory):
+    server = loupe_factory.new()
+    root = tmp_path / "pods"
+    append(container_log(root, "shop", "checkout-7d9f8b6c4-x2k9p", "checkout"), "".join(cri(f"order {n} placed") for n in range(50)))
+    agent = agents(pipeline(server.otlp_http_url), root).start()
+
+    def lines():
+        reply = requests.get(f"{server.http_url}/loki/api/v1/query_range",
+                             params={"query": '{service_name="checkout"} |= "placed"', "start": "1700000000000000000",
+                                     "end": "1800000000000000000", "limit": 1000}, timeout=10)
+        assert reply.status_code == 200, reply.text
+        return [value[1] for stream in reply.json()["data"]["result"] for value in stream["values"]]
+
+    found = wait_for(lambda: len(lines()) >= 50 and lines(), what="lines in Loupe")
+    assert sorted(found) == sorted(f"order {n} placed" for n in range(50))
+    assert agent.stop() == 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("\n      namespaces:\n        include: [Bad]", 'spec.input.runtime.namespaces.include[0]: "Bad" is not a namespace name'),
+])
+def test_a_wrong_pipeline_is_refused_with_where_and_what(tmp_path, agents, extra, message):
+    agent = agents(pipeline("http://127.0.0.1:1", extra), tmp_path / "pods").start()
+    assert agent.process.wait(timeout=30) != 0
+    agent.process = None
+    output = agent.output()
+    assert message in output and "pipelines.yaml:" in output, output
+
+
+def test_a_grpc_output_is_refused_until_the_agent_speaks_grpc(tmp_path, agents):
+    text = pipeline("127.0.0.1:4317").replace("protocol: http", "protocol: grpc")
+    agent = agents(text, tmp_path / "pods").start()
+    assert agent.process.wait(timeout=30) != 0
+    agent.process = None
+    assert "set protocol: http" in agent.output()
