@@ -65,6 +65,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // OTLP over gRPC without generated types: raw message coders and the Export method
+        // descriptors, shared by the receiver, the agent's exporter and the load generator.
+        .target(
+            name: "LoupeGRPC",
+            dependencies: ["LoupeModel", .product(name: "GRPCCore", package: "grpc-swift-2")],
+            swiftSettings: strictSettings
+        ),
+
         // Write-ahead log and per-signal stores. File I/O at this layer; no networking.
         .target(
             name: "LoupeStorage",
@@ -93,7 +101,7 @@ let package = Package(
         .target(
             name: "LoupeServer",
             dependencies: [
-                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeQuery", "LoupeScrape",
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeQuery", "LoupeScrape", "LoupeGRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -112,8 +120,10 @@ let package = Package(
         .target(
             name: "LoupeAgent",
             dependencies: [
-                "LoupeModel", "LoupeWire", "LoupeCollect", "LoupeStorage",
+                "LoupeModel", "LoupeWire", "LoupeCollect", "LoupeStorage", "LoupeGRPC",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -127,7 +137,7 @@ let package = Package(
         .target(
             name: "LoupeBench",
             dependencies: [
-                "LoupeModel", "LoupeWire",
+                "LoupeModel", "LoupeWire", "LoupeGRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

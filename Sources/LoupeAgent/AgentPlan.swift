@@ -48,7 +48,7 @@ public struct AgentPlan: Sendable {
             if !spec.transform.isEmpty || !spec.filter.isEmpty {
                 throw PipelineError(.unsupported, location: resource.location, resource: resource.displayName, path: "spec.transform", "transform and filter are not applied by loupe agent yet")
             }
-            let exporterSettings = try Self.exporterSettings(resource: resource, signalPath: "/v1/logs", options: options)
+            let exporterSettings = try Self.exporterSettings(resource: resource, signal: .logs, options: options)
             let directory = "\(options.dataDirectory)/pipelines/logpipeline/\(resource.name)"
             let queue = try DiskQueue(directory: directory + "/queue", maximumBytes: options.queueBytes)
             let counters = PipelineCounters()
@@ -62,7 +62,7 @@ public struct AgentPlan: Sendable {
                 let tail = try ContainerLogTail(options: tailOptions)
                 services.append(ContainerLogCollector(tail: tail, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))
             }
-            services.append(OTLPHTTPExporter(
+            services.append(OTLPExporter(
                 settings: exporterSettings, queue: queue, counters: counters,
                 countItems: { payload in (try? OTLPProtobuf.decodeLogs(payload))?.itemCount ?? 0 }, logger: pipelineLogger))
             pipelines.append(Pipeline(resource: resource, counters: counters, queue: queue))
@@ -71,15 +71,12 @@ public struct AgentPlan: Sendable {
         self.services = services
     }
 
-    static func exporterSettings(resource: PipelineResource, signalPath: String, options: Options) throws(PipelineError) -> OTLPHTTPExporter.Settings {
+    static func exporterSettings(resource: PipelineResource, signal: Signal, options: Options) throws(PipelineError) -> OTLPExporter.Settings {
         func refuse(_ path: String, _ message: String) -> PipelineError {
             PipelineError(.unsupported, location: resource.location, resource: resource.displayName, path: path, message)
         }
         guard case .otlp(let output) = resource.output else {
             throw refuse("spec.output.loupe", "Loupe's own storage is an output only inside loupe up; from an agent, ship to it with output.otlp")
-        }
-        guard output.transport == .http else {
-            throw refuse("spec.output.otlp.protocol", "loupe agent sends OTLP over HTTP so far; set protocol: http (Loupe and collectors listen on :4318)")
         }
         if case .oauth2 = output.authentication {
             throw refuse("spec.output.otlp.authentication.oauth2", "OAuth2 client credentials are not implemented in loupe agent yet; use basic or a header")
@@ -91,10 +88,62 @@ public struct AgentPlan: Sendable {
         guard let endpoint = OTLPEndpoint(endpointText) else {
             throw PipelineError(.invalid, location: resource.location, resource: resource.displayName, path: "spec.output.otlp.endpoint", "\"\(endpointText)\" is not an endpoint")
         }
+        // A URL says whether it is TLS; host:port is TLS unless tls.insecure says plain text.
         let secure = endpoint.secure ?? !(output.tls?.insecure ?? false)
-        let host = endpoint.host.contains(":") ? "[\(endpoint.host)]" : endpoint.host
-        let port = endpoint.port.map { ":\($0)" } ?? ""
-        var settings = OTLPHTTPExporter.Settings(url: "\(secure ? "https" : "http")://\(host)\(port)\(output.path ?? endpoint.basePath + signalPath)")
+        let signalPath = switch signal {
+        case .logs: "/v1/logs"
+        case .traces: "/v1/traces"
+        case .metrics: "/v1/metrics"
+        }
+        func pem(_ value: ValueSource, _ field: String) throws(PipelineError) -> [UInt8] {
+            Array(try options.secrets.resolve(value, field: "spec.output.otlp.tls." + field).utf8)
+        }
+        let destination: OTLPExporter.Destination
+        switch output.transport {
+        case .http:
+            let host = endpoint.host.contains(":") ? "[\(endpoint.host)]" : endpoint.host
+            let port = endpoint.port.map { ":\($0)" } ?? ""
+            var tlsConfiguration: TLSConfiguration?
+            if secure, let tls = output.tls {
+                var configuration = TLSConfiguration.makeClientConfiguration()
+                do {
+                    if let ca = tls.ca { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(try pem(ca, "ca"))) }
+                    if let cert = tls.cert, let key = tls.key {
+                        configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(try pem(cert, "cert")).map { .certificate($0) }
+                        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: try pem(key, "key"), format: .pem))
+                    }
+                } catch let error as PipelineError {
+                    throw error
+                } catch {
+                    throw PipelineError(.invalid, location: resource.location, resource: resource.displayName, path: "spec.output.otlp.tls", "TLSConfigurationInvalid: \(error)")
+                }
+                if tls.insecureSkipVerify { configuration.certificateVerification = .none }
+                tlsConfiguration = configuration
+            }
+            destination = .http(url: "\(secure ? "https" : "http")://\(host)\(port)\(output.path ?? endpoint.basePath + signalPath)", tls: tlsConfiguration)
+        case .grpc:
+            guard endpoint.basePath.isEmpty else {
+                throw PipelineError(.invalid, location: resource.location, resource: resource.displayName, path: "spec.output.otlp.endpoint", "a gRPC endpoint has no path: \"\(endpointText)\"")
+            }
+            let port = endpoint.port ?? (secure ? 443 : 80)
+            if secure {
+                let tls = output.tls
+                let ca = try tls?.ca.map { value throws(PipelineError) in try pem(value, "ca") }
+                let cert = try tls?.cert.map { value throws(PipelineError) in try pem(value, "cert") }
+                let key = try tls?.key.map { value throws(PipelineError) in try pem(value, "key") }
+                destination = .grpc(host: endpoint.host, port: port, tls: .tls { config in
+                    if let ca { config.trustRoots = .certificates([.bytes(ca, format: .pem)]) }
+                    if let cert, let key {
+                        config.certificateChain = [.bytes(cert, format: .pem)]
+                        config.privateKey = .bytes(key, format: .pem)
+                    }
+                    if tls?.insecureSkipVerify == true { config.serverCertificateVerification = .noVerification }
+                })
+            } else {
+                destination = .grpc(host: endpoint.host, port: port, tls: .plaintext)
+            }
+        }
+        var settings = OTLPExporter.Settings(destination: destination, signal: signal)
         settings.gzip = output.compression == .gzip
         settings.initialBackoff = options.initialBackoff
         settings.maximumBackoff = options.maximumBackoff
@@ -108,24 +157,6 @@ public struct AgentPlan: Sendable {
         for (index, header) in output.headers.enumerated() {
             let value = try options.secrets.resolve(header.value, field: "spec.output.otlp.headers[\(index)]")
             settings.headers.append((header.name, header.prefix.isEmpty ? value : header.prefix + " " + value))
-        }
-        if secure, let tls = output.tls {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            do {
-                if let ca = tls.ca {
-                    configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try options.secrets.resolve(ca, field: "spec.output.otlp.tls.ca").utf8)))
-                }
-                if let cert = tls.cert, let key = tls.key {
-                    configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(try options.secrets.resolve(cert, field: "spec.output.otlp.tls.cert").utf8)).map { .certificate($0) }
-                    configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(try options.secrets.resolve(key, field: "spec.output.otlp.tls.key").utf8), format: .pem))
-                }
-            } catch let error as PipelineError {
-                throw error
-            } catch {
-                throw PipelineError(.invalid, location: resource.location, resource: resource.displayName, path: "spec.output.otlp.tls", "TLSConfigurationInvalid: \(error)")
-            }
-            if tls.insecureSkipVerify { configuration.certificateVerification = .none }
-            settings.tls = configuration
         }
         return settings
     }

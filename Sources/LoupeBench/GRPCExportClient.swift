@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import LoupeGRPC
 import LoupeModel
 
 /// Sends pre-encoded export requests over OTLP/gRPC: one `GRPCClient`, with its own HTTP/2 connection, per worker.
@@ -13,13 +14,7 @@ struct GRPCExportClient {
     let metadata: Metadata
 
     /// The `Export` method of the signal's collector service.
-    static func exportMethod(for signal: Signal) -> MethodDescriptor {
-        switch signal {
-        case .traces: MethodDescriptor(fullyQualifiedService: "opentelemetry.proto.collector.trace.v1.TraceService", method: "Export")
-        case .metrics: MethodDescriptor(fullyQualifiedService: "opentelemetry.proto.collector.metrics.v1.MetricsService", method: "Export")
-        case .logs: MethodDescriptor(fullyQualifiedService: "opentelemetry.proto.collector.logs.v1.LogsService", method: "Export")
-        }
-    }
+    static func exportMethod(for signal: Signal) -> MethodDescriptor { OTLPGRPCMethods.export(for: signal) }
 
     /// Starts a client for `host:port`, runs `body` with it, then shuts the client down gracefully (in-flight RPCs
     /// finish first); cancelling the calling task stops it at once.
@@ -78,8 +73,8 @@ struct GRPCExportClient {
             return try await client.unary(
                 request: ClientRequest(message: message, metadata: metadata),
                 descriptor: descriptor,
-                serializer: RawBytesSerializer(),
-                deserializer: RawBytesDeserializer(),
+                serializer: RawMessageSerializer(),
+                deserializer: RawMessageDeserializer(),
                 options: options
             ) { response in
                 switch response.accepted {
@@ -101,19 +96,5 @@ struct GRPCExportClient {
             // Failures to get a stream at all (no connection, client shutting down) are thrown, not delivered.
             return .transportFailure(code: error.code, message: error.message)
         }
-    }
-}
-
-/// Hands the pre-encoded request over as is.
-struct RawBytesSerializer: MessageSerializer {
-    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes {
-        Bytes(message)
-    }
-}
-
-/// Keeps the response as raw bytes; only `partial_success` is read from it, by the caller.
-struct RawBytesDeserializer: MessageDeserializer {
-    func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
-        serializedMessageBytes.withUnsafeBytes { Array($0) }
     }
 }

@@ -1,4 +1,5 @@
 import GRPCCore
+import LoupeGRPC
 import LoupeModel
 import LoupePipeline
 
@@ -6,13 +7,7 @@ import LoupePipeline
 struct OTLPGRPCService: RegistrableRPCService {
     let ingestor: OTLPIngestor
 
-    static func method(for signal: Signal) -> MethodDescriptor {
-        switch signal {
-        case .traces: MethodDescriptor(fullyQualifiedService: "opentelemetry.proto.collector.trace.v1.TraceService", method: "Export")
-        case .metrics: MethodDescriptor(fullyQualifiedService: "opentelemetry.proto.collector.metrics.v1.MetricsService", method: "Export")
-        case .logs: MethodDescriptor(fullyQualifiedService: "opentelemetry.proto.collector.logs.v1.LogsService", method: "Export")
-        }
-    }
+    static func method(for signal: Signal) -> MethodDescriptor { OTLPGRPCMethods.export(for: signal) }
 
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         for signal in Signal.allCases {

@@ -1,0 +1,131 @@
+import AsyncHTTPClient
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import LoupeModel
+import LoupeStorage
+import NIOSSL
+import ServiceLifecycle
+
+/// What became of one request to a backend.
+enum SendOutcome: Sendable, Equatable {
+    case delivered
+    /// Refused for good (malformed, unauthorized, ...): sending it again would not help.
+    case refused(String)
+    /// Failed for now (unreachable, overloaded): sent again after a pause (the server's, if it gave one).
+    case retry(String, after: Duration?)
+}
+
+/// Delivers a pipeline's queue to an OTLP backend, oldest first, one request per queued record:
+/// taken from the queue only once the backend accepted it (or refused it for good). Anything
+/// else is retried with exponential backoff for as long as it takes; the queue holds the data
+/// meanwhile, on disk.
+public final class OTLPExporter: Service {
+    public enum Destination: Sendable {
+        /// The full URL requests go to (`…/v1/logs`).
+        case http(url: String, tls: TLSConfiguration?)
+        case grpc(host: String, port: Int, tls: HTTP2ClientTransport.Posix.TransportSecurity)
+    }
+
+    public struct Settings: Sendable {
+        public var destination: Destination
+        public var signal: Signal
+        public var headers: [(name: String, value: String)] = []
+        public var gzip = true
+        public var requestTimeout: Duration = .seconds(30)
+        public var initialBackoff: Duration = .milliseconds(200)
+        public var maximumBackoff: Duration = .seconds(30)
+        public var idlePoll: Duration = .milliseconds(100)
+
+        public var displayName: String {
+            switch destination {
+            case .http(let url, _): url
+            case .grpc(let host, let port, _): "grpc://\(host):\(port)"
+            }
+        }
+    }
+
+    let settings: Settings
+    private let queue: DiskQueue
+    private let counters: PipelineCounters
+    private let countItems: @Sendable ([UInt8]) -> Int
+    private let logger: Logger
+
+    /// `countItems` says how many items (log records, spans, points) a queued request holds.
+    public init(settings: Settings, queue: DiskQueue, counters: PipelineCounters, countItems: @escaping @Sendable ([UInt8]) -> Int, logger: Logger) {
+        self.settings = settings
+        self.queue = queue
+        self.counters = counters
+        self.countItems = countItems
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        switch settings.destination {
+        case .http(let url, let tls):
+            var configuration = HTTPClient.Configuration()
+            if let tls { configuration.tlsConfiguration = tls }
+            configuration.decompression = .disabled
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            await deliver(using: OTLPHTTPSender(client: client, url: url, headers: settings.headers, gzip: settings.gzip, timeout: settings.requestTimeout))
+            try? await client.shutdown()
+        case .grpc(let host, let port, let security):
+            let transport = try HTTP2ClientTransport.Posix(
+                target: OTLPGRPCSender.target(host: host, port: port), transportSecurity: security,
+                config: .defaults { config in
+                    config.compression.enabledAlgorithms = settings.gzip ? .all : .none
+                    config.backoff.initial = .milliseconds(100)
+                    config.backoff.max = .seconds(5)
+                })
+            try await withGRPCClient(transport: transport) { client in
+                await self.deliver(using: OTLPGRPCSender(client: client, signal: self.settings.signal, headers: self.settings.headers, gzip: self.settings.gzip, timeout: self.settings.requestTimeout))
+            }
+        }
+    }
+
+    private func deliver(using sender: some OTLPSender) async {
+        var backoff = settings.initialBackoff
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let records: [DiskQueue.Record]
+            do {
+                records = try await BlockingIO.run { try self.queue.peek(maximumRecords: 1) }
+            } catch {
+                logger.error("the output queue could not be read", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                continue
+            }
+            guard let record = records.first else {
+                try? await Task.sleep(for: settings.idlePoll)
+                continue
+            }
+            switch await sender.send(record.payload) {
+            case .delivered:
+                counters.sent.add(countItems(record.payload), ordering: .relaxed)
+                backoff = settings.initialBackoff
+                await acknowledge(record)
+            case .refused(let reason):
+                counters.refused.add(countItems(record.payload), ordering: .relaxed)
+                logger.error("the backend refused a request for good; it is dropped", metadata: ["to": "\(settings.displayName)", "reason": "\(reason)"])
+                await acknowledge(record)
+            case .retry(let reason, let after):
+                counters.failedRequests.add(1, ordering: .relaxed)
+                logger.warning("sending failed; retrying", metadata: ["to": "\(settings.displayName)", "reason": "\(reason)", "in": "\(after ?? backoff)"])
+                try? await Task.sleep(for: after ?? backoff)
+                backoff = min(backoff * 2, settings.maximumBackoff)
+            }
+        }
+    }
+
+    /// A failure here (the disk) only means the record is sent again later: at least once.
+    private func acknowledge(_ record: DiskQueue.Record) async {
+        do {
+            try await BlockingIO.run { try self.queue.acknowledge(through: record.next) }
+        } catch {
+            logger.error("a delivered request could not be taken from the queue; it will be sent again", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+protocol OTLPSender: Sendable {
+    func send(_ payload: [UInt8]) async -> SendOutcome
+}
