@@ -159,7 +159,7 @@ import Testing
         ("apiVersion: telemetry.loupe.dev/v1beta1\nkind: LogPipeline\nmetadata: {name: a}\nspec: {}\n",
          "x.yaml:4:7: LogPipeline \"a\": spec.output: required"),
         (base + "      endpoint: {value: \"no port\"}\n",
-         "x.yaml:7:17: TracePipeline \"t\": spec.output.otlp.endpoint: \"no port\" is not an endpoint; give host:port or an http(s) URL"),
+         "x.yaml:7:25: TracePipeline \"t\": spec.output.otlp.endpoint.value: \"no port\" is not an endpoint; give host:port or an http(s) URL"),
         (base + "      endpoint: {value: \"a:4317\"}\n      protocol: grpc\n      path: /x\n",
          "x.yaml:9:13: TracePipeline \"t\": spec.output.otlp.path: only for protocol http"),
         (base + "      endpoint: {value: \"a:4317\", valueFrom: {secretKeyRef: {name: n, namespace: s, key: k}}}\n",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -86,7 +87,8 @@ class Agent:
     def start(self) -> "Agent":
         self.process = subprocess.Popen(
             [str(LOUPE_BINARY), "agent", "--pipelines", str(self.pipelines), "--data-dir", str(self.data),
-             "--pod-log-root", str(self.root), "--node-name", "node-1", "--maximum-backoff", "1s", "--log-level", "debug"],
+             "--pod-log-root", str(self.root), "--node-name", "node-1", "--maximum-backoff", "1s", "--log-level", "debug",
+             "--http-address", "127.0.0.1:0"],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         return self
 
@@ -100,6 +102,24 @@ class Agent:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def http_url(self) -> str:
+        """The agent's own listener, from the line it logs once listening (the last start's)."""
+        def port():
+            found = re.findall(r"port=(\d+).*agent HTTP listening", self.output())
+            return found[-1] if found and self.process is not None else None
+        return f"http://127.0.0.1:{wait_for(port, what='the agent listening')}"
+
+    def status(self) -> dict:
+        reply = requests.get(self.http_url() + "/api/v1/pipelines", timeout=10)
+        assert reply.status_code == 200, reply.text
+        return {report["name"]: report for report in reply.json()}
+
+    def metric(self, name: str) -> float:
+        text = requests.get(self.http_url() + "/metrics", timeout=10).text
+        match = re.search(rf'^{name}{{kind="LogPipeline",pipeline="backend"}} (\d+)$', text, re.M)
+        assert match, text
+        return float(match.group(1))
 
 
 def pipeline(endpoint: str, extra: str = "") -> str:
@@ -252,6 +272,9 @@ def test_an_outage_and_a_kill_9_lose_nothing(tmp_path, sink, agents):
     agent.start()
     time.sleep(2)
     assert sink.bodies() == [], "nothing is delivered during the outage"
+    flow = agent.status()["backend"]["conditions"][2]
+    assert (flow["type"], flow["status"], flow["reason"]) == ("TelemetryFlowHealthy", "False", "NoLogsDelivered"), flow
+    assert agent.metric("loupe_pipeline_failed_requests_total") > 0 and agent.metric("loupe_pipeline_queued_bytes") > 100_000
     sink.status = 200
     wait_for(lambda: len(set(sink.bodies())) >= len(expected), timeout=60, what="every line after the outage")
     bodies = sink.bodies()
@@ -260,6 +283,10 @@ def test_an_outage_and_a_kill_9_lose_nothing(tmp_path, sink, agents):
     print(f"duplicates after kill -9: {duplicates}, requests: {sink.requests}")
     # At least once: lines queued but not yet checkpointed when killed may come twice, no more.
     assert duplicates <= 1500, duplicates
+    wait_for(lambda: agent.metric("loupe_pipeline_queued_requests") == 0, what="an empty queue")
+    assert agent.metric("loupe_pipeline_sent_items_total") >= 1500, "counted since the restart"
+    status = subprocess.run([str(LOUPE_BINARY), "pipelines", "status", "--agent", agent.http_url()], capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0 and 'LogPipeline "backend"' in status.stdout and "TelemetryFlowHealthy" in status.stdout, status
     assert agent.stop() == 0
 
 
@@ -309,3 +336,15 @@ def test_an_oauth2_output_is_refused_until_the_agent_fetches_tokens(tmp_path, ag
     assert agent.process.wait(timeout=30) != 0
     agent.process = None
     assert "OAuth2 client credentials are not implemented in loupe agent yet" in agent.output()
+
+
+def test_pipelines_validate_names_the_file_line_and_field(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(pipeline("http://collector:4318"))
+    result = subprocess.run([str(LOUPE_BINARY), "pipelines", "validate", str(good)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and 'LogPipeline "backend": valid' in result.stdout, result
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(pipeline("collector"))
+    result = subprocess.run([str(LOUPE_BINARY), "pipelines", "validate", str(bad)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert f'{bad}:15:16: LogPipeline "backend": spec.output.otlp.endpoint.value: "collector" is not an endpoint' in result.stdout, result.stdout

@@ -35,12 +35,12 @@ public final class ContainerLogCollector: Service {
             switch outcome {
             case .success(let records):
                 failures = 0
-                if records == 0 { try? await Task.sleep(for: pollInterval) }
+                if records == 0 { await pause(pollInterval) }
             case .failure(let error):
                 failures += 1
                 // The queue's disk failing: nothing was committed, the same lines are read again.
                 logger.error("container logs could not be queued; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: pollInterval * min(failures, 20))
+                await pause(pollInterval * min(failures, 20))
             }
         }
     }

@@ -91,11 +91,11 @@ public final class OTLPExporter: Service {
                 records = try await BlockingIO.run { try self.queue.peek(maximumRecords: 1) }
             } catch {
                 logger.error("the output queue could not be read", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff)
+                await pause(backoff)
                 continue
             }
             guard let record = records.first else {
-                try? await Task.sleep(for: settings.idlePoll)
+                await pause(settings.idlePoll)
                 continue
             }
             switch await sender.send(record.payload) {
@@ -110,7 +110,7 @@ public final class OTLPExporter: Service {
             case .retry(let reason, let after):
                 counters.failedRequests.add(1, ordering: .relaxed)
                 logger.warning("sending failed; retrying", metadata: ["to": "\(settings.displayName)", "reason": "\(reason)", "in": "\(after ?? backoff)"])
-                try? await Task.sleep(for: after ?? backoff)
+                await pause(after ?? backoff)
                 backoff = min(backoff * 2, settings.maximumBackoff)
             }
         }

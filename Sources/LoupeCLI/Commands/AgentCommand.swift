@@ -42,11 +42,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Longest wait between retries to a backend that is away, e.g. 30s (default 30s).", valueName: "duration"))
     var maximumBackoff = "30s"
 
+    @Option(name: .long, help: ArgumentHelp("/metrics, /api/v1/pipelines (status), /ready and /healthz (default 0.0.0.0:8081).", valueName: "host:port"))
+    var httpAddress = "0.0.0.0:8081"
+
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel = "info"
 
     func validate() throws {
         guard !pipelines.isEmpty else { throw ValidationError("give at least one --pipelines file or directory") }
+        guard (try? ListenAddress(parsing: httpAddress)) != nil else { throw ValidationError("--http-address: \"\(httpAddress)\" is not host:port") }
         guard ByteSizeText.parse(queueSize) != nil else { throw ValidationError("--queue-size: \"\(queueSize)\" is not a byte size such as 1GiB") }
         guard (try? DurationText.parseNanoseconds(maximumBackoff)) != nil else { throw ValidationError("--maximum-backoff: \"\(maximumBackoff)\" is not a duration such as 30s") }
     }
@@ -74,8 +78,14 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         logger.info("agent started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))", "podLogRoot": "\(podLogRoot)"])
+        let status = AgentStatus(pipelines: plan.pipelines)
+        let address = try ListenAddress(parsing: httpAddress)
+        let http = AgentHTTPServer.application(host: address.host, port: address.port, status: status, logger: logger) { [logger] port in
+            logger.info("agent HTTP listening", metadata: ["port": "\(port)"])
+        }
+        let services: [any Service] = plan.services + [AgentStatusSampler(status: status), http]
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: plan.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

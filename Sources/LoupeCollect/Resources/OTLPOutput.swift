@@ -69,7 +69,8 @@ public struct OTLPOutput: Sendable, Hashable {
             output.transport = value
         }
         if case .value(let endpoint) = output.endpoint {
-            try Self.checkEndpoint(endpoint, node: try fields.required("endpoint"))
+            let endpointNode = try fields.required("endpoint")
+            try Self.checkEndpoint(endpoint, node: try endpointNode.fields(allowed: ["value", "valueFrom"])["value"] ?? endpointNode)
         }
         if let path = fields["path"] {
             guard output.transport == .http else { throw path.error("only for protocol http") }

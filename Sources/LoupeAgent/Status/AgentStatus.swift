@@ -1,0 +1,112 @@
+import Foundation
+import LoupeCollect
+import LoupeStorage
+import Synchronization
+
+/// Every pipeline's counters, their recent history and the conditions derived from them: what
+/// `/metrics`, `/api/v1/pipelines` and `loupe pipelines status` show.
+public final class AgentStatus: Sendable {
+    public struct Totals: Sendable, Equatable, Codable {
+        public var received = 0
+        public var sent = 0
+        public var failedRequests = 0
+        public var refused = 0
+        public var droppedRequests = 0
+        public var droppedBytes = 0
+        public var queuedRequests = 0
+        public var queuedBytes = 0
+        public var queueCapacityBytes = 0
+    }
+
+    public struct PipelineReport: Sendable, Equatable, Codable {
+        public var kind: String
+        public var name: String
+        public var conditions: [PipelineCondition]
+        public var totals: Totals
+    }
+
+    struct Sample {
+        var atUnixNano: UInt64
+        var totals: Totals
+    }
+
+    let pipelines: [AgentPlan.Pipeline]
+    /// How far back `TelemetryFlowHealthy` looks.
+    let windowNanoseconds: UInt64
+    private let history: Mutex<[String: [Sample]]>
+
+    public init(pipelines: [AgentPlan.Pipeline], window: Duration = .seconds(300)) {
+        self.pipelines = pipelines
+        windowNanoseconds = UInt64(window.components.seconds) * 1_000_000_000
+        history = Mutex([:])
+    }
+
+    static func key(_ pipeline: AgentPlan.Pipeline) -> String { pipeline.resource.displayName }
+
+    func totals(_ pipeline: AgentPlan.Pipeline) -> Totals {
+        let queue = pipeline.queue.statistics
+        return Totals(
+            received: pipeline.counters.received.load(ordering: .relaxed), sent: pipeline.counters.sent.load(ordering: .relaxed),
+            failedRequests: pipeline.counters.failedRequests.load(ordering: .relaxed), refused: pipeline.counters.refused.load(ordering: .relaxed),
+            droppedRequests: queue.droppedRecords, droppedBytes: queue.droppedBytes, queuedRequests: queue.queuedRecords, queuedBytes: queue.queuedBytes,
+            queueCapacityBytes: pipeline.queue.maximumBytes)
+    }
+
+    /// Records the counters as of `now` and forgets samples older than the window.
+    public func sample(nowUnixNano now: UInt64) {
+        let current = pipelines.map { (Self.key($0), totals($0)) }
+        history.withLock { history in
+            for (key, totals) in current {
+                var samples = history[key, default: []]
+                samples.append(Sample(atUnixNano: now, totals: totals))
+                samples.removeAll { now > $0.atUnixNano && now - $0.atUnixNano > windowNanoseconds }
+                history[key] = samples
+            }
+        }
+    }
+
+    public func reports() -> [PipelineReport] {
+        pipelines.map { pipeline in
+            let now = totals(pipeline)
+            let oldest = history.withLock { $0[Self.key(pipeline)]?.first?.totals } ?? Totals()
+            var window = PipelineFlowWindow()
+            window.received = now.received - oldest.received
+            window.sent = now.sent - oldest.sent
+            window.failedRequests = now.failedRequests - oldest.failedRequests
+            window.refused = now.refused - oldest.refused
+            window.droppedRequests = now.droppedRequests - oldest.droppedRequests
+            window.queuedBytes = now.queuedBytes
+            window.queueCapacityBytes = max(1, now.queueCapacityBytes)
+            return PipelineReport(
+                kind: pipeline.resource.kind.rawValue, name: pipeline.resource.name,
+                conditions: [
+                    PipelineCondition(type: "ConfigurationGenerated", status: .true, reason: "AgentConfigured", message: "The agent runs the pipeline as declared"),
+                    PipelineCondition(type: "AgentHealthy", status: .true, reason: "AgentReady", message: "The agent is running"),
+                    PipelineFlowHealth.condition(window),
+                ],
+                totals: now)
+        }
+    }
+
+    /// The counters in the Prometheus text format.
+    public func metricsText() -> String {
+        let all = pipelines.map { ($0.resource, totals($0)) }
+        var text = ""
+        func family(_ name: String, _ type: String, _ help: String, _ value: (Totals) -> Int) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (resource, totals) in all {
+                text += "\(name){kind=\"\(resource.kind.rawValue)\",pipeline=\"\(resource.name)\"} \(value(totals))\n"
+            }
+        }
+        family("loupe_pipeline_received_items_total", "counter", "Items the pipeline's inputs took in and queued.") { $0.received }
+        family("loupe_pipeline_sent_items_total", "counter", "Items the output's backend accepted.") { $0.sent }
+        family("loupe_pipeline_failed_requests_total", "counter", "Requests to the backend that failed and were retried.") { $0.failedRequests }
+        family("loupe_pipeline_refused_items_total", "counter", "Items the backend refused for good (4xx); not retried.") { $0.refused }
+        family("loupe_pipeline_queue_dropped_requests_total", "counter", "Queued requests dropped to stay within the queue's disk budget.") { $0.droppedRequests }
+        family("loupe_pipeline_queue_dropped_bytes_total", "counter", "Bytes of queued requests dropped to stay within the budget.") { $0.droppedBytes }
+        family("loupe_pipeline_queued_requests", "gauge", "Requests waiting in the queue.") { $0.queuedRequests }
+        family("loupe_pipeline_queued_bytes", "gauge", "Bytes waiting in the queue.") { $0.queuedBytes }
+        family("loupe_pipeline_queue_capacity_bytes", "gauge", "The queue's disk budget.") { $0.queueCapacityBytes }
+        return text
+    }
+}
