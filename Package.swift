@@ -61,7 +61,6 @@ let package = Package(
         .target(
             name: "LoupeCollect",
             dependencies: ["LoupeModel", "LoupeWire", .product(name: "Yams", package: "Yams")],
-            exclude: ["OTTL"],
             swiftSettings: strictSettings
         ),
 
@@ -184,7 +183,6 @@ let package = Package(
         .testTarget(
             name: "LoupeCollectTests",
             dependencies: ["LoupeModel", "LoupeWire", "LoupeCollect"],
-            exclude: ["OTTLParserTests.swift", "OTTLEvaluationTests.swift"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -45,9 +45,7 @@ public struct AgentPlan: Sendable {
                     .unsupported, location: resource.location, resource: resource.displayName,
                     "loupe agent runs LogPipelines so far; \(resource.kind.rawValue)s take OTLP from applications, which the agent does not receive yet")
             }
-            if !spec.transform.isEmpty || !spec.filter.isEmpty {
-                throw PipelineError(.unsupported, location: resource.location, resource: resource.displayName, path: "spec.transform", "transform and filter are not applied by loupe agent yet")
-            }
+            let rules = try resource.compiledRules()
             let exporterSettings = try Self.exporterSettings(resource: resource, signal: .logs, options: options)
             let directory = "\(options.dataDirectory)/pipelines/logpipeline/\(resource.name)"
             let queue = try DiskQueue(directory: directory + "/queue", maximumBytes: options.queueBytes)
@@ -60,11 +58,10 @@ public struct AgentPlan: Sendable {
                 tailOptions.keepOriginalBody = runtime.keepOriginalBody
                 tailOptions.resource = ContainerResource(nodeName: options.nodeName, clusterName: options.clusterName)
                 let tail = try ContainerLogTail(options: tailOptions)
-                services.append(ContainerLogCollector(tail: tail, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))
+                services.append(ContainerLogCollector(
+                    tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))
             }
-            services.append(OTLPExporter(
-                settings: exporterSettings, queue: queue, counters: counters,
-                countItems: { payload in (try? OTLPProtobuf.decodeLogs(payload))?.itemCount ?? 0 }, logger: pipelineLogger))
+            services.append(OTLPExporter(settings: exporterSettings, queue: queue, counters: counters, logger: pipelineLogger))
             pipelines.append(Pipeline(resource: resource, counters: counters, queue: queue))
         }
         self.pipelines = pipelines

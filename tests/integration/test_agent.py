@@ -348,3 +348,24 @@ def test_pipelines_validate_names_the_file_line_and_field(tmp_path):
     result = subprocess.run([str(LOUPE_BINARY), "pipelines", "validate", str(bad)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f'{bad}:15:16: LogPipeline "backend": spec.output.otlp.endpoint.value: "collector" is not an endpoint' in result.stdout, result.stdout
+
+
+def test_transform_and_filter_rules_apply_before_shipping(tmp_path, sink, agents):
+    root = tmp_path / "pods"
+    append(container_log(root, "shop", "web-0", "web"),
+           cri("GET /healthz 200") + cri(json.dumps({"level": "warning", "msg": "slow checkout"})) + cri("order placed"))
+    rules = """
+  transform:
+    - conditions: ['log.severity_text == "warning"']
+      statements: ['set(log.severity_text, "WARN")', 'set(log.attributes["team"], "payments")']
+  filter:
+    - conditions: ['IsMatch(log.body, ".*healthz.*")']
+"""
+    agent = agents(pipeline(sink.url) + rules, root).start()
+    wait_for(lambda: len(sink.bodies()) >= 2, what="two records")
+    wait_for(lambda: agent.metric("loupe_pipeline_filtered_items_total") == 1, what="the filtered count")
+    assert sorted(sink.bodies()) == ["order placed", "slow checkout"]
+    record = next(record for _, record in sink.records if record.body.string_value == "slow checkout")
+    assert record.severity_text == "WARN"
+    assert {kv.key: kv.value.string_value for kv in record.attributes}["team"] == "payments"
+    assert agent.stop() == 0

@@ -10,13 +10,15 @@ import Synchronization
 /// queued durably, and only then are the files' positions committed.
 public final class ContainerLogCollector: Service {
     private let tail: Mutex<ContainerLogTail>
+    private let rules: CompiledRules
     private let queue: DiskQueue
     private let counters: PipelineCounters
     private let pollInterval: Duration
     private let logger: Logger
 
-    init(tail: sending ContainerLogTail, queue: DiskQueue, counters: PipelineCounters, pollInterval: Duration, logger: Logger) {
+    init(tail: sending ContainerLogTail, rules: CompiledRules, queue: DiskQueue, counters: PipelineCounters, pollInterval: Duration, logger: Logger) {
         self.tail = Mutex(tail)
+        self.rules = rules
         self.queue = queue
         self.counters = counters
         self.pollInterval = pollInterval
@@ -51,13 +53,19 @@ public final class ContainerLogCollector: Service {
             let harvest = tail.harvest(nowUnixNano: WallClock.system.nowUnixNano())
             guard !harvest.isEmpty else { return 0 }
             if harvest.records > 0 {
-                do {
-                    try queue.append([OTLPProtobuf.encodeLogs(harvest.logs)])
-                } catch {
-                    tail.discard(harvest)
-                    throw error
+                // Transform, then filter (a filter match drops the record), as the pipeline declares.
+                let (logs, filtered) = rules.process(harvest.logs)
+                let kept = harvest.records - filtered
+                if kept > 0 {
+                    do {
+                        try queue.append([QueuedRequest.frame(itemCount: kept, request: OTLPProtobuf.encodeLogs(logs))])
+                    } catch {
+                        tail.discard(harvest)
+                        throw error
+                    }
                 }
                 counters.received.add(harvest.records, ordering: .relaxed)
+                counters.filtered.add(filtered, ordering: .relaxed)
             }
             try tail.commit(harvest)
             return harvest.records

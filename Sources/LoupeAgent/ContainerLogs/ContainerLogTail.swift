@@ -68,6 +68,8 @@ final class ContainerLogTail {
     private var follows: [String: Follow] = [:]
     private var checkpoints: TailCheckpoints
     private let builder: ContainerLogRecordBuilder
+    /// Reused by every read: allocating a chunk per read costs more than parsing it.
+    private var readBuffer: [UInt8] = []
     /// Lines that were not in the file's format, passed on as they were.
     private(set) var unparsedLines = 0
 
@@ -270,8 +272,9 @@ final class ContainerLogTail {
         fd: Int32, from offset: inout Int, follow: inout Follow, pendingStart: inout Int?, records: inout [LogRecord], bytes: inout Int,
         nowUnixNano: UInt64
     ) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: options.chunkBytes)
-        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        if readBuffer.count != options.chunkBytes { readBuffer = [UInt8](repeating: 0, count: options.chunkBytes) }
+        let count = readBuffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        let buffer = readBuffer
         guard count > 0 else { return true }
         let newline = UInt8(ascii: "\n")
         var lineStart = 0

@@ -48,15 +48,13 @@ public final class OTLPExporter: Service {
     let settings: Settings
     private let queue: DiskQueue
     private let counters: PipelineCounters
-    private let countItems: @Sendable ([UInt8]) -> Int
     private let logger: Logger
 
-    /// `countItems` says how many items (log records, spans, points) a queued request holds.
-    public init(settings: Settings, queue: DiskQueue, counters: PipelineCounters, countItems: @escaping @Sendable ([UInt8]) -> Int, logger: Logger) {
+    /// The queue holds `QueuedRequest` frames: an item count, then the encoded export request.
+    public init(settings: Settings, queue: DiskQueue, counters: PipelineCounters, logger: Logger) {
         self.settings = settings
         self.queue = queue
         self.counters = counters
-        self.countItems = countItems
         self.logger = logger
     }
 
@@ -85,6 +83,7 @@ public final class OTLPExporter: Service {
 
     private func deliver(using sender: some OTLPSender) async {
         var backoff = settings.initialBackoff
+        var busy = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let records: [DiskQueue.Record]
             do {
@@ -95,16 +94,27 @@ public final class OTLPExporter: Service {
                 continue
             }
             guard let record = records.first else {
+                if busy {
+                    // The burst is delivered: what its requests took goes back to the system.
+                    MemoryRelease.trimFreedMemory()
+                    busy = false
+                }
                 await pause(settings.idlePoll)
                 continue
             }
-            switch await sender.send(record.payload) {
+            busy = true
+            guard let (items, request) = QueuedRequest.unframe(record.payload) else {
+                logger.error("a queued request is damaged; it is dropped", metadata: ["bytes": "\(record.payload.count)"])
+                await acknowledge(record)
+                continue
+            }
+            switch await sender.send(request) {
             case .delivered:
-                counters.sent.add(countItems(record.payload), ordering: .relaxed)
+                counters.sent.add(items, ordering: .relaxed)
                 backoff = settings.initialBackoff
                 await acknowledge(record)
             case .refused(let reason):
-                counters.refused.add(countItems(record.payload), ordering: .relaxed)
+                counters.refused.add(items, ordering: .relaxed)
                 logger.error("the backend refused a request for good; it is dropped", metadata: ["to": "\(settings.displayName)", "reason": "\(reason)"])
                 await acknowledge(record)
             case .retry(let reason, let after):

@@ -4,6 +4,8 @@ import Synchronization
 public final class PipelineCounters: Sendable {
     /// Items taken in by the pipeline's inputs (and queued).
     public let received = Atomic<Int>(0)
+    /// Items a filter rule dropped, as declared (not a loss).
+    public let filtered = Atomic<Int>(0)
     /// Items the output's backend accepted.
     public let sent = Atomic<Int>(0)
     /// Requests that failed and will be tried again (network errors, 429, 5xx).

@@ -8,6 +8,7 @@ import Synchronization
 public final class AgentStatus: Sendable {
     public struct Totals: Sendable, Equatable, Codable {
         public var received = 0
+        public var filtered = 0
         public var sent = 0
         public var failedRequests = 0
         public var refused = 0
@@ -46,7 +47,7 @@ public final class AgentStatus: Sendable {
     func totals(_ pipeline: AgentPlan.Pipeline) -> Totals {
         let queue = pipeline.queue.statistics
         return Totals(
-            received: pipeline.counters.received.load(ordering: .relaxed), sent: pipeline.counters.sent.load(ordering: .relaxed),
+            received: pipeline.counters.received.load(ordering: .relaxed), filtered: pipeline.counters.filtered.load(ordering: .relaxed), sent: pipeline.counters.sent.load(ordering: .relaxed),
             failedRequests: pipeline.counters.failedRequests.load(ordering: .relaxed), refused: pipeline.counters.refused.load(ordering: .relaxed),
             droppedRequests: queue.droppedRecords, droppedBytes: queue.droppedBytes, queuedRequests: queue.queuedRecords, queuedBytes: queue.queuedBytes,
             queueCapacityBytes: pipeline.queue.maximumBytes)
@@ -99,6 +100,7 @@ public final class AgentStatus: Sendable {
             }
         }
         family("loupe_pipeline_received_items_total", "counter", "Items the pipeline's inputs took in and queued.") { $0.received }
+        family("loupe_pipeline_filtered_items_total", "counter", "Items a filter rule of the pipeline dropped.") { $0.filtered }
         family("loupe_pipeline_sent_items_total", "counter", "Items the output's backend accepted.") { $0.sent }
         family("loupe_pipeline_failed_requests_total", "counter", "Requests to the backend that failed and were retried.") { $0.failedRequests }
         family("loupe_pipeline_refused_items_total", "counter", "Items the backend refused for good (4xx); not retried.") { $0.refused }

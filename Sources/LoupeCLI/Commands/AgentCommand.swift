@@ -4,6 +4,7 @@ import Logging
 import LoupeAgent
 import LoupeCollect
 import LoupeModel
+import LoupeStorage
 import ServiceLifecycle
 import UnixSignals
 
@@ -56,6 +57,9 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A small process on every node: few malloc arenas keep its footprint small.
+        MemoryRelease.limitArenas(2)
+        MemoryRelease.keepLargeAllocationsInHeap(upTo: 64 << 20)
         var logger = Logger(label: "loupe.agent")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let set: PipelineSet

@@ -38,15 +38,23 @@ public struct ContainerLogLine: Sendable, Hashable {
     }
 
     public static func parse(_ line: some Collection<UInt8>, format: Format) throws(ParseError) -> ContainerLogLine {
-        switch format {
-        case .cri: try parseCRI(Array(line))
-        case .dockerJSON: try parseDockerJSON(Array(line))
+        if let slice = line as? ArraySlice<UInt8> {
+            return switch format {
+            case .cri: try parseCRI(slice)
+            case .dockerJSON: try parseDockerJSON(slice)
+            }
+        }
+        return switch format {
+        case .cri: try parseCRI(Array(line)[...])
+        case .dockerJSON: try parseDockerJSON(Array(line)[...])
         }
     }
 
     /// `2024-01-02T03:04:05.123456789Z stdout F text`: the tag field may hold several tags
     /// separated by `:`; `P` marks a partial line.
-    public static func parseCRI(_ line: [UInt8]) throws(ParseError) -> ContainerLogLine {
+    public static func parseCRI(_ line: [UInt8]) throws(ParseError) -> ContainerLogLine { try parseCRI(line[...]) }
+
+    public static func parseCRI(_ line: ArraySlice<UInt8>) throws(ParseError) -> ContainerLogLine {
         let space = UInt8(ascii: " ")
         guard let firstSpace = line.firstIndex(of: space) else { throw ParseError(message: "a CRI line has time, stream, tag and text; found no space") }
         guard let time = RFC3339.nanoseconds(String(decoding: line[..<firstSpace], as: UTF8.self)), time >= 0 else {
@@ -70,7 +78,9 @@ public struct ContainerLogLine: Sendable, Hashable {
     }
 
     /// Docker's json-file: the text ends with a newline unless Docker split the line (at 16 KiB).
-    public static func parseDockerJSON(_ line: [UInt8]) throws(ParseError) -> ContainerLogLine {
+    public static func parseDockerJSON(_ line: [UInt8]) throws(ParseError) -> ContainerLogLine { try parseDockerJSON(line[...]) }
+
+    public static func parseDockerJSON(_ line: ArraySlice<UInt8>) throws(ParseError) -> ContainerLogLine {
         var text: String?
         var stream: Stream?
         var time: Int64?

@@ -86,10 +86,23 @@ public struct PipelineResource: Sendable, Hashable {
         let specNode = try fields.required("spec")
         let spec = ResourceNode(node: specNode.node, path: specNode.path, file: specNode.file, resource: display)
         let location = root.location
+        let resource: PipelineResource
         switch kind {
-        case .logPipeline: return PipelineResource(name: name, spec: .logs(try LogPipelineSpec.read(spec)), location: location)
-        case .tracePipeline: return PipelineResource(name: name, spec: .traces(try TracePipelineSpec.read(spec)), location: location)
-        case .metricPipeline: return PipelineResource(name: name, spec: .metrics(try MetricPipelineSpec.read(spec)), location: location)
+        case .logPipeline: resource = PipelineResource(name: name, spec: .logs(try LogPipelineSpec.read(spec)), location: location)
+        case .tracePipeline: resource = PipelineResource(name: name, spec: .traces(try TracePipelineSpec.read(spec)), location: location)
+        case .metricPipeline: resource = PipelineResource(name: name, spec: .metrics(try MetricPipelineSpec.read(spec)), location: location)
+        }
+        // OTTL is checked now, so a pipeline with a statement this build cannot run never starts.
+        _ = try resource.compiledRules()
+        return resource
+    }
+
+    /// The transform and filter rules compiled for the pipeline's signal.
+    public func compiledRules() throws(PipelineError) -> CompiledRules {
+        switch spec {
+        case .logs(let spec): try CompiledRules(transform: spec.transform, filter: spec.filter, context: .log, resource: displayName)
+        case .traces(let spec): try CompiledRules(transform: spec.transform, filter: spec.filter, context: .span, resource: displayName)
+        case .metrics(let spec): try CompiledRules(transform: spec.transform, filter: spec.filter, context: .datapoint, resource: displayName)
         }
     }
 }

@@ -18,4 +18,23 @@ public enum MemoryRelease {
         return false
         #endif
     }
+
+    /// Caps glibc's malloc arenas: by default it makes up to eight per core, and each keeps the
+    /// memory its thread freed, which for a small process (the agent) multiplies its footprint.
+    public static func limitArenas(_ count: Int32) {
+        #if canImport(Glibc)
+        _ = mallopt(M_ARENA_MAX, count)
+        #endif
+    }
+
+    /// Serves allocations up to `bytes` from the heap rather than from fresh mappings, and keeps
+    /// up to `bytes` of freed heap: a process that builds and drops multi-megabyte buffers in a
+    /// loop (the agent's requests) otherwise maps, faults in and unmaps them every time. Freed
+    /// memory still goes back with `trimFreedMemory` when the process goes idle.
+    public static func keepLargeAllocationsInHeap(upTo bytes: Int32) {
+        #if canImport(Glibc)
+        _ = mallopt(M_MMAP_THRESHOLD, bytes)
+        _ = mallopt(M_TRIM_THRESHOLD, bytes)
+        #endif
+    }
 }
