@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import LoupeCollect
 import LoupeModel
@@ -47,18 +48,43 @@ public final class ContainerLogCollector: Service {
         }
     }
 
+    /// Transforms, filters (a filter match drops the record) and encodes each file's records on
+    /// its own thread; the encoded groups, concatenated, are one export request (its resources are
+    /// a repeated field). Returns the request and how many records the filter dropped.
+    static func encode(_ logs: LogsData, rules: CompiledRules) -> (request: [UInt8], filtered: Int) {
+        let groups = logs.resourceLogs
+        let results = Mutex([(bytes: [UInt8], filtered: Int)?](repeating: nil, count: groups.count))
+        let work: @Sendable (Int) -> Void = { index in
+            let (kept, filtered) = rules.process(LogsData(resourceLogs: [groups[index]]))
+            let bytes = OTLPProtobuf.encodeLogs(kept)
+            results.withLock { $0[index] = (bytes, filtered) }
+        }
+        if groups.count > 1 {
+            DispatchQueue.concurrentPerform(iterations: groups.count, execute: work)
+        } else if groups.count == 1 {
+            work(0)
+        }
+        var request: [UInt8] = []
+        var filtered = 0
+        for result in results.withLock({ $0 }) {
+            guard let result else { continue }
+            request.append(contentsOf: result.bytes)
+            filtered += result.filtered
+        }
+        return (request, filtered)
+    }
+
     /// One harvest, queued and committed. Returns the records it held.
     func step() throws -> Int {
         try tail.withLock { tail throws -> Int in
             let harvest = tail.harvest(nowUnixNano: WallClock.system.nowUnixNano())
             guard !harvest.isEmpty else { return 0 }
             if harvest.records > 0 {
-                // Transform, then filter (a filter match drops the record), as the pipeline declares.
-                let (logs, filtered) = rules.process(harvest.logs)
+                let (request, filtered) = Self.encode(harvest.logs, rules: rules)
                 let kept = harvest.records - filtered
                 if kept > 0 {
                     do {
-                        try queue.append([QueuedRequest.frame(itemCount: kept, request: OTLPProtobuf.encodeLogs(logs))])
+                        try queue.append([QueuedRequest.frame(itemCount: kept, request: request)])
                     } catch {
                         tail.discard(harvest)
                         throw error

@@ -1,6 +1,7 @@
 import Foundation
 import LoupeCollect
 import LoupeModel
+import Synchronization
 
 /// Follows every container log file under a root (`<root>/<namespace>_<pod>_<uid>/<container>/N.log`):
 /// reads what was appended, joins split lines, makes log records, and keeps where it is.
@@ -29,7 +30,7 @@ final class ContainerLogTail {
     }
 
     /// One followed file: where its committed position is, and what reading needs to go on.
-    struct Follow {
+    struct Follow: Sendable {
         var path: String
         var pod: PodLogPath
         var fd: Int32
@@ -47,7 +48,7 @@ final class ContainerLogTail {
         var retiring: Retiring?
     }
 
-    struct Retiring {
+    struct Retiring: Sendable {
         var fd: Int32
         var device: UInt64
         var inode: UInt64
@@ -68,8 +69,8 @@ final class ContainerLogTail {
     private var follows: [String: Follow] = [:]
     private var checkpoints: TailCheckpoints
     private let builder: ContainerLogRecordBuilder
-    /// Reused by every read: allocating a chunk per read costs more than parsing it.
-    private var readBuffer: [UInt8] = []
+    /// Where the next harvest starts in the list of files.
+    private var nextFile = 0
     /// Lines that were not in the file's format, passed on as they were.
     private(set) var unparsedLines = 0
 
@@ -103,38 +104,58 @@ final class ContainerLogTail {
         return result.sorted { $0.0 < $1.0 }
     }
 
-    /// Reads what is new in every file, without committing.
+    /// Reads what is new in the files, without committing: a few files per harvest (about
+    /// `harvestBytes` of reading), taken in turn so every file is served; the files of one harvest
+    /// are read and parsed in parallel.
     func harvest(nowUnixNano: UInt64) -> Harvest {
         var harvest = Harvest()
-        var present = Set<String>()
-        for (path, pod) in logFiles() {
-            present.insert(path)
-            guard harvest.bytes < options.harvestBytes else { continue }
-            var follow: Follow
-            if let known = follows[path] {
-                follow = known
-            } else if let opened = open(path: path, pod: pod) {
-                follow = opened
-            } else {
-                continue
+        let files = logFiles()
+        let present = Set(files.map(\.path))
+        let perHarvest = max(1, options.harvestBytes / max(1, options.chunkBytes))
+        var work: [(path: String, follow: Follow)] = []
+        if !files.isEmpty {
+            let start = nextFile % files.count
+            for offset in 0..<min(files.count, perHarvest) {
+                let (path, pod) = files[(start + offset) % files.count]
+                if let known = follows[path] {
+                    work.append((path, known))
+                } else if let opened = open(path: path, pod: pod) {
+                    work.append((path, opened))
+                }
             }
-            var records: [LogRecord] = []
-            read(&follow, into: &records, bytes: &harvest.bytes, nowUnixNano: nowUnixNano)
-            if !records.isEmpty {
-                harvest.logs.resourceLogs.append(ResourceLogs(resource: follow.resource, scopeLogs: [ScopeLogs(logRecords: records)]))
-                harvest.records += records.count
+            nextFile = (start + min(files.count, perHarvest)) % files.count
+        }
+        let reader = FileReader(chunkBytes: options.chunkBytes, builder: builder)
+        let results = Mutex([FileReader.Outcome?](repeating: nil, count: work.count))
+        let read: @Sendable (Int) -> Void = { [work] index in
+            var follow = work[index].follow
+            let outcome = reader.read(&follow, nowUnixNano: nowUnixNano)
+            results.withLock { $0[index] = outcome }
+        }
+        if work.count > 1 {
+            DispatchQueue.concurrentPerform(iterations: work.count, execute: read)
+        } else if work.count == 1 {
+            read(0)
+        }
+        for (index, outcome) in results.withLock({ $0 }).enumerated() {
+            guard let outcome else { continue }
+            let path = work[index].path
+            unparsedLines += outcome.unparsed
+            harvest.bytes += outcome.bytes
+            if !outcome.records.isEmpty {
+                harvest.logs.resourceLogs.append(ResourceLogs(resource: outcome.follow.resource, scopeLogs: [ScopeLogs(logRecords: outcome.records)]))
+                harvest.records += outcome.records.count
             }
-            if !sameState(follow, follows[path]) { harvest.follows[path] = follow }
+            if !sameState(outcome.follow, follows[path]) { harvest.follows[path] = outcome.follow }
         }
         // Files gone (the pod was deleted): what is left in their descriptors is read, then they are let go.
         for (path, known) in follows where !present.contains(path) {
             var follow = known
-            var records: [LogRecord] = []
-            read(&follow, into: &records, bytes: &harvest.bytes, nowUnixNano: nowUnixNano, pathGone: true)
-            records.append(contentsOf: follow.joiner.flush().map { builder.record($0, observedUnixNano: nowUnixNano) })
-            if !records.isEmpty {
-                harvest.logs.resourceLogs.append(ResourceLogs(resource: follow.resource, scopeLogs: [ScopeLogs(logRecords: records)]))
-                harvest.records += records.count
+            var outcome = reader.read(&follow, nowUnixNano: nowUnixNano, pathGone: true)
+            outcome.records.append(contentsOf: outcome.follow.joiner.flush().map { builder.record($0, observedUnixNano: nowUnixNano) })
+            if !outcome.records.isEmpty {
+                harvest.logs.resourceLogs.append(ResourceLogs(resource: outcome.follow.resource, scopeLogs: [ScopeLogs(logRecords: outcome.records)]))
+                harvest.records += outcome.records.count
             }
             harvest.gone.append(path)
         }
@@ -177,13 +198,13 @@ final class ContainerLogTail {
         }
     }
 
-    private static func identity(_ fd: Int32) -> (device: UInt64, inode: UInt64, size: Int)? {
+    static func identity(_ fd: Int32) -> (device: UInt64, inode: UInt64, size: Int)? {
         var info = stat()
         guard fstat(fd, &info) == 0 else { return nil }
         return (UInt64(info.st_dev), UInt64(info.st_ino), Int(info.st_size))
     }
 
-    private static func identity(path: String) -> (device: UInt64, inode: UInt64, size: Int)? {
+    static func identity(path: String) -> (device: UInt64, inode: UInt64, size: Int)? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return (UInt64(info.st_dev), UInt64(info.st_ino), Int(info.st_size))
@@ -221,15 +242,42 @@ final class ContainerLogTail {
         }
         return nil
     }
+}
 
-    private func read(_ follow: inout Follow, into records: inout [LogRecord], bytes: inout Int, nowUnixNano: UInt64, pathGone: Bool = false) {
+/// Reads one followed file on: lines, joined pieces, records. A value, so the files of a harvest
+/// are read on several threads at once.
+struct FileReader: Sendable {
+    struct Outcome: Sendable {
+        var follow: ContainerLogTail.Follow
+        var records: [LogRecord]
+        var bytes: Int
+        var unparsed: Int
+    }
+
+    typealias Follow = ContainerLogTail.Follow
+    typealias Retiring = ContainerLogTail.Retiring
+    let chunkBytes: Int
+    let builder: ContainerLogRecordBuilder
+
+    /// Reads on in one file from `follow`'s position: its records and where it got to.
+    func read(_ follow: inout Follow, nowUnixNano: UInt64, pathGone: Bool = false) -> Outcome {
+        var records: [LogRecord] = []
+        var bytes = 0
+        var unparsed = 0
+        readFile(&follow, into: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano, pathGone: pathGone)
+        return Outcome(follow: follow, records: records, bytes: bytes, unparsed: unparsed)
+    }
+
+    private func readFile(
+        _ follow: inout Follow, into records: inout [LogRecord], bytes: inout Int, unparsed: inout Int, nowUnixNano: UInt64, pathGone: Bool
+    ) {
         // A rotated-away file first, to its end.
         if var retiring = follow.retiring {
             var ignoredPending: Int?
-            let drained = readLines(fd: retiring.fd, from: &retiring.offset, follow: &follow, pendingStart: &ignoredPending, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+            let drained = readLines(fd: retiring.fd, from: &retiring.offset, follow: &follow, pendingStart: &ignoredPending, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
             follow.retiring = retiring
             // Drained and not growing any more: the runtime writes to the new file now.
-            if drained && (Self.identity(retiring.fd)?.size ?? 0) <= retiring.offset {
+            if drained && (ContainerLogTail.identity(retiring.fd)?.size ?? 0) <= retiring.offset {
                 close(retiring.fd)
                 follow.retiring = nil
                 // The rotated file's position is no longer the checkpoint; the new file's is.
@@ -238,7 +286,7 @@ final class ContainerLogTail {
                 return
             }
         }
-        guard let identity = Self.identity(follow.fd) else { return }
+        guard let identity = ContainerLogTail.identity(follow.fd) else { return }
         if identity.size < follow.offset {
             // Copytruncate: the file was emptied in place; read it again from its start.
             follow.offset = 0
@@ -247,12 +295,12 @@ final class ContainerLogTail {
         }
         var pendingStart = follow.pendingStart
         var offset = follow.offset
-        _ = readLines(fd: follow.fd, from: &offset, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+        _ = readLines(fd: follow.fd, from: &offset, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
         follow.offset = offset
         follow.pendingStart = pendingStart
         follow.checkpointOffset = pendingStart ?? offset
-        guard !pathGone, let current = Self.identity(path: follow.path), current.device != follow.device || current.inode != follow.inode,
-            (Self.identity(follow.fd)?.size ?? 0) <= follow.offset
+        guard !pathGone, let current = ContainerLogTail.identity(path: follow.path), current.device != follow.device || current.inode != follow.inode,
+            (ContainerLogTail.identity(follow.fd)?.size ?? 0) <= follow.offset
         else { return }
         // Rotated by rename: the descriptor now reads the old file (drained above, and again next
         // time in case the runtime wrote its last lines late); the path's new file starts at 0.
@@ -270,11 +318,14 @@ final class ContainerLogTail {
     /// Reads whole lines from `offset` (up to a chunk); returns whether it reached the file's end.
     private func readLines(
         fd: Int32, from offset: inout Int, follow: inout Follow, pendingStart: inout Int?, records: inout [LogRecord], bytes: inout Int,
-        nowUnixNano: UInt64
+        unparsed: inout Int, nowUnixNano: UInt64
     ) -> Bool {
-        if readBuffer.count != options.chunkBytes { readBuffer = [UInt8](repeating: 0, count: options.chunkBytes) }
-        let count = readBuffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        let buffer = readBuffer
+        // Not zero-filled: pread writes what is used.
+        var count = 0
+        let buffer = [UInt8](unsafeUninitializedCapacity: chunkBytes) { storage, initialized in
+            count = max(0, pread(fd, storage.baseAddress, chunkBytes, off_t(offset)))
+            initialized = count
+        }
         guard count > 0 else { return true }
         let newline = UInt8(ascii: "\n")
         var lineStart = 0
@@ -283,23 +334,23 @@ final class ContainerLogTail {
             if buffer[index] == newline {
                 var end = index
                 if end > lineStart && buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                take(buffer[lineStart..<end], at: offset + lineStart, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+                take(buffer[lineStart..<end], at: offset + lineStart, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
                 lineStart = index + 1
             }
             index += 1
         }
-        if lineStart == 0 && count == options.chunkBytes {
+        if lineStart == 0 && count == chunkBytes {
             // No newline in a whole chunk: a line too long to wait for goes as it is.
-            take(buffer[0..<count], at: offset, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, nowUnixNano: nowUnixNano)
+            take(buffer[0..<count], at: offset, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
             lineStart = count
         }
         offset += lineStart
-        return count < options.chunkBytes
+        return count < chunkBytes
     }
 
     private func take(
         _ raw: ArraySlice<UInt8>, at position: Int, follow: inout Follow, pendingStart: inout Int?, records: inout [LogRecord], bytes: inout Int,
-        nowUnixNano: UInt64
+        unparsed: inout Int, nowUnixNano: UInt64
     ) {
         guard !raw.isEmpty else { return }
         let format = follow.format ?? ContainerLogLine.Format.detect(firstLine: raw)
@@ -308,7 +359,7 @@ final class ContainerLogTail {
         do {
             line = try ContainerLogLine.parse(raw, format: format)
         } catch {
-            unparsedLines += 1
+            unparsed += 1
             line = ContainerLogLine(timeUnixNano: nowUnixNano, stream: .stdout, partial: false, text: String(decoding: raw, as: UTF8.self))
         }
         let whole = follow.joiner.add(line)
