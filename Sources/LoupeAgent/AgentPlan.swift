@@ -56,6 +56,7 @@ public struct AgentPlan: Sendable {
                 var tailOptions = ContainerLogTail.Options(root: options.podLogRoot, checkpointPath: directory + "/checkpoints.json")
                 tailOptions.admits = { pod in runtime.namespaces.admits(pod.namespace) && runtime.containers.admits(pod.container) }
                 tailOptions.keepOriginalBody = runtime.keepOriginalBody
+                tailOptions.encodeDirectly = rules.isEmpty
                 tailOptions.resource = ContainerResource(nodeName: options.nodeName, clusterName: options.clusterName)
                 let tail = try ContainerLogTail(options: tailOptions)
                 services.append(ContainerLogCollector(

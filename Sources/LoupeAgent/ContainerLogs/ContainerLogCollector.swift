@@ -80,7 +80,8 @@ public final class ContainerLogCollector: Service {
             let harvest = tail.harvest(nowUnixNano: WallClock.system.nowUnixNano())
             guard !harvest.isEmpty else { return 0 }
             if harvest.records > 0 {
-                let (request, filtered) = Self.encode(harvest.logs, rules: rules)
+                var (request, filtered) = Self.encode(harvest.logs, rules: rules)
+                for group in harvest.encoded { request.append(contentsOf: group) }
                 let kept = harvest.records - filtered
                 if kept > 0 {
                     do {

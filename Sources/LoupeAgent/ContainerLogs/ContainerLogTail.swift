@@ -27,6 +27,8 @@ final class ContainerLogTail {
         /// Bytes of records per harvest, over all files.
         var harvestBytes = 4 << 20
         var maximumLineBytes = 1 << 20
+        /// Records go straight to protobuf (no transform or filter rule needs them as values).
+        var encodeDirectly = false
     }
 
     /// One followed file: where its committed position is, and what reading needs to go on.
@@ -58,11 +60,20 @@ final class ContainerLogTail {
     /// What one harvest read: records per file, and the positions to commit once they are stored.
     struct Harvest {
         var logs = LogsData()
+        /// `ResourceLogs` messages (with their tags) of directly encoded records.
+        var encoded: [[UInt8]] = []
         var records = 0
         var bytes = 0
         fileprivate var follows: [String: Follow] = [:]
         fileprivate var gone: [String] = []
         var isEmpty: Bool { records == 0 && follows.isEmpty && gone.isEmpty }
+
+        fileprivate mutating func add(_ sink: FileReader.RecordSink, resource: Resource) {
+            guard sink.count > 0 else { return }
+            if !sink.encoded.isEmpty { encoded.append(ContainerLogEncoder.resourceLogs(resource: resource, records: sink.encoded)) }
+            if !sink.values.isEmpty { logs.resourceLogs.append(ResourceLogs(resource: resource, scopeLogs: [ScopeLogs(logRecords: sink.values)])) }
+            records += sink.count
+        }
     }
 
     let options: Options
@@ -125,7 +136,9 @@ final class ContainerLogTail {
             }
             nextFile = (start + min(files.count, perHarvest)) % files.count
         }
-        let reader = FileReader(chunkBytes: options.chunkBytes, builder: builder)
+        let reader = FileReader(
+            chunkBytes: options.chunkBytes, builder: builder,
+            encoder: options.encodeDirectly ? ContainerLogEncoder(keepOriginalBody: options.keepOriginalBody) : nil)
         let results = Mutex([FileReader.Outcome?](repeating: nil, count: work.count))
         let read: @Sendable (Int) -> Void = { [work] index in
             var follow = work[index].follow
@@ -142,21 +155,14 @@ final class ContainerLogTail {
             let path = work[index].path
             unparsedLines += outcome.unparsed
             harvest.bytes += outcome.bytes
-            if !outcome.records.isEmpty {
-                harvest.logs.resourceLogs.append(ResourceLogs(resource: outcome.follow.resource, scopeLogs: [ScopeLogs(logRecords: outcome.records)]))
-                harvest.records += outcome.records.count
-            }
+            harvest.add(outcome.records, resource: outcome.follow.resource)
             if !sameState(outcome.follow, follows[path]) { harvest.follows[path] = outcome.follow }
         }
         // Files gone (the pod was deleted): what is left in their descriptors is read, then they are let go.
         for (path, known) in follows where !present.contains(path) {
             var follow = known
-            var outcome = reader.read(&follow, nowUnixNano: nowUnixNano, pathGone: true)
-            outcome.records.append(contentsOf: outcome.follow.joiner.flush().map { builder.record($0, observedUnixNano: nowUnixNano) })
-            if !outcome.records.isEmpty {
-                harvest.logs.resourceLogs.append(ResourceLogs(resource: outcome.follow.resource, scopeLogs: [ScopeLogs(logRecords: outcome.records)]))
-                harvest.records += outcome.records.count
-            }
+            let outcome = reader.read(&follow, nowUnixNano: nowUnixNano, pathGone: true)
+            harvest.add(outcome.records, resource: outcome.follow.resource)
             harvest.gone.append(path)
         }
         return harvest
@@ -249,27 +255,49 @@ final class ContainerLogTail {
 struct FileReader: Sendable {
     struct Outcome: Sendable {
         var follow: ContainerLogTail.Follow
-        var records: [LogRecord]
+        var records: RecordSink
         var bytes: Int
         var unparsed: Int
+    }
+
+    /// A file's records: as values (for pipelines whose rules need them) or already encoded.
+    struct RecordSink: Sendable {
+        var values: [LogRecord] = []
+        var encoded: [UInt8] = []
+        var count = 0
+        var scratch = ContainerLogEncoder.Scratch()
+
+        mutating func add(_ line: ContainerLogLine, observedUnixNano: UInt64, builder: ContainerLogRecordBuilder, encoder: ContainerLogEncoder?) {
+            if let encoder {
+                encoder.appendRecord(line, observedUnixNano: observedUnixNano, to: &encoded, scratch: &scratch)
+            } else {
+                values.append(builder.record(line, observedUnixNano: observedUnixNano))
+            }
+            count += 1
+        }
     }
 
     typealias Follow = ContainerLogTail.Follow
     typealias Retiring = ContainerLogTail.Retiring
     let chunkBytes: Int
     let builder: ContainerLogRecordBuilder
+    /// Set when records go straight to protobuf (no rule needs them as values).
+    let encoder: ContainerLogEncoder?
 
     /// Reads on in one file from `follow`'s position: its records and where it got to.
     func read(_ follow: inout Follow, nowUnixNano: UInt64, pathGone: Bool = false) -> Outcome {
-        var records: [LogRecord] = []
+        var records = RecordSink()
         var bytes = 0
         var unparsed = 0
         readFile(&follow, into: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano, pathGone: pathGone)
+        if pathGone {
+            for line in follow.joiner.flush() { records.add(line, observedUnixNano: nowUnixNano, builder: builder, encoder: encoder) }
+        }
         return Outcome(follow: follow, records: records, bytes: bytes, unparsed: unparsed)
     }
 
     private func readFile(
-        _ follow: inout Follow, into records: inout [LogRecord], bytes: inout Int, unparsed: inout Int, nowUnixNano: UInt64, pathGone: Bool
+        _ follow: inout Follow, into records: inout RecordSink, bytes: inout Int, unparsed: inout Int, nowUnixNano: UInt64, pathGone: Bool
     ) {
         // A rotated-away file first, to its end.
         if var retiring = follow.retiring {
@@ -317,7 +345,7 @@ struct FileReader: Sendable {
 
     /// Reads whole lines from `offset` (up to a chunk); returns whether it reached the file's end.
     private func readLines(
-        fd: Int32, from offset: inout Int, follow: inout Follow, pendingStart: inout Int?, records: inout [LogRecord], bytes: inout Int,
+        fd: Int32, from offset: inout Int, follow: inout Follow, pendingStart: inout Int?, records: inout RecordSink, bytes: inout Int,
         unparsed: inout Int, nowUnixNano: UInt64
     ) -> Bool {
         // Not zero-filled: pread writes what is used.
@@ -349,7 +377,7 @@ struct FileReader: Sendable {
     }
 
     private func take(
-        _ raw: ArraySlice<UInt8>, at position: Int, follow: inout Follow, pendingStart: inout Int?, records: inout [LogRecord], bytes: inout Int,
+        _ raw: ArraySlice<UInt8>, at position: Int, follow: inout Follow, pendingStart: inout Int?, records: inout RecordSink, bytes: inout Int,
         unparsed: inout Int, nowUnixNano: UInt64
     ) {
         guard !raw.isEmpty else { return }
@@ -364,7 +392,7 @@ struct FileReader: Sendable {
         }
         let whole = follow.joiner.add(line)
         for line in whole {
-            records.append(builder.record(line, observedUnixNano: nowUnixNano))
+            records.add(line, observedUnixNano: nowUnixNano, builder: builder, encoder: encoder)
             bytes += line.text.utf8.count
         }
         if follow.joiner.hasPending {
