@@ -137,5 +137,5 @@ public final class OTLPExporter: Service {
 }
 
 protocol OTLPSender: Sendable {
-    func send(_ payload: [UInt8]) async -> SendOutcome
+    func send(_ payload: ArraySlice<UInt8>) async -> SendOutcome
 }

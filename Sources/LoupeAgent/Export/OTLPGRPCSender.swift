@@ -37,10 +37,10 @@ struct OTLPGRPCSender: OTLPSender {
         return .dns(host: host, port: port)
     }
 
-    func send(_ payload: [UInt8]) async -> SendOutcome {
+    func send(_ payload: ArraySlice<UInt8>) async -> SendOutcome {
         do {
             return try await client.unary(
-                request: ClientRequest(message: payload, metadata: metadata), descriptor: descriptor, serializer: RawMessageSerializer(),
+                request: ClientRequest(message: Array(payload), metadata: metadata), descriptor: descriptor, serializer: RawMessageSerializer(),
                 deserializer: RawMessageDeserializer(), options: options
             ) { response in
                 switch response.accepted {

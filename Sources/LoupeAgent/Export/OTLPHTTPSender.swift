@@ -12,7 +12,7 @@ struct OTLPHTTPSender: OTLPSender {
     let gzip: Bool
     let timeout: Duration
 
-    func send(_ payload: [UInt8]) async -> SendOutcome {
+    func send(_ payload: ArraySlice<UInt8>) async -> SendOutcome {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-protobuf")

@@ -10,9 +10,9 @@ enum QueuedRequest {
         return bytes
     }
 
-    static func unframe(_ bytes: [UInt8]) -> (itemCount: Int, request: [UInt8])? {
+    static func unframe(_ bytes: [UInt8]) -> (itemCount: Int, request: ArraySlice<UInt8>)? {
         guard bytes.count >= 4 else { return nil }
         let count = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
-        return (count, Array(bytes[4...]))
+        return (count, bytes[4...])
     }
 }

@@ -57,13 +57,20 @@ public struct ContainerLogLine: Sendable, Hashable {
     public static func parseCRI(_ line: ArraySlice<UInt8>) throws(ParseError) -> ContainerLogLine {
         let space = UInt8(ascii: " ")
         guard let firstSpace = line.firstIndex(of: space) else { throw ParseError(message: "a CRI line has time, stream, tag and text; found no space") }
-        guard let time = RFC3339.nanoseconds(String(decoding: line[..<firstSpace], as: UTF8.self)), time >= 0 else {
+        guard let time = line[..<firstSpace].withUnsafeBufferPointer({ RFC3339.nanoseconds(utf8: $0) }), time >= 0 else {
             throw ParseError(message: "\"\(String(decoding: line[..<firstSpace].prefix(40), as: UTF8.self))\" is not an RFC 3339 time")
         }
         let streamStart = firstSpace + 1
         guard let secondSpace = line[streamStart...].firstIndex(of: space) else { throw ParseError(message: "a CRI line has a tag after the stream") }
-        let streamText = String(decoding: line[streamStart..<secondSpace], as: UTF8.self)
-        guard let stream = Stream(rawValue: streamText) else { throw ParseError(message: "\"\(streamText.prefix(20))\" is not stdout or stderr") }
+        let streamBytes = line[streamStart..<secondSpace]
+        let stream: Stream
+        if streamBytes.elementsEqual("stdout".utf8) {
+            stream = .stdout
+        } else if streamBytes.elementsEqual("stderr".utf8) {
+            stream = .stderr
+        } else {
+            throw ParseError(message: "\"\(String(decoding: streamBytes.prefix(20), as: UTF8.self))\" is not stdout or stderr")
+        }
         let tagStart = secondSpace + 1
         // The text may be empty, and then the line can end right after the tag.
         let tagEnd = line[tagStart...].firstIndex(of: space) ?? line.endIndex

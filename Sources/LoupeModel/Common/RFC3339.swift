@@ -5,7 +5,12 @@ public enum RFC3339 {
     /// `+02` offsets, up to nine fraction digits kept) as nanoseconds since the epoch; nil when the
     /// text is anything else.
     public static func nanoseconds(_ text: String) -> Int64? {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { nanoseconds(utf8: $0) }
+    }
+
+    /// The same, from UTF-8 bytes (a log line's timestamp field, without making a `String`).
+    public static func nanoseconds(utf8 bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= bytes.count else { return nil }
             var value = 0

@@ -85,12 +85,17 @@ public enum Gzip {
 
     /// Compresses into a single gzip member. `level` is zlib's: 0 (store) ... 9 (best), -1 default (6).
     public static func compress(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
+        deflate(input[...], level: level, windowBits: 15 + 16)
+    }
+
+    /// The same, for part of a buffer (no copy of it first).
+    public static func compress(_ input: ArraySlice<UInt8>, level: Int32 = 6) -> [UInt8] {
         deflate(input, level: level, windowBits: 15 + 16)
     }
 
     /// Compresses into the zlib format (RFC 1950), i.e. HTTP `Content-Encoding: deflate`.
     public static func compressDeflate(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
-        deflate(input, level: level, windowBits: 15)
+        deflate(input[...], level: level, windowBits: 15)
     }
 
     // MARK: - Inflate
@@ -250,7 +255,7 @@ public enum Gzip {
 
     // MARK: - Deflate
 
-    private static func deflate(_ input: [UInt8], level: Int32, windowBits: Int32) -> [UInt8] {
+    private static func deflate(_ input: ArraySlice<UInt8>, level: Int32, windowBits: Int32) -> [UInt8] {
         let level = level < 0 ? Z_DEFAULT_COMPRESSION : min(level, 9)
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
