@@ -23,9 +23,9 @@ final class ContainerLogTail {
         var keepOriginalBody = true
         var resource = ContainerResource()
         /// Bytes read from one file per harvest.
-        var chunkBytes = 1 << 20
+        var chunkBytes = 512 << 10
         /// Bytes of records per harvest, over all files.
-        var harvestBytes = 4 << 20
+        var harvestBytes = 2 << 20
         var maximumLineBytes = 1 << 20
         /// Records go straight to protobuf (no transform or filter rule needs them as values).
         var encodeDirectly = false
