@@ -31,27 +31,51 @@ public struct AgentPlan: Sendable {
         public var queue: DiskQueue
     }
 
+    /// `agent`: one per node, container logs and pushed OTLP; `gateway`: pushed OTLP only.
+    public enum Role: String, Sendable {
+        case agent, gateway
+    }
+
     public let pipelines: [Pipeline]
     public let services: [any Service]
+    /// Where pushed OTLP goes (to the pipelines whose OTLP input is enabled).
+    public let router: OTLPRouter
 
-    /// Checks that this agent can run every resource as written (refusing what it cannot yet do,
-    /// never running a pipeline differently than declared), opens the queues and builds the services.
-    public init(pipelines set: PipelineSet, options: Options, logger: Logger) throws {
+    /// Checks that this process can run every resource as written (refusing what it cannot yet
+    /// do, never running a pipeline differently than declared), opens the queues and builds the
+    /// services.
+    public init(pipelines set: PipelineSet, options: Options, role: Role = .agent, logger: Logger) throws {
         var pipelines: [Pipeline] = []
         var services: [any Service] = []
+        var routes: [Signal: [OTLPRouter.Route]] = [:]
         for resource in set.resources {
-            guard case .logs(let spec) = resource.spec else {
-                throw PipelineError(
-                    .unsupported, location: resource.location, resource: resource.displayName,
-                    "loupe agent runs LogPipelines so far; \(resource.kind.rawValue)s take OTLP from applications, which the agent does not receive yet")
+            func refuse(_ path: String, _ message: String) -> PipelineError {
+                PipelineError(.unsupported, location: resource.location, resource: resource.displayName, path: path, message)
+            }
+            let signal: Signal
+            let otlpInput: OTLPInput
+            switch resource.spec {
+            case .logs(let spec):
+                signal = .logs
+                otlpInput = spec.otlp
+            case .traces:
+                signal = .traces
+                otlpInput = OTLPInput()
+            case .metrics(let spec):
+                signal = .metrics
+                otlpInput = spec.otlp
+                if spec.prometheus.enabled { throw refuse("spec.input.prometheus", "Prometheus scraping is not in loupe \(role.rawValue) yet") }
+                if spec.runtime.enabled { throw refuse("spec.input.runtime", "host and container metrics are not collected by loupe \(role.rawValue) yet") }
+                if spec.istio.enabled { throw refuse("spec.input.istio", "Istio metrics are not collected by loupe \(role.rawValue) yet") }
             }
             let rules = try resource.compiledRules()
-            let exporterSettings = try Self.exporterSettings(resource: resource, signal: .logs, options: options)
-            let directory = "\(options.dataDirectory)/pipelines/logpipeline/\(resource.name)"
+            let exporterSettings = try Self.exporterSettings(resource: resource, signal: signal, options: options)
+            let directory = "\(options.dataDirectory)/pipelines/\(resource.kind.rawValue.lowercased())/\(resource.name)"
             let queue = try DiskQueue(directory: directory + "/queue", maximumBytes: options.queueBytes)
             let counters = PipelineCounters()
-            let pipelineLogger = Logger(label: "loupe.agent.\(resource.name)", factory: { _ in logger.handler })
-            if spec.runtime.enabled {
+            let pipeline = Pipeline(resource: resource, counters: counters, queue: queue)
+            let pipelineLogger = Logger(label: "loupe.\(role.rawValue).\(resource.name)", factory: { _ in logger.handler })
+            if case .logs(let spec) = resource.spec, spec.runtime.enabled, role == .agent {
                 let runtime = spec.runtime
                 var tailOptions = ContainerLogTail.Options(root: options.podLogRoot, checkpointPath: directory + "/checkpoints.json")
                 tailOptions.admits = { pod in runtime.namespaces.admits(pod.namespace) && runtime.containers.admits(pod.container) }
@@ -62,11 +86,15 @@ public struct AgentPlan: Sendable {
                 services.append(ContainerLogCollector(
                     tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))
             }
+            if otlpInput.enabled {
+                routes[signal, default: []].append(OTLPRouter.Route(pipeline: pipeline, namespaces: otlpInput.namespaces, rules: rules))
+            }
             services.append(OTLPExporter(settings: exporterSettings, queue: queue, counters: counters, logger: pipelineLogger))
-            pipelines.append(Pipeline(resource: resource, counters: counters, queue: queue))
+            pipelines.append(pipeline)
         }
         self.pipelines = pipelines
         self.services = services
+        router = OTLPRouter(routes: routes)
     }
 
     static func exporterSettings(resource: PipelineResource, signal: Signal, options: Options) throws(PipelineError) -> OTLPExporter.Settings {

@@ -46,6 +46,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("/metrics, /api/v1/pipelines (status), /ready and /healthz (default 0.0.0.0:8081).", valueName: "host:port"))
     var httpAddress = "0.0.0.0:8081"
 
+    @Option(name: .customLong("otlp-grpc-address"), help: ArgumentHelp("Take OTLP/gRPC pushed by local applications here (off unless given).", valueName: "host:port"))
+    var otlpGRPCAddress: String?
+
+    @Option(name: .customLong("otlp-http-address"), help: ArgumentHelp("Take OTLP/HTTP pushed by local applications here (off unless given).", valueName: "host:port"))
+    var otlpHTTPAddress: String?
+
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel = "info"
 
@@ -57,17 +63,6 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // A small process on every node: few malloc arenas keep its footprint small.
-        MemoryRelease.limitArenas(2)
-        MemoryRelease.keepLargeAllocationsInHeap(upTo: 64 << 20)
-        var logger = Logger(label: "loupe.agent")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let set: PipelineSet
-        do {
-            set = try PipelineFiles.load(pipelines)
-        } catch {
-            throw ValidationError("\(error)")
-        }
         var options = AgentPlan.Options(dataDirectory: dataDir)
         options.podLogRoot = podLogRoot
         options.nodeName = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"]
@@ -75,19 +70,55 @@ struct AgentCommand: AsyncParsableCommand {
         options.secrets = SecretResolver(directory: secretsDir)
         options.queueBytes = ByteSizeText.parse(queueSize) ?? options.queueBytes
         options.maximumBackoff = (try? DurationText.parse(maximumBackoff)) ?? .seconds(30)
-        let plan: AgentPlan
+        try await CollectorProcess.run(
+            role: .agent, pipelines: pipelines, options: options, httpAddress: httpAddress, otlpGRPCAddress: otlpGRPCAddress,
+            otlpHTTPAddress: otlpHTTPAddress, logLevel: logLevel)
+    }
+}
+
+/// What `loupe agent` and `loupe gateway` share: load and check the pipelines, then run their
+/// services, the OTLP listeners and the status listener in one service group.
+enum CollectorProcess {
+    static func run(
+        role: AgentPlan.Role, pipelines paths: [String], options: AgentPlan.Options, httpAddress: String, otlpGRPCAddress: String?,
+        otlpHTTPAddress: String?, logLevel: String
+    ) async throws {
+        // A small process on every node: few malloc arenas keep its footprint small.
+        MemoryRelease.limitArenas(2)
+        MemoryRelease.keepLargeAllocationsInHeap(upTo: 64 << 20)
+        var logger = Logger(label: "loupe.\(role.rawValue)")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let set: PipelineSet
         do {
-            plan = try AgentPlan(pipelines: set, options: options, logger: logger)
+            set = try PipelineFiles.load(paths)
         } catch {
             throw ValidationError("\(error)")
         }
-        logger.info("agent started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))", "podLogRoot": "\(podLogRoot)"])
+        let plan: AgentPlan
+        do {
+            plan = try AgentPlan(pipelines: set, options: options, role: role, logger: logger)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        logger.info("\(role.rawValue) started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))"])
         let status = AgentStatus(pipelines: plan.pipelines)
         let address = try ListenAddress(parsing: httpAddress)
         let http = AgentHTTPServer.application(host: address.host, port: address.port, status: status, logger: logger) { [logger] port in
             logger.info("agent HTTP listening", metadata: ["port": "\(port)"])
         }
-        let services: [any Service] = plan.services + [AgentStatusSampler(status: status), http]
+        var services: [any Service] = plan.services + [AgentStatusSampler(status: status), http]
+        if let otlpHTTPAddress {
+            let listen = try ListenAddress(parsing: otlpHTTPAddress)
+            services.append(OTLPInputHTTP.application(host: listen.host, port: listen.port, router: plan.router, logger: logger) { [logger] port in
+                logger.info("OTLP/HTTP listening", metadata: ["otlp_http_port": "\(port)"])
+            })
+        }
+        if let otlpGRPCAddress {
+            let listen = try ListenAddress(parsing: otlpGRPCAddress)
+            services.append(OTLPInputGRPCServer(host: listen.host, port: listen.port, router: plan.router) { [logger] port in
+                logger.info("OTLP/gRPC listening", metadata: ["otlp_grpc_port": "\(port)"])
+            })
+        }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -6,7 +6,7 @@ public struct LoupeCommand: AsyncParsableCommand {
         commandName: "loupe",
         abstract: "Loupe: logs, metrics and traces in one binary, speaking OTLP, Prometheus, Loki, Tempo, Jaeger and Zipkin.",
         version: LoupeVersion.current,
-        subcommands: [UpCommand.self, AgentCommand.self, PipelinesCommand.self, VersionCommand.self, BenchCommand.self, PromQLTestCommand.self, LogQLTestCommand.self])
+        subcommands: [UpCommand.self, AgentCommand.self, GatewayCommand.self, PipelinesCommand.self, VersionCommand.self, BenchCommand.self, PromQLTestCommand.self, LogQLTestCommand.self])
 
     public init() {}
 }

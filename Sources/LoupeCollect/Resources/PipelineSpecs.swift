@@ -23,6 +23,11 @@ public struct OTLPInput: Sendable, Hashable {
     /// Not filtered unless told (pushed data has no namespace but the one its resource names).
     public var namespaces = NamespaceSelector.all
 
+    public init(enabled: Bool = true, namespaces: NamespaceSelector = .all) {
+        self.enabled = enabled
+        self.namespaces = namespaces
+    }
+
     static func read(_ node: ResourceNode?) throws(PipelineError) -> OTLPInput {
         guard let node else { return OTLPInput() }
         let fields = try node.fields(allowed: ["enabled", "namespaces"])

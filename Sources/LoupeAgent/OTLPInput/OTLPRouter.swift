@@ -1,0 +1,111 @@
+import LoupeCollect
+import LoupeModel
+import LoupeStorage
+import LoupeWire
+
+/// Where OTLP pushed to the agent or gateway goes: every pipeline of the signal whose OTLP input
+/// is enabled takes the resources its namespace selector admits, transforms and filters them, and
+/// queues them durably. The sender is answered only once every pipeline has queued its part.
+public final class OTLPRouter: Sendable {
+    public struct Route: Sendable {
+        public var pipeline: AgentPlan.Pipeline
+        public var namespaces: NamespaceSelector
+        public var rules: CompiledRules
+    }
+
+    /// Why a request was not taken.
+    public struct Refusal: Error, Sendable {
+        public enum Code: Sendable {
+            /// The body is not an OTLP request (400 / INVALID_ARGUMENT).
+            case malformed
+            /// No pipeline takes the signal (404 / UNIMPLEMENTED).
+            case noPipeline
+            /// A queue could not store it (503 / UNAVAILABLE: retry).
+            case unavailable
+        }
+
+        public var code: Code
+        public var message: String
+    }
+
+    let routes: [Signal: [Route]]
+
+    public init(routes: [Signal: [Route]]) { self.routes = routes }
+
+    public func takes(_ signal: Signal) -> Bool { !(routes[signal] ?? []).isEmpty }
+
+    /// Routes one export request (protobuf). Returns the items taken by at least one pipeline.
+    public func route(signal: Signal, protobuf body: [UInt8]) throws(Refusal) -> Int {
+        guard let routes = routes[signal], !routes.isEmpty else {
+            throw Refusal(code: .noPipeline, message: "no \(Self.kind(of: signal)) here takes \(signal) over OTLP")
+        }
+        func decoded<Data>(_ decode: () throws(WireError) -> Data) throws(Refusal) -> Data {
+            do throws(WireError) {
+                return try decode()
+            } catch {
+                throw Refusal(code: .malformed, message: "not an OTLP \(signal) request: \(error)")
+            }
+        }
+        switch signal {
+        case .logs:
+            let data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeLogs(body) }
+            return try deliver(routes, items: data.itemCount) { route throws(Refusal) in
+                let selected = LogsData(resourceLogs: data.resourceLogs.filter { Self.admits(route.namespaces, $0.resource) })
+                let (kept, dropped) = route.rules.process(selected)
+                return (kept.itemCount, dropped, OTLPProtobuf.encodeLogs(kept))
+            }
+        case .traces:
+            let data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeTraces(body) }
+            return try deliver(routes, items: data.itemCount) { route throws(Refusal) in
+                let selected = TraceData(resourceSpans: data.resourceSpans.filter { Self.admits(route.namespaces, $0.resource) })
+                let (kept, dropped) = route.rules.process(selected)
+                return (kept.itemCount, dropped, OTLPProtobuf.encodeTraces(kept))
+            }
+        case .metrics:
+            let data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeMetrics(body) }
+            return try deliver(routes, items: data.itemCount) { route throws(Refusal) in
+                let selected = MetricsData(resourceMetrics: data.resourceMetrics.filter { Self.admits(route.namespaces, $0.resource) })
+                let (kept, dropped) = route.rules.process(selected)
+                return (kept.itemCount, dropped, OTLPProtobuf.encodeMetrics(kept))
+            }
+        }
+    }
+
+    private func deliver(
+        _ routes: [Route], items: Int, _ prepare: (Route) throws(Refusal) -> (kept: Int, filtered: Int, request: [UInt8])
+    ) throws(Refusal) -> Int {
+        var taken = 0
+        for route in routes {
+            let (kept, filtered, request) = try prepare(route)
+            if kept > 0 {
+                do {
+                    try route.pipeline.queue.append([QueuedRequest.frame(itemCount: kept, request: request)])
+                } catch {
+                    throw Refusal(code: .unavailable, message: "\(route.pipeline.resource.displayName) could not queue the request: \(error.message)")
+                }
+            }
+            route.pipeline.counters.received.add(kept + filtered, ordering: .relaxed)
+            route.pipeline.counters.filtered.add(filtered, ordering: .relaxed)
+            taken = max(taken, kept + filtered)
+        }
+        return min(taken, items)
+    }
+
+    /// A namespace selector on pushed data: a resource naming its namespace (`k8s.namespace.name`)
+    /// is taken as the selector says; one naming none only when the selector takes all or excludes.
+    static func admits(_ selector: NamespaceSelector, _ resource: Resource) -> Bool {
+        guard case .string(let namespace)? = resource.attributes.first(where: { $0.key == "k8s.namespace.name" })?.value else {
+            if case .include = selector { return false }
+            return true
+        }
+        return selector.admits(namespace)
+    }
+
+    static func kind(of signal: Signal) -> String {
+        switch signal {
+        case .logs: "LogPipeline"
+        case .traces: "TracePipeline"
+        case .metrics: "MetricPipeline"
+        }
+    }
+}
