@@ -60,3 +60,59 @@ import Testing
         }
     }
 }
+
+/// Spans and data points through rules: statements change them, filters drop them, and what a
+/// statement does to a metric's name or a point's value lands where it belongs.
+@Suite struct CompiledRulesTracesMetricsTests {
+    static func rules(_ kind: String, _ rules: String) throws -> CompiledRules {
+        let yaml = "apiVersion: telemetry.loupe.dev/v1beta1\nkind: \(kind)\nmetadata: {name: r}\nspec:\n  output: {loupe: {}}\n"
+            + rules.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
+        return try #require(try PipelineSet.decode(files: [("r.yaml", yaml)]).resources.first).compiledRules()
+    }
+
+    @Test func spansAreTransformedAndFiltered() throws {
+        let rules = try Self.rules("TracePipeline", """
+            transform:
+              - conditions: ['span.kind == SPAN_KIND_SERVER']
+                statements: ['set(span.attributes["edge"], true)']
+            filter:
+              - conditions: ['span.name == "health"']
+            """)
+        let spans = [
+            Span(traceID: TraceID(high: 1, low: 1), spanID: SpanID(value: 1), name: "GET /", kind: .server),
+            Span(traceID: TraceID(high: 1, low: 1), spanID: SpanID(value: 2), name: "health", kind: .server),
+            Span(traceID: TraceID(high: 1, low: 1), spanID: SpanID(value: 3), name: "db", kind: .client),
+        ]
+        let (kept, dropped) = rules.process(TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: spans)])]))
+        #expect(dropped == 1)
+        let out = kept.resourceSpans.flatMap(\.scopeSpans).flatMap(\.spans)
+        #expect(out.map(\.name) == ["GET /", "db"])
+        #expect(out[0].attributes == [KeyValue("edge", .bool(true))] && out[1].attributes.isEmpty)
+    }
+
+    @Test func dataPointsAreTransformedAndFilteredAndEmptyMetricsGo() throws {
+        let rules = try Self.rules("MetricPipeline", """
+            transform:
+              - statements: ['set(metric.name, "renamed") where metric.name == "old"', 'set(datapoint.value_int, 0) where datapoint.attributes["reset"] == true']
+            filter:
+              - conditions: ['datapoint.attributes["drop"] == true']
+            """)
+        let points = [
+            NumberDataPoint(attributes: [KeyValue("reset", .bool(true))], timeUnixNano: 5, value: .int(9)),
+            NumberDataPoint(attributes: [KeyValue("drop", .bool(true))], timeUnixNano: 5, value: .int(1)),
+        ]
+        let metrics = MetricsData(resourceMetrics: [ResourceMetrics(scopeMetrics: [ScopeMetrics(metrics: [
+            Metric(name: "old", data: .sum(Sum(dataPoints: points, aggregationTemporality: .cumulative, isMonotonic: true))),
+            Metric(name: "gone", data: .gauge(Gauge(dataPoints: [NumberDataPoint(attributes: [KeyValue("drop", .bool(true))], value: .double(1))]))),
+        ])])])
+        let (kept, dropped) = rules.process(metrics)
+        #expect(dropped == 2)
+        let out = kept.resourceMetrics.flatMap(\.scopeMetrics).flatMap(\.metrics)
+        #expect(out.map(\.name) == ["renamed"], "the metric whose only point was dropped goes")
+        guard case .sum(let sum) = out.first?.data else {
+            Issue.record("expected a sum")
+            return
+        }
+        #expect(sum.dataPoints.map(\.value) == [.int(0)])
+    }
+}
