@@ -64,11 +64,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // OTLP over gRPC without generated types: raw message coders and the Export method
-        // descriptors, shared by the receiver, the agent's exporter and the load generator.
+        // OTLP over gRPC without generated types: raw message coders, the Export method descriptors
+        // and the listener service, shared by the receiver, the agent and the load generator.
         .target(
             name: "LoupeGRPC",
-            dependencies: ["LoupeModel", .product(name: "GRPCCore", package: "grpc-swift-2")],
+            dependencies: [
+                "LoupeModel",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
 

@@ -579,6 +579,17 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, message: str =
         time.sleep(interval)
 
 
+def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.1):
+    """Polls `condition` until it returns something truthy, and returns that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 class StopFlag:
     def __init__(self) -> None:
         self._event = threading.Event()

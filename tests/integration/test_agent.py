@@ -19,7 +19,7 @@ import pytest
 import requests
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from loupe_testlib import LOUPE_BINARY
+from loupe_testlib import LOUPE_BINARY, wait_for
 
 POD_UID = "0c6a9c1e-1111-2222-3333-444455556666"
 
@@ -154,16 +154,6 @@ def cri(text: str, stream: str = "stdout", tag: str = "F", at: str = "2024-03-01
 def append(path: Path, text: str) -> None:
     with open(path, "a") as file:
         file.write(text)
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

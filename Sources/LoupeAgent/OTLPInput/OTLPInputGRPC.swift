@@ -55,34 +55,12 @@ struct OTLPInputGRPCService: RegistrableRPCService {
 
 /// The OTLP/gRPC listener of the agent or gateway, as a `Service`.
 public struct OTLPInputGRPCServer: Service {
-    let server: GRPCServer<HTTP2ServerTransport.Posix>
-    let transport: HTTP2ServerTransport.Posix
-    let onListening: @Sendable (Int) async -> Void
+    let listener: GRPCListener
 
     public init(host: String, port: Int, router: OTLPRouter, onListening: @escaping @Sendable (Int) async -> Void) {
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: host, port: port), transportSecurity: .plaintext,
-            config: .defaults { config in
-                config.compression.enabledAlgorithms = .all
-                config.rpc.maxRequestPayloadSize = 64 << 20
-            })
-        self.transport = transport
-        server = GRPCServer(transport: transport, services: [OTLPInputGRPCService(router: router)])
-        self.onListening = onListening
+        listener = GRPCListener(
+            host: host, port: port, services: [OTLPInputGRPCService(router: router)], maximumRequestBytes: 64 << 20, onListening: onListening)
     }
 
-    public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask {
-                try await withGracefulShutdownHandler {
-                    try await server.serve()
-                } onGracefulShutdown: {
-                    server.beginGracefulShutdown()
-                }
-            }
-            if let address = try await transport.listeningAddress.ipv4 {
-                await onListening(address.port)
-            }
-        }
-    }
+    public func run() async throws { try await listener.run() }
 }

@@ -19,8 +19,7 @@ struct AgentCommand: AsyncParsableCommand {
             --secrets-dir/<namespace>/<name>/<key> or from $LOUPE_SECRET_<NAMESPACE>_<NAME>_<KEY>.
             """)
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pipeline YAML file or a directory of them (repeatable).", valueName: "path"))
-    var pipelines: [String] = []
+    @OptionGroup var common: CollectorOptions
 
     @Option(name: .long, help: ArgumentHelp("Queues and checkpoints (default ./loupe-agent-data).", valueName: "dir"))
     var dataDir = "./loupe-agent-data"
@@ -34,6 +33,34 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The cluster's name, for k8s.cluster.name.", valueName: "name"))
     var clusterName: String?
 
+    @Option(name: .customLong("otlp-grpc-address"), help: ArgumentHelp("Take OTLP/gRPC pushed by local applications here (off unless given).", valueName: "host:port"))
+    var otlpGRPCAddress: String?
+
+    @Option(name: .customLong("otlp-http-address"), help: ArgumentHelp("Take OTLP/HTTP pushed by local applications here (off unless given).", valueName: "host:port"))
+    var otlpHTTPAddress: String?
+
+
+    func validate() throws {
+        for (flag, value) in [("--otlp-grpc-address", otlpGRPCAddress), ("--otlp-http-address", otlpHTTPAddress)] {
+            guard let value else { continue }
+            guard (try? ListenAddress(parsing: value)) != nil else { throw ValidationError("\(flag): \"\(value)\" is not host:port") }
+        }
+    }
+
+    func run() async throws {
+        var options = common.planOptions(dataDirectory: dataDir)
+        options.podLogRoot = podLogRoot
+        options.nodeName = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"]
+        options.clusterName = clusterName
+        try await CollectorProcess.run(role: .agent, common: common, options: options, otlpGRPCAddress: otlpGRPCAddress, otlpHTTPAddress: otlpHTTPAddress)
+    }
+}
+
+/// The options `loupe agent` and `loupe gateway` share.
+struct CollectorOptions: ParsableArguments {
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pipeline YAML file or a directory of them (repeatable).", valueName: "path"))
+    var pipelines: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("Directory of secrets as <namespace>/<name>/<key> files.", valueName: "dir"))
     var secretsDir: String?
 
@@ -46,12 +73,6 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("/metrics, /api/v1/pipelines (status), /ready and /healthz (default 0.0.0.0:8081).", valueName: "host:port"))
     var httpAddress = "0.0.0.0:8081"
 
-    @Option(name: .customLong("otlp-grpc-address"), help: ArgumentHelp("Take OTLP/gRPC pushed by local applications here (off unless given).", valueName: "host:port"))
-    var otlpGRPCAddress: String?
-
-    @Option(name: .customLong("otlp-http-address"), help: ArgumentHelp("Take OTLP/HTTP pushed by local applications here (off unless given).", valueName: "host:port"))
-    var otlpHTTPAddress: String?
-
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel = "info"
 
@@ -62,17 +83,12 @@ struct AgentCommand: AsyncParsableCommand {
         guard (try? DurationText.parseNanoseconds(maximumBackoff)) != nil else { throw ValidationError("--maximum-backoff: \"\(maximumBackoff)\" is not a duration such as 30s") }
     }
 
-    func run() async throws {
-        var options = AgentPlan.Options(dataDirectory: dataDir)
-        options.podLogRoot = podLogRoot
-        options.nodeName = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"]
-        options.clusterName = clusterName
+    func planOptions(dataDirectory: String) -> AgentPlan.Options {
+        var options = AgentPlan.Options(dataDirectory: dataDirectory)
         options.secrets = SecretResolver(directory: secretsDir)
         options.queueBytes = ByteSizeText.parse(queueSize) ?? options.queueBytes
         options.maximumBackoff = (try? DurationText.parse(maximumBackoff)) ?? .seconds(30)
-        try await CollectorProcess.run(
-            role: .agent, pipelines: pipelines, options: options, httpAddress: httpAddress, otlpGRPCAddress: otlpGRPCAddress,
-            otlpHTTPAddress: otlpHTTPAddress, logLevel: logLevel)
+        return options
     }
 }
 
@@ -80,9 +96,11 @@ struct AgentCommand: AsyncParsableCommand {
 /// services, the OTLP listeners and the status listener in one service group.
 enum CollectorProcess {
     static func run(
-        role: AgentPlan.Role, pipelines paths: [String], options: AgentPlan.Options, httpAddress: String, otlpGRPCAddress: String?,
-        otlpHTTPAddress: String?, logLevel: String
+        role: AgentPlan.Role, common: CollectorOptions, options: AgentPlan.Options, otlpGRPCAddress: String?, otlpHTTPAddress: String?
     ) async throws {
+        let paths = common.pipelines
+        let httpAddress = common.httpAddress
+        let logLevel = common.logLevel
         // A small process on every node: few malloc arenas keep its footprint small.
         MemoryRelease.limitArenas(2)
         MemoryRelease.keepLargeAllocationsInHeap(upTo: 64 << 20)

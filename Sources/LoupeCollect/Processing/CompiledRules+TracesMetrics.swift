@@ -116,7 +116,7 @@ extension CompiledRules {
                     metric.name = name
                     metric.description = description
                     metric.unit = unit
-                    if metric.data.pointCount > 0 || metric.data == .none { kept.append(metric) }
+                    if metric.data.dataPointCount > 0 || metric.data == .none { kept.append(metric) }
                 }
                 output.resourceMetrics[r].scopeMetrics[s].metrics = kept
                 if let scopeChanged { output.resourceMetrics[r].scopeMetrics[s].scope = scopeChanged }
@@ -129,18 +129,5 @@ extension CompiledRules {
         }
         output.resourceMetrics.removeAll { $0.scopeMetrics.isEmpty }
         return (output, dropped)
-    }
-}
-
-extension MetricData {
-    var pointCount: Int {
-        switch self {
-        case .none: 0
-        case .gauge(let gauge): gauge.dataPoints.count
-        case .sum(let sum): sum.dataPoints.count
-        case .histogram(let histogram): histogram.dataPoints.count
-        case .exponentialHistogram(let histogram): histogram.dataPoints.count
-        case .summary(let summary): summary.dataPoints.count
-        }
     }
 }
