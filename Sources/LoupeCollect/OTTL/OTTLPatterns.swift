@@ -1,127 +1,31 @@
+import LoupeModel
+
 /// A regular expression argument, compiled when the statement is parsed. OTTL runs Go's RE2: this is
 /// Swift's Regex with RE2's semantics where they differ (matching by Unicode scalar, as Go matches
 /// runes; ASCII-only `\d \w \s \b`), and what RE2 refuses (lookaround, backreferences, atomic groups)
 /// is refused here too, so a pattern accepted here also starts in the OpenTelemetry Collector.
-///
-/// Swift's Regex is not Sendable; this one is exercised once after compiling, so its program is
-/// lowered before it is shared, and is only read from then on.
-final class OTTLRegex: @unchecked Sendable {
-    let pattern: String
-    private let regex: Regex<AnyRegexOutput>
+final class OTTLRegex: Sendable {
+    let regexp: GoRegexp
+    var pattern: String { regexp.pattern }
 
-    private init(pattern: String, regex: Regex<AnyRegexOutput>) {
-        self.pattern = pattern
-        self.regex = regex
-    }
+    private init(_ regexp: GoRegexp) { self.regexp = regexp }
 
     /// The compiled pattern, or why it is refused.
     static func compile(_ pattern: String) -> Result<OTTLRegex, OTTLPatternError> {
         if let refusal = unsupportedSyntax(pattern) { return .failure(refusal) }
         do {
-            let regex = try Regex(pattern)
-                .matchingSemantics(.unicodeScalar)
-                .asciiOnlyCharacterClasses()
-                .wordBoundaryKind(.simple)
-            _ = "".firstMatch(of: regex)
-            return .success(OTTLRegex(pattern: pattern, regex: regex))
+            return .success(OTTLRegex(try GoRegexp(pattern)))
         } catch {
             return .failure(OTTLPatternError(reason: "\(error)"))
         }
     }
 
     /// Go's `regexp.MatchString`: a match anywhere in the text.
-    func matches(_ text: String) -> Bool {
-        (try? regex.firstMatch(in: text)) != nil
-    }
+    func matches(_ text: String) -> Bool { regexp.matches(text) }
 
     /// Go's `ReplaceAllString`: every match replaced by the template with `$1`, `${1}`, `$name` and
     /// `${name}` expanded and `$$` a dollar.
-    func replaceAll(in text: String, with template: String) -> String {
-        let matches = goMatches(in: text)
-        if matches.isEmpty { return text }
-        let scalars = text.unicodeScalars
-        var output = ""
-        var copiedUpTo = scalars.startIndex
-        for match in matches {
-            output.unicodeScalars.append(contentsOf: scalars[copiedUpTo..<match.range.lowerBound])
-            expand(template, match: match, in: scalars, into: &output)
-            copiedUpTo = match.range.upperBound
-        }
-        output.unicodeScalars.append(contentsOf: scalars[copiedUpTo...])
-        return output
-    }
-
-    /// Matches as Go's regexp iterates them: an empty match right after the previous match is skipped.
-    private func goMatches(in text: String) -> [Regex<AnyRegexOutput>.Match] {
-        var accepted: [Regex<AnyRegexOutput>.Match] = []
-        var previousEnd: String.Index?
-        for match in text.matches(of: regex) {
-            if match.range.isEmpty, let previousEnd, match.range.lowerBound == previousEnd { continue }
-            accepted.append(match)
-            previousEnd = match.range.upperBound
-        }
-        return accepted
-    }
-
-    private func expand(_ template: String, match: Regex<AnyRegexOutput>.Match, in scalars: String.UnicodeScalarView, into output: inout String) {
-        let characters = Array(template.unicodeScalars)
-        var index = 0
-        while index < characters.count {
-            let scalar = characters[index]
-            index += 1
-            guard scalar == "$" else {
-                output.unicodeScalars.append(scalar)
-                continue
-            }
-            if index < characters.count, characters[index] == "$" {
-                output += "$"
-                index += 1
-                continue
-            }
-            // A malformed reference leaves the dollar as text, as Go's Expand does.
-            guard let (name, next) = reference(in: characters, from: index) else {
-                output += "$"
-                continue
-            }
-            index = next
-            if let range = groupRange(name, in: match) {
-                output.unicodeScalars.append(contentsOf: scalars[range])
-            }
-        }
-    }
-
-    /// `name` or `{name}` where a name is letters, digits and underscores; the longest such run counts,
-    /// so `$1x` names group "1x" (write `${1}x`).
-    private func reference(in characters: [Unicode.Scalar], from start: Int) -> (String, Int)? {
-        var index = start
-        guard index < characters.count else { return nil }
-        let braced = characters[index] == "{"
-        if braced { index += 1 }
-        let nameStart = index
-        while index < characters.count, Self.isNameScalar(characters[index]) { index += 1 }
-        guard index > nameStart else { return nil }
-        var name = ""
-        name.unicodeScalars.append(contentsOf: characters[nameStart..<index])
-        if braced {
-            guard index < characters.count, characters[index] == "}" else { return nil }
-            index += 1
-        }
-        return (name, index)
-    }
-
-    private static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
-        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_"
-    }
-
-    /// A number without leading zeros is a group index; anything else is the first group of that name.
-    private func groupRange(_ name: String, in match: Regex<AnyRegexOutput>.Match) -> Range<String.Index>? {
-        let output = match.output
-        if let number = Int(name), !(name.count > 1 && name.hasPrefix("0")) {
-            return number < output.count ? output[number].range : nil
-        }
-        for group in output where group.name == name { return group.range }
-        return nil
-    }
+    func replaceAll(in text: String, with template: String) -> String { regexp.replaceAll(in: text, with: template) }
 
     /// What RE2 refuses and a backtracking engine accepts.
     private static func unsupportedSyntax(_ pattern: String) -> OTTLPatternError? {

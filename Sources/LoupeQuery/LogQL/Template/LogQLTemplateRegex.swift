@@ -4,29 +4,22 @@
 // an empty match right after the previous match is skipped, and $name/${name} expand as Regexp.Expand.
 // Swift accepts more than RE2 (lookaround, backreferences); such patterns work here but fail in Loki.
 
-extension LogQLTemplate {
-    /// A compiled pattern. Swift's Regex is not Sendable; this one is built, exercised once, and then only read.
-    final class CompiledRegex: @unchecked Sendable {
-        let pattern: String
-        let regex: Regex<AnyRegexOutput>
+import LoupeModel
 
-        private init(pattern: String, regex: Regex<AnyRegexOutput>) {
-            self.pattern = pattern
-            self.regex = regex
-        }
+extension LogQLTemplate {
+    /// A compiled pattern: Go's error codes for what RE2 refuses, matching and replacing as Go does (`GoRegexp`).
+    final class CompiledRegex: Sendable {
+        let regexp: GoRegexp
+        var pattern: String { regexp.pattern }
+
+        private init(_ regexp: GoRegexp) { self.regexp = regexp }
 
         static func compile(_ pattern: String) -> Result<CompiledRegex, FunctionFailure> {
             if let unsupported = unsupportedSyntax(pattern) {
                 return .failure(FunctionFailure("error parsing regexp: \(unsupported.code): `\(unsupported.expression)`"))
             }
             do {
-                let regex = try Regex(pattern)
-                    .matchingSemantics(.unicodeScalar)
-                    .asciiOnlyCharacterClasses()
-                    .wordBoundaryKind(.simple)
-                // Lower the program now, so later concurrent use only reads it.
-                _ = "".firstMatch(of: regex)
-                return .success(CompiledRegex(pattern: pattern, regex: regex))
+                return .success(CompiledRegex(try GoRegexp(pattern)))
             } catch {
                 return .failure(FunctionFailure("error parsing regexp: \(goErrorCode(for: "\(error)", pattern: pattern))"))
             }
@@ -96,112 +89,12 @@ extension LogQLTemplate {
             return "\(description): `\(pattern)`"
         }
 
-        /// Matches as Go's allMatches delivers them: (range, output) with empty matches adjacent to a previous match dropped.
-        private func goMatches(in text: String) -> [Regex<AnyRegexOutput>.Match] {
-            var accepted: [Regex<AnyRegexOutput>.Match] = []
-            var previousEnd: String.Index?
-            for match in text.matches(of: regex) {
-                if match.range.isEmpty, let previousEnd, match.range.lowerBound == previousEnd {
-                    continue
-                }
-                accepted.append(match)
-                previousEnd = match.range.upperBound
-            }
-            return accepted
-        }
-
         /// Regexp.FindAllStringIndex(s, -1) count.
-        func countMatches(in text: String) -> Int {
-            goMatches(in: text).count
-        }
+        func countMatches(in text: String) -> Int { regexp.countMatches(in: text) }
 
         /// Regexp.ReplaceAllString (expanding $ references) or ReplaceAllLiteralString.
         func replaceAll(in text: String, with replacement: String, literal: Bool) -> String {
-            let scalars = text.unicodeScalars
-            var output = ""
-            var lastEnd = scalars.startIndex
-            let matches = goMatches(in: text)
-            if matches.isEmpty { return text }
-            for match in matches {
-                output.unicodeScalars.append(contentsOf: scalars[lastEnd..<match.range.lowerBound])
-                if literal {
-                    output += replacement
-                } else {
-                    expand(replacement, match: match, in: scalars, into: &output)
-                }
-                lastEnd = match.range.upperBound
-            }
-            output.unicodeScalars.append(contentsOf: scalars[lastEnd...])
-            return output
-        }
-
-        /// Regexp.Expand: $1, ${1}, $name, ${name}; $$ is a dollar; a malformed reference is a literal '$'.
-        private func expand(_ template: String, match: Regex<AnyRegexOutput>.Match, in scalars: String.UnicodeScalarView, into output: inout String) {
-            let characters = Array(template.unicodeScalars)
-            var index = 0
-            while index < characters.count {
-                let scalar = characters[index]
-                if scalar != "$" {
-                    output.unicodeScalars.append(scalar)
-                    index += 1
-                    continue
-                }
-                index += 1
-                if index < characters.count && characters[index] == "$" {
-                    output += "$"
-                    index += 1
-                    continue
-                }
-                guard let (name, next) = extractReference(characters, from: index) else {
-                    output += "$"
-                    continue
-                }
-                index = next
-                if let range = groupRange(named: name, in: match) {
-                    output.unicodeScalars.append(contentsOf: scalars[range])
-                }
-            }
-        }
-
-        private func extractReference(_ characters: [Unicode.Scalar], from start: Int) -> (String, Int)? {
-            var index = start
-            guard index < characters.count else { return nil }
-            let braced = characters[index] == "{"
-            if braced { index += 1 }
-            let nameStart = index
-            while index < characters.count,
-                  GoText.isLetter(characters[index]) || GoText.isDigit(characters[index]) || characters[index] == "_" {
-                index += 1
-            }
-            if index == nameStart { return nil }
-            var name = ""
-            name.unicodeScalars.append(contentsOf: characters[nameStart..<index])
-            if braced {
-                guard index < characters.count, characters[index] == "}" else { return nil }
-                index += 1
-            }
-            return (name, index)
-        }
-
-        /// A numeric reference is a group index (no leading zeros); otherwise the first group with that name.
-        private func groupRange(named name: String, in match: Regex<AnyRegexOutput>.Match) -> Range<String.Index>? {
-            let output = match.output
-            var number = 0
-            var isNumber = true
-            for scalar in name.unicodeScalars {
-                guard scalar.value >= 0x30 && scalar.value <= 0x39, number < 100_000_000 else {
-                    isNumber = false
-                    break
-                }
-                number = number * 10 + Int(scalar.value - 0x30)
-            }
-            if name.unicodeScalars.count > 1 && name.hasPrefix("0") { isNumber = false }
-            if isNumber {
-                guard number < output.count else { return nil }
-                return output[number].range
-            }
-            for element in output where element.name == name { return element.range }
-            return nil
+            regexp.replaceAll(in: text, with: replacement, literal: literal)
         }
     }
 
