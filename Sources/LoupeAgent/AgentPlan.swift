@@ -87,7 +87,9 @@ public struct AgentPlan: Sendable {
                     tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))
             }
             if otlpInput.enabled {
-                routes[signal, default: []].append(OTLPRouter.Route(pipeline: pipeline, namespaces: otlpInput.namespaces, rules: rules))
+                var delta: OTLPRouter.DeltaConversion?
+                if signal == .metrics, case .otlp(let output) = resource.output, output.temporality == .delta { delta = OTLPRouter.DeltaConversion() }
+                routes[signal, default: []].append(OTLPRouter.Route(pipeline: pipeline, namespaces: otlpInput.namespaces, rules: rules, delta: delta))
             }
             services.append(OTLPExporter(settings: exporterSettings, queue: queue, counters: counters, logger: pipelineLogger))
             pipelines.append(pipeline)
@@ -103,9 +105,6 @@ public struct AgentPlan: Sendable {
         }
         guard case .otlp(let output) = resource.output else {
             throw refuse("spec.output.loupe", "Loupe's own storage is an output only inside loupe up; from an agent, ship to it with output.otlp")
-        }
-        if case .oauth2 = output.authentication {
-            throw refuse("spec.output.otlp.authentication.oauth2", "OAuth2 client credentials are not implemented in loupe agent yet; use basic or a header")
         }
         guard output.compression == .gzip || output.compression == .none else {
             throw refuse("spec.output.otlp.compression", "loupe agent compresses with gzip or none so far")
@@ -178,7 +177,14 @@ public struct AgentPlan: Sendable {
             let credentials = try options.secrets.resolve(user, field: "spec.output.otlp.authentication.basic.user") + ":"
                 + options.secrets.resolve(password, field: "spec.output.otlp.authentication.basic.password")
             settings.headers.append(("Authorization", "Basic " + Data(credentials.utf8).base64EncodedString()))
-        case .oauth2, nil: break
+        case .oauth2(let oauth2):
+            let field = "spec.output.otlp.authentication.oauth2"
+            settings.oauth2 = OAuth2TokenSource.Settings(
+                tokenURL: try options.secrets.resolve(oauth2.tokenURL, field: field + ".tokenURL"),
+                clientID: try options.secrets.resolve(oauth2.clientID, field: field + ".clientID"),
+                clientSecret: try options.secrets.resolve(oauth2.clientSecret, field: field + ".clientSecret"),
+                scopes: oauth2.scopes, params: oauth2.params)
+        case nil: break
         }
         for (index, header) in output.headers.enumerated() {
             let value = try options.secrets.resolve(header.value, field: "spec.output.otlp.headers[\(index)]")

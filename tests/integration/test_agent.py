@@ -31,6 +31,7 @@ class OTLPSink:
         self.records: list[tuple[dict, object]] = []
         self.status = 200
         self.requests = 0
+        self.required_bearer: str | None = None
         self.lock = threading.Lock()
         sink = self
 
@@ -40,6 +41,8 @@ class OTLPSink:
                 with sink.lock:
                     sink.requests += 1
                     status = sink.status
+                    if sink.required_bearer is not None and self.headers.get("Authorization") != f"Bearer {sink.required_bearer}":
+                        status = 401
                 if status == 200:
                     if self.headers.get("Content-Encoding") == "gzip":
                         body = gzip.decompress(body)
@@ -315,17 +318,53 @@ def test_a_wrong_pipeline_is_refused_with_where_and_what(tmp_path, agents, extra
     assert message in output and "pipelines.yaml:" in output, output
 
 
-def test_an_oauth2_output_is_refused_until_the_agent_fetches_tokens(tmp_path, agents):
-    text = pipeline("http://127.0.0.1:4318") + """      authentication:
+def test_oauth2_client_credentials_with_a_token_renewed_when_refused(tmp_path, sink, agents):
+    """The token endpoint hands out tok-1, then tok-2; the backend takes only tok-2: the agent's
+    first request is refused (401), it fetches a new token and delivers."""
+    import base64
+    from urllib.parse import parse_qs
+
+    issued: list[dict] = []
+
+    class TokenHandler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            issued.append({"auth": self.headers.get("Authorization"), "form": form})
+            body = json.dumps({"access_token": f"tok-{len(issued)}", "token_type": "Bearer", "expires_in": 3600}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    token_server = ThreadingHTTPServer(("127.0.0.1", 0), TokenHandler)
+    threading.Thread(target=token_server.serve_forever, daemon=True).start()
+    try:
+        sink.required_bearer = "tok-2"
+        root = tmp_path / "pods"
+        append(container_log(root, "shop", "web-0", "web"), cri("behind oauth2"))
+        text = pipeline(sink.url) + f"""      authentication:
         oauth2:
-          tokenURL: {value: "https://auth.example.com/token"}
-          clientID: {value: id}
-          clientSecret: {value: secret}
+          tokenURL: {{value: "http://127.0.0.1:{token_server.server_address[1]}/token"}}
+          clientID: {{value: "agent id"}}
+          clientSecret: {{value: "s3cret"}}
+          scopes: [logs.write]
+          params: {{audience: backend}}
 """
-    agent = agents(text, tmp_path / "pods").start()
-    assert agent.process.wait(timeout=30) != 0
-    agent.process = None
-    assert "OAuth2 client credentials are not implemented in loupe agent yet" in agent.output()
+        agent = agents(text, root).start()
+        wait_for(lambda: sink.bodies() == ["behind oauth2"], what="delivery with the renewed token")
+        assert len(issued) == 2, issued
+        assert issued[0]["auth"] == "Basic " + base64.b64encode(b"agent+id:s3cret").decode()
+        assert issued[0]["form"] == {"grant_type": ["client_credentials"], "scope": ["logs.write"], "audience": ["backend"]}
+        append(container_log(root, "shop", "web-0", "web"), cri("second line"))
+        wait_for(lambda: len(sink.bodies()) == 2, what="the second line")
+        assert len(issued) == 2, "the token is kept while it is good"
+        assert agent.stop() == 0
+    finally:
+        token_server.shutdown()
 
 
 def test_pipelines_validate_names_the_file_line_and_field(tmp_path):

@@ -128,3 +128,78 @@ def test_sdk_to_gateway_to_loupe_up(tmp_path, loupe_factory):
     finally:
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
+
+
+def test_a_metric_pipeline_with_delta_temporality_sends_differences(tmp_path):
+    """Cumulative sums pushed to the gateway reach the backend as deltas (the backend here records
+    what it receives)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE, AGGREGATION_TEMPORALITY_DELTA
+
+    received: list[tuple[int, int, int]] = []
+
+    class Backend(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            import gzip as gz
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gz.decompress(body)
+            request = ExportMetricsServiceRequest()
+            request.ParseFromString(body)
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for metric in sm.metrics:
+                        assert metric.sum.aggregation_temporality == AGGREGATION_TEMPORALITY_DELTA
+                        for point in metric.sum.data_points:
+                            received.append((point.start_time_unix_nano, point.time_unix_nano, point.as_int))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    (tmp_path / "p.yaml").write_text(f"""apiVersion: telemetry.loupe.dev/v1beta1
+kind: MetricPipeline
+metadata: {{name: delta}}
+spec:
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "http://127.0.0.1:{backend.server_address[1]}"}}
+      temporality: delta
+""")
+    log = tmp_path / "gateway.log"
+    gateway = subprocess.Popen(
+        [str(LOUPE_BINARY), "gateway", "--pipelines", str(tmp_path / "p.yaml"), "--data-dir", str(tmp_path / "data"),
+         "--otlp-grpc-address", "127.0.0.1:0", "--otlp-http-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    try:
+        port = wait_for(lambda: (re.findall(r"otlp_http_port=(\d+)", log.read_text(errors="replace")) or [None])[-1],
+                        what="the HTTP listener")
+        start = time.time_ns()
+        for offset, value in ((1, 10), (2, 15), (3, 22)):
+            request = ExportMetricsServiceRequest()
+            metric = request.resource_metrics.add().scope_metrics.add().metrics.add()
+            metric.name = "orders"
+            metric.sum.is_monotonic = True
+            metric.sum.aggregation_temporality = AGGREGATION_TEMPORALITY_CUMULATIVE
+            point = metric.sum.data_points.add()
+            point.start_time_unix_nano = start
+            point.time_unix_nano = start + offset * 10**9
+            point.as_int = value
+            reply = requests.post(f"http://127.0.0.1:{port}/v1/metrics", data=request.SerializeToString(),
+                                  headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+            assert reply.status_code == 200, reply.text
+        wait_for(lambda: len(received) >= 3, what="three deltas")
+        assert [value for _, _, value in received] == [10, 5, 7], received
+        assert [(s - start, t - start) for s, t, _ in received] == [(0, 10**9), (10**9, 2 * 10**9), (2 * 10**9, 3 * 10**9)]
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
+        backend.shutdown()

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -14,6 +15,9 @@ enum SendOutcome: Sendable, Equatable {
     case refused(String)
     /// Failed for now (unreachable, overloaded): sent again after a pause (the server's, if it gave one).
     case retry(String, after: Duration?)
+    /// The credentials were refused (HTTP 401, gRPC UNAUTHENTICATED): with OAuth2 a new token is
+    /// fetched and the request sent again; otherwise a refusal.
+    case unauthorized(String)
 }
 
 /// Delivers a pipeline's queue to an OTLP backend, oldest first, one request per queued record:
@@ -36,6 +40,8 @@ public final class OTLPExporter: Service {
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(30)
         public var idlePoll: Duration = .milliseconds(100)
+        /// OAuth2 client credentials: each request carries `Authorization: Bearer <token>`.
+        var oauth2: OAuth2TokenSource.Settings?
 
         public var displayName: String {
             switch destination {
@@ -59,13 +65,20 @@ public final class OTLPExporter: Service {
     }
 
     public func run() async throws {
+        // The token endpoint is reached over HTTPS whatever the data goes over.
+        let tokenClient = settings.oauth2 == nil ? nil : HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        defer { if let tokenClient { Task { try? await tokenClient.shutdown() } } }
+        let tokens = settings.oauth2.map { OAuth2TokenSource(settings: $0) }
+        let credentials = tokens.flatMap { tokens in tokenClient.map { (tokens, $0) } }
         switch settings.destination {
         case .http(let url, let tls):
             var configuration = HTTPClient.Configuration()
             if let tls { configuration.tlsConfiguration = tls }
             configuration.decompression = .disabled
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-            await deliver(using: OTLPHTTPSender(client: client, url: url, headers: settings.headers, gzip: settings.gzip, timeout: settings.requestTimeout))
+            await deliver(
+                using: OTLPHTTPSender(client: client, url: url, headers: settings.headers, gzip: settings.gzip, timeout: settings.requestTimeout),
+                credentials: credentials)
             try? await client.shutdown()
         case .grpc(let host, let port, let security):
             let transport = try HTTP2ClientTransport.Posix(
@@ -76,12 +89,16 @@ public final class OTLPExporter: Service {
                     config.backoff.max = .seconds(5)
                 })
             try await withGRPCClient(transport: transport) { client in
-                await self.deliver(using: OTLPGRPCSender(client: client, signal: self.settings.signal, headers: self.settings.headers, gzip: self.settings.gzip, timeout: self.settings.requestTimeout))
+                await self.deliver(
+                    using: OTLPGRPCSender(
+                        client: client, signal: self.settings.signal, headers: self.settings.headers, gzip: self.settings.gzip,
+                        timeout: self.settings.requestTimeout),
+                    credentials: credentials)
             }
         }
     }
 
-    private func deliver(using sender: some OTLPSender) async {
+    private func deliver(using sender: some OTLPSender, credentials: (OAuth2TokenSource, HTTPClient)?) async {
         var backoff = settings.initialBackoff
         var busy = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -108,7 +125,30 @@ public final class OTLPExporter: Service {
                 await acknowledge(record)
                 continue
             }
-            switch await sender.send(request) {
+            var bearer: String?
+            if let (tokens, client) = credentials {
+                do {
+                    bearer = try await tokens.token(client: client)
+                } catch {
+                    counters.failedRequests.add(1, ordering: .relaxed)
+                    logger.warning("no OAuth2 token; retrying", metadata: ["to": "\(settings.displayName)", "reason": "\(error)", "in": "\(backoff)"])
+                    await pause(backoff)
+                    backoff = min(backoff * 2, settings.maximumBackoff)
+                    continue
+                }
+            }
+            var outcome = await sender.send(request, bearer: bearer)
+            if case .unauthorized(let reason) = outcome {
+                if let (tokens, _) = credentials {
+                    // The token may have been revoked early: the next attempt fetches a new one.
+                    tokens.invalidate()
+                    outcome = .retry(reason, after: nil)
+                } else {
+                    outcome = .refused(reason)
+                }
+            }
+            switch outcome {
+            case .unauthorized: break
             case .delivered:
                 counters.sent.add(items, ordering: .relaxed)
                 backoff = settings.initialBackoff
@@ -137,5 +177,6 @@ public final class OTLPExporter: Service {
 }
 
 protocol OTLPSender: Sendable {
-    func send(_ payload: ArraySlice<UInt8>) async -> SendOutcome
+    /// `bearer`: an OAuth2 access token for `Authorization: Bearer`.
+    func send(_ payload: ArraySlice<UInt8>, bearer: String?) async -> SendOutcome
 }

@@ -37,7 +37,12 @@ struct OTLPGRPCSender: OTLPSender {
         return .dns(host: host, port: port)
     }
 
-    func send(_ payload: ArraySlice<UInt8>) async -> SendOutcome {
+    func send(_ payload: ArraySlice<UInt8>, bearer: String?) async -> SendOutcome {
+        var metadata = metadata
+        if let bearer {
+            metadata.removeAllValues(forKey: "authorization")
+            metadata.addString("Bearer " + bearer, forKey: "authorization")
+        }
         do {
             return try await client.unary(
                 request: ClientRequest(message: Array(payload), metadata: metadata), descriptor: descriptor, serializer: RawMessageSerializer(),
@@ -61,6 +66,7 @@ struct OTLPGRPCSender: OTLPSender {
 
     static func outcome(_ error: RPCError) -> SendOutcome {
         let reason = "gRPC \(error.code): \(error.message)"
+        if error.code == .unauthenticated { return .unauthorized(reason) }
         return retryable.contains(error.code) ? .retry(reason, after: nil) : .refused(reason)
     }
 }

@@ -12,12 +12,13 @@ struct OTLPHTTPSender: OTLPSender {
     let gzip: Bool
     let timeout: Duration
 
-    func send(_ payload: ArraySlice<UInt8>) async -> SendOutcome {
+    func send(_ payload: ArraySlice<UInt8>, bearer: String?) async -> SendOutcome {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-protobuf")
         request.headers.add(name: "User-Agent", value: "loupe-agent")
         for header in headers { request.headers.add(name: header.name, value: header.value) }
+        if let bearer { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer " + bearer) }
         if gzip {
             request.headers.add(name: "Content-Encoding", value: "gzip")
             request.body = .bytes(ByteBuffer(bytes: Gzip.compress(payload, level: 1)))
@@ -33,6 +34,7 @@ struct OTLPHTTPSender: OTLPSender {
             case 429, 502, 503, 504:
                 let after = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds(min($0, 300)) }
                 return .retry("HTTP \(response.status.code): \(text.prefix(200))", after: after)
+            case 401: return .unauthorized("HTTP 401: \(text.prefix(300))")
             case 400..<500: return .refused("HTTP \(response.status.code): \(text.prefix(300))")
             default: return .retry("HTTP \(response.status.code): \(text.prefix(200))", after: nil)
             }

@@ -2,6 +2,7 @@ import LoupeCollect
 import LoupeModel
 import LoupeStorage
 import LoupeWire
+import Synchronization
 
 /// Where OTLP pushed to the agent or gateway goes: every pipeline of the signal whose OTLP input
 /// is enabled takes the resources its namespace selector admits, transforms and filters them, and
@@ -11,6 +12,20 @@ public final class OTLPRouter: Sendable {
         public var pipeline: AgentPlan.Pipeline
         public var namespaces: NamespaceSelector
         public var rules: CompiledRules
+        /// For a MetricPipeline with `temporality: delta`: its series' last cumulative points.
+        public var delta: DeltaConversion?
+    }
+
+    /// One pipeline's cumulative-to-delta state, shared by the requests it takes.
+    public final class DeltaConversion: Sendable {
+        let state = Mutex(CumulativeToDelta(startedUnixNano: WallClock.system.nowUnixNano()))
+
+        public init() {}
+
+        func convert(_ data: MetricsData) -> MetricsData {
+            let now = WallClock.system.nowUnixNano()
+            return state.withLock { $0.convert(data, nowUnixNano: now) }
+        }
     }
 
     /// Why a request was not taken.
@@ -65,7 +80,10 @@ public final class OTLPRouter: Sendable {
             let data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeMetrics(body) }
             return try deliver(routes, items: data.itemCount) { route throws(Refusal) in
                 let selected = MetricsData(resourceMetrics: data.resourceMetrics.filter { Self.admits(route.namespaces, $0.resource) })
-                let (kept, dropped) = route.rules.process(selected)
+                var (kept, dropped) = route.rules.process(selected)
+                if let delta = route.delta {
+                    kept = delta.convert(kept)
+                }
                 return (kept.itemCount, dropped, OTLPProtobuf.encodeMetrics(kept))
             }
         }
