@@ -19,6 +19,12 @@ public struct AgentPlan: Sendable {
         /// Disk budget of each pipeline's queue.
         public var queueBytes = 1 << 30
         public var pollInterval: Duration = .milliseconds(250)
+        /// Where node and container figures are read (a test points them at its own files).
+        public var procRoot = "/proc"
+        public var cgroupRoot = "/sys/fs/cgroup"
+        public var containerLinksRoot = "/var/log/containers"
+        /// How often runtime metrics are collected (`metric.collectionInterval`).
+        public var metricInterval: Duration = .seconds(30)
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(30)
 
@@ -65,7 +71,9 @@ public struct AgentPlan: Sendable {
                 signal = .metrics
                 otlpInput = spec.otlp
                 if spec.prometheus.enabled { throw refuse("spec.input.prometheus", "Prometheus scraping is not in loupe \(role.rawValue) yet") }
-                if spec.runtime.enabled { throw refuse("spec.input.runtime", "host and container metrics are not collected by loupe \(role.rawValue) yet") }
+                if spec.runtime.enabled && role == .gateway {
+                    throw refuse("spec.input.runtime", "node, pod and container metrics are collected on each node by loupe agent, not by the gateway")
+                }
                 if spec.istio.enabled { throw refuse("spec.input.istio", "Istio metrics are not collected by loupe \(role.rawValue) yet") }
             }
             let rules = try resource.compiledRules()
@@ -85,6 +93,21 @@ public struct AgentPlan: Sendable {
                 let tail = try ContainerLogTail(options: tailOptions)
                 services.append(ContainerLogCollector(
                     tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))
+            }
+            if case .metrics(let spec) = resource.spec, spec.runtime.enabled, role == .agent {
+                var metricOptions = HostMetricsCollector.Options()
+                metricOptions.procRoot = options.procRoot
+                metricOptions.cgroupRoot = options.cgroupRoot
+                metricOptions.containerLinks = options.containerLinksRoot
+                metricOptions.podLogRoot = options.podLogRoot
+                metricOptions.interval = options.metricInterval
+                metricOptions.node = spec.runtime.resources["node"] ?? true
+                metricOptions.pods = spec.runtime.resources["pod"] ?? true
+                metricOptions.containers = spec.runtime.resources["container"] ?? true
+                metricOptions.namespaces = spec.runtime.namespaces
+                metricOptions.nodeName = options.nodeName
+                metricOptions.clusterName = options.clusterName
+                services.append(HostMetricsCollector(options: metricOptions, rules: rules, queue: queue, counters: counters, logger: pipelineLogger))
             }
             if otlpInput.enabled {
                 var delta: OTLPRouter.DeltaConversion?

@@ -398,3 +398,96 @@ def test_transform_and_filter_rules_apply_before_shipping(tmp_path, sink, agents
     assert record.severity_text == "WARN"
     assert {kv.key: kv.value.string_value for kv in record.attributes}["team"] == "payments"
     assert agent.stop() == 0
+
+
+def test_node_pod_and_container_metrics_from_proc_and_cgroups(tmp_path, agents):
+    """A MetricPipeline's runtime input over a /proc and cgroup v2 tree laid out as on a node."""
+    import gzip as gz
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    received: list = []
+
+    class Backend(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gz.decompress(body)
+            request = ExportMetricsServiceRequest()
+            request.ParseFromString(body)
+            received.extend(request.resource_metrics)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    proc = tmp_path / "proc"
+    (proc / "net").mkdir(parents=True)
+    (proc / "stat").write_text("cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 100 0 50 1000 0 0 0 0 0 0\nbtime 1700000000\n")
+    (proc / "meminfo").write_text("MemTotal: 1000 kB\nMemFree: 400 kB\nBuffers: 100 kB\nCached: 200 kB\n")
+    (proc / "diskstats").write_text(" 253 0 vda 10 0 8 5 20 0 16 7 0 0 0\n")
+    (proc / "net" / "dev").write_text("Inter-|\n face |\n  eth0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n")
+    (proc / "mounts").write_text(f"/dev/vda1 {tmp_path} ext4 rw 0 0\n")
+    uid = "0c6a9c1e-1111-2222-3333-444455556666"
+    container_id = "ab" * 32
+    pod_cgroup = tmp_path / "cgroup" / "kubepods.slice" / "kubepods-burstable.slice" / f"kubepods-burstable-pod{uid.replace('-', '_')}.slice"
+    container_cgroup = pod_cgroup / f"cri-containerd-{container_id}.scope"
+    container_cgroup.mkdir(parents=True)
+    for directory, usec, memory in ((pod_cgroup, 3_000_000, 2048), (container_cgroup, 2_500_000, 1024)):
+        (directory / "cpu.stat").write_text(f"usage_usec {usec}\nuser_usec 1\n")
+        (directory / "memory.current").write_text(f"{memory}\n")
+        (directory / "io.stat").write_text("253:0 rbytes=100 wbytes=200 rios=1 wios=2\n")
+    pods = tmp_path / "pods"
+    (pods / f"shop_checkout-7d9f8b6c4-x2k9p_{uid}" / "app").mkdir(parents=True)
+    links = tmp_path / "containers"
+    links.mkdir()
+    (links / f"checkout-7d9f8b6c4-x2k9p_shop_app-{container_id}.log").write_text("")
+    text = f"""apiVersion: telemetry.loupe.dev/v1beta1
+kind: MetricPipeline
+metadata: {{name: backend}}
+spec:
+  input:
+    runtime:
+      enabled: true
+      namespaces: {{}}
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "http://127.0.0.1:{backend.server_address[1]}"}}
+"""
+    agent = agents(text, pods)
+    agent.process = subprocess.Popen(
+        [str(LOUPE_BINARY), "agent", "--pipelines", str(agent.pipelines), "--data-dir", str(agent.data), "--pod-log-root", str(pods),
+         "--node-name", "node-1", "--http-address", "127.0.0.1:0", "--metric-interval", "1s", "--proc-root", str(proc),
+         "--cgroup-root", str(tmp_path / "cgroup"), "--container-links-root", str(links)],
+        stdout=open(agent.log, "ab"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: len(received) >= 3, what="node, pod and container metrics")
+        by_kind = {}
+        for resource_metrics in received[:3]:
+            attributes = {kv.key: kv.value.string_value for kv in resource_metrics.resource.attributes}
+            names = {metric.name: metric for scope in resource_metrics.scope_metrics for metric in scope.metrics}
+            kind = "container" if "container.id" in attributes else "pod" if "k8s.pod.uid" in attributes else "node"
+            by_kind[kind] = (attributes, names)
+        node_attributes, node = by_kind["node"]
+        assert node_attributes["k8s.node.name"] == "node-1"
+        assert {"system.cpu.time", "system.memory.usage", "system.disk.io", "system.network.io", "system.filesystem.usage"} <= set(node)
+        cpu = {(p.attributes[0].value.string_value, p.attributes[1].value.string_value): p.as_double for p in node["system.cpu.time"].sum.data_points}
+        assert cpu[("cpu0", "user")] == 1.0 and cpu[("cpu0", "idle")] == 10.0
+        assert node["system.cpu.time"].sum.data_points[0].start_time_unix_nano == 1700000000 * 10**9
+        memory = {p.attributes[0].value.string_value: p.as_int for p in node["system.memory.usage"].sum.data_points}
+        assert memory == {"used": 300 * 1024, "free": 400 * 1024, "buffered": 100 * 1024, "cached": 200 * 1024}
+        pod_attributes, pod = by_kind["pod"]
+        assert pod_attributes == {"k8s.pod.uid": uid, "k8s.namespace.name": "shop", "k8s.pod.name": "checkout-7d9f8b6c4-x2k9p", "k8s.node.name": "node-1"}
+        assert pod["k8s.pod.cpu.time"].sum.data_points[0].as_double == 3.0
+        assert pod["k8s.pod.memory.usage"].gauge.data_points[0].as_int == 2048
+        container_attributes, container = by_kind["container"]
+        assert container_attributes["k8s.container.name"] == "app" and container_attributes["container.id"] == container_id
+        assert container["container.cpu.time"].sum.data_points[0].as_double == 2.5
+        assert {p.attributes[0].value.string_value: p.as_int for p in container["container.disk.io"].sum.data_points} == {"read": 100, "write": 200}
+        assert agent.stop() == 0
+    finally:
+        backend.shutdown()

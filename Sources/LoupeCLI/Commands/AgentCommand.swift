@@ -33,6 +33,18 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The cluster's name, for k8s.cluster.name.", valueName: "name"))
     var clusterName: String?
 
+    @Option(name: .long, help: ArgumentHelp("How often node, pod and container metrics are collected (default 30s).", valueName: "duration"))
+    var metricInterval = "30s"
+
+    @Option(name: .long, help: ArgumentHelp("The proc filesystem to read node figures from (default /proc).", valueName: "dir"))
+    var procRoot = "/proc"
+
+    @Option(name: .long, help: ArgumentHelp("The cgroup v2 tree to read pod and container figures from (default /sys/fs/cgroup).", valueName: "dir"))
+    var cgroupRoot = "/sys/fs/cgroup"
+
+    @Option(name: .long, help: ArgumentHelp("The kubelet's container log links, for container names (default /var/log/containers).", valueName: "dir"))
+    var containerLinksRoot = "/var/log/containers"
+
     @Option(name: .customLong("otlp-grpc-address"), help: ArgumentHelp("Take OTLP/gRPC pushed by local applications here (off unless given).", valueName: "host:port"))
     var otlpGRPCAddress: String?
 
@@ -41,6 +53,9 @@ struct AgentCommand: AsyncParsableCommand {
 
 
     func validate() throws {
+        guard (try? DurationText.parse(metricInterval)).map({ $0 > .zero }) == true else {
+            throw ValidationError("--metric-interval: \"\(metricInterval)\" is not a duration such as 30s")
+        }
         for (flag, value) in [("--otlp-grpc-address", otlpGRPCAddress), ("--otlp-http-address", otlpHTTPAddress)] {
             guard let value else { continue }
             guard (try? ListenAddress(parsing: value)) != nil else { throw ValidationError("\(flag): \"\(value)\" is not host:port") }
@@ -52,6 +67,10 @@ struct AgentCommand: AsyncParsableCommand {
         options.podLogRoot = podLogRoot
         options.nodeName = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"]
         options.clusterName = clusterName
+        options.procRoot = procRoot
+        options.cgroupRoot = cgroupRoot
+        options.containerLinksRoot = containerLinksRoot
+        options.metricInterval = (try? DurationText.parse(metricInterval)) ?? .seconds(30)
         try await CollectorProcess.run(role: .agent, common: common, options: options, otlpGRPCAddress: otlpGRPCAddress, otlpHTTPAddress: otlpHTTPAddress)
     }
 }

@@ -1,0 +1,279 @@
+import Foundation
+import Logging
+import LoupeCollect
+import LoupeModel
+import LoupeStorage
+import LoupeWire
+import ServiceLifecycle
+
+/// A MetricPipeline's `input.runtime`: node metrics from /proc (CPU, memory, disk, network,
+/// filesystems) and pod and container metrics from cgroup v2 (CPU, memory, disk), named as the
+/// OpenTelemetry semantic conventions name them, collected every interval and queued like logs.
+///
+/// Pods are found by their cgroup (`…pod<uid>…`); their namespace and name come from the kubelet's
+/// log directories (`<pod log root>/<namespace>_<pod>_<uid>`), container names from the symlinks
+/// `/var/log/containers/<pod>_<namespace>_<container>-<id>.log`.
+public final class HostMetricsCollector: Service {
+    public struct Options: Sendable {
+        public var procRoot = "/proc"
+        public var cgroupRoot = "/sys/fs/cgroup"
+        public var containerLinks = "/var/log/containers"
+        public var podLogRoot = "/var/log/pods"
+        public var interval: Duration = .seconds(30)
+        public var node = true
+        public var pods = true
+        public var containers = true
+        public var namespaces = NamespaceSelector.pullDefault
+        public var nodeName: String?
+        public var clusterName: String?
+
+        public init() {}
+    }
+
+    let options: Options
+    private let rules: CompiledRules
+    private let queue: DiskQueue
+    private let counters: PipelineCounters
+    private let logger: Logger
+    /// Start of cumulative series that have no start of their own (cgroups): when collection began.
+    private let startedUnixNano = WallClock.system.nowUnixNano()
+
+    public init(options: Options, rules: CompiledRules, queue: DiskQueue, counters: PipelineCounters, logger: Logger) {
+        self.options = options
+        self.rules = rules
+        self.queue = queue
+        self.counters = counters
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await BlockingIO.run { try self.collectAndQueue() }
+            } catch {
+                logger.error("host metrics could not be queued", metadata: ["error": "\(error)"])
+            }
+            await pause(options.interval)
+        }
+    }
+
+    func collectAndQueue() throws {
+        let data = collect(nowUnixNano: WallClock.system.nowUnixNano())
+        let (kept, filtered) = rules.process(data)
+        counters.received.add(data.itemCount, ordering: .relaxed)
+        counters.filtered.add(filtered, ordering: .relaxed)
+        guard kept.itemCount > 0 else { return }
+        try queue.append([QueuedRequest.frame(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))])
+    }
+
+    // MARK: Collecting
+
+    private func read(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func collect(nowUnixNano now: UInt64) -> MetricsData {
+        var data = MetricsData()
+        if options.node, let node = nodeMetrics(now: now) { data.resourceMetrics.append(node) }
+        if options.pods || options.containers { data.resourceMetrics.append(contentsOf: cgroupMetrics(now: now)) }
+        return data
+    }
+
+    private func scope(_ metrics: [Metric]) -> [ScopeMetrics] {
+        [ScopeMetrics(scope: InstrumentationScope(name: "loupe.agent.runtime"), metrics: metrics)]
+    }
+
+    private func nodeResource() -> Resource {
+        var attributes: [KeyValue] = []
+        if let name = options.nodeName { attributes.append(KeyValue("k8s.node.name", .string(name))) }
+        if let cluster = options.clusterName { attributes.append(KeyValue("k8s.cluster.name", .string(cluster))) }
+        attributes.append(KeyValue("host.name", .string(options.nodeName ?? ProcessInfo.processInfo.hostName)))
+        return Resource(attributes: attributes)
+    }
+
+    private func nodeMetrics(now: UInt64) -> ResourceMetrics? {
+        var metrics: [Metric] = []
+        let stat = read(options.procRoot + "/stat")
+        // Counters since boot start at boot (`btime`).
+        let boot = stat.flatMap { text in
+            text.split(separator: "\n").first { $0.hasPrefix("btime ") }.flatMap { UInt64($0.dropFirst(6)) }.map { $0 * 1_000_000_000 }
+        } ?? startedUnixNano
+        func sum(_ name: String, _ unit: String, _ description: String, monotonic: Bool, _ points: [([KeyValue], NumberValue)]) -> Metric {
+            Metric(name: name, description: description, unit: unit, data: .sum(Sum(
+                dataPoints: points.map { NumberDataPoint(attributes: $0.0, startTimeUnixNano: boot, timeUnixNano: now, value: $0.1) },
+                aggregationTemporality: .cumulative, isMonotonic: monotonic)))
+        }
+        if let stat {
+            let times = ProcFiles.cpuTimes(stat: stat)
+            if !times.isEmpty {
+                metrics.append(sum("system.cpu.time", "s", "Seconds each logical CPU spent in each mode.", monotonic: true,
+                    times.map { ([KeyValue("cpu", .string($0.cpu)), KeyValue("state", .string($0.state))], .double($0.seconds)) }))
+            }
+        }
+        if let meminfo = read(options.procRoot + "/meminfo") {
+            let memory = ProcFiles.memory(meminfo: meminfo)
+            if !memory.isEmpty {
+                metrics.append(sum("system.memory.usage", "By", "Bytes of memory in use.", monotonic: false,
+                    memory.map { ([KeyValue("state", .string($0.state))], .int($0.bytes)) }))
+            }
+        }
+        if let diskstats = read(options.procRoot + "/diskstats") {
+            let disks = ProcFiles.diskIO(diskstats: diskstats)
+            if !disks.isEmpty {
+                metrics.append(sum("system.disk.io", "By", "Disk bytes transferred.", monotonic: true, disks.flatMap { disk in
+                    [([KeyValue("device", .string(disk.device)), KeyValue("direction", .string("read"))], NumberValue.int(disk.read)),
+                     ([KeyValue("device", .string(disk.device)), KeyValue("direction", .string("write"))], NumberValue.int(disk.written))]
+                }))
+            }
+        }
+        if let netdev = read(options.procRoot + "/net/dev") {
+            let interfaces = ProcFiles.networkIO(netdev: netdev)
+            if !interfaces.isEmpty {
+                metrics.append(sum("system.network.io", "By", "Bytes transmitted and received.", monotonic: true, interfaces.flatMap { interface in
+                    [([KeyValue("device", .string(interface.device)), KeyValue("direction", .string("receive"))], NumberValue.int(interface.received)),
+                     ([KeyValue("device", .string(interface.device)), KeyValue("direction", .string("transmit"))], NumberValue.int(interface.transmitted))]
+                }))
+            }
+        }
+        if let mounts = read(options.procRoot + "/mounts") {
+            var points: [([KeyValue], NumberValue)] = []
+            for mount in ProcFiles.mounts(mounts) {
+                var info = statvfs()
+                guard statvfs(mount.mountpoint, &info) == 0, info.f_blocks > 0 else { continue }
+                let block = Int64(info.f_frsize)
+                let attributes = [KeyValue("device", .string(mount.device)), KeyValue("mountpoint", .string(mount.mountpoint)), KeyValue("type", .string(mount.type))]
+                let free = Int64(info.f_bavail) * block
+                let reserved = Int64(info.f_bfree - info.f_bavail) * block
+                let used = Int64(info.f_blocks - info.f_bfree) * block
+                points.append((attributes + [KeyValue("state", .string("used"))], .int(used)))
+                points.append((attributes + [KeyValue("state", .string("free"))], .int(free)))
+                points.append((attributes + [KeyValue("state", .string("reserved"))], .int(reserved)))
+            }
+            if !points.isEmpty { metrics.append(sum("system.filesystem.usage", "By", "Filesystem bytes used.", monotonic: false, points)) }
+        }
+        guard !metrics.isEmpty else { return nil }
+        return ResourceMetrics(resource: nodeResource(), scopeMetrics: scope(metrics))
+    }
+
+    /// Pods (namespace, name) by uid, from the kubelet's log directories.
+    private func podNames() -> [String: (namespace: String, pod: String)] {
+        var names: [String: (String, String)] = [:]
+        for directory in (try? FileManager.default.contentsOfDirectory(atPath: options.podLogRoot)) ?? [] {
+            let parts = directory.split(separator: "_", omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            names[String(parts[2])] = (String(parts[0]), String(parts[1]))
+        }
+        return names
+    }
+
+    /// Container names by container id, from `/var/log/containers/<pod>_<ns>_<container>-<id>.log`.
+    private func containerNames() -> [String: String] {
+        var names: [String: String] = [:]
+        for link in (try? FileManager.default.contentsOfDirectory(atPath: options.containerLinks)) ?? [] where link.hasSuffix(".log") {
+            let stem = link.dropLast(4)
+            let parts = stem.split(separator: "_", omittingEmptySubsequences: false)
+            guard parts.count == 3, let dash = parts[2].lastIndex(of: "-") else { continue }
+            names[String(parts[2][parts[2].index(after: dash)...])] = String(parts[2][..<dash])
+        }
+        return names
+    }
+
+    private func cgroupMetrics(now: UInt64) -> [ResourceMetrics] {
+        let pods = podNames()
+        let containers = containerNames()
+        var result: [ResourceMetrics] = []
+        for (podDirectory, uid) in CgroupLayout.podDirectories(under: options.cgroupRoot) {
+            let identity = pods[uid]
+            if let identity {
+                guard options.namespaces.admits(identity.namespace) else { continue }
+            } else if case .include = options.namespaces {
+                continue
+            }
+            var podAttributes = [KeyValue("k8s.pod.uid", .string(uid))]
+            if let identity {
+                podAttributes.append(KeyValue("k8s.namespace.name", .string(identity.namespace)))
+                podAttributes.append(KeyValue("k8s.pod.name", .string(identity.pod)))
+            }
+            if let node = options.nodeName { podAttributes.append(KeyValue("k8s.node.name", .string(node))) }
+            if options.pods, let metrics = cgroupFigures(podDirectory, prefix: "k8s.pod", now: now) {
+                result.append(ResourceMetrics(resource: Resource(attributes: podAttributes), scopeMetrics: scope(metrics)))
+            }
+            guard options.containers else { continue }
+            for (containerDirectory, id) in CgroupLayout.containerDirectories(in: podDirectory) {
+                guard let metrics = cgroupFigures(containerDirectory, prefix: "container", now: now) else { continue }
+                var attributes = podAttributes + [KeyValue("container.id", .string(id))]
+                if let name = containers[id] { attributes.append(KeyValue("k8s.container.name", .string(name))) }
+                result.append(ResourceMetrics(resource: Resource(attributes: attributes), scopeMetrics: scope(metrics)))
+            }
+        }
+        return result
+    }
+
+    private func cgroupFigures(_ directory: String, prefix: String, now: UInt64) -> [Metric]? {
+        var metrics: [Metric] = []
+        if let seconds = read(directory + "/cpu.stat").flatMap(ProcFiles.cgroupCPUSeconds) {
+            metrics.append(Metric(name: prefix + ".cpu.time", description: "CPU seconds used.", unit: "s", data: .sum(Sum(
+                dataPoints: [NumberDataPoint(startTimeUnixNano: startedUnixNano, timeUnixNano: now, value: .double(seconds))],
+                aggregationTemporality: .cumulative, isMonotonic: true))))
+        }
+        if let text = read(directory + "/memory.current"), let bytes = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            metrics.append(Metric(name: prefix + ".memory.usage", description: "Bytes of memory in use.", unit: "By", data: .gauge(Gauge(
+                dataPoints: [NumberDataPoint(timeUnixNano: now, value: .int(bytes))]))))
+        }
+        if let io = read(directory + "/io.stat").map(ProcFiles.cgroupIO) {
+            metrics.append(Metric(name: prefix + ".disk.io", description: "Disk bytes transferred.", unit: "By", data: .sum(Sum(
+                dataPoints: [
+                    NumberDataPoint(attributes: [KeyValue("direction", .string("read"))], startTimeUnixNano: startedUnixNano, timeUnixNano: now, value: .int(io.read)),
+                    NumberDataPoint(attributes: [KeyValue("direction", .string("write"))], startTimeUnixNano: startedUnixNano, timeUnixNano: now, value: .int(io.written)),
+                ],
+                aggregationTemporality: .cumulative, isMonotonic: true))))
+        }
+        return metrics.isEmpty ? nil : metrics
+    }
+}
+
+/// Where the kubelet puts pods and containers in the cgroup v2 tree, with the systemd driver
+/// (`kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope`) or the cgroupfs one
+/// (`kubepods/burstable/pod<uid>/<id>`).
+enum CgroupLayout {
+    static func podDirectories(under root: String, depth: Int = 4) -> [(path: String, uid: String)] {
+        var found: [(String, String)] = []
+        func walk(_ path: String, _ level: Int) {
+            guard level <= depth else { return }
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() {
+                let child = path + "/" + name
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: child, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+                if let uid = podUID(name) {
+                    found.append((child, uid))
+                } else {
+                    walk(child, level + 1)
+                }
+            }
+        }
+        walk(root, 0)
+        return found
+    }
+
+    /// `…pod<uid>[.slice]` with the uid's dashes written as underscores by the systemd driver.
+    static func podUID(_ name: String) -> String? {
+        guard let range = name.range(of: "pod", options: .backwards) else { return nil }
+        var uid = String(name[range.upperBound...])
+        if uid.hasSuffix(".slice") { uid.removeLast(6) }
+        uid = uid.replacingOccurrences(of: "_", with: "-")
+        guard uid.count == 36, uid.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return nil }
+        return uid
+    }
+
+    static func containerDirectories(in pod: String) -> [(path: String, id: String)] {
+        var found: [(String, String)] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: pod)) ?? []).sorted() {
+            var id = name
+            if id.hasSuffix(".scope") { id.removeLast(6) }
+            if let dash = id.lastIndex(of: "-") { id = String(id[id.index(after: dash)...]) }
+            guard id.count == 64, id.allSatisfy(\.isHexDigit) else { continue }
+            found.append((pod + "/" + name, id))
+        }
+        return found
+    }
+}
