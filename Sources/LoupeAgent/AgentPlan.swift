@@ -25,6 +25,8 @@ public struct AgentPlan: Sendable {
         public var containerLinksRoot = "/var/log/containers"
         /// How often runtime metrics are collected (`metric.collectionInterval`).
         public var metricInterval: Duration = .seconds(30)
+        /// Where `output.loupe` goes: Loupe's write path, when the pipelines run inside `loupe up`.
+        public var localOutput: (@Sendable (Signal, ArraySlice<UInt8>) async -> SendOutcome)?
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(30)
 
@@ -127,7 +129,13 @@ public struct AgentPlan: Sendable {
             PipelineError(.unsupported, location: resource.location, resource: resource.displayName, path: path, message)
         }
         guard case .otlp(let output) = resource.output else {
-            throw refuse("spec.output.loupe", "Loupe's own storage is an output only inside loupe up; from an agent, ship to it with output.otlp")
+            guard let local = options.localOutput else {
+                throw refuse("spec.output.loupe", "Loupe's own storage is an output only inside loupe up; from an agent, ship to it with output.otlp")
+            }
+            var settings = OTLPExporter.Settings(destination: .local(local), signal: signal)
+            settings.initialBackoff = options.initialBackoff
+            settings.maximumBackoff = options.maximumBackoff
+            return settings
         }
         guard output.compression == .gzip || output.compression == .none else {
             throw refuse("spec.output.otlp.compression", "loupe agent compresses with gzip or none so far")

@@ -7,4 +7,6 @@ public enum IngestProtocol: String, Sendable, CaseIterable {
     case lokiPush = "loki_push"
     case elasticsearchBulk = "elasticsearch_bulk"
     case zipkin = "zipkin"
+    /// Collected by a pipeline `loupe up` runs itself (container logs, node metrics) with `output.loupe`.
+    case pipeline = "pipeline"
 }

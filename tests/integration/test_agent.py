@@ -491,3 +491,25 @@ spec:
         assert agent.stop() == 0
     finally:
         backend.shutdown()
+
+
+def test_loupe_up_runs_pipelines_into_its_own_storage(tmp_path, loupe_factory):
+    """`loupe up --pipelines`: container logs of this machine go into Loupe's own storage (`output.loupe`)."""
+    root = tmp_path / "pods"
+    append(container_log(root, "shop", "checkout-7d9f8b6c4-x2k9p", "checkout"), "".join(cri(f"local order {n}") for n in range(20)))
+    pipelines = tmp_path / "local.yaml"
+    pipelines.write_text("""apiVersion: telemetry.loupe.dev/v1beta1
+kind: LogPipeline
+metadata: {name: local}
+spec:
+  output:
+    loupe: {}
+""")
+    server = loupe_factory.new(extra_args=("--pipelines", str(pipelines), "--pod-log-root", str(root)))
+    query = '{service_name="checkout"} |= "local order"'
+    found = wait_for(lambda: len(_loki_lines(server, query)) >= 20 and _loki_lines(server, query), what="the lines in loupe up")
+    assert sorted(found) == sorted(f"local order {n}" for n in range(20))
+    append(container_log(root, "shop", "checkout-7d9f8b6c4-x2k9p", "checkout"), cri("after a restart"))
+    server.terminate()
+    server.start()
+    wait_for(lambda: len(_loki_lines(server, '{service_name="checkout"}')) == 21, what="exactly one more line after the restart")

@@ -9,7 +9,7 @@ import NIOSSL
 import ServiceLifecycle
 
 /// What became of one request to a backend.
-enum SendOutcome: Sendable, Equatable {
+public enum SendOutcome: Sendable, Equatable {
     case delivered
     /// Refused for good (malformed, unauthorized, ...): sending it again would not help.
     case refused(String)
@@ -29,6 +29,8 @@ public final class OTLPExporter: Service {
         /// The full URL requests go to (`…/v1/logs`).
         case http(url: String, tls: TLSConfiguration?)
         case grpc(host: String, port: Int, tls: HTTP2ClientTransport.Posix.TransportSecurity)
+        /// Loupe's own storage, in this process (`output.loupe` inside `loupe up`).
+        case local(@Sendable (Signal, ArraySlice<UInt8>) async -> SendOutcome)
     }
 
     public struct Settings: Sendable {
@@ -47,6 +49,7 @@ public final class OTLPExporter: Service {
             switch destination {
             case .http(let url, _): url
             case .grpc(let host, let port, _): "grpc://\(host):\(port)"
+            case .local: "loupe (in process)"
             }
         }
     }
@@ -80,6 +83,8 @@ public final class OTLPExporter: Service {
                 using: OTLPHTTPSender(client: client, url: url, headers: settings.headers, gzip: settings.gzip, timeout: settings.requestTimeout),
                 credentials: credentials)
             try? await client.shutdown()
+        case .local(let store):
+            await deliver(using: LocalSender(signal: settings.signal, store: store), credentials: nil)
         case .grpc(let host, let port, let security):
             let transport = try HTTP2ClientTransport.Posix(
                 target: OTLPGRPCSender.target(host: host, port: port), transportSecurity: security,
@@ -179,4 +184,12 @@ public final class OTLPExporter: Service {
 protocol OTLPSender: Sendable {
     /// `bearer`: an OAuth2 access token for `Authorization: Bearer`.
     func send(_ payload: ArraySlice<UInt8>, bearer: String?) async -> SendOutcome
+}
+
+/// Hands queued requests to Loupe's own write path in this process.
+struct LocalSender: OTLPSender {
+    let signal: Signal
+    let store: @Sendable (Signal, ArraySlice<UInt8>) async -> SendOutcome
+
+    func send(_ payload: ArraySlice<UInt8>, bearer: String?) async -> SendOutcome { await store(signal, payload) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import LoupeAgent
 import LoupeModel
 import LoupePipeline
 
@@ -34,6 +35,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("out-of-order-window"), help: ArgumentHelp("Accept metric samples up to this far behind a series' newest one, e.g. 30m (default 0: refuse).", valueName: "duration"))
     var outOfOrderWindow: String?
 
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Pipeline resources to run here too (container logs, node metrics; output.loupe stores them here). Repeatable.", valueName: "path"))
+    var pipelines: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Where the kubelet keeps pod logs, for --pipelines (default /var/log/pods).", valueName: "dir"))
+    var podLogRoot: String?
+
     @Option(name: .long, help: ArgumentHelp("YAML configuration file; flags override it.", valueName: "file"))
     var config: String?
 
@@ -41,7 +48,14 @@ struct UpCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func validate() throws {
-        _ = try resolvedConfiguration()
+        let configuration = try resolvedConfiguration()
+        if !configuration.pipelinePaths.isEmpty {
+            do {
+                _ = try PipelineFiles.load(configuration.pipelinePaths)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
     }
 
     func resolvedConfiguration() throws -> LoupeConfiguration {
@@ -61,6 +75,8 @@ struct UpCommand: AsyncParsableCommand {
         }
         do {
             if let dataDir { configuration.dataDirectory = dataDir }
+            if !pipelines.isEmpty { configuration.pipelinePaths = pipelines }
+            if let podLogRoot { configuration.podLogRoot = podLogRoot }
             if let httpAddress { configuration.httpAddress = try ListenAddress(parsing: httpAddress) }
             if let otlpGRPCAddress { configuration.otlpGRPCAddress = try ListenAddress(parsing: otlpGRPCAddress) }
             if let otlpHTTPAddress { configuration.otlpHTTPAddress = try ListenAddress(parsing: otlpHTTPAddress) }

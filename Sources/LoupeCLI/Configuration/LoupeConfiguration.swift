@@ -33,6 +33,11 @@ public struct LoupeConfiguration: Sendable, Equatable {
     /// OTLP resource attributes that become Loki stream labels (`logs.otlp_stream_labels`); the
     /// other attributes become structured metadata.
     public var otlpLogStreamLabels = OTLPLogsToStreams.defaultStreamLabelAttributes
+    /// Pipeline resources `loupe up` runs itself (`collect.pipelines`, files or directories): container
+    /// logs and node metrics of this machine, into its own storage with `output.loupe`.
+    public var pipelinePaths: [String] = []
+    /// Where the kubelet keeps pod logs, for those pipelines (`collect.pod_log_root`).
+    public var podLogRoot = "/var/log/pods"
     /// When log heads are cut into blocks (`logs.flush_size`, `logs.flush_age`) and how much block
     /// data each tenant keeps (`logs.retention_size_per_tenant`).
     public var logMaintenance = LogMaintenanceOptions()
@@ -92,7 +97,17 @@ public struct LoupeConfiguration: Sendable, Equatable {
         let fullRoot = root
         root = root.filter { !ScrapeConfiguration.topLevelKeys.contains($0.key) }
         let reader = YAMLReader(source: source)
-        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb", "logs", "traces"], at: "")
+        try reader.checkKeys(root, allowed: ["data_dir", "http_address", "otlp_grpc_address", "otlp_http_address", "retention", "retention_size", "log_level", "limits", "wal", "tsdb", "logs", "traces", "collect"], at: "")
+        if let collect = try reader.mapping(root, "collect") {
+            try reader.checkKeys(collect, allowed: ["pipelines", "pod_log_root"], at: "collect.")
+            if let paths = collect["pipelines"] {
+                guard let list = paths as? [Any], let strings = list as? [String] else {
+                    throw Error(description: "\(source): collect.pipelines must be a list of files or directories")
+                }
+                configuration.pipelinePaths = strings
+            }
+            if let value = try reader.string(collect, "pod_log_root") { configuration.podLogRoot = value }
+        }
         if let value = try reader.string(root, "data_dir") { configuration.dataDirectory = value }
         if let value = try reader.string(root, "http_address") { configuration.httpAddress = try reader.address(value, key: "http_address") }
         if let value = try reader.string(root, "otlp_grpc_address") { configuration.otlpGRPCAddress = try reader.address(value, key: "otlp_grpc_address") }

@@ -1,4 +1,5 @@
 import Foundation
+import LoupeAgent
 import Hummingbird
 import Logging
 import LoupeModel
@@ -81,6 +82,31 @@ public struct LoupeRuntime: Sendable {
 
     /// Replays the WAL, then serves until SIGINT/SIGTERM (or until the task is cancelled).
     /// `onListening` gets the resolved addresses once every listener is bound.
+    /// The pipelines `loupe up` runs itself (`collect.pipelines`): their collectors and queues,
+    /// with `output.loupe` written through this process's own write path. Stopped first.
+    func collectionServices(ingestor: OTLPIngestor) throws -> [any Service] {
+        guard !configuration.pipelinePaths.isEmpty else { return [] }
+        let set = try PipelineFiles.load(configuration.pipelinePaths)
+        var options = AgentPlan.Options(dataDirectory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("collect").path)
+        options.podLogRoot = configuration.podLogRoot
+        options.nodeName = ProcessInfo.processInfo.environment["NODE_NAME"]
+        options.localOutput = { signal, request in
+            do throws(IngestError) {
+                _ = try await ingestor.export(signal: signal, body: Array(request), encoding: .protobuf, tenant: .default, via: .pipeline)
+                return .delivered
+            } catch {
+                switch error.code {
+                case .badRequest, .tooLarge: return .refused(error.message)
+                case .overloaded, .unavailable, .internalError:
+                    return .retry(error.message, after: error.retryAfterSeconds.map { .seconds($0) })
+                }
+            }
+        }
+        let plan = try AgentPlan(pipelines: set, options: options, role: .agent, logger: logger)
+        logger.info("running pipelines", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))"])
+        return plan.services
+    }
+
     public func run(
         gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint],
         onListening: @escaping @Sendable (ListeningAddresses) async -> Void = { _ in }
@@ -158,6 +184,7 @@ public struct LoupeRuntime: Sendable {
             onListening: { await announce(.http, $0) }))
         // Last, so it stops first: no scrape is still writing when the listeners and the WAL stop.
         services.append(scraper)
+        services.append(contentsOf: try collectionServices(ingestor: ingestor))
 
         // Services stop in reverse order: listeners first, the WAL last, so every
         // acknowledged write is flushed before the process exits.
