@@ -48,6 +48,8 @@ public struct AgentPlan: Sendable {
     public let services: [any Service]
     /// Where pushed OTLP goes (to the pipelines whose OTLP input is enabled).
     public let router: OTLPRouter
+    /// The router's routes, to install in a long-lived router.
+    public let routes: [Signal: [OTLPRouter.Route]]
 
     /// Checks that this process can run every resource as written (refusing what it cannot yet
     /// do, never running a pipeline differently than declared), opens the queues and builds the
@@ -57,27 +59,7 @@ public struct AgentPlan: Sendable {
         var services: [any Service] = []
         var routes: [Signal: [OTLPRouter.Route]] = [:]
         for resource in set.resources {
-            func refuse(_ path: String, _ message: String) -> PipelineError {
-                PipelineError(.unsupported, location: resource.location, resource: resource.displayName, path: path, message)
-            }
-            let signal: Signal
-            let otlpInput: OTLPInput
-            switch resource.spec {
-            case .logs(let spec):
-                signal = .logs
-                otlpInput = spec.otlp
-            case .traces:
-                signal = .traces
-                otlpInput = OTLPInput()
-            case .metrics(let spec):
-                signal = .metrics
-                otlpInput = spec.otlp
-                if spec.prometheus.enabled { throw refuse("spec.input.prometheus", "Prometheus scraping is not in loupe \(role.rawValue) yet") }
-                if spec.runtime.enabled && role == .gateway {
-                    throw refuse("spec.input.runtime", "node, pod and container metrics are collected on each node by loupe agent, not by the gateway")
-                }
-                if spec.istio.enabled { throw refuse("spec.input.istio", "Istio metrics are not collected by loupe \(role.rawValue) yet") }
-            }
+            let (signal, otlpInput) = try Self.inputs(of: resource, role: role)
             let rules = try resource.compiledRules()
             let exporterSettings = try Self.exporterSettings(resource: resource, signal: signal, options: options)
             let directory = "\(options.dataDirectory)/pipelines/\(resource.kind.rawValue.lowercased())/\(resource.name)"
@@ -122,6 +104,36 @@ public struct AgentPlan: Sendable {
         self.pipelines = pipelines
         self.services = services
         router = OTLPRouter(routes: routes)
+        self.routes = routes
+    }
+
+    /// Checks what starting `set` would check (inputs this role runs, OTTL, outputs and their
+    /// secrets) without opening queues or files: a changed set is checked so before it replaces
+    /// the running one.
+    public static func check(_ set: PipelineSet, options: Options, role: Role) throws {
+        for resource in set.resources {
+            let (signal, _) = try inputs(of: resource, role: role)
+            _ = try resource.compiledRules()
+            _ = try exporterSettings(resource: resource, signal: signal, options: options)
+        }
+    }
+
+    /// The resource's signal and OTLP input; refuses inputs this role does not run.
+    static func inputs(of resource: PipelineResource, role: Role) throws(PipelineError) -> (Signal, OTLPInput) {
+        func refuse(_ path: String, _ message: String) -> PipelineError {
+            PipelineError(.unsupported, location: resource.location, resource: resource.displayName, path: path, message)
+        }
+        switch resource.spec {
+        case .logs(let spec): return (.logs, spec.otlp)
+        case .traces: return (.traces, OTLPInput())
+        case .metrics(let spec):
+            if spec.prometheus.enabled { throw refuse("spec.input.prometheus", "Prometheus scraping is not in loupe \(role.rawValue) yet") }
+            if spec.runtime.enabled && role == .gateway {
+                throw refuse("spec.input.runtime", "node, pod and container metrics are collected on each node by loupe agent, not by the gateway")
+            }
+            if spec.istio.enabled { throw refuse("spec.input.istio", "Istio metrics are not collected by loupe \(role.rawValue) yet") }
+            return (.metrics, spec.otlp)
+        }
     }
 
     static func exporterSettings(resource: PipelineResource, signal: Signal, options: Options) throws(PipelineError) -> OTLPExporter.Settings {

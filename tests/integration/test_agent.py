@@ -91,7 +91,7 @@ class Agent:
         self.process = subprocess.Popen(
             [str(LOUPE_BINARY), "agent", "--pipelines", str(self.pipelines), "--data-dir", str(self.data),
              "--pod-log-root", str(self.root), "--node-name", "node-1", "--maximum-backoff", "1s", "--log-level", "debug",
-             "--http-address", "127.0.0.1:0"],
+             "--http-address", "127.0.0.1:0", "--reload-interval", "200ms"],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         return self
 
@@ -513,3 +513,28 @@ spec:
     server.terminate()
     server.start()
     wait_for(lambda: len(_loki_lines(server, '{service_name="checkout"}')) == 21, what="exactly one more line after the restart")
+
+
+def test_changed_pipelines_apply_without_a_restart_and_without_loss(tmp_path, sink, agents):
+    root = tmp_path / "pods"
+    path = container_log(root, "shop", "web-0", "web")
+    append(path, cri("one"))
+    agent = agents(pipeline(sink.url), root)
+    agent.start()
+    pid = agent.process.pid
+    wait_for(lambda: sink.bodies() == ["one"], what="the first line")
+    agent.pipelines.write_text(pipeline(sink.url) + """  filter:
+    - conditions: ['IsMatch(log.body, ".*noise.*")']
+""")
+    wait_for(lambda: "pipelines reloaded" in agent.output(), what="the reload")
+    append(path, cri("noise two") + cri("three"))
+    wait_for(lambda: "three" in sink.bodies(), what="a line after the reload")
+    agent.pipelines.write_text("apiVersion: telemetry.loupe.dev/v1beta1\nkind: LogPipeline\nmetadata: {name: backend}\nspec: {}\n")
+    wait_for(lambda: "the running pipelines go on" in agent.output(), what="the broken file refused")
+    append(path, cri("noise five") + cri("four"))
+    wait_for(lambda: "four" in sink.bodies(), what="a line after the broken change")
+    time.sleep(0.5)
+    assert sink.bodies() == ["one", "three", "four"], "every line once; the filter of the reloaded pipeline applied"
+    assert agent.process.pid == pid and agent.process.poll() is None, "no restart"
+    assert "spec.output: required" in agent.output()
+    assert agent.stop() == 0

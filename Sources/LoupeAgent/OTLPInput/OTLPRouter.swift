@@ -43,15 +43,22 @@ public final class OTLPRouter: Sendable {
         public var message: String
     }
 
-    let routes: [Signal: [Route]]
+    /// nil while the pipelines are being replaced (a reload): requests are then refused, retryable.
+    private let routes: Mutex<[Signal: [Route]]?>
 
-    public init(routes: [Signal: [Route]]) { self.routes = routes }
+    public init(routes: [Signal: [Route]]) { self.routes = Mutex(routes) }
 
-    public func takes(_ signal: Signal) -> Bool { !(routes[signal] ?? []).isEmpty }
+    /// Puts the routes of a new set of pipelines in place, or none (nil) while they are replaced.
+    public func install(_ routes: [Signal: [Route]]?) { self.routes.withLock { $0 = routes } }
+
+    public func takes(_ signal: Signal) -> Bool { !((routes.withLock { $0 })?[signal] ?? []).isEmpty }
 
     /// Routes one export request (protobuf). Returns the items taken by at least one pipeline.
     public func route(signal: Signal, protobuf body: [UInt8]) throws(Refusal) -> Int {
-        guard let routes = routes[signal], !routes.isEmpty else {
+        guard let current = routes.withLock({ $0 }) else {
+            throw Refusal(code: .unavailable, message: "the pipelines are being reloaded; retry")
+        }
+        guard let routes = current[signal], !routes.isEmpty else {
             throw Refusal(code: .noPipeline, message: "no \(Self.kind(of: signal)) here takes \(signal) over OTLP")
         }
         func decoded<Data>(_ decode: () throws(WireError) -> Data) throws(Refusal) -> Data {

@@ -31,15 +31,22 @@ public final class AgentStatus: Sendable {
         var totals: Totals
     }
 
-    let pipelines: [AgentPlan.Pipeline]
+    private let current: Mutex<[AgentPlan.Pipeline]>
+    var pipelines: [AgentPlan.Pipeline] { current.withLock { $0 } }
     /// How far back `TelemetryFlowHealthy` looks.
     let windowNanoseconds: UInt64
     private let history: Mutex<[String: [Sample]]>
 
     public init(pipelines: [AgentPlan.Pipeline], window: Duration = .seconds(300)) {
-        self.pipelines = pipelines
+        current = Mutex(pipelines)
         windowNanoseconds = UInt64(window.components.seconds) * 1_000_000_000
         history = Mutex([:])
+    }
+
+    /// Reports on a new set of pipelines (after a reload): their counters start again, so does the window.
+    public func install(_ pipelines: [AgentPlan.Pipeline]) {
+        current.withLock { $0 = pipelines }
+        history.withLock { $0 = [:] }
     }
 
     static func key(_ pipeline: AgentPlan.Pipeline) -> String { pipeline.resource.displayName }

@@ -92,10 +92,16 @@ struct CollectorOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("/metrics, /api/v1/pipelines (status), /ready and /healthz (default 0.0.0.0:8081).", valueName: "host:port"))
     var httpAddress = "0.0.0.0:8081"
 
+    @Option(name: .long, help: ArgumentHelp("How often the pipeline files are checked for changes, which are applied without a restart (default 2s).", valueName: "duration"))
+    var reloadInterval = "2s"
+
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel = "info"
 
     func validate() throws {
+        guard (try? DurationText.parse(reloadInterval)).map({ $0 > .zero }) == true else {
+            throw ValidationError("--reload-interval: \"\(reloadInterval)\" is not a duration such as 2s")
+        }
         guard !pipelines.isEmpty else { throw ValidationError("give at least one --pipelines file or directory") }
         guard (try? ListenAddress(parsing: httpAddress)) != nil else { throw ValidationError("--http-address: \"\(httpAddress)\" is not host:port") }
         guard ByteSizeText.parse(queueSize) != nil else { throw ValidationError("--queue-size: \"\(queueSize)\" is not a byte size such as 1GiB") }
@@ -126,33 +132,45 @@ enum CollectorProcess {
         var logger = Logger(label: "loupe.\(role.rawValue)")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let set: PipelineSet
+        let files: [PipelineFiles.Contents]
         do {
-            set = try PipelineFiles.load(paths)
+            files = try PipelineFiles.read(paths)
+            set = try PipelineSet.decode(files: files.map { ($0.name, $0.text) })
         } catch {
             throw ValidationError("\(error)")
         }
-        let plan: AgentPlan
-        do {
-            plan = try AgentPlan(pipelines: set, options: options, role: role, logger: logger)
-        } catch {
-            throw ValidationError("\(error)")
+        // Built in a function of its own: no local here may keep the first plan (and its queues'
+        // locks) alive once the supervisor replaces it.
+        func start() throws -> (supervisor: PipelineSupervisor, router: OTLPRouter, status: AgentStatus) {
+            let plan: AgentPlan
+            do {
+                plan = try AgentPlan(pipelines: set, options: options, role: role, logger: logger)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            logger.info("\(role.rawValue) started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))"])
+            let status = AgentStatus(pipelines: plan.pipelines)
+            let router = plan.router
+            let supervisor = PipelineSupervisor(
+                first: plan, files: files, paths: paths, options: options, role: role, router: router, status: status,
+                reloadInterval: (try? DurationText.parse(common.reloadInterval)) ?? .seconds(2), logger: logger)
+            return (supervisor, router, status)
         }
-        logger.info("\(role.rawValue) started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))"])
-        let status = AgentStatus(pipelines: plan.pipelines)
+        let (supervisor, router, status) = try start()
         let address = try ListenAddress(parsing: httpAddress)
         let http = AgentHTTPServer.application(host: address.host, port: address.port, status: status, logger: logger) { [logger] port in
             logger.info("agent HTTP listening", metadata: ["port": "\(port)"])
         }
-        var services: [any Service] = plan.services + [AgentStatusSampler(status: status), http]
+        var services: [any Service] = [supervisor, AgentStatusSampler(status: status), http]
         if let otlpHTTPAddress {
             let listen = try ListenAddress(parsing: otlpHTTPAddress)
-            services.append(OTLPInputHTTP.application(host: listen.host, port: listen.port, router: plan.router, logger: logger) { [logger] port in
+            services.append(OTLPInputHTTP.application(host: listen.host, port: listen.port, router: router, logger: logger) { [logger] port in
                 logger.info("OTLP/HTTP listening", metadata: ["otlp_http_port": "\(port)"])
             })
         }
         if let otlpGRPCAddress {
             let listen = try ListenAddress(parsing: otlpGRPCAddress)
-            services.append(OTLPInputGRPCServer(host: listen.host, port: listen.port, router: plan.router) { [logger] port in
+            services.append(OTLPInputGRPCServer(host: listen.host, port: listen.port, router: router) { [logger] port in
                 logger.info("OTLP/gRPC listening", metadata: ["otlp_grpc_port": "\(port)"])
             })
         }
