@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -625,3 +626,64 @@ def kill_during_load(server, ledger, rng, threads, stop, crashing, unexpected: l
     unacknowledged = sum(1 for r in ledger.requests.values() if not r.acknowledged)
     print(f"cycle {cycle}: {acknowledged} requests acknowledged before kill -9; {unacknowledged} unacknowledged so far; "
           f"statuses {dict(ledger.statuses)}, errors {dict(ledger.errors)}")
+
+
+class OTLPSink:
+    """An OTLP/HTTP receiver that records what arrives (log records with their resources, and
+    metrics' resource groups), and can be told to fail (503) or to want a bearer token (401)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[dict, object]] = []
+        self.resource_metrics: list = []
+        self.status = 200
+        self.requests = 0
+        self.required_bearer: str | None = None
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with sink.lock:
+                    sink.requests += 1
+                    status = sink.status
+                    if sink.required_bearer is not None and self.headers.get("Authorization") != f"Bearer {sink.required_bearer}":
+                        status = 401
+                if status == 200:
+                    if self.headers.get("Content-Encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    if self.path.endswith("/v1/metrics"):
+                        metrics = ExportMetricsServiceRequest()
+                        metrics.ParseFromString(body)
+                        with sink.lock:
+                            sink.resource_metrics.extend(metrics.resource_metrics)
+                    else:
+                        request = ExportLogsServiceRequest()
+                        request.ParseFromString(body)
+                        with sink.lock:
+                            for resource_logs in request.resource_logs:
+                                resource = {kv.key: kv.value for kv in resource_logs.resource.attributes}
+                                for scope_logs in resource_logs.scope_logs:
+                                    for record in scope_logs.log_records:
+                                        sink.records.append((resource, record))
+                self.send_response(status)
+                if status != 200:
+                    self.send_header("Retry-After", "1")
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def bodies(self) -> list[str]:
+        with self.lock:
+            return [record.body.string_value for _, record in self.records]
+
+    def close(self) -> None:
+        self.server.shutdown()

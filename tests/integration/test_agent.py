@@ -4,7 +4,6 @@ and a kill -9 of the agent, with every line arriving."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -17,64 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from loupe_testlib import LOUPE_BINARY, wait_for
+from loupe_testlib import LOUPE_BINARY, OTLPSink, wait_for
 
 POD_UID = "0c6a9c1e-1111-2222-3333-444455556666"
-
-
-class OTLPSink:
-    """An OTLP/HTTP logs receiver that records every log record, and can be told to fail (503)."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[dict, object]] = []
-        self.status = 200
-        self.requests = 0
-        self.required_bearer: str | None = None
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with sink.lock:
-                    sink.requests += 1
-                    status = sink.status
-                    if sink.required_bearer is not None and self.headers.get("Authorization") != f"Bearer {sink.required_bearer}":
-                        status = 401
-                if status == 200:
-                    if self.headers.get("Content-Encoding") == "gzip":
-                        body = gzip.decompress(body)
-                    request = ExportLogsServiceRequest()
-                    request.ParseFromString(body)
-                    with sink.lock:
-                        for resource_logs in request.resource_logs:
-                            resource = {kv.key: kv.value for kv in resource_logs.resource.attributes}
-                            for scope_logs in resource_logs.scope_logs:
-                                for record in scope_logs.log_records:
-                                    sink.records.append((resource, record))
-                self.send_response(status)
-                if status != 200:
-                    self.send_header("Retry-After", "1")
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def bodies(self) -> list[str]:
-        with self.lock:
-            return [record.body.string_value for _, record in self.records]
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 class Agent:
@@ -402,28 +347,8 @@ def test_transform_and_filter_rules_apply_before_shipping(tmp_path, sink, agents
 
 def test_node_pod_and_container_metrics_from_proc_and_cgroups(tmp_path, agents):
     """A MetricPipeline's runtime input over a /proc and cgroup v2 tree laid out as on a node."""
-    import gzip as gz
-    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-
-    received: list = []
-
-    class Backend(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gz.decompress(body)
-            request = ExportMetricsServiceRequest()
-            request.ParseFromString(body)
-            received.extend(request.resource_metrics)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    backend = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    backend = OTLPSink()
+    received = backend.resource_metrics
     proc = tmp_path / "proc"
     (proc / "net").mkdir(parents=True)
     (proc / "stat").write_text("cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 100 0 50 1000 0 0 0 0 0 0\nbtime 1700000000\n")
@@ -456,7 +381,7 @@ spec:
   output:
     otlp:
       protocol: http
-      endpoint: {{value: "http://127.0.0.1:{backend.server_address[1]}"}}
+      endpoint: {{value: "{backend.url}"}}
 """
     agent = agents(text, pods)
     agent.process = subprocess.Popen(
@@ -490,7 +415,7 @@ spec:
         assert {p.attributes[0].value.string_value: p.as_int for p in container["container.disk.io"].sum.data_points} == {"read": 100, "write": 200}
         assert agent.stop() == 0
     finally:
-        backend.shutdown()
+        backend.close()
 
 
 def test_loupe_up_runs_pipelines_into_its_own_storage(tmp_path, loupe_factory):

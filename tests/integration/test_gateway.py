@@ -22,7 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from loupe_testlib import LOUPE_BINARY, wait_for
+from loupe_testlib import LOUPE_BINARY, OTLPSink, wait_for
 
 
 def pipelines(server) -> str:
@@ -133,37 +133,15 @@ def test_sdk_to_gateway_to_loupe_up(tmp_path, loupe_factory):
 def test_a_metric_pipeline_with_delta_temporality_sends_differences(tmp_path):
     """Cumulative sums pushed to the gateway reach the backend as deltas (the backend here records
     what it receives)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
     from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_CUMULATIVE, AGGREGATION_TEMPORALITY_DELTA
 
-    received: list[tuple[int, int, int]] = []
+    backend = OTLPSink()
 
-    class Backend(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            import gzip as gz
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gz.decompress(body)
-            request = ExportMetricsServiceRequest()
-            request.ParseFromString(body)
-            for rm in request.resource_metrics:
-                for sm in rm.scope_metrics:
-                    for metric in sm.metrics:
-                        assert metric.sum.aggregation_temporality == AGGREGATION_TEMPORALITY_DELTA
-                        for point in metric.sum.data_points:
-                            received.append((point.start_time_unix_nano, point.time_unix_nano, point.as_int))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def received():
+        return [(point.start_time_unix_nano, point.time_unix_nano, point.as_int, metric.sum.aggregation_temporality)
+                for rm in backend.resource_metrics for sm in rm.scope_metrics for metric in sm.metrics for point in metric.sum.data_points]
 
-        def log_message(self, *args):
-            pass
-
-    backend = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
     (tmp_path / "p.yaml").write_text(f"""apiVersion: telemetry.loupe.dev/v1beta1
 kind: MetricPipeline
 metadata: {{name: delta}}
@@ -171,7 +149,7 @@ spec:
   output:
     otlp:
       protocol: http
-      endpoint: {{value: "http://127.0.0.1:{backend.server_address[1]}"}}
+      endpoint: {{value: "{backend.url}"}}
       temporality: delta
 """)
     log = tmp_path / "gateway.log"
@@ -196,10 +174,11 @@ spec:
             reply = requests.post(f"http://127.0.0.1:{port}/v1/metrics", data=request.SerializeToString(),
                                   headers={"Content-Type": "application/x-protobuf"}, timeout=10)
             assert reply.status_code == 200, reply.text
-        wait_for(lambda: len(received) >= 3, what="three deltas")
-        assert [value for _, _, value in received] == [10, 5, 7], received
-        assert [(s - start, t - start) for s, t, _ in received] == [(0, 10**9), (10**9, 2 * 10**9), (2 * 10**9, 3 * 10**9)]
+        wait_for(lambda: len(received()) >= 3, what="three deltas")
+        assert [value for _, _, value, _ in received()] == [10, 5, 7], received()
+        assert {temporality for *_, temporality in received()} == {AGGREGATION_TEMPORALITY_DELTA}
+        assert [(s - start, t - start) for s, t, _, _ in received()] == [(0, 10**9), (10**9, 2 * 10**9), (2 * 10**9, 3 * 10**9)]
     finally:
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
-        backend.shutdown()
+        backend.close()
