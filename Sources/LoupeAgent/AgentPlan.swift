@@ -25,6 +25,10 @@ public struct AgentPlan: Sendable {
         public var containerLinksRoot = "/var/log/containers"
         /// How often runtime metrics are collected (`metric.collectionInterval`).
         public var metricInterval: Duration = .seconds(30)
+        /// This node's pods as the Kubernetes API describes them, and the labels to copy from them.
+        public var pods: PodDirectory?
+        public var podLabelKeys: [String] = []
+        public var podLabelPrefixes: [String] = []
         /// Where `output.loupe` goes: Loupe's write path, when the pipelines run inside `loupe up`.
         public var localOutput: (@Sendable (Signal, ArraySlice<UInt8>) async -> SendOutcome)?
         public var initialBackoff: Duration = .milliseconds(200)
@@ -74,6 +78,9 @@ public struct AgentPlan: Sendable {
                 tailOptions.keepOriginalBody = runtime.keepOriginalBody
                 tailOptions.encodeDirectly = rules.isEmpty
                 tailOptions.resource = ContainerResource(nodeName: options.nodeName, clusterName: options.clusterName)
+                tailOptions.resource.podLabelKeys = options.podLabelKeys
+                tailOptions.resource.podLabelPrefixes = options.podLabelPrefixes
+                tailOptions.pods = options.pods
                 let tail = try ContainerLogTail(options: tailOptions)
                 services.append(ContainerLogCollector(
                     tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))

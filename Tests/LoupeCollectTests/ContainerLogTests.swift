@@ -125,3 +125,37 @@ import Testing
         #expect(parsed > 0)
     }
 }
+
+/// What the Kubernetes API says of a pod: workloads from owners, labels copied, `service.name` by precedence.
+@Suite struct PodMetadataTests {
+    let path = PodLogPath(namespace: "shop", pod: "checkout-7d9f8b6c4-x2k9p", uid: "u", container: "app", restartCount: 0)
+
+    @Test func workloadsFromOwners() {
+        let deployment = PodMetadata(namespace: "shop", name: "p", uid: "u", labels: ["pod-template-hash": "7d9f8b6c4"], owners: [.init(kind: "ReplicaSet", name: "checkout-7d9f8b6c4")])
+        #expect(deployment.workloads.map(\.kind) == ["deployment", "replicaset"] && deployment.workloads.first?.name == "checkout")
+        #expect(PodMetadata(namespace: "n", name: "p", uid: "u", owners: [.init(kind: "Job", name: "backup-28391234")]).workloads.map(\.name) == ["backup", "backup-28391234"])
+        #expect(PodMetadata(namespace: "n", name: "p", uid: "u", owners: [.init(kind: "Job", name: "migrate-2")]).workloads.map(\.kind) == ["job"])
+        #expect(PodMetadata(namespace: "n", name: "p", uid: "u", owners: [.init(kind: "StatefulSet", name: "db")]).workloads.map(\.kind) == ["statefulset"])
+        #expect(PodMetadata(namespace: "n", name: "p", uid: "u").workloads.isEmpty)
+    }
+
+    @Test func serviceNameAndLabels() {
+        var builder = ContainerResource(nodeName: "node-1")
+        builder.podLabelKeys = ["team"]
+        builder.podLabelPrefixes = ["app.kubernetes.io/"]
+        let pod = PodMetadata(
+            namespace: "shop", name: path.pod, uid: "u", labels: ["team": "payments", "app.kubernetes.io/name": "checkout-api", "app": "co", "other": "x"],
+            owners: [.init(kind: "DaemonSet", name: "agent")])
+        let attributes = Dictionary(uniqueKeysWithValues: builder.resource(for: path, pod: pod).attributes.map { ($0.key, $0.value) })
+        #expect(attributes["service.name"] == .string("checkout-api"))
+        #expect(attributes["k8s.daemonset.name"] == .string("agent"))
+        #expect(attributes["k8s.pod.label.team"] == .string("payments") && attributes["k8s.pod.label.app.kubernetes.io/name"] == .string("checkout-api"))
+        #expect(attributes["k8s.pod.label.other"] == nil)
+        var appOnly = pod
+        appOnly.labels = ["app": "co"]
+        #expect(builder.resource(for: path, pod: appOnly).attributes.last == KeyValue("service.name", .string("co")))
+        appOnly.labels = [:]
+        #expect(builder.resource(for: path, pod: appOnly).attributes.last == KeyValue("service.name", .string("agent")))
+        #expect(builder.resource(for: path).attributes.last == KeyValue("service.name", .string("checkout")))
+    }
+}

@@ -463,3 +463,59 @@ def test_changed_pipelines_apply_without_a_restart_and_without_loss(tmp_path, si
     assert agent.process.pid == pid and agent.process.poll() is None, "no restart"
     assert "spec.output: required" in agent.output()
     assert agent.stop() == 0
+
+
+def test_pods_are_enriched_from_the_kubernetes_api(tmp_path, sink, agents):
+    """A fake API server lists this node's pods (and then holds a watch open); records carry the
+    workload, the chosen labels and service.name from app.kubernetes.io/name."""
+    uid = "0c6a9c1e-1111-2222-3333-444455556666"
+    seen: list[dict] = []
+
+    class API(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append({"path": self.path, "auth": self.headers.get("Authorization")})
+            if "watch=1" in self.path:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                time.sleep(2)
+                return
+            body = json.dumps({"kind": "PodList", "metadata": {"resourceVersion": "42"}, "items": [{"metadata": {
+                "name": "checkout-7d9f8b6c4-x2k9p", "namespace": "shop", "uid": uid,
+                "labels": {"app.kubernetes.io/name": "checkout-api", "team": "payments", "pod-template-hash": "7d9f8b6c4"},
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "checkout-7d9f8b6c4", "controller": True}]}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    api = ThreadingHTTPServer(("127.0.0.1", 0), API)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    token = tmp_path / "token"
+    token.write_text("sa-token\n")
+    root = tmp_path / "pods"
+    path = root / f"shop_checkout-7d9f8b6c4-x2k9p_{uid}" / "app" / "0.log"
+    path.parent.mkdir(parents=True)
+    agent = agents(pipeline(sink.url), root)
+    agent.process = subprocess.Popen(
+        [str(LOUPE_BINARY), "agent", "--pipelines", str(agent.pipelines), "--data-dir", str(agent.data), "--pod-log-root", str(root),
+         "--node-name", "node-1", "--http-address", "127.0.0.1:0", "--kubernetes-api", f"http://127.0.0.1:{api.server_address[1]}",
+         "--kubernetes-token-file", str(token), "--extract-pod-label", "team"],
+        stdout=open(agent.log, "ab"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: any("watch=1" in request["path"] for request in seen), what="the list and the watch")
+        assert seen[0]["path"].startswith("/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1") and seen[0]["auth"] == "Bearer sa-token"
+        append(path, cri("enriched line"))
+        wait_for(lambda: sink.bodies() == ["enriched line"], what="the enriched line")
+        resource = sink.records[0][0]
+        assert resource["service.name"].string_value == "checkout-api"
+        assert resource["k8s.deployment.name"].string_value == "checkout"
+        assert resource["k8s.pod.label.team"].string_value == "payments"
+        assert "k8s.pod.label.pod-template-hash" not in resource
+        assert agent.stop() == 0
+    finally:
+        api.shutdown()

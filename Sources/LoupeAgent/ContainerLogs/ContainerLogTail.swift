@@ -22,6 +22,8 @@ final class ContainerLogTail {
         var admits: @Sendable (PodLogPath) -> Bool = { _ in true }
         var keepOriginalBody = true
         var resource = ContainerResource()
+        /// What the Kubernetes API says of this node's pods (labels, workloads), when it is watched.
+        var pods: PodDirectory?
         /// Bytes read from one file per harvest.
         var chunkBytes = 512 << 10
         /// Bytes of records per harvest, over all files.
@@ -135,6 +137,11 @@ final class ContainerLogTail {
                 }
             }
             nextFile = (start + min(files.count, perHarvest)) % files.count
+        }
+        // The resource is made again each time: the API's view of a pod arrives after its first lines.
+        for index in work.indices {
+            let pod = work[index].follow.pod
+            work[index].follow.resource = options.resource.resource(for: pod, pod: options.pods?.pod(uid: pod.uid))
         }
         let reader = FileReader(
             chunkBytes: options.chunkBytes, builder: builder,

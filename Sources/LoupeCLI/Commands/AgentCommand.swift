@@ -45,6 +45,21 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The kubelet's container log links, for container names (default /var/log/containers).", valueName: "dir"))
     var containerLinksRoot = "/var/log/containers"
 
+    @Option(name: .long, help: ArgumentHelp("The Kubernetes API server, for pod labels and workloads (default: the in-cluster one when running in a pod).", valueName: "url"))
+    var kubernetesAPI: String?
+
+    @Option(name: .long, help: ArgumentHelp("The bearer token file for the Kubernetes API (default: the service account's).", valueName: "file"))
+    var kubernetesTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+    @Option(name: .long, help: ArgumentHelp("The CA certificate of the Kubernetes API (default: the service account's).", valueName: "file"))
+    var kubernetesCAFile = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pod label to copy as k8s.pod.label.<key> (repeatable).", valueName: "key"))
+    var extractPodLabel: [String] = []
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Copy every pod label starting with this (repeatable).", valueName: "prefix"))
+    var extractPodLabelPrefix: [String] = []
+
     @Option(name: .customLong("otlp-grpc-address"), help: ArgumentHelp("Take OTLP/gRPC pushed by local applications here (off unless given).", valueName: "host:port"))
     var otlpGRPCAddress: String?
 
@@ -71,7 +86,22 @@ struct AgentCommand: AsyncParsableCommand {
         options.cgroupRoot = cgroupRoot
         options.containerLinksRoot = containerLinksRoot
         options.metricInterval = (try? DurationText.parse(metricInterval)) ?? .seconds(30)
-        try await CollectorProcess.run(role: .agent, common: common, options: options, otlpGRPCAddress: otlpGRPCAddress, otlpHTTPAddress: otlpHTTPAddress)
+        options.podLabelKeys = extractPodLabel
+        options.podLabelPrefixes = extractPodLabelPrefix
+        var extra: [any Service] = []
+        if let nodeName = options.nodeName {
+            var settings = kubernetesAPI.map { KubernetesPodWatch.Settings(apiServer: $0, nodeName: nodeName) }
+                ?? KubernetesPodWatch.Settings.inCluster(nodeName: nodeName)
+            if settings != nil {
+                settings!.tokenFile = kubernetesTokenFile
+                settings!.caFile = kubernetesCAFile
+                let pods = PodDirectory()
+                options.pods = pods
+                extra.append(KubernetesPodWatch(settings: settings!, directory: pods, logger: Logger(label: "loupe.agent.kubernetes")))
+            }
+        }
+        try await CollectorProcess.run(
+            role: .agent, common: common, options: options, otlpGRPCAddress: otlpGRPCAddress, otlpHTTPAddress: otlpHTTPAddress, extraServices: extra)
     }
 }
 
@@ -121,7 +151,8 @@ struct CollectorOptions: ParsableArguments {
 /// services, the OTLP listeners and the status listener in one service group.
 enum CollectorProcess {
     static func run(
-        role: AgentPlan.Role, common: CollectorOptions, options: AgentPlan.Options, otlpGRPCAddress: String?, otlpHTTPAddress: String?
+        role: AgentPlan.Role, common: CollectorOptions, options: AgentPlan.Options, otlpGRPCAddress: String?, otlpHTTPAddress: String?,
+        extraServices: [any Service] = []
     ) async throws {
         let paths = common.pipelines
         let httpAddress = common.httpAddress
@@ -161,7 +192,7 @@ enum CollectorProcess {
         let http = AgentHTTPServer.application(host: address.host, port: address.port, status: status, logger: logger) { [logger] port in
             logger.info("agent HTTP listening", metadata: ["port": "\(port)"])
         }
-        var services: [any Service] = [supervisor, AgentStatusSampler(status: status), http]
+        var services: [any Service] = extraServices + [supervisor, AgentStatusSampler(status: status), http]
         if let otlpHTTPAddress {
             let listen = try ListenAddress(parsing: otlpHTTPAddress)
             services.append(OTLPInputHTTP.application(host: listen.host, port: listen.port, router: router, logger: logger) { [logger] port in

@@ -122,18 +122,24 @@ public struct ContainerLogRecordBuilder: Sendable {
     }
 }
 
-/// The resource of a container's logs, from its log path and what the node knows.
+/// The resource of a container's logs, from its log path, what the node knows and, when the
+/// Kubernetes API is reachable, what it says of the pod.
 public struct ContainerResource: Sendable {
     public var nodeName: String?
     public var clusterName: String?
+    /// Pod labels copied as `k8s.pod.label.<key>`: by exact key, or every key with a prefix
+    /// (`enrichments.extractPodLabels`).
+    public var podLabelKeys: [String] = []
+    public var podLabelPrefixes: [String] = []
 
     public init(nodeName: String? = nil, clusterName: String? = nil) {
         self.nodeName = nodeName
         self.clusterName = clusterName
     }
 
-    /// `k8s.*` attributes and `service.name` (the workload the pod name suggests, else the pod name).
-    public func resource(for path: PodLogPath) -> Resource {
+    /// `k8s.*` attributes, the workload and `service.name`: the `app.kubernetes.io/name` label,
+    /// else the `app` label, else the workload's name, else the pod's.
+    public func resource(for path: PodLogPath, pod: PodMetadata? = nil) -> Resource {
         var attributes = [
             KeyValue("k8s.namespace.name", .string(path.namespace)),
             KeyValue("k8s.pod.name", .string(path.pod)),
@@ -143,7 +149,67 @@ public struct ContainerResource: Sendable {
         ]
         if let nodeName { attributes.append(KeyValue("k8s.node.name", .string(nodeName))) }
         if let clusterName { attributes.append(KeyValue("k8s.cluster.name", .string(clusterName))) }
-        attributes.append(KeyValue("service.name", .string(PodLogPath.workloadName(ofPod: path.pod) ?? path.pod)))
+        var workload: String?
+        if let pod {
+            for (kind, name) in pod.workloads { attributes.append(KeyValue("k8s.\(kind).name", .string(name))) }
+            workload = pod.workloads.first?.name
+            for (key, value) in pod.labels.sorted(by: { $0.key < $1.key })
+            where podLabelKeys.contains(key) || podLabelPrefixes.contains(where: { key.hasPrefix($0) }) {
+                attributes.append(KeyValue("k8s.pod.label.\(key)", .string(value)))
+            }
+        }
+        let service = pod?.labels["app.kubernetes.io/name"] ?? pod?.labels["app"] ?? workload ?? PodLogPath.workloadName(ofPod: path.pod) ?? path.pod
+        attributes.append(KeyValue("service.name", .string(service)))
         return Resource(attributes: attributes)
+    }
+}
+
+/// What the Kubernetes API says of a pod that enrichment uses.
+public struct PodMetadata: Sendable, Hashable {
+    public struct Owner: Sendable, Hashable {
+        public var kind: String
+        public var name: String
+
+        public init(kind: String, name: String) {
+            self.kind = kind
+            self.name = name
+        }
+    }
+
+    public var namespace: String
+    public var name: String
+    public var uid: String
+    public var labels: [String: String]
+    public var owners: [Owner]
+
+    public init(namespace: String, name: String, uid: String, labels: [String: String] = [:], owners: [Owner] = []) {
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.labels = labels
+        self.owners = owners
+    }
+
+    /// The workloads (`deployment`, `replicaset`, `statefulset`, `daemonset`, `job`, `cronjob`) and
+    /// their names, the one in charge first: a ReplicaSet's Deployment is its name without the
+    /// `pod-template-hash`; a Job named `<name>-<8 or more digits>` is a CronJob's.
+    public var workloads: [(kind: String, name: String)] {
+        guard let owner = owners.first else { return [] }
+        switch owner.kind {
+        case "ReplicaSet":
+            if let hash = labels["pod-template-hash"], owner.name.hasSuffix("-" + hash) {
+                return [("deployment", String(owner.name.dropLast(hash.count + 1))), ("replicaset", owner.name)]
+            }
+            return [("replicaset", owner.name)]
+        case "StatefulSet": return [("statefulset", owner.name)]
+        case "DaemonSet": return [("daemonset", owner.name)]
+        case "Job":
+            if let dash = owner.name.lastIndex(of: "-") {
+                let suffix = owner.name[owner.name.index(after: dash)...]
+                if suffix.count >= 8, suffix.allSatisfy(\.isNumber) { return [("cronjob", String(owner.name[..<dash])), ("job", owner.name)] }
+            }
+            return [("job", owner.name)]
+        default: return []
+        }
     }
 }
