@@ -687,3 +687,20 @@ class OTLPSink:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+def reply_json(handler: BaseHTTPRequestHandler, document: Any, status: int = 200) -> None:
+    """Answers a request of a test server with a JSON document."""
+    body = json.dumps(document).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def serve(handler: type) -> ThreadingHTTPServer:
+    """A test HTTP server on 127.0.0.1 and a free port, serving from a thread; `shutdown()` it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from loupe_testlib import LOUPE_BINARY, OTLPSink, wait_for
+from loupe_testlib import LOUPE_BINARY, OTLPSink, reply_json, serve, wait_for
 
 POD_UID = "0c6a9c1e-1111-2222-3333-444455556666"
 
@@ -275,18 +275,12 @@ def test_oauth2_client_credentials_with_a_token_renewed_when_refused(tmp_path, s
         def do_POST(self):  # noqa: N802
             form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             issued.append({"auth": self.headers.get("Authorization"), "form": form})
-            body = json.dumps({"access_token": f"tok-{len(issued)}", "token_type": "Bearer", "expires_in": 3600}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply_json(self, {"access_token": f"tok-{len(issued)}", "token_type": "Bearer", "expires_in": 3600})
 
         def log_message(self, *args):
             pass
 
-    token_server = ThreadingHTTPServer(("127.0.0.1", 0), TokenHandler)
-    threading.Thread(target=token_server.serve_forever, daemon=True).start()
+    token_server = serve(TokenHandler)
     try:
         sink.required_bearer = "tok-2"
         root = tmp_path / "pods"
@@ -480,21 +474,15 @@ def test_pods_are_enriched_from_the_kubernetes_api(tmp_path, sink, agents):
                 self.end_headers()
                 time.sleep(2)
                 return
-            body = json.dumps({"kind": "PodList", "metadata": {"resourceVersion": "42"}, "items": [{"metadata": {
+            reply_json(self, {"kind": "PodList", "metadata": {"resourceVersion": "42"}, "items": [{"metadata": {
                 "name": "checkout-7d9f8b6c4-x2k9p", "namespace": "shop", "uid": uid,
                 "labels": {"app.kubernetes.io/name": "checkout-api", "team": "payments", "pod-template-hash": "7d9f8b6c4"},
-                "ownerReferences": [{"kind": "ReplicaSet", "name": "checkout-7d9f8b6c4", "controller": True}]}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "checkout-7d9f8b6c4", "controller": True}]}}]})
 
         def log_message(self, *args):
             pass
 
-    api = ThreadingHTTPServer(("127.0.0.1", 0), API)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
+    api = serve(API)
     token = tmp_path / "token"
     token.write_text("sa-token\n")
     root = tmp_path / "pods"
