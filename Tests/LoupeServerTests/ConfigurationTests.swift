@@ -61,6 +61,15 @@ struct ConfigurationTests {
         ])
     }
 
+    @Test("collect: the pipelines loupe up runs itself")
+    func collectSection() throws {
+        let configuration = try LoupeConfiguration.load(yaml: "collect:\n  pipelines: [p.yaml, pipelines/]\n  pod_log_root: /logs/pods\n", source: "c.yaml")
+        #expect(configuration.pipelinePaths == ["p.yaml", "pipelines/"] && configuration.podLogRoot == "/logs/pods")
+        #expect(LoupeConfiguration().pipelinePaths.isEmpty && LoupeConfiguration().podLogRoot == "/var/log/pods")
+        #expect(throws: LoupeConfiguration.Error.self) { try LoupeConfiguration.load(yaml: "collect:\n  pipelines: p.yaml\n", source: "c.yaml") }
+        #expect(throws: LoupeConfiguration.Error.self) { try LoupeConfiguration.load(yaml: "collect:\n  pipeline: [p.yaml]\n", source: "c.yaml") }
+    }
+
     @Test("an empty file keeps the defaults")
     func emptyYAML() throws {
         #expect(try LoupeConfiguration.load(yaml: "", source: "empty.yaml") == LoupeConfiguration())

@@ -218,7 +218,7 @@ struct ScrapeTests {
             _ = try LoupeConfiguration.load(yaml: "scrape_config: []\n", source: "typo.yaml")
             Issue.record("expected an error")
         } catch {
-            #expect(error.description.hasPrefix("typo.yaml: unknown key \"scrape_config\"; known keys here: data_dir, global,"))
+            #expect(error.description.hasPrefix("typo.yaml: unknown key \"scrape_config\"; known keys here: collect, data_dir, global,"))
             #expect(error.description.contains("scrape_configs"))
         }
     }
