@@ -97,6 +97,11 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         try decodeChunks(in: snapshot(tenant: tenant), ids: ids)
     }
 
+    /// The tenant's chunks with these ids that still exist, as stored (canonical protobuf), in arrival order.
+    func encodedChunks(tenant: Tenant, ids: Set<UInt64>) -> [[UInt8]] {
+        snapshot(tenant: tenant).chunks.compactMap { ids.contains($0.id) ? $0.encoded : nil }
+    }
+
     /// The snapshot's chunks with these ids, decoded, in arrival order.
     func decodeChunks(in snapshot: ChunkSnapshot, ids: Set<UInt64>) throws(StorageError) -> [(id: UInt64, data: Data)] {
         // A tenant's chunks are in ascending id order (appended so, retention keeps the order):

@@ -77,43 +77,90 @@ final class TraceBlock: Sendable {
         var spans: [(span: Span, origin: Int)]
     }
 
+    /// One trace going into a block whose spans are still the stored OTLP protobuf they arrived
+    /// as (`range` into the buffer given to `build`, `origin` into `origins`).
+    struct StoredInput {
+        var summary: TraceSummary
+        var continued: Bool
+        var spans: ArraySlice<LocatedSpan>
+    }
+
     /// The file image of a block holding `traces`.
     static func build(sequence: UInt64, traces: [Input], origins: [SpanOrigin], catalog: TraceCatalog) -> [UInt8] {
         let sorted = traces.sorted { $0.summary.traceID < $1.summary.traceID }
+        let result = build(
+            sequence: sequence, summaries: sorted.map { ($0.summary, $0.continued, $0.spans.count) }, origins: origins, catalog: catalog
+        ) { (traces: Range<Int>) throws(StorageError) in
+            TracePageCodec.encode(sorted[traces].map { PageTrace(id: $0.summary.traceID, spans: $0.spans) }, origins: nil)
+        }
+        return try! result.get()
+    }
+
+    /// The file image of a block holding `traces`, read from the stored protobuf in `buffer`
+    /// without building span values. Fails if the stored bytes no longer decode.
+    static func build(
+        sequence: UInt64, stored traces: [StoredInput], buffer: UnsafeRawBufferPointer, origins: [SpanOrigin], catalog: TraceCatalog
+    ) throws(StorageError) -> [UInt8] {
+        let sorted = traces.sorted { $0.summary.traceID < $1.summary.traceID }
+        let shared = SharedBytes(buffer: buffer)
+        return try build(
+            sequence: sequence, summaries: sorted.map { ($0.summary, $0.continued, $0.spans.count) }, origins: origins, catalog: catalog
+        ) { (traces: Range<Int>) throws(StorageError) in
+            try TracePageCodec.encode(stored: sorted[traces].map { ($0.summary.traceID, $0.spans) }, buffer: shared.buffer)
+        }.get()
+    }
+
+    /// Memory the caller keeps alive and unchanged while pages are encoded on several threads.
+    struct SharedBytes: @unchecked Sendable {
+        let buffer: UnsafeRawBufferPointer
+    }
+
+    /// The block around pages that `encodePage` makes of a run of `summaries` (sorted by trace ID).
+    private static func build(
+        sequence: UInt64, summaries sorted: [(summary: TraceSummary, continued: Bool, spanCount: Int)], origins: [SpanOrigin],
+        catalog: TraceCatalog,
+        encodePage: @Sendable (Range<Int>) throws(StorageError) -> (bytes: [UInt8], rawLength: Int)
+    ) -> Result<[UInt8], StorageError> {
         var sink = ByteSink()
         sink.append(magic)
         // Whole traces per page, about `pageSpans` spans each; pages are encoded in parallel.
-        var groups: [[PageTrace]] = []
-        var pageTraces: [PageTrace] = []
+        var groups: [Range<Int>] = []
+        var first = 0
         var pageSpanCount = 0
-        for trace in sorted {
-            pageTraces.append(PageTrace(id: trace.summary.traceID, spans: trace.spans))
-            pageSpanCount += trace.spans.count
+        for (index, trace) in sorted.enumerated() {
+            pageSpanCount += trace.spanCount
             if pageSpanCount >= pageSpans {
-                groups.append(pageTraces)
-                pageTraces = []
+                groups.append(first..<index + 1)
+                first = index + 1
                 pageSpanCount = 0
             }
         }
-        if !pageTraces.isEmpty { groups.append(pageTraces) }
-        let encoded = Mutex<[Int: (bytes: [UInt8], rawLength: Int)]>([:])
+        if first < sorted.count { groups.append(first..<sorted.count) }
+        let encoded = Mutex<[Int: Result<(bytes: [UInt8], rawLength: Int), StorageError>]>([:])
         let pageGroups = groups
         DispatchQueue.concurrentPerform(iterations: pageGroups.count) { number in
-            let page = TracePageCodec.encode(pageGroups[number], origins: nil)
+            let page = Result { () throws(StorageError) in try encodePage(pageGroups[number]) }
             encoded.withLock { $0[number] = page }
         }
         var pages: [Page] = []
         var firstTrace = 0
-        encoded.withLock { encoded in
+        let failure: StorageError? = encoded.withLock { encoded in
             for number in groups.indices {
-                let (bytes, rawLength) = encoded[number]!
+                let bytes: [UInt8]
+                let rawLength: Int
+                switch encoded[number]! {
+                case .success(let page): (bytes, rawLength) = page
+                case .failure(let error): return error
+                }
                 pages.append(Page(
                     offset: sink.count, length: bytes.count, checksum: CRC32C.checksum(bytes), rawLength: rawLength,
                     firstTrace: firstTrace, traceCount: groups[number].count))
                 sink.append(bytes)
                 firstTrace += groups[number].count
             }
+            return nil
         }
+        if let failure { return .failure(failure) }
 
         var strings = InternTable<String>()
         var serviceSets = InternTable<[Int]>()
@@ -124,7 +171,7 @@ final class TraceBlock: Sendable {
         for trace in sorted {
             minTime = min(minTime, trace.summary.startTimeUnixNano)
             maxTime = max(maxTime, trace.summary.endTimeUnixNano)
-            spanCount += trace.spans.count
+            spanCount += trace.spanCount
         }
         if sorted.isEmpty { minTime = 0 }
         for trace in sorted {
@@ -181,7 +228,7 @@ final class TraceBlock: Sendable {
         sink.uint64(UInt64(index.count))
         sink.uint32(CRC32C.checksum(index.bytes))
         sink.append(magic)
-        return sink.bytes
+        return .success(sink.bytes)
     }
 
     // MARK: Opening

@@ -74,10 +74,15 @@ enum TracePageCodec {
                 writer.add(span, origin: origin, positions: positions, traceID: trace.id)
             }
         }
+        return finish(writer, traceCount: traces.count, spanCount: traces.reduce(0) { $0 + $1.spans.count }, origins: origins, level: level)
+    }
+
+    /// The page around the columns a writer holds: counts, origins, then each column deflated.
+    static func finish(_ writer: Writer, traceCount: Int, spanCount: Int, origins: [SpanOrigin]?, level: Int32) -> (bytes: [UInt8], rawLength: Int) {
         var page = ByteSink()
         page.uvarint(version)
-        page.uvarint(traces.count)
-        page.uvarint(traces.reduce(0) { $0 + $1.spans.count })
+        page.uvarint(traceCount)
+        page.uvarint(spanCount)
         page.append(encodeOrigins(origins ?? [], level: level))
         let streams = writer.streams
         assert(streams.count == streamCount)
@@ -92,36 +97,6 @@ enum TracePageCodec {
         }
         for deflated in compressed { page.append(deflated) }
         return (page.bytes, streams.reduce(0) { $0 + $1.count })
-    }
-
-    /// Strings as references: 0 takes the next string of the table (stored in order of first
-    /// use), n > 0 the (n-1)-th; so a value seen once costs its bytes and a tiny reference.
-    struct StringColumn {
-        var references = ByteSink()
-        var table = ByteSink()
-        var known: [String: Int] = [:]
-        /// Strings in the table.
-        var count = 0
-
-        /// Writes a reference to `value` and returns its index in the table.
-        @discardableResult
-        mutating func write(_ value: String) -> Int {
-            if let index = known[value] {
-                references.uvarint(index + 1)
-                return index
-            }
-            known[value] = count
-            return appendUnindexed(value)
-        }
-
-        /// Adds `value` to the table without looking it up or remembering it: for values that
-        /// hardly ever repeat (URLs, IDs), where the lookup costs more than it saves.
-        mutating func appendUnindexed(_ value: String) -> Int {
-            references.uvarint(0)
-            table.string(value)
-            count += 1
-            return count - 1
-        }
     }
 
     struct Writer {
@@ -211,11 +186,11 @@ enum TracePageCodec {
             }
         }
 
-        /// The key last written at each attribute position, with its reference: spans of one kind list
-        /// the same keys in the same order, so most keys are found without hashing.
-        var recentKeys: [(key: String, reference: Int)] = []
-        /// Per key reference, the last string value and its reference (a method, a route).
-        var recentValues: [(value: String, reference: Int)?] = []
+        /// The key reference last written at each attribute position: spans of one kind list the
+        /// same keys in the same order, so most keys are found without hashing.
+        var recentKeys: [Int] = []
+        /// Per key reference, the reference of its last string value (a method, a route).
+        var recentValues: [Int?] = []
         /// Per key reference, how often its string values were found in the table and not.
         var valueHits: [Int] = []
         var valueMisses: [Int] = []
@@ -223,62 +198,83 @@ enum TracePageCodec {
         mutating func addAttributes(_ attributes: [KeyValue]) {
             attributeCounts.uvarint(attributes.count)
             for (position, attribute) in attributes.enumerated() {
-                let keyReference: Int
-                if position < recentKeys.count, recentKeys[position].key == attribute.key {
-                    keyReference = recentKeys[position].reference
-                    keys.references.uvarint(keyReference + 1)
-                } else {
-                    keyReference = keys.write(attribute.key)
-                    if position < recentKeys.count {
-                        recentKeys[position] = (attribute.key, keyReference)
-                    } else if position == recentKeys.count {
-                        recentKeys.append((attribute.key, keyReference))
-                    }
-                }
+                var key = attribute.key
+                let keyReference = key.withUTF8 { addKey(UnsafeRawBufferPointer($0), position: position) }
                 switch attribute.value {
-                case .string(let text):
-                    types.bytes.append(ValueType.string.rawValue)
-                    if keyReference < recentValues.count, let recent = recentValues[keyReference], recent.value == text {
-                        strings.references.uvarint(recent.reference + 1)
-                    } else {
-                        while recentValues.count <= keyReference {
-                            recentValues.append(nil)
-                            valueHits.append(0)
-                            valueMisses.append(0)
-                        }
-                        let reference: Int
-                        if valueMisses[keyReference] >= 64 && valueHits[keyReference] * 8 < valueMisses[keyReference] {
-                            // A high-cardinality key: its values go to the table unlooked-up.
-                            reference = strings.appendUnindexed(text)
-                        } else {
-                            let before = strings.count
-                            reference = strings.write(text)
-                            if strings.count > before { valueMisses[keyReference] += 1 } else { valueHits[keyReference] += 1 }
-                        }
-                        recentValues[keyReference] = (text, reference)
-                    }
-                case .bool(let flag):
-                    types.bytes.append(flag ? ValueType.boolTrue.rawValue : ValueType.boolFalse.rawValue)
-                case .int(let number):
-                    types.bytes.append(ValueType.int.rawValue)
-                    ints.varint(number)
-                case .double(let number):
-                    if let (scale, mantissa) = TracePageCodec.decimal(number) {
-                        // Most measured values are short decimals (0.25, 1.5e-3 s): a few bytes, not eight.
-                        types.bytes.append(ValueType.decimal.rawValue)
-                        doubles.bytes.append(scale)
-                        doubles.varint(mantissa)
-                    } else {
-                        types.bytes.append(ValueType.double.rawValue)
-                        doubles.uint64(number.bitPattern)
-                    }
-                case .empty:
-                    types.bytes.append(ValueType.empty.rawValue)
-                case .bytes, .array, .keyValueList:
-                    types.bytes.append(ValueType.complex.rawValue)
-                    TracePageCodec.writeValue(attribute.value, into: &complex)
+                case .string(var text):
+                    text.withUTF8 { addString(UnsafeRawBufferPointer($0), keyReference: keyReference) }
+                case .bool(let flag): addBool(flag)
+                case .int(let number): addInt(number)
+                case .double(let number): addDouble(number)
+                case .empty: types.bytes.append(ValueType.empty.rawValue)
+                case .bytes, .array, .keyValueList: addComplex(attribute.value)
                 }
             }
+        }
+
+        /// Writes the key of the attribute at `position` in its list; returns the key's reference.
+        mutating func addKey(_ key: UnsafeRawBufferPointer, position: Int) -> Int {
+            if position < recentKeys.count, keys.matches(recentKeys[position], key) {
+                keys.writeReference(recentKeys[position])
+                return recentKeys[position]
+            }
+            let reference = keys.write(key)
+            if position < recentKeys.count {
+                recentKeys[position] = reference
+            } else if position == recentKeys.count {
+                recentKeys.append(reference)
+            }
+            return reference
+        }
+
+        mutating func addString(_ text: UnsafeRawBufferPointer, keyReference: Int) {
+            types.bytes.append(ValueType.string.rawValue)
+            if keyReference < recentValues.count, let recent = recentValues[keyReference], strings.matches(recent, text) {
+                strings.writeReference(recent)
+                return
+            }
+            while recentValues.count <= keyReference {
+                recentValues.append(nil)
+                valueHits.append(0)
+                valueMisses.append(0)
+            }
+            let reference: Int
+            if valueMisses[keyReference] >= 64 && valueHits[keyReference] * 8 < valueMisses[keyReference] {
+                // A high-cardinality key: its values go to the table unlooked-up.
+                reference = strings.appendUnindexed(text)
+            } else {
+                let before = strings.count
+                reference = strings.write(text)
+                if strings.count > before { valueMisses[keyReference] += 1 } else { valueHits[keyReference] += 1 }
+            }
+            recentValues[keyReference] = reference
+        }
+
+        mutating func addBool(_ flag: Bool) {
+            types.bytes.append(flag ? ValueType.boolTrue.rawValue : ValueType.boolFalse.rawValue)
+        }
+
+        mutating func addInt(_ number: Int64) {
+            types.bytes.append(ValueType.int.rawValue)
+            ints.varint(number)
+        }
+
+        mutating func addDouble(_ number: Double) {
+            if let (scale, mantissa) = TracePageCodec.decimal(number) {
+                // Most measured values are short decimals (0.25, 1.5e-3 s): a few bytes, not eight.
+                types.bytes.append(ValueType.decimal.rawValue)
+                doubles.bytes.append(scale)
+                doubles.varint(mantissa)
+            } else {
+                types.bytes.append(ValueType.double.rawValue)
+                doubles.uint64(number.bitPattern)
+            }
+        }
+
+        /// Arrays, maps and bytes.
+        mutating func addComplex(_ value: AnyValue) {
+            types.bytes.append(ValueType.complex.rawValue)
+            TracePageCodec.writeValue(value, into: &complex)
         }
     }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import LoupeModel
+import LoupeWire
 import Synchronization
 
 /// Spans by trace. New spans go to the head: the batches as they arrived (compact protobuf,
@@ -202,35 +203,8 @@ public final class TraceSpanStore: Sendable {
         var written = 0
         for (tenant, frozen) in pending {
             let chunkIDs = Set(frozen.head.chunks)
-            let decoded = try batches.decodeChunks(tenant: tenant, ids: chunkIDs)
-            var origins = InternTable<SpanOrigin>()
-            var spansByTrace: [TraceID: [(span: Span, origin: Int)]] = [:]
-            for (_, data) in decoded {
-                for resourceSpans in data.resourceSpans {
-                    for scopeSpans in resourceSpans.scopeSpans {
-                        let index = origins.index(of: SpanOrigin(
-                            resource: resourceSpans.resource, resourceSchemaURL: resourceSpans.schemaURL, scope: scopeSpans.scope,
-                            scopeSchemaURL: scopeSpans.schemaURL))
-                        for span in scopeSpans.spans { spansByTrace[span.traceID, default: []].append((span, index)) }
-                    }
-                }
-            }
-            var inputs: [TraceBlock.Input] = []
-            inputs.reserveCapacity(frozen.head.traces.count)
-            for (traceID, entry) in frozen.head.traces {
-                guard let spans = spansByTrace[traceID], !spans.isEmpty else { continue }
-                inputs.append(TraceBlock.Input(summary: entry.summary, continued: entry.continued, spans: spans))
-            }
-            let tenantDirectory = WALFiles.join(directory, tenant.name)
-            var block: TraceBlock?
-            if !inputs.isEmpty {
-                try WALFiles.createDirectories(tenantDirectory)
-                let image = TraceBlock.build(sequence: frozen.sequence, traces: inputs, origins: origins.elements, catalog: frozen.head.catalog)
-                let name = Self.hex16(frozen.sequence) + "-" + Self.hex16(UInt64.random(in: 0...UInt64.max))
-                let path = WALFiles.join(tenantDirectory, name + TraceBlock.fileExtension)
-                try BlockFiles.replaceFile(path, image, directory: tenantDirectory)
-                block = try TraceBlock(opening: path)
-            }
+            let block = try writeBlock(
+                of: frozen, chunks: batches.encodedChunks(tenant: tenant, ids: chunkIDs), directory: WALFiles.join(directory, tenant.name))
             tenants.withLock { all in
                 guard var state = all.removeValue(forKey: tenant) else { return }
                 state.frozen.removeAll { $0.sequence == frozen.sequence }
@@ -244,6 +218,61 @@ public final class TraceSpanStore: Sendable {
             written += block == nil ? 0 : 1
         }
         return written
+    }
+
+    /// Writes a frozen head's traces as a block file and opens it (nil when none of its traces has
+    /// spans left). The spans are read from their stored protobuf without being decoded into values.
+    private func writeBlock(of frozen: FrozenHead, chunks: [[UInt8]], directory tenantDirectory: String) throws(StorageError) -> TraceBlock? {
+        let total = chunks.reduce(0) { $0 + $1.count }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 8)
+        defer { buffer.deallocate() }
+        var located: [LocatedSpan] = []
+        var origins = InternTable<SpanOrigin>()
+        var offset = 0
+        for chunk in chunks {
+            chunk.withUnsafeBytes { bytes in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + bytes.count]).copyMemory(from: bytes)
+            }
+            let first = located.count
+            let chunkOrigins: [LocatedOrigin]
+            do {
+                chunkOrigins = try OTLPProtobuf.locateSpans(UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + chunk.count]), into: &located)
+            } catch {
+                throw StorageError(.corrupt, "a stored trace batch no longer decodes: \(error)")
+            }
+            let blockOrigins = chunkOrigins.map { origin in
+                origins.index(of: SpanOrigin(
+                    resource: origin.resource, resourceSchemaURL: origin.resourceSchemaURL, scope: origin.scope,
+                    scopeSchemaURL: origin.scopeSchemaURL))
+            }
+            for index in first..<located.count {
+                located[index].origin = blockOrigins[located[index].origin]
+                located[index].range = located[index].range.lowerBound + offset..<located[index].range.upperBound + offset
+            }
+            offset += chunk.count
+        }
+        // By trace, each trace's spans in arrival order (buffer offsets grow with it).
+        located.sort { ($0.traceID, $0.range.lowerBound) < ($1.traceID, $1.range.lowerBound) }
+        var inputs: [TraceBlock.StoredInput] = []
+        inputs.reserveCapacity(frozen.head.traces.count)
+        var first = 0
+        while first < located.count {
+            var next = first + 1
+            while next < located.count && located[next].traceID == located[first].traceID { next += 1 }
+            if let entry = frozen.head.traces[located[first].traceID] {
+                inputs.append(TraceBlock.StoredInput(summary: entry.summary, continued: entry.continued, spans: located[first..<next]))
+            }
+            first = next
+        }
+        guard !inputs.isEmpty else { return nil }
+        try WALFiles.createDirectories(tenantDirectory)
+        let image = try TraceBlock.build(
+            sequence: frozen.sequence, stored: inputs, buffer: UnsafeRawBufferPointer(buffer), origins: origins.elements,
+            catalog: frozen.head.catalog)
+        let name = Self.hex16(frozen.sequence) + "-" + Self.hex16(UInt64.random(in: 0...UInt64.max))
+        let path = WALFiles.join(tenantDirectory, name + TraceBlock.fileExtension)
+        try BlockFiles.replaceFile(path, image, directory: tenantDirectory)
+        return try TraceBlock(opening: path)
     }
 
     /// Sixteen hex digits, so file names sort by sequence.
