@@ -204,11 +204,20 @@ public struct HeadMaintenanceService<Store: HeadCuttingStore, C: Clock<Duration>
     let clock: C
     let wallClock: WallClock
 
-    public init(maintenance: HeadMaintenance<Store>, interval: Duration = .seconds(10), clock: C, wallClock: WallClock = .system) {
+    /// How often, between passes, the head is looked at: one that reaches the flush size is cut
+    /// then, not up to `interval` later. Under a high ingest rate a second's wait let the head grow
+    /// to the unflushed limit, and writes stalled for as long as the oversized cut took to write.
+    let fullHeadCheck: Duration
+
+    public init(
+        maintenance: HeadMaintenance<Store>, interval: Duration = .seconds(10), clock: C, wallClock: WallClock = .system,
+        fullHeadCheck: Duration = .milliseconds(50)
+    ) {
         self.maintenance = maintenance
         self.interval = interval
         self.clock = clock
         self.wallClock = wallClock
+        self.fullHeadCheck = fullHeadCheck
     }
 
     public func run() async throws {
@@ -217,14 +226,32 @@ public struct HeadMaintenanceService<Store: HeadCuttingStore, C: Clock<Duration>
             // A head that filled while the last cut was written is cut at once: under a high
             // rate, writes wait on the unflushed limit, and a pause here would stall them.
             if report.cuts > 0 && maintenance.store.headBytes >= maintenance.options.flushBytes { continue }
+            let maintenance = self.maintenance
             do {
-                try await cancelWhenGracefulShutdown { try await clock.sleep(for: interval) }
+                try await Self.pause(for: interval, checkingEvery: fullHeadCheck, on: clock) {
+                    maintenance.store.headBytes >= maintenance.options.flushBytes
+                }
             } catch {
                 break
             }
         }
         if !Task.isCancelled {
             await maintenance.runOnce(nowUnixNano: wallClock.nowUnixNano(), force: true)
+        }
+    }
+
+    /// Sleeps for `interval` on `clock`, or less: it returns after the first step of `step` at
+    /// which `headIsFull` holds. Throws when cancelled or at graceful shutdown.
+    static func pause(
+        for interval: Duration, checkingEvery step: Duration, on clock: C, headIsFull: @Sendable () -> Bool
+    ) async throws {
+        let step = max(min(step, interval), .milliseconds(1))
+        var waited = Duration.zero
+        while waited < interval {
+            let slice = min(step, interval - waited)
+            try await cancelWhenGracefulShutdown { try await clock.sleep(for: slice) }
+            waited += slice
+            if headIsFull() { return }
         }
     }
 }
