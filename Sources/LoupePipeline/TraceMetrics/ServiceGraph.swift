@@ -67,7 +67,7 @@ public struct ServiceGraph: Sendable {
         self.maximumEdges = maximumEdges
     }
 
-    public mutating func observe(_ span: Span, service: String, now: UInt64) {
+    public mutating func observe(_ span: borrowing Span, service: String, now: UInt64) {
         let seconds = Double(span.durationNanos) / 1e9
         let failed = span.status.code == .error
         switch span.kind {
@@ -146,10 +146,16 @@ public struct ServiceGraph: Sendable {
 
     static func bucket(_ seconds: Double) -> Int { buckets.firstIndex { seconds <= $0 } ?? buckets.count }
 
-    static func peer(of span: Span) -> (String?, Bool) {
+    static func peer(of span: borrowing Span) -> (String?, Bool) {
         // Plain variables, not a dictionary: this runs for every client and producer span.
         var peerService, dbName, dbNamespace, dbSystem, dbSystemName, serverAddress, netPeerName: String?
         for attribute in span.attributes {
+            // The keys below are 7 to 14 bytes long; most keys are not, and comparing a long key
+            // with each literal costs more than looking at its length.
+            switch attribute.key.utf8.count {
+            case 7, 9, 12, 13, 14: break
+            default: continue
+            }
             guard case .string(let text) = attribute.value, !text.isEmpty else { continue }
             switch attribute.key {
             case "peer.service": peerService = text

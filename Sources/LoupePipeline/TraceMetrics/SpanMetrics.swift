@@ -20,6 +20,12 @@ public struct SpanMetrics: Sendable {
         /// Spans per bucket (not cumulative); the last counts those above every bound.
         var buckets = [UInt64](repeating: 0, count: SpanMetrics.latencyBuckets.count + 1)
         var sum: Double = 0
+
+        mutating func record(bucket: Int, seconds: Double) {
+            calls += 1
+            buckets[bucket] += 1
+            sum += seconds
+        }
     }
 
     var stats: [Key: Stats] = [:]
@@ -29,17 +35,22 @@ public struct SpanMetrics: Sendable {
 
     public init(maximumSeries: Int = 10_000) { self.maximumSeries = maximumSeries }
 
-    public mutating func observe(_ span: Span, service: String) {
+    public mutating func observe(_ span: borrowing Span, service: String) {
         let key = Key(service: service, spanName: span.name, kind: span.kind, status: span.status.code)
-        guard stats[key] != nil || stats.count < maximumSeries else {
+        let seconds = Double(span.durationNanos) / 1e9
+        let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 } ?? Self.latencyBuckets.count
+        // One lookup (hashing two strings) per span, not one per field updated.
+        if let index = stats.index(forKey: key) {
+            stats.values[index].record(bucket: bucket, seconds: seconds)
+            return
+        }
+        guard stats.count < maximumSeries else {
             droppedSpans += 1
             return
         }
-        let seconds = Double(span.durationNanos) / 1e9
-        let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 } ?? Self.latencyBuckets.count
-        stats[key, default: Stats()].calls += 1
-        stats[key, default: Stats()].buckets[bucket] += 1
-        stats[key, default: Stats()].sum += seconds
+        var new = Stats()
+        new.record(bucket: bucket, seconds: seconds)
+        stats[key] = new
     }
 
     /// Every series at `timestamp` (ms): cumulative since the generator started.

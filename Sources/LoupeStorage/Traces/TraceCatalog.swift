@@ -41,7 +41,9 @@ struct TraceCatalog: Sendable, Equatable {
                                 insert(text, into: &tagValues[.span, default: [:]][attribute.key, default: []])
                             }
                         }
-                        for attribute in spans[index].attributes where attribute.key == "peer.service" {
+                        // The length first: most keys are longer than 15 bytes, and comparing
+                        // a heap string with a literal is slow.
+                        for attribute in spans[index].attributes where attribute.key.utf8.count == 12 && attribute.key == "peer.service" {
                             if case .string(let peer) = attribute.value { insert(peer, into: &remoteServices[service, default: []]) }
                         }
                     }
@@ -65,8 +67,33 @@ struct TraceCatalog: Sendable, Equatable {
         }
     }
 
-    private func insert<Element: Hashable>(_ element: Element, into set: inout Set<Element>) {
-        if set.count < Self.maximumValues { set.insert(element) }
+    /// Merges `other` into `self` and into `wider` (the tenant's catalog, which holds everything
+    /// `self` does): what `self` already holds is not looked up in `wider` again, and a batch
+    /// mostly repeats what its head has seen.
+    mutating func merge(_ other: TraceCatalog, alsoInto wider: inout TraceCatalog) {
+        for (scope, names) in other.tagValues {
+            for (name, values) in names {
+                for value in values where insert(value, into: &tagValues[scope, default: [:]][name, default: []]) {
+                    wider.insert(value, into: &wider.tagValues[scope, default: [:]][name, default: []])
+                }
+            }
+        }
+        for (service, known) in other.operations {
+            for operation in known where insert(operation, into: &operations[service, default: []]) {
+                wider.insert(operation, into: &wider.operations[service, default: []])
+            }
+        }
+        for (service, known) in other.remoteServices {
+            for peer in known where insert(peer, into: &remoteServices[service, default: []]) {
+                wider.insert(peer, into: &wider.remoteServices[service, default: []])
+            }
+        }
+    }
+
+    /// Whether `element` was new to `set` (and there was room for it).
+    @discardableResult
+    private func insert<Element: Hashable>(_ element: Element, into set: inout Set<Element>) -> Bool {
+        set.count < Self.maximumValues && set.insert(element).inserted
     }
 
     // MARK: Block index form

@@ -20,18 +20,28 @@ struct TraceIDBloom: Sendable, Equatable {
         self.words = words
     }
 
+    /// Stops at the first clear bit: most IDs asked about are not in the block (every new trace
+    /// is looked up in every block), and about half the bits are clear.
     func mayContain(_ id: TraceID) -> Bool {
         guard !words.isEmpty else { return false }
-        var all = true
-        Self.forEachBit(id, bits: words.count * 64) { bit in
-            if words[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { all = false }
+        var (hash, step) = Self.hashes(id)
+        let mask = UInt64(words.count * 64 - 1)
+        return words.withUnsafeBufferPointer { words in
+            for _ in 0..<Self.probes {
+                let bit = Int(hash & mask)
+                if words[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return false }
+                hash &+= step
+            }
+            return true
         }
-        return all
+    }
+
+    private static func hashes(_ id: TraceID) -> (first: UInt64, step: UInt64) {
+        (SplitMix64.mix(id.high ^ 0x9E37_79B9_7F4A_7C15), SplitMix64.mix(id.low ^ 0xC2B2_AE3D_27D4_EB4F) | 1)
     }
 
     private static func forEachBit(_ id: TraceID, bits: Int, _ body: (Int) -> Void) {
-        let first = SplitMix64.mix(id.high ^ 0x9E37_79B9_7F4A_7C15)
-        let step = SplitMix64.mix(id.low ^ 0xC2B2_AE3D_27D4_EB4F) | 1
+        let (first, step) = hashes(id)
         let mask = UInt64(bits - 1)
         var hash = first
         for _ in 0..<probes {

@@ -152,8 +152,7 @@ public final class TraceSpanStore: Sendable {
             }
             state.head.chunks.append(chunk)
             state.head.bytes += bytes
-            state.head.catalog.merge(catalog)
-            state.catalog.merge(catalog)
+            state.head.catalog.merge(catalog, alsoInto: &state.catalog)
             all[batch.tenant] = state
         }
     }

@@ -53,7 +53,7 @@ public struct TraceSummary: Sendable, Equatable {
 
     public var durationNanoseconds: UInt64 { endTimeUnixNano >= startTimeUnixNano ? endTimeUnixNano - startTimeUnixNano : 0 }
 
-    mutating func include(_ span: Span, serviceName: String?) {
+    mutating func include(_ span: borrowing Span, serviceName: String?) {
         startTimeUnixNano = min(startTimeUnixNano, span.startTimeUnixNano)
         endTimeUnixNano = max(endTimeUnixNano, span.endTimeUnixNano, span.startTimeUnixNano)
         spanCount += 1
