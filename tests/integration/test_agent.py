@@ -359,6 +359,12 @@ def test_node_pod_and_container_metrics_from_proc_and_cgroups(tmp_path, agents):
         (directory / "cpu.stat").write_text(f"usage_usec {usec}\nuser_usec 1\n")
         (directory / "memory.current").write_text(f"{memory}\n")
         (directory / "io.stat").write_text("253:0 rbytes=100 wbytes=200 rios=1 wios=2\n")
+    # The pod's network namespace, seen through a process of its container (the pod cgroup itself holds none).
+    (pod_cgroup / "cgroup.procs").write_text("")
+    (container_cgroup / "cgroup.procs").write_text("4242\n4243\n")
+    (proc / "4242" / "net").mkdir(parents=True)
+    (proc / "4242" / "net" / "dev").write_text(
+        "Inter-|\n face |\n    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n  eth0: 3000 30 0 0 0 0 0 0 4000 40 0 0 0 0 0 0\n")
     pods = tmp_path / "pods"
     (pods / f"shop_checkout-7d9f8b6c4-x2k9p_{uid}" / "app").mkdir(parents=True)
     links = tmp_path / "containers"
@@ -403,6 +409,9 @@ spec:
         assert pod_attributes == {"k8s.pod.uid": uid, "k8s.namespace.name": "shop", "k8s.pod.name": "checkout-7d9f8b6c4-x2k9p", "k8s.node.name": "node-1"}
         assert pod["k8s.pod.cpu.time"].sum.data_points[0].as_double == 3.0
         assert pod["k8s.pod.memory.usage"].gauge.data_points[0].as_int == 2048
+        network = {tuple(kv.value.string_value for kv in p.attributes): p.as_int for p in pod["k8s.pod.network.io"].sum.data_points}
+        assert network == {("eth0", "receive"): 3000, ("eth0", "transmit"): 4000}
+        assert pod["k8s.pod.network.io"].sum.is_monotonic
         container_attributes, container = by_kind["container"]
         assert container_attributes["k8s.container.name"] == "app" and container_attributes["container.id"] == container_id
         assert container["container.cpu.time"].sum.data_points[0].as_double == 2.5

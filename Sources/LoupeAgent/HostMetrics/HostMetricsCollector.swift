@@ -7,7 +7,8 @@ import LoupeWire
 import ServiceLifecycle
 
 /// A MetricPipeline's `input.runtime`: node metrics from /proc (CPU, memory, disk, network,
-/// filesystems) and pod and container metrics from cgroup v2 (CPU, memory, disk), named as the
+/// filesystems), pod and container metrics from cgroup v2 (CPU, memory, disk) and pod network
+/// traffic from the pod's network namespace (`/proc/<pid>/net/dev`), named as the
 /// OpenTelemetry semantic conventions name them, collected every interval and queued like logs.
 ///
 /// Pods are found by their cgroup (`…pod<uid>…`); their namespace and name come from the kubelet's
@@ -195,8 +196,12 @@ public final class HostMetricsCollector: Service {
                 podAttributes.append(KeyValue("k8s.pod.name", .string(identity.pod)))
             }
             if let node = options.nodeName { podAttributes.append(KeyValue("k8s.node.name", .string(node))) }
-            if options.pods, let metrics = cgroupFigures(podDirectory, prefix: "k8s.pod", now: now) {
-                result.append(ResourceMetrics(resource: Resource(attributes: podAttributes), scopeMetrics: scope(metrics)))
+            if options.pods {
+                var metrics = cgroupFigures(podDirectory, prefix: "k8s.pod", now: now) ?? []
+                if let network = podNetwork(podDirectory, now: now) { metrics.append(network) }
+                if !metrics.isEmpty {
+                    result.append(ResourceMetrics(resource: Resource(attributes: podAttributes), scopeMetrics: scope(metrics)))
+                }
             }
             guard options.containers else { continue }
             for (containerDirectory, id) in CgroupLayout.containerDirectories(in: podDirectory) {
@@ -207,6 +212,31 @@ public final class HostMetricsCollector: Service {
             }
         }
         return result
+    }
+
+    /// `k8s.pod.network.io` per interface. A pod's containers share one network namespace, so
+    /// any process of the pod shows the pod's interfaces in `/proc/<pid>/net/dev`: the first
+    /// process listed in the pod's cgroup or one of its containers' (the sandbox's, usually).
+    private func podNetwork(_ podDirectory: String, now: UInt64) -> Metric? {
+        let directories = [podDirectory] + CgroupLayout.containerDirectories(in: podDirectory).map(\.path)
+        for directory in directories {
+            guard let processes = read(directory + "/cgroup.procs"),
+                let pid = processes.split(separator: "\n").lazy.compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }).first,
+                let netdev = read(options.procRoot + "/\(pid)/net/dev")
+            else { continue }
+            let interfaces = ProcFiles.networkIO(netdev: netdev)
+            guard !interfaces.isEmpty else { return nil }
+            let points = interfaces.flatMap { interface in
+                [("receive", interface.received), ("transmit", interface.transmitted)].map { direction, bytes in
+                    NumberDataPoint(
+                        attributes: [KeyValue("interface", .string(interface.device)), KeyValue("direction", .string(direction))],
+                        startTimeUnixNano: startedUnixNano, timeUnixNano: now, value: .int(bytes))
+                }
+            }
+            return Metric(name: "k8s.pod.network.io", description: "Bytes received and transmitted by the pod.", unit: "By", data: .sum(Sum(
+                dataPoints: points, aggregationTemporality: .cumulative, isMonotonic: true)))
+        }
+        return nil
     }
 
     private func cgroupFigures(_ directory: String, prefix: String, now: UInt64) -> [Metric]? {
