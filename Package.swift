@@ -203,7 +203,7 @@ let package = Package(
             name: "LoupeServerTests",
             dependencies: [
                 "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeCLI", "LoupeBench",
-                "LoupeScrape",
+                "LoupeScrape", "LoupeAgent",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

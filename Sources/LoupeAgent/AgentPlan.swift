@@ -31,6 +31,8 @@ public struct AgentPlan: Sendable {
         public var podLabelPrefixes: [String] = []
         /// Where `output.loupe` goes: Loupe's write path, when the pipelines run inside `loupe up`.
         public var localOutput: (@Sendable (Signal, ArraySlice<UInt8>) async -> SendOutcome)?
+        /// Pushes back (refuses OTLP, retryable; leaves logs unread) while memory is over its limit.
+        public var memoryLimiter: MemoryLimiter?
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(30)
 
@@ -83,7 +85,8 @@ public struct AgentPlan: Sendable {
                 tailOptions.pods = options.pods
                 let tail = try ContainerLogTail(options: tailOptions)
                 services.append(ContainerLogCollector(
-                    tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval, logger: pipelineLogger))
+                    tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval,
+                    memoryLimiter: options.memoryLimiter, logger: pipelineLogger))
             }
             if case .metrics(let spec) = resource.spec, spec.runtime.enabled, role == .agent {
                 var metricOptions = HostMetricsCollector.Options()
@@ -110,7 +113,7 @@ public struct AgentPlan: Sendable {
         }
         self.pipelines = pipelines
         self.services = services
-        router = OTLPRouter(routes: routes)
+        router = OTLPRouter(routes: routes, memoryLimiter: options.memoryLimiter)
         self.routes = routes
     }
 

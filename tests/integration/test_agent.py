@@ -32,11 +32,11 @@ class Agent:
         self.log = tmp / "agent.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "Agent":
+    def start(self, *extra_args: str) -> "Agent":
         self.process = subprocess.Popen(
             [str(LOUPE_BINARY), "agent", "--pipelines", str(self.pipelines), "--data-dir", str(self.data),
              "--pod-log-root", str(self.root), "--node-name", "node-1", "--maximum-backoff", "1s", "--log-level", "debug",
-             "--http-address", "127.0.0.1:0", "--reload-interval", "200ms"],
+             "--http-address", "127.0.0.1:0", "--reload-interval", "200ms", *extra_args],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         return self
 
@@ -516,3 +516,40 @@ def test_pods_are_enriched_from_the_kubernetes_api(tmp_path, sink, agents):
         assert agent.stop() == 0
     finally:
         api.shutdown()
+
+
+def test_over_its_memory_limit_the_agent_pushes_back_instead_of_dropping(tmp_path, sink, agents):
+    """--memory-limit below what the process holds: pushed OTLP gets a retryable 503 and container
+    lines stay in their files; started again without the limit, the lines arrive (none was dropped)."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    root = tmp_path / "pods"
+    append(container_log(root, "shop", "checkout-7d9f8b6c4-x2k9p", "checkout"), cri("line that waits"))
+    agent = agents(pipeline(sink.url), root).start("--memory-limit", "1MiB", "--otlp-http-address", "127.0.0.1:0")
+
+    def otlp_port():
+        found = re.findall(r"otlp_http_port=(\d+).*OTLP/HTTP listening|OTLP/HTTP listening.*otlp_http_port=(\d+)", agent.output())
+        return next((a or b for a, b in reversed(found)), None)
+
+    port = wait_for(otlp_port, what="the agent's OTLP/HTTP listener")
+    request = ExportLogsServiceRequest()
+    request.resource_logs.add().scope_logs.add().log_records.add().body.string_value = "pushed"
+    reply = requests.post(f"http://127.0.0.1:{port}/v1/logs", data=request.SerializeToString(),
+                          headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+    assert reply.status_code == 503, reply.text
+    assert reply.headers.get("Retry-After") and "memory limit" in reply.text
+
+    def pushbacks():
+        text = requests.get(agent.http_url() + "/metrics", timeout=10).text
+        assert "loupe_agent_memory_limit_bytes 1048576" in text, text
+        match = re.search(r"^loupe_agent_memory_pushbacks_total (\d+)$", text, re.M)
+        return int(match.group(1)) if match and int(match.group(1)) >= 3 else None
+
+    wait_for(pushbacks, what="tailing rounds skipped under the memory limit")
+    time.sleep(1)
+    assert sink.bodies() == [] and agent.metric("loupe_pipeline_received_items_total") == 0
+    assert agent.stop() == 0
+
+    agent.start("--memory-limit", "0")
+    wait_for(lambda: sink.bodies() == ["line that waits"], what="the line once the limit is gone")
+    assert agent.stop() == 0

@@ -15,10 +15,15 @@ public final class ContainerLogCollector: Service {
     private let queue: DiskQueue
     private let counters: PipelineCounters
     private let pollInterval: Duration
+    private let memoryLimiter: MemoryLimiter?
     private let logger: Logger
 
-    init(tail: sending ContainerLogTail, rules: CompiledRules, queue: DiskQueue, counters: PipelineCounters, pollInterval: Duration, logger: Logger) {
+    init(
+        tail: sending ContainerLogTail, rules: CompiledRules, queue: DiskQueue, counters: PipelineCounters, pollInterval: Duration,
+        memoryLimiter: MemoryLimiter? = nil, logger: Logger
+    ) {
         self.tail = Mutex(tail)
+        self.memoryLimiter = memoryLimiter
         self.rules = rules
         self.queue = queue
         self.counters = counters
@@ -29,6 +34,11 @@ public final class ContainerLogCollector: Service {
     public func run() async throws {
         var failures = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            // Over the memory limit, lines wait in their files (the checkpoints stay where they are).
+            if memoryLimiter?.refusal() != nil {
+                await pause(pollInterval)
+                continue
+            }
             let outcome: Result<Int, any Error>
             do {
                 outcome = .success(try await BlockingIO.run { try self.step() })

@@ -46,7 +46,13 @@ public final class OTLPRouter: Sendable {
     /// nil while the pipelines are being replaced (a reload): requests are then refused, retryable.
     private let routes: Mutex<[Signal: [Route]]?>
 
-    public init(routes: [Signal: [Route]]) { self.routes = Mutex(routes) }
+    /// Refuses requests, retryable, while the process is over its memory limit.
+    let memoryLimiter: MemoryLimiter?
+
+    public init(routes: [Signal: [Route]], memoryLimiter: MemoryLimiter? = nil) {
+        self.routes = Mutex(routes)
+        self.memoryLimiter = memoryLimiter
+    }
 
     /// Puts the routes of a new set of pipelines in place, or none (nil) while they are replaced.
     public func install(_ routes: [Signal: [Route]]?) { self.routes.withLock { $0 = routes } }
@@ -61,6 +67,7 @@ public final class OTLPRouter: Sendable {
         guard let routes = current[signal], !routes.isEmpty else {
             throw Refusal(code: .noPipeline, message: "no \(Self.kind(of: signal)) here takes \(signal) over OTLP")
         }
+        if let refusal = memoryLimiter?.refusal() { throw Refusal(code: .unavailable, message: refusal) }
         func decoded<Data>(_ decode: () throws(WireError) -> Data) throws(Refusal) -> Data {
             do throws(WireError) {
                 return try decode()

@@ -37,7 +37,11 @@ public final class AgentStatus: Sendable {
     let windowNanoseconds: UInt64
     private let history: Mutex<[String: [Sample]]>
 
-    public init(pipelines: [AgentPlan.Pipeline], window: Duration = .seconds(300)) {
+    /// Its limit and pushbacks go in `/metrics`.
+    let memoryLimiter: MemoryLimiter?
+
+    public init(pipelines: [AgentPlan.Pipeline], window: Duration = .seconds(300), memoryLimiter: MemoryLimiter? = nil) {
+        self.memoryLimiter = memoryLimiter
         current = Mutex(pipelines)
         windowNanoseconds = UInt64(window.components.seconds) * 1_000_000_000
         history = Mutex([:])
@@ -116,6 +120,13 @@ public final class AgentStatus: Sendable {
         family("loupe_pipeline_queued_requests", "gauge", "Requests waiting in the queue.") { $0.queuedRequests }
         family("loupe_pipeline_queued_bytes", "gauge", "Bytes waiting in the queue.") { $0.queuedBytes }
         family("loupe_pipeline_queue_capacity_bytes", "gauge", "The queue's disk budget.") { $0.queueCapacityBytes }
+        if let memoryLimiter {
+            text += "# HELP loupe_agent_memory_limit_bytes Resident memory above which the process pushes back.\n"
+            text += "# TYPE loupe_agent_memory_limit_bytes gauge\nloupe_agent_memory_limit_bytes \(memoryLimiter.limitBytes)\n"
+            text += "# HELP loupe_agent_memory_pushbacks_total Requests refused and tailing rounds skipped while over the memory limit.\n"
+            text += "# TYPE loupe_agent_memory_pushbacks_total counter\n"
+            text += "loupe_agent_memory_pushbacks_total \(memoryLimiter.pushbacks.load(ordering: .relaxed))\n"
+        }
         return text
     }
 }

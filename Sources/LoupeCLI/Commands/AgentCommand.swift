@@ -125,6 +125,11 @@ struct CollectorOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("How often the pipeline files are checked for changes, which are applied without a restart (default 2s).", valueName: "duration"))
     var reloadInterval = "2s"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Refuse pushed OTLP (503/UNAVAILABLE, retryable) and leave logs unread while resident memory is over this, e.g. 200MiB; 0: no limit (default: 80% of the container's cgroup memory limit, if any).",
+        valueName: "bytes"))
+    var memoryLimit: String?
+
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel = "info"
 
@@ -135,6 +140,9 @@ struct CollectorOptions: ParsableArguments {
         guard !pipelines.isEmpty else { throw ValidationError("give at least one --pipelines file or directory") }
         guard (try? ListenAddress(parsing: httpAddress)) != nil else { throw ValidationError("--http-address: \"\(httpAddress)\" is not host:port") }
         guard ByteSizeText.parse(queueSize) != nil else { throw ValidationError("--queue-size: \"\(queueSize)\" is not a byte size such as 1GiB") }
+        if let memoryLimit, ByteSizeText.parse(memoryLimit) == nil {
+            throw ValidationError("--memory-limit: \"\(memoryLimit)\" is not a byte size such as 200MiB")
+        }
         guard (try? DurationText.parseNanoseconds(maximumBackoff)) != nil else { throw ValidationError("--maximum-backoff: \"\(maximumBackoff)\" is not a duration such as 30s") }
     }
 
@@ -143,6 +151,8 @@ struct CollectorOptions: ParsableArguments {
         options.secrets = SecretResolver(directory: secretsDir)
         options.queueBytes = ByteSizeText.parse(queueSize) ?? options.queueBytes
         options.maximumBackoff = (try? DurationText.parse(maximumBackoff)) ?? .seconds(30)
+        let limit = memoryLimit.flatMap(ByteSizeText.parse) ?? MemoryLimiter.defaultLimit()
+        if let limit, limit > 0 { options.memoryLimiter = MemoryLimiter(limitBytes: limit) }
         return options
     }
 }
@@ -180,7 +190,7 @@ enum CollectorProcess {
                 throw ValidationError("\(error)")
             }
             logger.info("\(role.rawValue) started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))"])
-            let status = AgentStatus(pipelines: plan.pipelines)
+            let status = AgentStatus(pipelines: plan.pipelines, memoryLimiter: options.memoryLimiter)
             let router = plan.router
             let supervisor = PipelineSupervisor(
                 first: plan, files: files, paths: paths, options: options, role: role, router: router, status: status,
