@@ -11,12 +11,12 @@ import Testing
 
     @Test func aHeadThatFillsEndsThePauseAtTheNextCheck() async throws {
         let checks = Atomic<Int>(0)
-        let started = ContinuousClock.now
+        // Checked every 10 ms for up to 30 s: had the pause not ended at the third check, there
+        // would be thousands. (No bound on the elapsed time: a loaded CI machine delays sleeps.)
         try await Service.pause(for: .seconds(30), checkingEvery: .milliseconds(10), on: ContinuousClock()) {
             checks.wrappingAdd(1, ordering: .relaxed).newValue >= 3
         }
         #expect(checks.load(ordering: .relaxed) == 3)
-        #expect(ContinuousClock.now - started < .seconds(5))
     }
 
     @Test func aHeadThatStaysSmallWaitsTheInterval() async throws {

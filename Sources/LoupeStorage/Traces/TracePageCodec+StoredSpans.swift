@@ -73,7 +73,7 @@ extension TracePageCodec.Writer {
             let tag = try reader.readTag()
             switch tag {
             case 3 << 3 | 2: traceState = try reader.readBytesView()
-            case 4 << 3 | 2: parent = try Self.spanID(try reader.readBytesView())
+            case 4 << 3 | 2: parent = try OTLPProtobuf.spanID(try reader.readBytesView())
             case 5 << 3 | 2: name = try reader.readBytesView()
             case 6 << 3 | 0: kind = try reader.readVarintInt32()
             case 7 << 3 | 1: start = try reader.readFixed64()
@@ -159,8 +159,8 @@ extension TracePageCodec.Writer {
             while !reader.isAtEnd {
                 let tag = try reader.readTag()
                 switch tag {
-                case 1 << 3 | 2: linkTrace = try Self.traceID(try reader.readBytesView())
-                case 2 << 3 | 2: linkSpan = try Self.spanID(try reader.readBytesView())
+                case 1 << 3 | 2: linkTrace = try OTLPProtobuf.traceID(try reader.readBytesView())
+                case 2 << 3 | 2: linkSpan = try OTLPProtobuf.spanID(try reader.readBytesView())
                 case 3 << 3 | 2: linkState = try reader.readBytesView()
                 case 4 << 3 | 2: scratch.nested.append(try reader.readBytesView())
                 case 5 << 3 | 0: linkDropped = try reader.readVarintUInt32()
@@ -243,21 +243,5 @@ extension TracePageCodec.Writer {
         case .double: addDouble(number)
         case .complex: addComplex(try OTLPProtobuf.decodeAnyValue(value))
         }
-    }
-
-    private static func spanID(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> SpanID {
-        if bytes.count == 8 { return SpanID(value: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))) }
-        if bytes.isEmpty { return .empty }
-        throw WireError(.invalidLength, "span_id must be 8 bytes, got \(bytes.count)", offset: 0)
-    }
-
-    private static func traceID(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> TraceID {
-        if bytes.count == 16 {
-            return TraceID(
-                high: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-        }
-        if bytes.isEmpty { return .empty }
-        throw WireError(.invalidLength, "trace_id must be 16 bytes, got \(bytes.count)", offset: 0)
     }
 }

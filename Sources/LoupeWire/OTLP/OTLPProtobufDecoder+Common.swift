@@ -13,27 +13,14 @@ extension OTLPProtobufDecoding {
     @inline(__always)
     func readTraceID(_ reader: inout ProtobufReader, field: String) throws(WireError) -> TraceID {
         let start = reader.offset
-        let bytes = try reader.readBytesView()
-        if bytes.count == 16 {
-            return TraceID(
-                high: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-            )
-        }
-        if bytes.isEmpty { return .empty }
-        throw WireError(.invalidLength, "\(field) must be 16 bytes, got \(bytes.count)", offset: start)
+        return try OTLPProtobuf.traceID(try reader.readBytesView(), field: field, offset: start)
     }
 
     /// A `span_id` field's contents: empty or exactly 8 bytes.
     @inline(__always)
     func readSpanID(_ reader: inout ProtobufReader, field: String) throws(WireError) -> SpanID {
         let start = reader.offset
-        let bytes = try reader.readBytesView()
-        if bytes.count == 8 {
-            return SpanID(value: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)))
-        }
-        if bytes.isEmpty { return .empty }
-        throw WireError(.invalidLength, "\(field) must be 8 bytes, got \(bytes.count)", offset: start)
+        return try OTLPProtobuf.spanID(try reader.readBytesView(), field: field, offset: start)
     }
 
     // MARK: - Strings

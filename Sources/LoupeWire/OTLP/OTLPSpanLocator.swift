@@ -45,6 +45,26 @@ extension OTLPProtobuf {
         return origins
     }
 
+    /// A trace ID's bytes as OTLP allows them: 16, or none (the empty ID).
+    @inline(__always)
+    public static func traceID(_ bytes: UnsafeRawBufferPointer, field: String = "trace_id", offset: Int = 0) throws(WireError) -> TraceID {
+        if bytes.count == 16 {
+            return TraceID(
+                high: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
+        if bytes.isEmpty { return .empty }
+        throw WireError(.invalidLength, "\(field) must be 16 bytes, got \(bytes.count)", offset: offset)
+    }
+
+    /// A span ID's bytes as OTLP allows them: 8, or none (the empty ID).
+    @inline(__always)
+    public static func spanID(_ bytes: UnsafeRawBufferPointer, field: String = "span_id", offset: Int = 0) throws(WireError) -> SpanID {
+        if bytes.count == 8 { return SpanID(value: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))) }
+        if bytes.isEmpty { return .empty }
+        throw WireError(.invalidLength, "\(field) must be 8 bytes, got \(bytes.count)", offset: offset)
+    }
+
     /// Decodes one `AnyValue` message.
     public static func decodeAnyValue(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> AnyValue {
         let decoding = OTLPProtobufDecoding()
