@@ -92,11 +92,6 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
         ChunkSnapshot(tenant: tenant, chunks: state.withLock { $0.chunksByTenant[tenant] ?? [] })
     }
 
-    /// The tenant's chunks with these ids that still exist, decoded, in arrival order.
-    func decodeChunks(tenant: Tenant, ids: Set<UInt64>) throws(StorageError) -> [(id: UInt64, data: Data)] {
-        try decodeChunks(in: snapshot(tenant: tenant), ids: ids)
-    }
-
     /// The tenant's chunks with these ids that still exist, as stored (canonical protobuf), in arrival order.
     func encodedChunks(tenant: Tenant, ids: Set<UInt64>) -> [[UInt8]] {
         snapshot(tenant: tenant).chunks.compactMap { ids.contains($0.id) ? $0.encoded : nil }

@@ -70,30 +70,12 @@ final class TraceBlock: Sendable {
 
     // MARK: Building
 
-    /// One trace going into a block: its spans (with the index of their origin in `origins`) and summary.
-    struct Input {
-        var summary: TraceSummary
-        var continued: Bool
-        var spans: [(span: Span, origin: Int)]
-    }
-
     /// One trace going into a block whose spans are still the stored OTLP protobuf they arrived
     /// as (`range` into the buffer given to `build`, `origin` into `origins`).
     struct StoredInput {
         var summary: TraceSummary
         var continued: Bool
         var spans: ArraySlice<LocatedSpan>
-    }
-
-    /// The file image of a block holding `traces`.
-    static func build(sequence: UInt64, traces: [Input], origins: [SpanOrigin], catalog: TraceCatalog) -> [UInt8] {
-        let sorted = traces.sorted { $0.summary.traceID < $1.summary.traceID }
-        let result = build(
-            sequence: sequence, summaries: sorted.map { ($0.summary, $0.continued, $0.spans.count) }, origins: origins, catalog: catalog
-        ) { (traces: Range<Int>) throws(StorageError) in
-            TracePageCodec.encode(sorted[traces].map { PageTrace(id: $0.summary.traceID, spans: $0.spans) }, origins: nil)
-        }
-        return try! result.get()
     }
 
     /// The file image of a block holding `traces`, read from the stored protobuf in `buffer`
