@@ -55,12 +55,28 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Scraping's I/O: the scrape manager (one task per pool and per target, pluggable discovery),
+        // the HTTP fetcher (AsyncHTTPClient, TLS, auth, gzip, limits) and target status. Shared by
+        // `loupe up` (scrape_configs) and the agent's MetricPipeline `input.prometheus`.
+        .target(
+            name: "LoupeScrapeService",
+            dependencies: [
+                "LoupeModel", "LoupeWire", "LoupeScrape",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Pure collection engine: pipeline resources (LogPipeline, TracePipeline, MetricPipeline) read
         // and validated from YAML, OTTL, container log lines (CRI, Docker json-file) and their
         // records. No I/O; Yams reads the resources keeping line and column for errors.
         .target(
             name: "LoupeCollect",
-            dependencies: ["LoupeModel", "LoupeWire", .product(name: "Yams", package: "Yams")],
+            dependencies: ["LoupeModel", "LoupeWire", "LoupeScrape", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
 
@@ -105,7 +121,7 @@ let package = Package(
         .target(
             name: "LoupeServer",
             dependencies: [
-                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeQuery", "LoupeScrape", "LoupeGRPC",
+                "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeQuery", "LoupeScrape", "LoupeScrapeService", "LoupeGRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -124,7 +140,7 @@ let package = Package(
         .target(
             name: "LoupeAgent",
             dependencies: [
-                "LoupeModel", "LoupeWire", "LoupeCollect", "LoupeStorage", "LoupeGRPC",
+                "LoupeModel", "LoupeWire", "LoupeCollect", "LoupeStorage", "LoupeGRPC", "LoupeScrape", "LoupeScrapeService",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -157,7 +173,7 @@ let package = Package(
             name: "LoupeCLI",
             dependencies: [
                 "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeBench", "LoupeQuery",
-                "LoupeScrape", "LoupeCollect", "LoupeAgent",
+                "LoupeScrape", "LoupeScrapeService", "LoupeCollect", "LoupeAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -187,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoupeCollectTests",
-            dependencies: ["LoupeModel", "LoupeWire", "LoupeCollect"],
+            dependencies: ["LoupeModel", "LoupeWire", "LoupeScrape", "LoupeCollect"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -7,8 +7,9 @@ import LoupeWire
 import NIOSSL
 import ServiceLifecycle
 
-/// What `loupe agent` runs on a node, made from pipeline resources: per LogPipeline, a container
-/// log collector into the pipeline's own disk queue and an exporter out of it.
+/// What `loupe agent` runs on a node, made from pipeline resources: per pipeline, its inputs
+/// (container logs, host metrics, Prometheus scraping, pushed OTLP) into the pipeline's own disk
+/// queue and an exporter out of it.
 public struct AgentPlan: Sendable {
     public struct Options: Sendable {
         public var dataDirectory: String
@@ -88,6 +89,17 @@ public struct AgentPlan: Sendable {
                     tail: tail, rules: rules, queue: queue, counters: counters, pollInterval: options.pollInterval,
                     memoryLimiter: options.memoryLimiter, logger: pipelineLogger))
             }
+            // One cumulative-to-delta state per pipeline, whichever input a series comes through.
+            var delta: OTLPRouter.DeltaConversion?
+            if signal == .metrics, case .otlp(let output) = resource.output, output.temporality == .delta { delta = OTLPRouter.DeltaConversion() }
+            if case .metrics(let spec) = resource.spec, spec.prometheus.enabled, role == .agent {
+                var podResource = ContainerResource(nodeName: options.nodeName, clusterName: options.clusterName)
+                podResource.podLabelKeys = options.podLabelKeys
+                podResource.podLabelPrefixes = options.podLabelPrefixes
+                services.append(PrometheusScrapeInput(
+                    pipeline: resource.name, input: spec.prometheus, defaultInterval: options.metricInterval, pods: options.pods,
+                    resource: podResource, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
+            }
             if case .metrics(let spec) = resource.spec, spec.runtime.enabled, role == .agent {
                 var metricOptions = HostMetricsCollector.Options()
                 metricOptions.procRoot = options.procRoot
@@ -101,11 +113,10 @@ public struct AgentPlan: Sendable {
                 metricOptions.namespaces = spec.runtime.namespaces
                 metricOptions.nodeName = options.nodeName
                 metricOptions.clusterName = options.clusterName
-                services.append(HostMetricsCollector(options: metricOptions, rules: rules, queue: queue, counters: counters, logger: pipelineLogger))
+                services.append(HostMetricsCollector(
+                    options: metricOptions, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
             }
             if otlpInput.enabled {
-                var delta: OTLPRouter.DeltaConversion?
-                if signal == .metrics, case .otlp(let output) = resource.output, output.temporality == .delta { delta = OTLPRouter.DeltaConversion() }
                 routes[signal, default: []].append(OTLPRouter.Route(pipeline: pipeline, namespaces: otlpInput.namespaces, rules: rules, delta: delta))
             }
             services.append(OTLPExporter(settings: exporterSettings, queue: queue, counters: counters, logger: pipelineLogger))
@@ -137,7 +148,9 @@ public struct AgentPlan: Sendable {
         case .logs(let spec): return (.logs, spec.otlp)
         case .traces: return (.traces, OTLPInput())
         case .metrics(let spec):
-            if spec.prometheus.enabled { throw refuse("spec.input.prometheus", "Prometheus scraping is not in loupe \(role.rawValue) yet") }
+            if spec.prometheus.enabled && role == .gateway {
+                throw refuse("spec.input.prometheus", "Prometheus targets are scraped on each node by loupe agent, not by the gateway")
+            }
             if spec.runtime.enabled && role == .gateway {
                 throw refuse("spec.input.runtime", "node, pod and container metrics are collected on each node by loupe agent, not by the gateway")
             }

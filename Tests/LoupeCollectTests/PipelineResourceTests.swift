@@ -137,6 +137,67 @@ import Testing
         #expect(logs.output == .loupe)
     }
 
+    @Test func prometheusInputWithStaticTargets() throws {
+        let set = try PipelineSet.decode(files: [("m.yaml", """
+            apiVersion: telemetry.loupe.dev/v1beta1
+            kind: MetricPipeline
+            metadata: {name: metrics}
+            spec:
+              input:
+                prometheus:
+                  enabled: true
+                  interval: 15s
+                  diagnosticMetrics: {enabled: true}
+                  staticTargets:
+                    - targets: ["127.0.0.1:9100", "[::1]:9100", "node-exporter:9100"]
+                      labels: {env: dev}
+                    - targets: ["blackbox:9115"]
+                      job: blackbox
+                      path: /probe
+                      scheme: https
+                      params: {module: http_2xx, target: [a, b]}
+              output: {loupe: {}}
+            """)])
+        let prometheus = try #require(set.metricPipelines.first?.spec.prometheus)
+        #expect(prometheus.enabled && prometheus.diagnosticMetrics && prometheus.interval == 15_000)
+        #expect(prometheus.namespaces == .pullDefault)
+        #expect(prometheus.staticTargets.count == 2)
+        #expect(prometheus.staticTargets[0].targets == ["127.0.0.1:9100", "[::1]:9100", "node-exporter:9100"])
+        #expect(prometheus.staticTargets[0].job == nil && prometheus.staticTargets[0].labels == ["env": "dev"])
+        #expect(prometheus.staticTargets[0].path == "/metrics" && prometheus.staticTargets[0].scheme == "http")
+        #expect(prometheus.staticTargets[1].job == "blackbox" && prometheus.staticTargets[1].path == "/probe")
+        #expect(prometheus.staticTargets[1].scheme == "https" && prometheus.staticTargets[1].params == ["module": ["http_2xx"], "target": ["a", "b"]])
+    }
+
+    static let metricsBase = "apiVersion: telemetry.loupe.dev/v1beta1\nkind: MetricPipeline\nmetadata: {name: m}\nspec:\n  output: {loupe: {}}\n  input:\n    prometheus:\n"
+
+    @Test(arguments: [
+        ("      staticTargets: [{targets: [\"http://a:9100/metrics\"]}]\n",
+         "x.yaml:8:34: MetricPipeline \"m\": spec.input.prometheus.staticTargets[0].targets[0]: \"http://a:9100/metrics\" is not host:port (no scheme, no path: those are scheme and path)"),
+        ("      staticTargets: [{targets: [\"a\"]}]\n",
+         "x.yaml:8:34: MetricPipeline \"m\": spec.input.prometheus.staticTargets[0].targets[0]: \"a\" is not host:port (no scheme, no path: those are scheme and path)"),
+        ("      staticTargets: [{targets: []}]\n",
+         "x.yaml:8:33: MetricPipeline \"m\": spec.input.prometheus.staticTargets[0].targets: give at least one host:port"),
+        ("      staticTargets: [{targets: [\"a:1\"], scheme: ftp}]\n",
+         "x.yaml:8:50: MetricPipeline \"m\": spec.input.prometheus.staticTargets[0].scheme: scheme is http or https, not \"ftp\""),
+        ("      staticTargets: [{targets: [\"a:1\"], path: metrics}]\n",
+         "x.yaml:8:48: MetricPipeline \"m\": spec.input.prometheus.staticTargets[0].path: \"metrics\" does not start with /"),
+        ("      staticTargets: [{targets: [\"a:1\"], labels: {__x: y}}]\n",
+         "x.yaml:8:50: MetricPipeline \"m\": spec.input.prometheus.staticTargets[0].labels: \"__x\" is not a label name (letters, digits and _, not starting with a digit or __)"),
+        ("      interval: soon\n",
+         "x.yaml:8:17: MetricPipeline \"m\": spec.input.prometheus.interval: \"soon\" is not a duration such as 15s or 1m"),
+        ("      staticTargets: [{targets: [\"a:1\"], port: 2}]\n",
+         "x.yaml:8:42: MetricPipeline \"m\": spec.input.prometheus.staticTargets[0].port: unknown field; allowed here: targets, job, labels, path, scheme, params"),
+    ] as [(String, String)])
+    func prometheusInputMistakes(yaml: String, expected: String) {
+        do {
+            _ = try PipelineSet.decode(files: [("x.yaml", Self.metricsBase + yaml)])
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.description == expected)
+        }
+    }
+
     static let base = """
         apiVersion: telemetry.loupe.dev/v1beta1
         kind: TracePipeline

@@ -553,3 +553,172 @@ def test_over_its_memory_limit_the_agent_pushes_back_instead_of_dropping(tmp_pat
     agent.start("--memory-limit", "0")
     wait_for(lambda: sink.bodies() == ["line that waits"], what="the line once the limit is gone")
     assert agent.stop() == 0
+
+
+def _scrape_registry():
+    """A real client library's endpoint: a counter, a gauge, a histogram and a summary."""
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, start_http_server
+
+    registry = CollectorRegistry()
+    requests_counter = Counter("shop_requests", "Requests handled.", ["path"], registry=registry)
+    requests_counter.labels("/a").inc(3)
+    Gauge("shop_temperature_celsius", "Current temperature.", registry=registry).set(21.25)
+    latency = Histogram("shop_latency_seconds", "Request latency.", buckets=(0.1, 0.5, 1.0), registry=registry)
+    for value in (0.05, 0.2, 0.3, 0.7, 3.0):
+        latency.observe(value)
+    size = Summary("shop_response_size_bytes", "Response sizes.", registry=registry)
+    for value in (100, 250):
+        size.observe(value)
+    server, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
+    return server
+
+
+def _metrics_by_name(resource_metrics) -> dict:
+    return {metric.name: metric for scope in resource_metrics.scope_metrics for metric in scope.metrics}
+
+
+def _attributes(items) -> dict:
+    def plain(value):
+        kind = value.WhichOneof("value")
+        return getattr(value, kind) if kind else None
+    return {kv.key: plain(kv.value) for kv in items}
+
+
+def _scrape_pipeline(endpoint: str, prometheus: str, output: str | None = None) -> str:
+    output = output or f"""otlp:
+      protocol: http
+      endpoint: {{value: "{endpoint}"}}"""
+    return f"""apiVersion: telemetry.loupe.dev/v1beta1
+kind: MetricPipeline
+metadata: {{name: backend}}
+spec:
+  input:
+    prometheus:
+      enabled: true
+      interval: 1s
+{prometheus}
+  output:
+    {output}
+"""
+
+
+def test_static_prometheus_targets_are_scraped_into_otlp_metrics(tmp_path, agents):
+    """`input.prometheus.staticTargets`: the Python client's endpoint, scraped every second and
+    shipped as OTLP: counters as monotonic cumulative sums started at their `_created` time, the
+    histogram with its bounds and per-bucket counts, the summary, the target's labels."""
+    target = _scrape_registry()
+    backend = OTLPSink()
+    port = target.server_address[1]
+    agent = agents(_scrape_pipeline(backend.url, f"""      staticTargets:
+        - targets: ["127.0.0.1:{port}"]
+          job: shop
+          labels: {{env: dev}}"""), tmp_path / "pods")
+    agent.start()
+    try:
+        received = wait_for(
+            lambda: [r for r in backend.resource_metrics if "shop_latency_seconds" in _metrics_by_name(r)], what="a scrape")
+        resource = _attributes(received[0].resource.attributes)
+        assert resource == {"service.name": "shop", "service.instance.id": f"127.0.0.1:{port}", "server.address": "127.0.0.1", "server.port": port}
+        metrics = _metrics_by_name(received[0])
+        assert "up" not in metrics and "scrape_duration_seconds" not in metrics, "diagnostic metrics are off by default"
+        counter = metrics["shop_requests_total"]
+        assert counter.sum.is_monotonic and counter.sum.aggregation_temporality == 2
+        [point] = counter.sum.data_points
+        assert _attributes(point.attributes) == {"path": "/a", "env": "dev"} and point.as_double == 3.0
+        assert point.start_time_unix_nano > 1_600_000_000 * 10**9, "started at the counter's _created time"
+        assert point.start_time_unix_nano <= point.time_unix_nano
+        assert metrics["shop_temperature_celsius"].gauge.data_points[0].as_double == 21.25
+        histogram = metrics["shop_latency_seconds"].histogram
+        assert histogram.aggregation_temporality == 2
+        [h] = histogram.data_points
+        assert list(h.explicit_bounds) == [0.1, 0.5, 1.0] and list(h.bucket_counts) == [1, 2, 1, 1]
+        assert h.count == 5 and abs(h.sum - 4.25) < 1e-9
+        [s] = metrics["shop_response_size_bytes"].summary.data_points
+        assert s.count == 2 and s.sum == 350.0
+        assert metrics["shop_requests_total"].description == "Requests handled."
+        assert agent.stop() == 0
+    finally:
+        backend.close()
+        target.shutdown()
+
+
+def test_annotated_pods_are_scraped_with_the_pods_resource(tmp_path, agents):
+    """Pods of this node from the Kubernetes API: the one annotated `prometheus.io/scrape` (port and
+    path annotations) is scraped, with `k8s.*` and `service.name` of the pod; one without the
+    annotation and one in kube-system are not."""
+    target = _scrape_registry()
+    port = target.server_address[1]
+    backend = OTLPSink()
+
+    def pod(name, namespace, annotations, uid):
+        return {"metadata": {"name": name, "namespace": namespace, "uid": uid, "annotations": annotations,
+                             "labels": {"app.kubernetes.io/name": name + "-app"}},
+                "spec": {"containers": [{"name": "app", "ports": [{"containerPort": port, "protocol": "TCP"}]}]},
+                "status": {"podIP": "127.0.0.1", "phase": "Running"}}
+
+    pods = [
+        pod("shop-0", "shop", {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}, "uid-shop"),
+        pod("quiet-0", "shop", {}, "uid-quiet"),
+        pod("dns-0", "kube-system", {"prometheus.io/scrape": "true"}, "uid-dns"),
+    ]
+
+    class API(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if "watch=1" in self.path:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                time.sleep(2)
+                return
+            reply_json(self, {"kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": pods})
+
+        def log_message(self, *args):
+            pass
+
+    api = serve(API)
+    token = tmp_path / "token"
+    token.write_text("sa-token\n")
+    agent = agents(_scrape_pipeline(backend.url, "      diagnosticMetrics: {enabled: true}"), tmp_path / "pods")
+    agent.start("--kubernetes-api", f"http://127.0.0.1:{api.server_address[1]}", "--kubernetes-token-file", str(token))
+    try:
+        received = wait_for(
+            lambda: [r for r in backend.resource_metrics if "shop_requests_total" in _metrics_by_name(r)], what="the annotated pod's metrics")
+        resource = _attributes(received[0].resource.attributes)
+        assert resource["k8s.pod.name"] == "shop-0" and resource["k8s.namespace.name"] == "shop"
+        assert resource["k8s.pod.uid"] == "uid-shop" and resource["k8s.node.name"] == "node-1"
+        assert resource["service.name"] == "shop-0-app"
+        assert resource["service.instance.id"] == f"127.0.0.1:{port}"
+        metrics = _metrics_by_name(received[0])
+        assert metrics["up"].gauge.data_points[0].as_double == 1.0, "diagnosticMetrics on: up is shipped"
+        time.sleep(2.5)
+        pods_seen = {_attributes(r.resource.attributes).get("k8s.pod.name") for r in backend.resource_metrics}
+        assert pods_seen == {"shop-0"}, "neither the unannotated pod nor kube-system's"
+        assert agent.stop() == 0
+    finally:
+        backend.close()
+        api.shutdown()
+        target.shutdown()
+
+
+def test_loupe_up_scrapes_static_targets_through_a_metric_pipeline(tmp_path, loupe_factory):
+    """`loupe up --pipelines` with `output.loupe`: scraped metrics land in Loupe's own store and
+    read back through PromQL under their Prometheus names."""
+    target = _scrape_registry()
+    port = target.server_address[1]
+    pipelines = tmp_path / "local.yaml"
+    pipelines.write_text(_scrape_pipeline("", f"""      staticTargets:
+        - targets: ["127.0.0.1:{port}"]
+          job: shop""", output="loupe: {}"))
+    server = loupe_factory.new(extra_args=("--pipelines", str(pipelines), "--pod-log-root", str(tmp_path / "pods")))
+    try:
+        def query(expression):
+            reply = server.session.get(server.http_url + "/api/v1/query", params={"query": expression}, timeout=10)
+            assert reply.status_code == 200, reply.text
+            return reply.json()["data"]["result"]
+        result = wait_for(lambda: query('shop_requests_total{path="/a"}'), what="the scraped counter in PromQL")
+        assert float(result[0]["value"][1]) == 3.0
+        assert result[0]["metric"]["job"] == "shop" and result[0]["metric"]["instance"] == f"127.0.0.1:{port}"
+        buckets = wait_for(lambda: query('shop_latency_seconds_bucket{le="0.5"}'), what="the histogram's buckets")
+        assert float(buckets[0]["value"][1]) == 3.0
+    finally:
+        target.shutdown()

@@ -33,15 +33,18 @@ public final class HostMetricsCollector: Service {
 
     let options: Options
     private let rules: CompiledRules
+    /// `temporality: delta`: the pipeline's cumulative-to-delta state.
+    private let delta: OTLPRouter.DeltaConversion?
     private let queue: DiskQueue
     private let counters: PipelineCounters
     private let logger: Logger
     /// Start of cumulative series that have no start of their own (cgroups): when collection began.
     private let startedUnixNano = WallClock.system.nowUnixNano()
 
-    public init(options: Options, rules: CompiledRules, queue: DiskQueue, counters: PipelineCounters, logger: Logger) {
+    public init(options: Options, rules: CompiledRules, delta: OTLPRouter.DeltaConversion? = nil, queue: DiskQueue, counters: PipelineCounters, logger: Logger) {
         self.options = options
         self.rules = rules
+        self.delta = delta
         self.queue = queue
         self.counters = counters
         self.logger = logger
@@ -60,9 +63,10 @@ public final class HostMetricsCollector: Service {
 
     func collectAndQueue() throws {
         let data = collect(nowUnixNano: WallClock.system.nowUnixNano())
-        let (kept, filtered) = rules.process(data)
+        let (processed, filtered) = rules.process(data)
         counters.received.add(data.itemCount, ordering: .relaxed)
         counters.filtered.add(filtered, ordering: .relaxed)
+        let kept = delta?.convert(processed) ?? processed
         guard kept.itemCount > 0 else { return }
         try queue.append([QueuedRequest.frame(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))])
     }

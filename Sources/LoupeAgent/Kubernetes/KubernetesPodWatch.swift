@@ -17,6 +17,9 @@ public final class PodDirectory: Sendable {
 
     public var count: Int { pods.withLock { $0.count } }
 
+    /// Every pod, in no particular order.
+    public var all: [PodMetadata] { pods.withLock { Array($0.values) } }
+
     func replace(_ all: [PodMetadata]) { pods.withLock { $0 = Dictionary(all.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }) } }
 
     func put(_ pod: PodMetadata) { pods.withLock { $0[pod.uid] = pod } }
@@ -68,18 +71,50 @@ public final class KubernetesPodWatch: Service {
         var namespace: String?
         var uid: String?
         var labels: [String: String]?
+        var annotations: [String: String]?
         var ownerReferences: [Owner]?
         var resourceVersion: String?
     }
 
     struct Pod: Decodable {
+        struct Spec: Decodable {
+            struct Container: Decodable {
+                struct Port: Decodable {
+                    var name: String?
+                    var containerPort: Int?
+                    var `protocol`: String?
+                }
+
+                var name: String?
+                var ports: [Port]?
+            }
+
+            var containers: [Container]?
+        }
+
+        struct Status: Decodable {
+            var podIP: String?
+            var phase: String?
+        }
+
         var metadata: ObjectMeta
+        var spec: Spec?
+        var status: Status?
 
         var pod: PodMetadata? {
             guard let name = metadata.name, let namespace = metadata.namespace, let uid = metadata.uid else { return nil }
             // The controlling owner first (the workload).
             let owners = (metadata.ownerReferences ?? []).sorted { ($0.controller ?? false) && !($1.controller ?? false) }
-            return PodMetadata(namespace: namespace, name: name, uid: uid, labels: metadata.labels ?? [:], owners: owners.map { .init(kind: $0.kind, name: $0.name) })
+            var ports: [PodMetadata.ContainerPort] = []
+            for container in spec?.containers ?? [] {
+                for port in container.ports ?? [] {
+                    guard let number = port.containerPort else { continue }
+                    ports.append(.init(container: container.name ?? "", name: port.name ?? "", number: number, protocol: port.protocol ?? "TCP"))
+                }
+            }
+            return PodMetadata(
+                namespace: namespace, name: name, uid: uid, labels: metadata.labels ?? [:], owners: owners.map { .init(kind: $0.kind, name: $0.name) },
+                annotations: metadata.annotations ?? [:], ip: status?.podIP, phase: status?.phase, ports: ports)
         }
     }
 

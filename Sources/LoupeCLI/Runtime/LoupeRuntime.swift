@@ -5,6 +5,7 @@ import Logging
 import LoupeModel
 import LoupePipeline
 import LoupeScrape
+import LoupeScrapeService
 import LoupeServer
 import LoupeStorage
 import ServiceLifecycle
@@ -129,7 +130,7 @@ public struct LoupeRuntime: Sendable {
         let pipeline = self.pipeline
         let scraper = ScrapeManager(
             configuration: self.configuration.scrape,
-            append: { request, tenant in
+            append: { request, _, tenant in
                 // Through the write path: WAL first, so scraped data is as durable as remote-written data.
                 do {
                     let receipt = try await pipeline.ingestPrometheus(request, tenant: tenant, canonicalEncoding: nil, requestBytes: 0)

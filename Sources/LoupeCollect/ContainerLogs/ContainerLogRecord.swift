@@ -140,13 +140,20 @@ public struct ContainerResource: Sendable {
     /// `k8s.*` attributes, the workload and `service.name`: the `app.kubernetes.io/name` label,
     /// else the `app` label, else the workload's name, else the pod's.
     public func resource(for path: PodLogPath, pod: PodMetadata? = nil) -> Resource {
-        var attributes = [
-            KeyValue("k8s.namespace.name", .string(path.namespace)),
-            KeyValue("k8s.pod.name", .string(path.pod)),
-            KeyValue("k8s.pod.uid", .string(path.uid)),
+        Resource(attributes: podAttributes(namespace: path.namespace, name: path.pod, uid: path.uid, pod: pod, container: [
             KeyValue("k8s.container.name", .string(path.container)),
             KeyValue("k8s.container.restart_count", .int(Int64(path.restartCount))),
-        ]
+        ]))
+    }
+
+    /// A pod's resource attributes (with `container`'s after the pod's own), without a container's
+    /// log path: for what is scraped from the pod.
+    public func podAttributes(namespace: String, name: String, uid: String, pod: PodMetadata?, container: [KeyValue] = []) -> [KeyValue] {
+        var attributes = [
+            KeyValue("k8s.namespace.name", .string(namespace)),
+            KeyValue("k8s.pod.name", .string(name)),
+            KeyValue("k8s.pod.uid", .string(uid)),
+        ] + container
         if let nodeName { attributes.append(KeyValue("k8s.node.name", .string(nodeName))) }
         if let clusterName { attributes.append(KeyValue("k8s.cluster.name", .string(clusterName))) }
         var workload: String?
@@ -158,9 +165,9 @@ public struct ContainerResource: Sendable {
                 attributes.append(KeyValue("k8s.pod.label.\(key)", .string(value)))
             }
         }
-        let service = pod?.labels["app.kubernetes.io/name"] ?? pod?.labels["app"] ?? workload ?? PodLogPath.workloadName(ofPod: path.pod) ?? path.pod
+        let service = pod?.labels["app.kubernetes.io/name"] ?? pod?.labels["app"] ?? workload ?? PodLogPath.workloadName(ofPod: name) ?? name
         attributes.append(KeyValue("service.name", .string(service)))
-        return Resource(attributes: attributes)
+        return attributes
     }
 }
 
@@ -176,18 +183,46 @@ public struct PodMetadata: Sendable, Hashable {
         }
     }
 
+    /// A port a container declares (`spec.containers[].ports[]`).
+    public struct ContainerPort: Sendable, Hashable {
+        public var container: String
+        public var name: String
+        public var number: Int
+        public var `protocol`: String
+
+        public init(container: String, name: String = "", number: Int, protocol: String = "TCP") {
+            self.container = container
+            self.name = name
+            self.number = number
+            self.protocol = `protocol`
+        }
+    }
+
     public var namespace: String
     public var name: String
     public var uid: String
     public var labels: [String: String]
     public var owners: [Owner]
+    public var annotations: [String: String] = [:]
+    /// `status.podIP`; nil before the pod has one.
+    public var ip: String?
+    /// `status.phase`: `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
+    public var phase: String?
+    public var ports: [ContainerPort] = []
 
-    public init(namespace: String, name: String, uid: String, labels: [String: String] = [:], owners: [Owner] = []) {
+    public init(
+        namespace: String, name: String, uid: String, labels: [String: String] = [:], owners: [Owner] = [],
+        annotations: [String: String] = [:], ip: String? = nil, phase: String? = nil, ports: [ContainerPort] = []
+    ) {
         self.namespace = namespace
         self.name = name
         self.uid = uid
         self.labels = labels
         self.owners = owners
+        self.annotations = annotations
+        self.ip = ip
+        self.phase = phase
+        self.ports = ports
     }
 
     /// The workloads (`deployment`, `replicaset`, `statefulset`, `daemonset`, `job`, `cronjob`) and

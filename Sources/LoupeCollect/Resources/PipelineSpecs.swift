@@ -1,3 +1,5 @@
+import LoupeScrape
+
 /// Where a pipeline's data goes: an OTLP backend, or Loupe's own storage (only where the pipeline
 /// engine runs inside `loupe up`).
 public enum PipelineOutput: Sendable, Hashable {
@@ -87,11 +89,73 @@ public struct TracePipelineSpec: Sendable, Hashable {
 }
 
 public struct MetricPipelineSpec: Sendable, Hashable {
-    /// Scraping of pods and services annotated `prometheus.io/scrape: "true"`.
+    /// Scraping of pods annotated `prometheus.io/scrape: "true"` (when the agent knows its pods from
+    /// the Kubernetes API) and of static targets.
     public struct PrometheusInput: Sendable, Hashable {
         public var enabled = false
         public var namespaces = NamespaceSelector.pullDefault
+        /// `up` and the `scrape_*` series of every target.
         public var diagnosticMetrics = false
+        /// Milliseconds between scrapes; nil: `metric.collectionInterval`.
+        public var interval: Int64?
+        /// Loupe's addition: endpoints to scrape wherever the agent runs, Kubernetes or not.
+        public var staticTargets: [StaticTarget] = []
+    }
+
+    /// `input.prometheus.staticTargets[]`: addresses scraped alike, as in a Prometheus
+    /// `static_configs` entry, with the annotations' `path`, `scheme` and `params`.
+    public struct StaticTarget: Sendable, Hashable {
+        /// `host:port` each.
+        public var targets: [String]
+        /// The `job` label; nil: the pipeline's name.
+        public var job: String?
+        public var labels: [String: String] = [:]
+        public var path = "/metrics"
+        public var scheme = "http"
+        public var params: [String: [String]] = [:]
+
+        public init(targets: [String], job: String? = nil) {
+            self.targets = targets
+            self.job = job
+        }
+
+        static func read(_ node: ResourceNode) throws(PipelineError) -> StaticTarget {
+            let fields = try node.fields(allowed: ["targets", "job", "labels", "path", "scheme", "params"])
+            let targetsNode = try fields.required("targets")
+            var result = StaticTarget(targets: [], job: try fields.string("job"))
+            for element in try targetsNode.sequence() {
+                let target = try element.string()
+                guard Self.isAddress(target) else {
+                    throw element.error("\"\(target)\" is not host:port (no scheme, no path: those are scheme and path)")
+                }
+                result.targets.append(target)
+            }
+            guard !result.targets.isEmpty else { throw targetsNode.error("give at least one host:port") }
+            if let job = result.job, job.isEmpty { throw fields["job"]!.error("job is empty") }
+            if let labels = fields["labels"] {
+                result.labels = try labels.stringMap()
+                for name in result.labels.keys.sorted() where !LabelNames.isValid(name) || name.hasPrefix("__") {
+                    throw labels.error("\"\(name)\" is not a label name (letters, digits and _, not starting with a digit or __)")
+                }
+            }
+            if let path = try fields.string("path") {
+                guard path.hasPrefix("/") else { throw fields["path"]!.error("\"\(path)\" does not start with /") }
+                result.path = path
+            }
+            if let scheme = try fields.string("scheme") {
+                guard scheme == "http" || scheme == "https" else { throw fields["scheme"]!.error("scheme is http or https, not \"\(scheme)\"") }
+                result.scheme = scheme
+            }
+            if let params = fields["params"] { result.params = try params.stringLists() }
+            return result
+        }
+
+        static func isAddress(_ text: String) -> Bool {
+            guard !text.contains("/"), let colon = text.lastIndex(of: ":") else { return false }
+            let host = text[..<colon]
+            guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port), !host.isEmpty else { return false }
+            return !host.contains(":") || (host.hasPrefix("[") && host.hasSuffix("]"))
+        }
     }
 
     /// Node, pod and container metrics from /proc and cgroups.
@@ -123,13 +187,22 @@ public struct MetricPipelineSpec: Sendable, Hashable {
         if let input = fields["input"] {
             let inputs = try input.fields(allowed: ["prometheus", "runtime", "istio", "otlp"])
             if let prometheus = inputs["prometheus"] {
-                let parts = try prometheus.fields(allowed: ["enabled", "namespaces", "diagnosticMetrics"])
+                let parts = try prometheus.fields(allowed: ["enabled", "namespaces", "diagnosticMetrics", "interval", "staticTargets"])
                 result.prometheus = PrometheusInput(
                     enabled: try parts.bool("enabled", default: false),
                     namespaces: try NamespaceSelector.read(parts["namespaces"], missing: .pullDefault),
                     diagnosticMetrics: try parts["diagnosticMetrics"].map { node throws(PipelineError) in
                         try node.fields(allowed: ["enabled"]).bool("enabled", default: false)
                     } ?? false)
+                if let interval = try parts.string("interval") {
+                    guard let milliseconds = PrometheusDuration.parseMilliseconds(interval), milliseconds > 0 else {
+                        throw parts["interval"]!.error("\"\(interval)\" is not a duration such as 15s or 1m")
+                    }
+                    result.prometheus.interval = milliseconds
+                }
+                if let targets = parts["staticTargets"] {
+                    result.prometheus.staticTargets = try targets.sequence().map { node throws(PipelineError) in try StaticTarget.read(node) }
+                }
             }
             if let runtime = inputs["runtime"] {
                 let parts = try runtime.fields(allowed: ["enabled", "namespaces", "resources"])

@@ -88,6 +88,19 @@ struct ResourceNode {
         return result
     }
 
+    /// A mapping of strings to a string or a list of them (URL parameters).
+    func stringLists() throws(PipelineError) -> [String: [String]] {
+        if isNull { return [:] }
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping, got \(kindName)") }
+        var result: [String: [String]] = [:]
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else { throw error("a key must be a string") }
+            let field = child(value, scalar.string)
+            if case .sequence = value { result[scalar.string] = try field.strings() } else { result[scalar.string] = [try field.string()] }
+        }
+        return result
+    }
+
     var kindName: String {
         switch node {
         case .mapping: "a mapping"

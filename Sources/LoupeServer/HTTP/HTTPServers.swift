@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import LoupePipeline
+import LoupeScrapeService
 import LoupeStorage
 import NIOCore
 import ServiceLifecycle

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import LoupeModel
 import LoupeScrape
+import LoupeScrapeService
 import LoupeStorage
 import NIOCore
 

@@ -6,9 +6,14 @@ import LoupeWire
 import ServiceLifecycle
 import Synchronization
 
-/// Where scraped samples go: the write path (`IngestPipeline.ingestPrometheus`, WAL first). Returns nil when
+/// Where scraped samples go, with the target they came from: `loupe up`'s write path
+/// (`IngestPipeline.ingestPrometheus`, WAL first) or a MetricPipeline's queue. Returns nil when
 /// everything was written, otherwise what was refused and why (logged; the scrape itself stays up).
-public typealias ScrapeAppender = @Sendable (RemoteWriteRequest, Tenant) async -> String?
+public typealias ScrapeAppender = @Sendable (RemoteWriteRequest, ScrapeTarget, Tenant) async -> String?
+
+/// Targets found by something other than the configuration (the Kubernetes API, say), by pool (job)
+/// name; asked again every `discoveryInterval`.
+public typealias TargetDiscovery = @Sendable (_ job: String) -> [TargetGroup]
 
 /// Scrapes every target of every `scrape_configs` entry, as a `Service`.
 ///
@@ -27,14 +32,20 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
     let wallClock: @Sendable () -> Int64
     let logger: Logger
     let userAgent: String
+    let discovery: TargetDiscovery?
+    let discoveryInterval: Duration
 
     /// - Parameters:
     ///   - clock: drives intervals, timeouts and durations.
     ///   - wallClock: milliseconds since the epoch, for sample timestamps and start offsets.
+    ///   - discovery: targets each pool has besides its static and file_sd ones.
     public init(
         configuration: ScrapeConfiguration, append: @escaping ScrapeAppender, clock: C, logger: Logger,
-        userAgent: String = "Loupe", wallClock: @escaping @Sendable () -> Int64 = ScrapeClock.nowMilliseconds
+        userAgent: String = "Loupe", wallClock: @escaping @Sendable () -> Int64 = ScrapeClock.nowMilliseconds,
+        discovery: TargetDiscovery? = nil, discoveryInterval: Duration = .seconds(5)
     ) {
+        self.discovery = discovery
+        self.discoveryInterval = discoveryInterval
         self.configuration = configuration
         self.status = ScrapeStatus(poolNames: configuration.scrapeConfigs.map(\.jobName))
         self.append = append
@@ -90,17 +101,20 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
         while !Task.isCancelled {
             let now = clock.now
             files.refresh(now: wallClock(), logger: logger, job: config.jobName)
-            let groups = config.staticConfigs + files.groups
+            let groups = config.staticConfigs + files.groups + (discovery?(config.jobName) ?? [])
             if groups != lastGroups {
                 lastGroups = groups
                 leaving += sync(config, groups: groups, running: &running, fetcher: fetcher)
             }
-            guard !config.fileSDConfigs.isEmpty else {
+            guard !config.fileSDConfigs.isEmpty || discovery != nil else {
                 // Static targets only: nothing to poll; wait for shutdown.
                 while !Task.isCancelled { try? await clock.sleep(for: .seconds(3600)) }
                 break
             }
-            try? await clock.sleep(until: now.advanced(by: .milliseconds(files.pollInterval)), tolerance: nil)
+            var poll = discoveryInterval
+            if !config.fileSDConfigs.isEmpty { poll = min(poll, .milliseconds(files.pollInterval)) }
+            if discovery == nil { poll = .milliseconds(files.pollInterval) }
+            try? await clock.sleep(until: now.advanced(by: poll), tolerance: nil)
         }
         // Shutdown: no stale markers (a restart continues the series).
         let tasks = running.values.compactMap { $0.stop(stale: false) }
@@ -166,7 +180,7 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
             case .failure(let error):
                 outcome = loop.failed(error, timestamp: timestamp, duration: duration)
             }
-            if let refused = await append(outcome.request, config.tenant) {
+            if let refused = await append(outcome.request, target, config.tenant) {
                 logger.warning("scraped samples refused", metadata: ["job": "\(config.jobName)", "target": "\(target.url)", "reason": "\(refused)"])
             }
             status.record(
@@ -186,7 +200,7 @@ public final class ScrapeManager<C: Clock>: Service, Sendable where C.Duration =
         }
         if entry.staleOnStop.withLock({ $0 }) {
             let request = loop.stop(timestamp: wallClock())
-            if !request.series.isEmpty, let refused = await append(request, config.tenant) {
+            if !request.series.isEmpty, let refused = await append(request, target, config.tenant) {
                 logger.warning("stale markers refused", metadata: ["job": "\(config.jobName)", "target": "\(target.url)", "reason": "\(refused)"])
             }
         }

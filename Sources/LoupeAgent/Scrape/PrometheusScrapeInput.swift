@@ -1,0 +1,128 @@
+import Logging
+import LoupeCollect
+import LoupeModel
+import LoupeScrape
+import LoupeScrapeService
+import LoupeStorage
+import LoupeWire
+import ServiceLifecycle
+import Synchronization
+
+/// A MetricPipeline's `input.prometheus`: scrapes its static targets and, when the agent knows its
+/// node's pods from the Kubernetes API, the pods annotated `prometheus.io/scrape`, with the same
+/// scrape manager as `loupe up`'s `scrape_configs` (Prometheus's staleness, limits, timeouts).
+/// Each scrape becomes OTLP metrics (`ScrapedMetricsConverter`), goes through the pipeline's
+/// transform and filter and is queued like pushed data.
+public final class PrometheusScrapeInput: Service, Sendable {
+    /// The scrape pool of annotated pods (its `job`, as Kyma's agent names it).
+    public static let podsJob = "app-pods"
+
+    private let manager: ScrapeManager<ContinuousClock>
+
+    public init(
+        pipeline name: String, input: MetricPipelineSpec.PrometheusInput, defaultInterval: Duration, pods: PodDirectory?,
+        resource: ContainerResource, rules: CompiledRules, delta: OTLPRouter.DeltaConversion?, queue: DiskQueue,
+        counters: PipelineCounters, logger: Logger
+    ) {
+        let interval = input.interval ?? Int64(defaultInterval.components.seconds * 1000 + defaultInterval.components.attoseconds / 1_000_000_000_000_000)
+        let timeout = min(interval, 10_000)
+        var configuration = ScrapeConfiguration()
+        for (index, entry) in input.staticTargets.enumerated() {
+            var config = ScrapeConfig(jobName: "static[\(index)]", scrapeInterval: interval, scrapeTimeout: timeout)
+            config.metricsPath = entry.path
+            config.scheme = entry.scheme
+            config.params = entry.params
+            var labels = entry.labels
+            labels["job"] = entry.job ?? name
+            config.staticConfigs = [TargetGroup(targets: entry.targets, labels: labels, source: "staticTargets[\(index)]")]
+            configuration.scrapeConfigs.append(config)
+        }
+        if pods != nil {
+            configuration.scrapeConfigs.append(ScrapeConfig(jobName: Self.podsJob, scrapeInterval: interval, scrapeTimeout: timeout))
+        } else {
+            logger.info("input.prometheus scrapes only static targets: annotated pods are found through the Kubernetes API, which this agent does not watch")
+        }
+        let sink = ScrapedMetricsSink(
+            diagnosticMetrics: input.diagnosticMetrics, pods: pods, resource: resource, rules: rules, delta: delta, queue: queue, counters: counters)
+        let namespaces = input.namespaces
+        var discovery: TargetDiscovery?
+        if let pods {
+            discovery = { job in job == Self.podsJob ? AnnotatedPodTargets.groups(pods.all, namespaces: namespaces) : [] }
+        }
+        manager = ScrapeManager(
+            configuration: configuration,
+            append: { request, target, _ in sink.append(request, from: target) },
+            clock: ContinuousClock(), logger: logger, userAgent: "Loupe/agent",
+            discovery: discovery,
+            discoveryInterval: .seconds(5))
+    }
+
+    public func run() async throws { try await manager.run() }
+}
+
+/// Converts each target's scrapes with its own converter (start times are per series) and queues
+/// them through the pipeline's rules.
+final class ScrapedMetricsSink: Sendable {
+    private struct Entry {
+        var converter: ScrapedMetricsConverter
+        var lastUsed: ContinuousClock.Instant
+    }
+
+    private let converters = Mutex<[String: Entry]>([:])
+    private let diagnosticMetrics: Bool
+    private let pods: PodDirectory?
+    private let resource: ContainerResource
+    private let rules: CompiledRules
+    private let delta: OTLPRouter.DeltaConversion?
+    private let queue: DiskQueue
+    private let counters: PipelineCounters
+
+    init(
+        diagnosticMetrics: Bool, pods: PodDirectory?, resource: ContainerResource, rules: CompiledRules,
+        delta: OTLPRouter.DeltaConversion?, queue: DiskQueue, counters: PipelineCounters
+    ) {
+        self.diagnosticMetrics = diagnosticMetrics
+        self.pods = pods
+        self.resource = resource
+        self.rules = rules
+        self.delta = delta
+        self.queue = queue
+        self.counters = counters
+    }
+
+    /// Targets not scraped for this long are forgotten (a pod that went away).
+    static let forgetAfter = Duration.seconds(3600)
+
+    /// Returns nil once queued, else why not.
+    func append(_ request: RemoteWriteRequest, from target: ScrapeTarget) -> String? {
+        let key = target.url + "\u{0}" + target.labels.description
+        var attributes: [KeyValue] = []
+        if let uid = target.discoveredLabels[AnnotatedPodTargets.podUIDLabel] {
+            let pod = pods?.pod(uid: uid)
+            attributes = resource.podAttributes(
+                namespace: target.discoveredLabels["__meta_kubernetes_namespace"] ?? pod?.namespace ?? "",
+                name: target.discoveredLabels["__meta_kubernetes_pod_name"] ?? pod?.name ?? "", uid: uid, pod: pod)
+        }
+        let now = ContinuousClock.now
+        let data: MetricsData = converters.withLock { all in
+            var entry = all[key] ?? Entry(converter: ScrapedMetricsConverter(diagnosticMetrics: diagnosticMetrics), lastUsed: now)
+            entry.converter.resourceAttributes = attributes
+            entry.lastUsed = now
+            let data = entry.converter.convert(request)
+            all[key] = entry
+            if all.count > 64 { all = all.filter { now - $0.value.lastUsed < Self.forgetAfter } }
+            return data
+        }
+        let (processed, filtered) = rules.process(data)
+        counters.received.add(processed.itemCount + filtered, ordering: .relaxed)
+        let kept = delta?.convert(processed) ?? processed
+        counters.filtered.add(filtered, ordering: .relaxed)
+        guard kept.itemCount > 0 else { return nil }
+        do {
+            try queue.append([QueuedRequest.frame(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))])
+            return nil
+        } catch {
+            return "the pipeline's queue refused the scrape: \(error)"
+        }
+    }
+}
