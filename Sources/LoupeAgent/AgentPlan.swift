@@ -92,12 +92,13 @@ public struct AgentPlan: Sendable {
             // One cumulative-to-delta state per pipeline, whichever input a series comes through.
             var delta: OTLPRouter.DeltaConversion?
             if signal == .metrics, case .otlp(let output) = resource.output, output.temporality == .delta { delta = OTLPRouter.DeltaConversion() }
-            if case .metrics(let spec) = resource.spec, spec.prometheus.enabled, role == .agent {
+            if case .metrics(let spec) = resource.spec, spec.prometheus.enabled || spec.istio.enabled, role == .agent {
                 var podResource = ContainerResource(nodeName: options.nodeName, clusterName: options.clusterName)
                 podResource.podLabelKeys = options.podLabelKeys
                 podResource.podLabelPrefixes = options.podLabelPrefixes
                 services.append(PrometheusScrapeInput(
-                    pipeline: resource.name, input: spec.prometheus, defaultInterval: options.metricInterval, pods: options.pods,
+                    pipeline: resource.name, prometheus: spec.prometheus.enabled ? spec.prometheus : nil, istio: spec.istio.enabled ? spec.istio : nil,
+                    defaultInterval: options.metricInterval, pods: options.pods,
                     resource: podResource, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
             }
             if case .metrics(let spec) = resource.spec, spec.runtime.enabled, role == .agent {
@@ -154,7 +155,9 @@ public struct AgentPlan: Sendable {
             if spec.runtime.enabled && role == .gateway {
                 throw refuse("spec.input.runtime", "node, pod and container metrics are collected on each node by loupe agent, not by the gateway")
             }
-            if spec.istio.enabled { throw refuse("spec.input.istio", "Istio metrics are not collected by loupe \(role.rawValue) yet") }
+            if spec.istio.enabled && role == .gateway {
+                throw refuse("spec.input.istio", "Istio sidecars are scraped on each node by loupe agent, not by the gateway")
+            }
             return (.metrics, spec.otlp)
         }
     }

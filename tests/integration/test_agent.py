@@ -642,6 +642,30 @@ def test_static_prometheus_targets_are_scraped_into_otlp_metrics(tmp_path, agent
         target.shutdown()
 
 
+def _fake_pod_api(pods: list[dict]):
+    """An API server that lists these pods of the node, then holds each watch open a while."""
+    class API(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if "watch=1" in self.path:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                time.sleep(2)
+                return
+            reply_json(self, {"kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": pods})
+
+        def log_message(self, *args):
+            pass
+
+    return serve(API)
+
+
+def _kubernetes_arguments(api, tmp_path: Path) -> list[str]:
+    token = tmp_path / "token"
+    token.write_text("sa-token\n")
+    return ["--kubernetes-api", f"http://127.0.0.1:{api.server_address[1]}", "--kubernetes-token-file", str(token)]
+
+
 def test_annotated_pods_are_scraped_with_the_pods_resource(tmp_path, agents):
     """Pods of this node from the Kubernetes API: the one annotated `prometheus.io/scrape` (port and
     path annotations) is scraped, with `k8s.*` and `service.name` of the pod; one without the
@@ -656,30 +680,13 @@ def test_annotated_pods_are_scraped_with_the_pods_resource(tmp_path, agents):
                 "spec": {"containers": [{"name": "app", "ports": [{"containerPort": port, "protocol": "TCP"}]}]},
                 "status": {"podIP": "127.0.0.1", "phase": "Running"}}
 
-    pods = [
+    api = _fake_pod_api([
         pod("shop-0", "shop", {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}, "uid-shop"),
         pod("quiet-0", "shop", {}, "uid-quiet"),
         pod("dns-0", "kube-system", {"prometheus.io/scrape": "true"}, "uid-dns"),
-    ]
-
-    class API(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            if "watch=1" in self.path:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                time.sleep(2)
-                return
-            reply_json(self, {"kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": pods})
-
-        def log_message(self, *args):
-            pass
-
-    api = serve(API)
-    token = tmp_path / "token"
-    token.write_text("sa-token\n")
+    ])
     agent = agents(_scrape_pipeline(backend.url, "      diagnosticMetrics: {enabled: true}"), tmp_path / "pods")
-    agent.start("--kubernetes-api", f"http://127.0.0.1:{api.server_address[1]}", "--kubernetes-token-file", str(token))
+    agent.start(*_kubernetes_arguments(api, tmp_path))
     try:
         received = wait_for(
             lambda: [r for r in backend.resource_metrics if "shop_requests_total" in _metrics_by_name(r)], what="the annotated pod's metrics")
@@ -722,3 +729,73 @@ def test_loupe_up_scrapes_static_targets_through_a_metric_pipeline(tmp_path, lou
         assert float(buckets[0]["value"][1]) == 3.0
     finally:
         target.shutdown()
+
+
+def test_istio_sidecars_are_scraped_for_istio_metrics_only(tmp_path, agents):
+    """`input.istio`: the sidecar of a meshed pod (a stand-in serving Envoy's merged statistics on
+    the proxy's port, at a loopback address of its own) is scraped at /stats/prometheus; only
+    `istio_*` is shipped without `envoyMetrics`, with the pod's resource; an unmeshed pod is not."""
+    import random
+
+    exposition = (
+        b"# TYPE istio_requests_total counter\n"
+        b'istio_requests_total{reporter="destination",destination_workload="shop",response_code="200"} 12\n'
+        b"# TYPE envoy_cluster_upstream_rq_total counter\n"
+        b'envoy_cluster_upstream_rq_total{cluster_name="inbound"} 40\n'
+        b"# TYPE go_goroutines gauge\ngo_goroutines 30\n")
+    paths: list[str] = []
+
+    class Sidecar(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(exposition)))
+            self.end_headers()
+            self.wfile.write(exposition)
+
+        def log_message(self, *args):
+            pass
+
+    address = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+    try:
+        sidecar = ThreadingHTTPServer((address, 15090), Sidecar)
+    except OSError as error:
+        pytest.skip(f"cannot listen on {address}:15090 here: {error}")
+    threading.Thread(target=sidecar.serve_forever, daemon=True).start()
+    backend = OTLPSink()
+
+    def pod(name, containers):
+        return {"metadata": {"name": name, "namespace": "shop", "uid": "uid-" + name, "labels": {"app": name}},
+                "spec": {"containers": [{"name": c} for c in containers]},
+                "status": {"podIP": address, "phase": "Running"}}
+
+    api = _fake_pod_api([pod("meshed-0", ["app", "istio-proxy"]), pod("plain-0", ["app"])])
+    agent = agents(f"""apiVersion: telemetry.loupe.dev/v1beta1
+kind: MetricPipeline
+metadata: {{name: backend}}
+spec:
+  input:
+    istio: {{enabled: true}}
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "{backend.url}"}}
+""", tmp_path / "pods")
+    agent.start("--metric-interval", "1s", *_kubernetes_arguments(api, tmp_path))
+    try:
+        received = wait_for(lambda: backend.resource_metrics[:1], what="the sidecar's metrics")
+        resource = _attributes(received[0].resource.attributes)
+        assert resource["k8s.pod.name"] == "meshed-0" and resource["service.name"] == "meshed-0"
+        assert resource["service.instance.id"] == f"{address}:15090"
+        assert set(_metrics_by_name(received[0])) == {"istio_requests_total"}, "only Istio's metrics without envoyMetrics"
+        [point] = _metrics_by_name(received[0])["istio_requests_total"].sum.data_points
+        assert point.as_double == 12.0 and _attributes(point.attributes)["destination_workload"] == "shop"
+        assert set(paths) == {"/stats/prometheus"}
+        time.sleep(1.5)
+        assert {_attributes(r.resource.attributes)["k8s.pod.name"] for r in backend.resource_metrics} == {"meshed-0"}
+        assert agent.stop() == 0
+    finally:
+        backend.close()
+        api.shutdown()
+        sidecar.shutdown()

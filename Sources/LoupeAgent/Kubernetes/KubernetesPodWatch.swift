@@ -114,7 +114,8 @@ public final class KubernetesPodWatch: Service {
             }
             return PodMetadata(
                 namespace: namespace, name: name, uid: uid, labels: metadata.labels ?? [:], owners: owners.map { .init(kind: $0.kind, name: $0.name) },
-                annotations: metadata.annotations ?? [:], ip: status?.podIP, phase: status?.phase, ports: ports)
+                annotations: metadata.annotations ?? [:], ip: status?.podIP, phase: status?.phase, ports: ports,
+                containers: (spec?.containers ?? []).compactMap(\.name))
         }
     }
 

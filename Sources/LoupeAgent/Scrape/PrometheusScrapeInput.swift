@@ -8,8 +8,9 @@ import LoupeWire
 import ServiceLifecycle
 import Synchronization
 
-/// A MetricPipeline's `input.prometheus`: scrapes its static targets and, when the agent knows its
-/// node's pods from the Kubernetes API, the pods annotated `prometheus.io/scrape`, with the same
+/// A MetricPipeline's `input.prometheus` and `input.istio`: scrapes its static targets and, when the
+/// agent knows its node's pods from the Kubernetes API, the pods annotated `prometheus.io/scrape`
+/// and the pods' Istio sidecars, with the same
 /// scrape manager as `loupe up`'s `scrape_configs` (Prometheus's staleness, limits, timeouts).
 /// Each scrape becomes OTLP metrics (`ScrapedMetricsConverter`), goes through the pipeline's
 /// transform and filter and is queued like pushed data.
@@ -19,35 +20,61 @@ public final class PrometheusScrapeInput: Service, Sendable {
 
     private let manager: ScrapeManager<ContinuousClock>
 
+    /// - Parameters:
+    ///   - prometheus: `input.prometheus`, when enabled.
+    ///   - istio: `input.istio`, when enabled.
     public init(
-        pipeline name: String, input: MetricPipelineSpec.PrometheusInput, defaultInterval: Duration, pods: PodDirectory?,
-        resource: ContainerResource, rules: CompiledRules, delta: OTLPRouter.DeltaConversion?, queue: DiskQueue,
-        counters: PipelineCounters, logger: Logger
+        pipeline name: String, prometheus: MetricPipelineSpec.PrometheusInput?, istio: MetricPipelineSpec.IstioInput?,
+        defaultInterval: Duration, pods: PodDirectory?, resource: ContainerResource, rules: CompiledRules,
+        delta: OTLPRouter.DeltaConversion?, queue: DiskQueue, counters: PipelineCounters, logger: Logger
     ) {
-        let interval = input.interval ?? Int64(defaultInterval.components.seconds * 1000 + defaultInterval.components.attoseconds / 1_000_000_000_000_000)
-        let timeout = min(interval, 10_000)
+        let defaultMilliseconds = Int64(defaultInterval.components.seconds * 1000 + defaultInterval.components.attoseconds / 1_000_000_000_000_000)
         var configuration = ScrapeConfiguration()
-        for (index, entry) in input.staticTargets.enumerated() {
-            var config = ScrapeConfig(jobName: "static[\(index)]", scrapeInterval: interval, scrapeTimeout: timeout)
-            config.metricsPath = entry.path
-            config.scheme = entry.scheme
-            config.params = entry.params
-            var labels = entry.labels
-            labels["job"] = entry.job ?? name
-            config.staticConfigs = [TargetGroup(targets: entry.targets, labels: labels, source: "staticTargets[\(index)]")]
-            configuration.scrapeConfigs.append(config)
+        var diagnosticJobs: Set<String> = []
+        if let prometheus {
+            let interval = prometheus.interval ?? defaultMilliseconds
+            let timeout = min(interval, 10_000)
+            for (index, entry) in prometheus.staticTargets.enumerated() {
+                var config = ScrapeConfig(jobName: "static[\(index)]", scrapeInterval: interval, scrapeTimeout: timeout)
+                config.metricsPath = entry.path
+                config.scheme = entry.scheme
+                config.params = entry.params
+                var labels = entry.labels
+                labels["job"] = entry.job ?? name
+                config.staticConfigs = [TargetGroup(targets: entry.targets, labels: labels, source: "staticTargets[\(index)]")]
+                configuration.scrapeConfigs.append(config)
+                if prometheus.diagnosticMetrics { diagnosticJobs.insert(labels["job"]!) }
+            }
+            if pods != nil {
+                configuration.scrapeConfigs.append(ScrapeConfig(jobName: Self.podsJob, scrapeInterval: interval, scrapeTimeout: timeout))
+                if prometheus.diagnosticMetrics { diagnosticJobs.insert(Self.podsJob) }
+            } else {
+                logger.info("input.prometheus scrapes only static targets: annotated pods are found through the Kubernetes API, which this agent does not watch")
+            }
         }
-        if pods != nil {
-            configuration.scrapeConfigs.append(ScrapeConfig(jobName: Self.podsJob, scrapeInterval: interval, scrapeTimeout: timeout))
-        } else {
-            logger.info("input.prometheus scrapes only static targets: annotated pods are found through the Kubernetes API, which this agent does not watch")
+        if let istio {
+            if pods != nil {
+                var config = ScrapeConfig(jobName: IstioSidecarTargets.job, scrapeInterval: defaultMilliseconds, scrapeTimeout: min(defaultMilliseconds, 10_000))
+                config.metricsPath = IstioSidecarTargets.metricsPath
+                config.metricRelabelConfigs = IstioSidecarTargets.metricRelabeling(envoyMetrics: istio.envoyMetrics)
+                configuration.scrapeConfigs.append(config)
+            } else {
+                logger.warning("input.istio finds sidecars through the Kubernetes API, which this agent does not watch: nothing to scrape")
+            }
         }
         let sink = ScrapedMetricsSink(
-            diagnosticMetrics: input.diagnosticMetrics, pods: pods, resource: resource, rules: rules, delta: delta, queue: queue, counters: counters)
-        let namespaces = input.namespaces
+            diagnosticJobs: diagnosticJobs, pods: pods, resource: resource, rules: rules, delta: delta, queue: queue, counters: counters)
         var discovery: TargetDiscovery?
         if let pods {
-            discovery = { job in job == Self.podsJob ? AnnotatedPodTargets.groups(pods.all, namespaces: namespaces) : [] }
+            let podNamespaces = prometheus?.namespaces ?? .pullDefault
+            let istioNamespaces = istio?.namespaces ?? .pullDefault
+            discovery = { job in
+                switch job {
+                case Self.podsJob: AnnotatedPodTargets.groups(pods.all, namespaces: podNamespaces)
+                case IstioSidecarTargets.job: IstioSidecarTargets.groups(pods.all, namespaces: istioNamespaces)
+                default: []
+                }
+            }
         }
         manager = ScrapeManager(
             configuration: configuration,
@@ -69,7 +96,8 @@ final class ScrapedMetricsSink: Sendable {
     }
 
     private let converters = Mutex<[String: Entry]>([:])
-    private let diagnosticMetrics: Bool
+    /// The `job`s whose `up` and `scrape_*` series are shipped.
+    private let diagnosticJobs: Set<String>
     private let pods: PodDirectory?
     private let resource: ContainerResource
     private let rules: CompiledRules
@@ -78,10 +106,10 @@ final class ScrapedMetricsSink: Sendable {
     private let counters: PipelineCounters
 
     init(
-        diagnosticMetrics: Bool, pods: PodDirectory?, resource: ContainerResource, rules: CompiledRules,
+        diagnosticJobs: Set<String>, pods: PodDirectory?, resource: ContainerResource, rules: CompiledRules,
         delta: OTLPRouter.DeltaConversion?, queue: DiskQueue, counters: PipelineCounters
     ) {
-        self.diagnosticMetrics = diagnosticMetrics
+        self.diagnosticJobs = diagnosticJobs
         self.pods = pods
         self.resource = resource
         self.rules = rules
@@ -105,7 +133,7 @@ final class ScrapedMetricsSink: Sendable {
         }
         let now = ContinuousClock.now
         let data: MetricsData = converters.withLock { all in
-            var entry = all[key] ?? Entry(converter: ScrapedMetricsConverter(diagnosticMetrics: diagnosticMetrics), lastUsed: now)
+            var entry = all[key] ?? Entry(converter: ScrapedMetricsConverter(diagnosticMetrics: diagnosticJobs.contains(target.labels["job"] ?? "")), lastUsed: now)
             entry.converter.resourceAttributes = attributes
             entry.lastUsed = now
             let data = entry.converter.convert(request)

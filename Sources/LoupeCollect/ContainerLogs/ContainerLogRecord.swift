@@ -209,11 +209,15 @@ public struct PodMetadata: Sendable, Hashable {
     /// `status.phase`: `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
     public var phase: String?
     public var ports: [ContainerPort] = []
+    /// The names of the pod's containers (`spec.containers[].name`).
+    public var containers: [String] = []
 
     public init(
         namespace: String, name: String, uid: String, labels: [String: String] = [:], owners: [Owner] = [],
-        annotations: [String: String] = [:], ip: String? = nil, phase: String? = nil, ports: [ContainerPort] = []
+        annotations: [String: String] = [:], ip: String? = nil, phase: String? = nil, ports: [ContainerPort] = [],
+        containers: [String] = []
     ) {
+        self.containers = containers
         self.namespace = namespace
         self.name = name
         self.uid = uid
