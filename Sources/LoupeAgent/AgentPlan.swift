@@ -28,6 +28,8 @@ public struct AgentPlan: Sendable {
         public var metricInterval: Duration = .seconds(30)
         /// This node's pods as the Kubernetes API describes them, and the labels to copy from them.
         public var pods: PodDirectory?
+        /// The cluster's Services and EndpointSlices, for scraping annotated Services.
+        public var services: ServiceDirectory?
         public var podLabelKeys: [String] = []
         public var podLabelPrefixes: [String] = []
         /// Where `output.loupe` goes: Loupe's write path, when the pipelines run inside `loupe up`.
@@ -98,7 +100,7 @@ public struct AgentPlan: Sendable {
                 podResource.podLabelPrefixes = options.podLabelPrefixes
                 services.append(PrometheusScrapeInput(
                     pipeline: resource.name, prometheus: spec.prometheus.enabled ? spec.prometheus : nil, istio: spec.istio.enabled ? spec.istio : nil,
-                    defaultInterval: options.metricInterval, pods: options.pods,
+                    defaultInterval: options.metricInterval, pods: options.pods, services: options.services, nodeName: options.nodeName,
                     resource: podResource, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
             }
             if case .metrics(let spec) = resource.spec, spec.runtime.enabled, role == .agent {

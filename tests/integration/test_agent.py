@@ -642,8 +642,9 @@ def test_static_prometheus_targets_are_scraped_into_otlp_metrics(tmp_path, agent
         target.shutdown()
 
 
-def _fake_pod_api(pods: list[dict]):
-    """An API server that lists these pods of the node, then holds each watch open a while."""
+def _fake_pod_api(pods: list[dict], services: list[dict] = (), slices: list[dict] = ()):
+    """An API server that lists these pods of the node (and Services and EndpointSlices of the
+    cluster), then holds each watch open a while."""
     class API(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             if "watch=1" in self.path:
@@ -652,7 +653,9 @@ def _fake_pod_api(pods: list[dict]):
                 self.end_headers()
                 time.sleep(2)
                 return
-            reply_json(self, {"kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": pods})
+            items = (list(services) if self.path.startswith("/api/v1/services")
+                     else list(slices) if self.path.startswith("/apis/discovery.k8s.io/v1/endpointslices") else pods)
+            reply_json(self, {"kind": "List", "metadata": {"resourceVersion": "7"}, "items": items})
 
         def log_message(self, *args):
             pass
@@ -799,3 +802,41 @@ spec:
         backend.close()
         api.shutdown()
         sidecar.shutdown()
+
+
+def test_annotated_services_are_scraped_through_their_endpoints_on_this_node(tmp_path, agents):
+    """A Service annotated `prometheus.io/scrape`: its ready endpoint on this node is scraped (on
+    the port annotation), with the resource of the pod behind it; its endpoint on another node is
+    left to that node's agent."""
+    target = _scrape_registry()
+    port = target.server_address[1]
+    backend = OTLPSink()
+    pods = [{"metadata": {"name": "cart-a", "namespace": "shop", "uid": "uid-cart-a", "labels": {"app": "cart"}},
+             "spec": {"containers": [{"name": "app"}]}, "status": {"podIP": "127.0.0.1", "phase": "Running"}}]
+    services = [{"metadata": {"name": "cart", "namespace": "shop", "annotations": {
+        "prometheus.io/scrape": "true", "prometheus.io/port": str(port)}}}]
+    slices = [{"metadata": {"name": "cart-x1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "cart"}},
+               "addressType": "IPv4",
+               "endpoints": [
+                   {"addresses": ["127.0.0.1"], "conditions": {"ready": True}, "nodeName": "node-1",
+                    "targetRef": {"kind": "Pod", "name": "cart-a", "namespace": "shop", "uid": "uid-cart-a"}},
+                   {"addresses": ["127.0.0.9"], "conditions": {"ready": True}, "nodeName": "node-2",
+                    "targetRef": {"kind": "Pod", "name": "cart-b", "namespace": "shop", "uid": "uid-cart-b"}}],
+               "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]
+    api = _fake_pod_api(pods, services, slices)
+    agent = agents(_scrape_pipeline(backend.url, ""), tmp_path / "pods")
+    agent.start(*_kubernetes_arguments(api, tmp_path))
+    try:
+        received = wait_for(
+            lambda: [r for r in backend.resource_metrics if "shop_requests_total" in _metrics_by_name(r)], what="the Service's endpoint scraped")
+        resource = _attributes(received[0].resource.attributes)
+        assert resource["k8s.pod.name"] == "cart-a" and resource["k8s.pod.uid"] == "uid-cart-a" and resource["service.name"] == "cart"
+        assert resource["service.instance.id"] == f"127.0.0.1:{port}"
+        time.sleep(1.5)
+        instances = {_attributes(r.resource.attributes)["service.instance.id"] for r in backend.resource_metrics}
+        assert instances == {f"127.0.0.1:{port}"}, "only this node's endpoint"
+        assert agent.stop() == 0
+    finally:
+        backend.close()
+        api.shutdown()
+        target.shutdown()

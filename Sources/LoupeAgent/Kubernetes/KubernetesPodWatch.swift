@@ -27,9 +27,8 @@ public final class PodDirectory: Sendable {
     func remove(uid: String) { pods.withLock { $0[uid] = nil } }
 }
 
-/// Keeps a `PodDirectory` current for one node: lists the node's pods (`fieldSelector=spec.nodeName=`),
-/// then watches from the list's resource version, and lists again whenever the watch ends or fails.
-/// Authenticates with the service account token (read anew at each connection, as it rotates).
+/// Keeps a `PodDirectory` current for one node: lists and watches the node's pods
+/// (`fieldSelector=spec.nodeName=`).
 public final class KubernetesPodWatch: Service {
     public struct Settings: Sendable {
         /// `https://kubernetes.default.svc` or what `KUBERNETES_SERVICE_HOST`/`_PORT` say.
@@ -119,97 +118,22 @@ public final class KubernetesPodWatch: Service {
         }
     }
 
-    struct PodList: Decodable {
-        var metadata: ObjectMeta
-        var items: [Pod]
-    }
-
-    struct WatchEvent: Decodable {
-        var type: String
-        var object: Pod
-    }
-
     public func run() async throws {
-        var configuration = HTTPClient.Configuration()
-        if let caFile = settings.caFile, FileManager.default.fileExists(atPath: caFile), settings.apiServer.hasPrefix("https") {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(caFile)
-            configuration.tlsConfiguration = tls
-        }
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        var failures = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let version = try await list(client: client)
-                failures = 0
-                // A watch waits on the server; the process stopping must not wait with it.
-                try await cancelWhenGracefulShutdown { try await self.watch(client: client, from: version) }
-            } catch {
-                failures += 1
-                logger.warning("the Kubernetes pod watch failed; trying again", metadata: ["api": "\(settings.apiServer)", "error": "\(error)"])
-                await pause(.seconds(min(30, failures * 2)))
-            }
-        }
-        try? await client.shutdown()
-    }
-
-    private func request(_ query: String) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: settings.apiServer + "/api/v1/pods?" + query)
-        request.headers.add(name: "Accept", value: "application/json")
-        if let tokenFile = settings.tokenFile, let token = FileManager.default.contents(atPath: tokenFile) {
-            let text = String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !text.isEmpty { request.headers.add(name: "Authorization", value: "Bearer " + text) }
-        }
-        return request
-    }
-
-    private var selector: String {
-        "fieldSelector=" + ("spec.nodeName=" + settings.nodeName).addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))!
-    }
-
-    /// Lists the node's pods; returns the list's resource version to watch from.
-    private func list(client: HTTPClient) async throws -> String {
-        let response = try await client.execute(request(selector), timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 256 << 20)
-        guard response.status.code == 200 else {
-            throw KubernetesError(message: "listing pods answered \(response.status.code): \(String(buffer: body).prefix(300))")
-        }
-        let list = try JSONDecoder().decode(PodList.self, from: Data(buffer: body))
-        directory.replace(list.items.compactMap(\.pod))
-        logger.debug("pods listed", metadata: ["pods": "\(directory.count)"])
-        return list.metadata.resourceVersion ?? ""
-    }
-
-    /// Applies watch events until the server ends the watch (it does every few minutes).
-    private func watch(client: HTTPClient, from version: String) async throws {
-        let query = selector + "&watch=1&allowWatchBookmarks=true&resourceVersion=" + version
-        let response = try await client.execute(request(query), timeout: .hours(1))
-        guard response.status.code == 200 else {
-            throw KubernetesError(message: "watching pods answered \(response.status.code)")
-        }
-        var pending: [UInt8] = []
-        for try await chunk in response.body {
-            pending.append(contentsOf: chunk.readableBytesView)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(pending[..<newline])
-                pending.removeSubrange(...newline)
-                guard !line.isEmpty else { continue }
-                guard let event = try? JSONDecoder().decode(WatchEvent.self, from: Data(line)) else {
-                    // An ERROR event (an expired resource version) carries a Status: list again.
-                    throw KubernetesError(message: "the watch sent \(String(decoding: line.prefix(200), as: UTF8.self))")
-                }
-                switch event.type {
-                case "ADDED", "MODIFIED": if let pod = event.object.pod { directory.put(pod) }
-                case "DELETED": if let uid = event.object.metadata.uid { directory.remove(uid: uid) }
+        let selector = "fieldSelector=" + ("spec.nodeName=" + settings.nodeName)
+            .addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))!
+        let directory = directory
+        let watch = KubernetesListWatch<Pod>(
+            settings: .init(apiServer: settings.apiServer, tokenFile: settings.tokenFile, caFile: settings.caFile),
+            path: "/api/v1/pods", query: selector,
+            replace: { pods in directory.replace(pods.compactMap(\.pod)) },
+            apply: { type, pod in
+                switch type {
+                case "ADDED", "MODIFIED": if let metadata = pod.pod { directory.put(metadata) }
+                case "DELETED": if let uid = pod.metadata.uid { directory.remove(uid: uid) }
                 default: break
                 }
-            }
-            if Task.isCancelled || Task.isShuttingDownGracefully { return }
-        }
+            },
+            logger: logger)
+        await watch.run()
     }
-}
-
-struct KubernetesError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }

@@ -15,8 +15,9 @@ import Synchronization
 /// Each scrape becomes OTLP metrics (`ScrapedMetricsConverter`), goes through the pipeline's
 /// transform and filter and is queued like pushed data.
 public final class PrometheusScrapeInput: Service, Sendable {
-    /// The scrape pool of annotated pods (its `job`, as Kyma's agent names it).
+    /// The scrape pools of annotated pods and Services (their `job`s, as Kyma's agent names them).
     public static let podsJob = "app-pods"
+    public static let servicesJob = "app-services"
 
     private let manager: ScrapeManager<ContinuousClock>
 
@@ -25,7 +26,8 @@ public final class PrometheusScrapeInput: Service, Sendable {
     ///   - istio: `input.istio`, when enabled.
     public init(
         pipeline name: String, prometheus: MetricPipelineSpec.PrometheusInput?, istio: MetricPipelineSpec.IstioInput?,
-        defaultInterval: Duration, pods: PodDirectory?, resource: ContainerResource, rules: CompiledRules,
+        defaultInterval: Duration, pods: PodDirectory?, services: ServiceDirectory? = nil, nodeName: String? = nil,
+        resource: ContainerResource, rules: CompiledRules,
         delta: OTLPRouter.DeltaConversion?, queue: DiskQueue, counters: PipelineCounters, logger: Logger
     ) {
         let defaultMilliseconds = Int64(defaultInterval.components.seconds * 1000 + defaultInterval.components.attoseconds / 1_000_000_000_000_000)
@@ -48,6 +50,11 @@ public final class PrometheusScrapeInput: Service, Sendable {
             if pods != nil {
                 configuration.scrapeConfigs.append(ScrapeConfig(jobName: Self.podsJob, scrapeInterval: interval, scrapeTimeout: timeout))
                 if prometheus.diagnosticMetrics { diagnosticJobs.insert(Self.podsJob) }
+                if let services, nodeName != nil {
+                    services.want()
+                    configuration.scrapeConfigs.append(ScrapeConfig(jobName: Self.servicesJob, scrapeInterval: interval, scrapeTimeout: timeout))
+                    if prometheus.diagnosticMetrics { diagnosticJobs.insert(Self.servicesJob) }
+                }
             } else {
                 logger.info("input.prometheus scrapes only static targets: annotated pods are found through the Kubernetes API, which this agent does not watch")
             }
@@ -68,9 +75,12 @@ public final class PrometheusScrapeInput: Service, Sendable {
         if let pods {
             let podNamespaces = prometheus?.namespaces ?? .pullDefault
             let istioNamespaces = istio?.namespaces ?? .pullDefault
+            let node = nodeName ?? ""
             discovery = { job in
                 switch job {
                 case Self.podsJob: AnnotatedPodTargets.groups(pods.all, namespaces: podNamespaces)
+                case Self.servicesJob:
+                    services.map { AnnotatedServiceTargets.groups(services: $0.allServices, slices: $0.allSlices, pods: pods.all, node: node, namespaces: podNamespaces) } ?? []
                 case IstioSidecarTargets.job: IstioSidecarTargets.groups(pods.all, namespaces: istioNamespaces)
                 default: []
                 }

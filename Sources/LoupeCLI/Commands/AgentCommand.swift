@@ -98,6 +98,10 @@ struct AgentCommand: AsyncParsableCommand {
                 let pods = PodDirectory()
                 options.pods = pods
                 extra.append(KubernetesPodWatch(settings: settings!, directory: pods, logger: Logger(label: "loupe.agent.kubernetes")))
+                // Listed only once a pipeline scrapes annotated Services.
+                let services = ServiceDirectory()
+                options.services = services
+                extra.append(KubernetesServiceWatch(settings: settings!, directory: services, logger: Logger(label: "loupe.agent.kubernetes")))
             }
         }
         try await CollectorProcess.run(
