@@ -175,6 +175,8 @@ let package = Package(
                 "LoupeModel", "LoupeWire", "LoupeStorage", "LoupePipeline", "LoupeServer", "LoupeBench", "LoupeQuery",
                 "LoupeScrape", "LoupeScrapeService", "LoupeCollect", "LoupeAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -177,9 +177,6 @@ public struct AgentPlan: Sendable {
             settings.maximumBackoff = options.maximumBackoff
             return settings
         }
-        guard output.compression == .gzip || output.compression == .none else {
-            throw refuse("spec.output.otlp.compression", "loupe agent compresses with gzip or none so far")
-        }
         let endpointText = try options.secrets.resolve(output.endpoint, field: "spec.output.otlp.endpoint")
         guard let endpoint = OTLPEndpoint(endpointText) else {
             throw PipelineError(.invalid, location: resource.location, resource: resource.displayName, path: "spec.output.otlp.endpoint", "\"\(endpointText)\" is not an endpoint")
@@ -240,7 +237,12 @@ public struct AgentPlan: Sendable {
             }
         }
         var settings = OTLPExporter.Settings(destination: destination, signal: signal)
-        settings.gzip = output.compression == .gzip
+        settings.compression = switch output.compression {
+        case .none: .identity
+        case .gzip: .gzip
+        case .snappy: .snappy  // protocol http only: the resource reader refuses it with gRPC
+        case .zstd: .gzip  // refused when the resource is read; zstd is not in this build
+        }
         settings.initialBackoff = options.initialBackoff
         settings.maximumBackoff = options.maximumBackoff
         switch output.authentication {

@@ -18,4 +18,23 @@ struct MemoryReleaseTests {
         #expect(released)
     }
     #endif
+
+    #if os(Linux)
+    /// Resident code pages of this process's executable files go, and what runs next comes back:
+    /// the process goes on computing after its text was unmapped.
+    @Test func idleCodePagesAreUnmappedAndComeBackWhenRun() throws {
+        let released = MemoryRelease.releaseIdleCodePages()
+        #expect(released > 0, "the test process has resident code")
+        var numbers = (0..<10_000).map { ($0 &* 7_919) % 10_007 }
+        numbers.sort()
+        #expect(numbers.first == 0 && numbers == numbers.sorted())
+        let text = String(decoding: Array("after release".utf8), as: UTF8.self)
+        #expect(text.uppercased() == "AFTER RELEASE")
+        #expect(MemoryRelease.releaseIdleCodePages() > 0, "released again after code ran")
+    }
+
+    @Test func aMissingMapsFileReleasesNothing() {
+        #expect(MemoryRelease.releaseIdleCodePages(smapsPath: "/nonexistent/smaps") == 0)
+    }
+    #endif
 }

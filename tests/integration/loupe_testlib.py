@@ -637,6 +637,7 @@ class OTLPSink:
         self.resource_metrics: list = []
         self.status = 200
         self.requests = 0
+        self.encodings: list[str | None] = []
         self.required_bearer: str | None = None
         self.lock = threading.Lock()
         sink = self
@@ -650,8 +651,16 @@ class OTLPSink:
                     if sink.required_bearer is not None and self.headers.get("Authorization") != f"Bearer {sink.required_bearer}":
                         status = 401
                 if status == 200:
-                    if self.headers.get("Content-Encoding") == "gzip":
+                    encoding = self.headers.get("Content-Encoding")
+                    with sink.lock:
+                        sink.encodings.append(encoding)
+                    if encoding == "gzip":
                         body = gzip.decompress(body)
+                    elif encoding in ("snappy", "x-snappy-framed"):
+                        # Framed or block, told apart by the stream identifier (as the Collector does).
+                        import snappy
+                        body = (snappy.StreamDecompressor().decompress(body) if body.startswith(b"\xff\x06\x00\x00sNaPpY")
+                                else snappy.uncompress(body))
                     if self.path.endswith("/v1/metrics"):
                         metrics = ExportMetricsServiceRequest()
                         metrics.ParseFromString(body)

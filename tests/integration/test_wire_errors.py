@@ -215,21 +215,50 @@ def test_large_request_within_the_default_limit(loupe, transport):
 # Compression
 # --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def _compress(encoding: str, raw: bytes) -> tuple[str, bytes]:
+    """The Content-Encoding header and body, compressed by zlib or python-snappy (the peers)."""
+    import snappy
+    if encoding == "gzip":
+        return "gzip", gzip.compress(raw)
+    if encoding == "deflate":
+        return "deflate", zlib.compress(raw)
+    if encoding == "snappy-block":
+        return "snappy", snappy.compress(raw)
+    if encoding == "snappy-framed":
+        return "snappy", snappy.StreamCompressor().compress(raw)
+    assert encoding == "x-snappy-framed", encoding
+    return "x-snappy-framed", snappy.StreamCompressor().compress(raw)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "snappy-block", "snappy-framed", "x-snappy-framed"])
 @pytest.mark.parametrize("body_format", ["protobuf", "json"])
 @pytest.mark.parametrize("port", PORTS)
 def test_compressed_bodies(loupe, encoding, body_format, port):
+    """Every Content-Encoding OpenTelemetry's exporters send: `snappy` in the block format (the
+    Collector today) and in the framing format (the Collector before), told apart by the body."""
     tenant = f"{encoding}-{body_format}-{port}"
     for signal_name in SIGNALS:
         doc = rich_doc(signal_name)
         expected = otlp_json_to_proto(signal_name, doc)
         raw = expected.SerializeToString() if body_format == "protobuf" else json.dumps(doc).encode()
-        body = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
+        header, body = _compress(encoding, raw)
         content_type = "application/x-protobuf" if body_format == "protobuf" else "application/json"
-        response = loupe.post(signal_name, body, content_type=content_type, encoding=encoding, tenant=tenant,
+        response = loupe.post(signal_name, body, content_type=content_type, encoding=header, tenant=tenant,
                               otlp_port=(port == "otlp"))
         assert response.status_code == 200, f"{signal_name}: {response.status_code} {response.content[:500]!r}"
         assert_same_items(signal_name, [expected], loupe.read(signal_name, tenant=tenant))
+
+
+@pytest.mark.parametrize("encoding", ["snappy", "x-snappy-framed"])
+def test_malformed_snappy_is_400_and_an_unknown_encoding_415(loupe, encoding):
+    import snappy
+    body = snappy.compress(P.trace_request(P.simple_spans(2)).SerializeToString())[:-5]
+    response = loupe.post("traces", body, encoding=encoding, tenant="bad-snappy")
+    assert response.status_code == 400, response.text
+    assert "snappy" in protobuf_status(response).message
+    response = loupe.post("traces", P.trace_request(P.simple_spans(2)).SerializeToString(), encoding="br", tenant="bad-snappy")
+    assert response.status_code == 415, response.text
+    assert item_count("traces", loupe.read("traces", tenant="bad-snappy")) == 0
 
 
 def test_malformed_gzip_is_400(loupe):

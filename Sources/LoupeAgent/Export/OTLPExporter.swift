@@ -5,6 +5,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import LoupeModel
 import LoupeStorage
+import LoupeWire
 import NIOSSL
 import ServiceLifecycle
 
@@ -37,7 +38,8 @@ public final class OTLPExporter: Service {
         public var destination: Destination
         public var signal: Signal
         public var headers: [(name: String, value: String)] = []
-        public var gzip = true
+        /// How requests are compressed (`output.otlp.compression`); gRPC takes gzip or none.
+        public var compression = ContentEncoding.gzip
         public var requestTimeout: Duration = .seconds(30)
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(30)
@@ -80,7 +82,7 @@ public final class OTLPExporter: Service {
             configuration.decompression = .disabled
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             await deliver(
-                using: OTLPHTTPSender(client: client, url: url, headers: settings.headers, gzip: settings.gzip, timeout: settings.requestTimeout),
+                using: OTLPHTTPSender(client: client, url: url, headers: settings.headers, compression: settings.compression, timeout: settings.requestTimeout),
                 credentials: credentials)
             try? await client.shutdown()
         case .local(let store):
@@ -89,14 +91,14 @@ public final class OTLPExporter: Service {
             let transport = try HTTP2ClientTransport.Posix(
                 target: OTLPGRPCSender.target(host: host, port: port), transportSecurity: security,
                 config: .defaults { config in
-                    config.compression.enabledAlgorithms = settings.gzip ? .all : .none
+                    config.compression.enabledAlgorithms = settings.compression == .gzip ? .all : .none
                     config.backoff.initial = .milliseconds(100)
                     config.backoff.max = .seconds(5)
                 })
             try await withGRPCClient(transport: transport) { client in
                 await self.deliver(
                     using: OTLPGRPCSender(
-                        client: client, signal: self.settings.signal, headers: self.settings.headers, gzip: self.settings.gzip,
+                        client: client, signal: self.settings.signal, headers: self.settings.headers, gzip: self.settings.compression == .gzip,
                         timeout: self.settings.requestTimeout),
                     credentials: credentials)
             }

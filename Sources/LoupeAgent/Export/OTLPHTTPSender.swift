@@ -2,14 +2,14 @@ import AsyncHTTPClient
 import LoupeWire
 import NIOCore
 
-/// One OTLP/HTTP request per payload (protobuf, gzip if asked). 2xx delivers; 429, 502, 503 and
+/// One OTLP/HTTP request per payload (protobuf, compressed as asked). 2xx delivers; 429, 502, 503 and
 /// 504 are retried (after `Retry-After` when given), as are connection failures and other 5xx;
 /// any other 4xx is a refusal, as the OTLP specification says.
 struct OTLPHTTPSender: OTLPSender {
     let client: HTTPClient
     let url: String
     let headers: [(name: String, value: String)]
-    let gzip: Bool
+    let compression: ContentEncoding
     let timeout: Duration
 
     func send(_ payload: ArraySlice<UInt8>, bearer: String?) async -> SendOutcome {
@@ -19,11 +19,11 @@ struct OTLPHTTPSender: OTLPSender {
         request.headers.add(name: "User-Agent", value: "loupe-agent")
         for header in headers { request.headers.add(name: header.name, value: header.value) }
         if let bearer { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer " + bearer) }
-        if gzip {
-            request.headers.add(name: "Content-Encoding", value: "gzip")
-            request.body = .bytes(ByteBuffer(bytes: Gzip.compress(payload, level: 1)))
-        } else {
+        if compression == .identity {
             request.body = .bytes(ByteBuffer(bytes: payload))
+        } else {
+            request.headers.add(name: "Content-Encoding", value: compression.headerValue)
+            request.body = .bytes(ByteBuffer(bytes: compression.encode(payload)))
         }
         do {
             let response = try await client.execute(request, timeout: .seconds(max(1, timeout.components.seconds)))

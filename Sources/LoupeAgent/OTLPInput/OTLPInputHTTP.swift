@@ -30,12 +30,14 @@ public enum OTLPInputHTTP {
                     return reply(.contentTooLarge, "the body is over \(maximumBodyBytes) bytes")
                 }
                 var body = buffer.readBytes(length: buffer.readableBytes) ?? []
-                if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" {
-                    guard encoding == "gzip" else { return reply(.unsupportedMediaType, "Content-Encoding \(encoding) is not supported; use gzip") }
-                    do {
-                        body = try Gzip.decompress(body, maximumOutputBytes: maximumBodyBytes)
+                if let header = request.headers[.contentEncoding] {
+                    guard let encoding = ContentEncoding(header: header) else {
+                        return reply(.unsupportedMediaType, "Content-Encoding \(header) is not supported; use \(ContentEncoding.supportedNames)")
+                    }
+                    do throws(ContentEncoding.Failure) {
+                        body = try encoding.decode(body, maximumOutputBytes: maximumBodyBytes)
                     } catch {
-                        return reply(.badRequest, "the gzip body does not decompress (over \(maximumBodyBytes) bytes or damaged): \(error)")
+                        return error.tooLarge ? reply(.contentTooLarge, "decompressed, the body is over \(maximumBodyBytes) bytes") : reply(.badRequest, error.message)
                     }
                 }
                 if json {

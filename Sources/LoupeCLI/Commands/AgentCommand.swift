@@ -171,8 +171,7 @@ enum CollectorProcess {
         let paths = common.pipelines
         let httpAddress = common.httpAddress
         let logLevel = common.logLevel
-        // A small process on every node: few malloc arenas keep its footprint small.
-        MemoryRelease.limitArenas(2)
+        // (One malloc arena: LoupeCommand.prepareProcess, before any thread started.)
         MemoryRelease.keepLargeAllocationsInHeap(upTo: 64 << 20)
         var logger = Logger(label: "loupe.\(role.rawValue)")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -206,7 +205,7 @@ enum CollectorProcess {
         let http = AgentHTTPServer.application(host: address.host, port: address.port, status: status, logger: logger) { [logger] port in
             logger.info("agent HTTP listening", metadata: ["port": "\(port)"])
         }
-        var services: [any Service] = extraServices + [supervisor, AgentStatusSampler(status: status), http]
+        var services: [any Service] = extraServices + [supervisor, AgentStatusSampler(status: status), http, IdleMemoryRelease()]
         if let otlpHTTPAddress {
             let listen = try ListenAddress(parsing: otlpHTTPAddress)
             services.append(OTLPInputHTTP.application(host: listen.host, port: listen.port, router: router, logger: logger) { [logger] port in

@@ -38,24 +38,19 @@ enum HTTPBody {
         } catch {
             throw Failure(status: .badRequest, reason: "bad_request", message: "could not read the request body: \(error)")
         }
-        let encoding = request.headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces) ?? "identity"
-        switch encoding {
-        case "", "identity":
-            return Array(buffer.readableBytesView)
-        case "gzip", "x-gzip", "deflate":
-            do {
-                return try buffer.withUnsafeReadableBytes { raw throws(GzipError) in
-                    encoding == "deflate"
-                        ? try Gzip.decompressDeflate(raw, maximumOutputBytes: limit)
-                        : try Gzip.decompress(raw, maximumOutputBytes: limit)
-                }
-            } catch where error.code == .outputTooLarge {
-                throw Failure(status: .contentTooLarge, reason: "too_large", message: "decompressed request body exceeds the limit of \(limit) bytes")
-            } catch {
-                throw Failure(status: .badRequest, reason: "bad_request", message: "malformed \(encoding) request body: \(error)")
-            }
-        default:
-            throw Failure(status: .unsupportedMediaType, reason: "unsupported_media_type", message: "unsupported Content-Encoding \"\(encoding)\"; use gzip, deflate or identity")
+        let header = request.headers[.contentEncoding] ?? "identity"
+        guard let encoding = ContentEncoding(header: header) else {
+            throw Failure(
+                status: .unsupportedMediaType, reason: "unsupported_media_type",
+                message: "unsupported Content-Encoding \"\(header)\"; use \(ContentEncoding.supportedNames)")
+        }
+        if encoding == .identity { return Array(buffer.readableBytesView) }
+        do throws(ContentEncoding.Failure) {
+            return try encoding.decode(Array(buffer.readableBytesView), maximumOutputBytes: limit)
+        } catch where error.tooLarge {
+            throw Failure(status: .contentTooLarge, reason: "too_large", message: "decompressed request body exceeds the limit of \(limit) bytes")
+        } catch {
+            throw Failure(status: .badRequest, reason: "bad_request", message: "\(error.message)")
         }
     }
 }
