@@ -30,6 +30,8 @@ let package = Package(
     targets: [
         // zlib from the system: gzip bodies (OTLP/HTTP Content-Encoding, gRPC message compression on the client side).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The system's libzstd (zstd Content-Encoding of OTLP/HTTP bodies, in and out).
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         // glibc's malloc_trim (a header of the C library itself; nothing to link).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // The compiler's prefetch hint (a header-only inline function; nothing to link).
@@ -41,7 +43,7 @@ let package = Package(
         .target(name: "LoupeModel", dependencies: ["CPrefetch"], swiftSettings: strictSettings),
 
         // Pure, synchronous codecs: protobuf wire, OTLP protobuf and JSON, gzip. No NIO, no async.
-        .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib", "CCRC32C"], swiftSettings: strictSettings),
+        .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib", "CZstd", "CCRC32C"], swiftSettings: strictSettings),
 
         // Pure query languages: lexers, parsers, ASTs and evaluators (PromQL first). No I/O.
         .target(name: "LoupeQuery", dependencies: ["LoupeModel"], swiftSettings: strictSettings),

@@ -240,8 +240,9 @@ public struct AgentPlan: Sendable {
         settings.compression = switch output.compression {
         case .none: .identity
         case .gzip: .gzip
-        case .snappy: .snappy  // protocol http only: the resource reader refuses it with gRPC
-        case .zstd: .gzip  // refused when the resource is read; zstd is not in this build
+        // snappy and zstd: protocol http only (the resource reader refuses them with gRPC).
+        case .snappy: .snappy
+        case .zstd: .zstd
         }
         settings.initialBackoff = options.initialBackoff
         settings.maximumBackoff = options.maximumBackoff

@@ -230,7 +230,7 @@ import Testing
         (base + "      endpoint: {value: \"a:4317\"}\n      tls: {cert: {value: c}}\n",
          "x.yaml:8:12: TracePipeline \"t\": spec.output.otlp.tls: cert and key go together; give both or neither"),
         (base + "      endpoint: {value: \"a:4317\"}\n      compression: zstd\n",
-         "x.yaml:8:20: TracePipeline \"t\": spec.output.otlp.compression: zstd is not available in this build; use gzip, snappy or none"),
+         "x.yaml:8:20: TracePipeline \"t\": spec.output.otlp.compression: zstd is for protocol http; gRPC takes gzip or none"),
         (base + "      endpoint: {value: \"a:4317\"}\n      temporality: delta\n",
          "x.yaml:8:7: TracePipeline \"t\": spec.output.otlp.temporality: unknown field; allowed here: protocol, endpoint, path, authentication, headers, tls, compression"),
         (base + "      endpoint: {value: \"a:4317\"}\n      authentication: {basic: {user: {value: u}, password: {value: p}}, oauth2: {}}\n",

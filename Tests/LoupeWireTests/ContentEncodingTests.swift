@@ -12,14 +12,21 @@ import Testing
         #expect(ContentEncoding(header: " snappy ") == .snappy && ContentEncoding(header: "x-snappy-framed") == .snappyFramed)
         #expect(ContentEncoding(header: "") == .identity && ContentEncoding(header: "identity") == .identity)
         #expect(ContentEncoding(header: "deflate") == .deflate)
-        #expect(ContentEncoding(header: "br") == nil && ContentEncoding(header: "zstd") == nil)
+        #expect(ContentEncoding(header: "br") == nil && ContentEncoding(header: "ZSTD") == .zstd)
     }
 
-    @Test(arguments: [ContentEncoding.identity, .gzip, .deflate, .snappy, .snappyFramed])
+    @Test(arguments: [ContentEncoding.identity, .gzip, .deflate, .zstd, .snappy, .snappyFramed])
     func roundTrips(encoding: ContentEncoding) throws {
         let encoded = encoding.encode(body[...])
         #expect(try encoding.decode(encoded, maximumOutputBytes: body.count) == body)
         if encoding != .identity { #expect(encoded.count < body.count) }
+    }
+
+    @Test func zstdFramesOneAfterAnotherAndAnEmptyBody() throws {
+        let two = Zstd.compress(body[..<1000]) + Zstd.compress(body[1000...])
+        #expect(try Zstd.decompress(two, maximumOutputBytes: 1 << 20) == body)
+        #expect(throws: ZstdError.self) { try Zstd.decompress([], maximumOutputBytes: 10) }
+        #expect(try Zstd.decompress(Zstd.compress([][...]), maximumOutputBytes: 10) == [])
     }
 
     @Test func snappyIsReadAsBlockOrFramedByItsFirstBytes() throws {
@@ -30,7 +37,7 @@ import Testing
         #expect(throws: ContentEncoding.Failure.self) { try ContentEncoding.snappyFramed.decode(block, maximumOutputBytes: 1 << 20) }
     }
 
-    @Test(arguments: [ContentEncoding.identity, .gzip, .deflate, .snappy, .snappyFramed])
+    @Test(arguments: [ContentEncoding.identity, .gzip, .deflate, .zstd, .snappy, .snappyFramed])
     func overTheLimitIsTooLarge(encoding: ContentEncoding) {
         do {
             _ = try encoding.decode(encoding.encode(body[...]), maximumOutputBytes: body.count - 1)
@@ -40,7 +47,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [ContentEncoding.gzip, .deflate, .snappy, .snappyFramed])
+    @Test(arguments: [ContentEncoding.gzip, .deflate, .zstd, .snappy, .snappyFramed])
     func randomAndCutBodiesNeverCrash(encoding: ContentEncoding) {
         var generator = SystemRandomNumberGenerator()
         let valid = encoding.encode(body[...])

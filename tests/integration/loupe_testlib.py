@@ -656,6 +656,9 @@ class OTLPSink:
                         sink.encodings.append(encoding)
                     if encoding == "gzip":
                         body = gzip.decompress(body)
+                    elif encoding == "zstd":
+                        import zstandard
+                        body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
                     elif encoding in ("snappy", "x-snappy-framed"):
                         # Framed or block, told apart by the stream identifier (as the Collector does).
                         import snappy

@@ -842,17 +842,17 @@ def test_annotated_services_are_scraped_through_their_endpoints_on_this_node(tmp
         target.shutdown()
 
 
-@pytest.mark.parametrize("compression", ["snappy", "none", "gzip"])
+@pytest.mark.parametrize("compression", ["snappy", "zstd", "none", "gzip"])
 def test_output_compression_as_declared(tmp_path, sink, agents, compression):
-    """`output.otlp.compression` over HTTP: the sink (decoding snappy with python-snappy) sees the
-    declared Content-Encoding and every line."""
+    """`output.otlp.compression` over HTTP: the sink (decoding snappy with python-snappy and zstd
+    with zstandard) sees the declared Content-Encoding and every line."""
     root = tmp_path / "pods"
     append(container_log(root, "shop", "web-0", "web"), "".join(cri(f"compressed {n}") for n in range(50)))
     agent = agents(pipeline(sink.url).replace("      protocol: http\n", f"      protocol: http\n      compression: {compression}\n"), root)
     agent.start()
     wait_for(lambda: len(sink.bodies()) >= 50, what="the lines")
     assert sorted(sink.bodies()) == sorted(f"compressed {n}" for n in range(50))
-    expected = {"snappy": "snappy", "none": None, "gzip": "gzip"}[compression]
+    expected = {"snappy": "snappy", "zstd": "zstd", "none": None, "gzip": "gzip"}[compression]
     assert set(sink.encodings) == {expected}
     assert agent.stop() == 0
 

@@ -222,6 +222,9 @@ def _compress(encoding: str, raw: bytes) -> tuple[str, bytes]:
         return "gzip", gzip.compress(raw)
     if encoding == "deflate":
         return "deflate", zlib.compress(raw)
+    if encoding == "zstd":
+        import zstandard
+        return "zstd", zstandard.ZstdCompressor().compress(raw)
     if encoding == "snappy-block":
         return "snappy", snappy.compress(raw)
     if encoding == "snappy-framed":
@@ -230,7 +233,7 @@ def _compress(encoding: str, raw: bytes) -> tuple[str, bytes]:
     return "x-snappy-framed", snappy.StreamCompressor().compress(raw)
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate", "snappy-block", "snappy-framed", "x-snappy-framed"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd", "snappy-block", "snappy-framed", "x-snappy-framed"])
 @pytest.mark.parametrize("body_format", ["protobuf", "json"])
 @pytest.mark.parametrize("port", PORTS)
 def test_compressed_bodies(loupe, encoding, body_format, port):
@@ -249,13 +252,15 @@ def test_compressed_bodies(loupe, encoding, body_format, port):
         assert_same_items(signal_name, [expected], loupe.read(signal_name, tenant=tenant))
 
 
-@pytest.mark.parametrize("encoding", ["snappy", "x-snappy-framed"])
-def test_malformed_snappy_is_400_and_an_unknown_encoding_415(loupe, encoding):
+@pytest.mark.parametrize("encoding", ["snappy", "x-snappy-framed", "zstd"])
+def test_malformed_snappy_or_zstd_is_400_and_an_unknown_encoding_415(loupe, encoding):
     import snappy
-    body = snappy.compress(P.trace_request(P.simple_spans(2)).SerializeToString())[:-5]
+    import zstandard
+    raw = P.trace_request(P.simple_spans(2)).SerializeToString()
+    body = (zstandard.ZstdCompressor().compress(raw) if encoding == "zstd" else snappy.compress(raw))[:-5]
     response = loupe.post("traces", body, encoding=encoding, tenant="bad-snappy")
     assert response.status_code == 400, response.text
-    assert "snappy" in protobuf_status(response).message
+    assert encoding.split("-")[-1] in protobuf_status(response).message
     response = loupe.post("traces", P.trace_request(P.simple_spans(2)).SerializeToString(), encoding="br", tenant="bad-snappy")
     assert response.status_code == 415, response.text
     assert item_count("traces", loupe.read("traces", tenant="bad-snappy")) == 0

@@ -126,9 +126,8 @@ public struct OTLPOutput: Sendable, Hashable {
             guard let value = Compression(rawValue: text) else {
                 throw compression.error("\"\(text)\" is not a compression; use none, gzip, snappy or zstd")
             }
-            guard value != .zstd else { throw compression.error("zstd is not available in this build; use gzip, snappy or none", code: .unsupported) }
-            if value == .snappy && output.transport == .grpc {
-                throw compression.error("snappy is for protocol http; gRPC takes gzip or none", code: .unsupported)
+            if (value == .snappy || value == .zstd) && output.transport == .grpc {
+                throw compression.error("\(value.rawValue) is for protocol http; gRPC takes gzip or none", code: .unsupported)
             }
             output.compression = value
         }

@@ -1,10 +1,10 @@
 /// HTTP `Content-Encoding`s of OTLP/HTTP bodies, as OpenTelemetry's SDKs and Collector send them:
-/// `gzip` (and `x-gzip`), `deflate` (zlib), `snappy` and `x-snappy-framed`. For `snappy` the
+/// `gzip` (and `x-gzip`), `deflate` (zlib), `zstd`, `snappy` and `x-snappy-framed`. For `snappy` the
 /// Collector long sent the framing format and now sends the block format; a body is read as framed
 /// when it starts with the framing format's stream identifier, otherwise as a block, as the
 /// Collector itself reads it.
 public enum ContentEncoding: Sendable, Equatable {
-    case identity, gzip, deflate, snappy, snappyFramed
+    case identity, gzip, deflate, zstd, snappy, snappyFramed
 
     /// The encoding a header value names (case-insensitive, spaces ignored); nil when unknown.
     public init?(header: String) {
@@ -12,6 +12,7 @@ public enum ContentEncoding: Sendable, Equatable {
         case "", "identity": self = .identity
         case "gzip", "x-gzip": self = .gzip
         case "deflate": self = .deflate
+        case "zstd": self = .zstd
         case "snappy": self = .snappy
         case "x-snappy-framed": self = .snappyFramed
         default: return nil
@@ -24,12 +25,13 @@ public enum ContentEncoding: Sendable, Equatable {
         case .identity: "identity"
         case .gzip: "gzip"
         case .deflate: "deflate"
+        case .zstd: "zstd"
         case .snappy: "snappy"
         case .snappyFramed: "x-snappy-framed"
         }
     }
 
-    public static let supportedNames = "gzip, deflate, snappy, x-snappy-framed or identity"
+    public static let supportedNames = "gzip, deflate, zstd, snappy, x-snappy-framed or identity"
 
     /// Why a body did not decode.
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -52,6 +54,12 @@ public enum ContentEncoding: Sendable, Equatable {
             } catch {
                 throw Failure(tooLarge: error.code == .outputTooLarge, message: "malformed \(headerValue) body: \(error)")
             }
+        case .zstd:
+            do throws(ZstdError) {
+                return try Zstd.decompress(body, maximumOutputBytes: maximumOutputBytes)
+            } catch {
+                throw Failure(tooLarge: error.code == .outputTooLarge, message: "malformed zstd body: \(error)")
+            }
         case .snappy, .snappyFramed:
             do throws(SnappyError) {
                 let framed = self == .snappyFramed || body.starts(with: Snappy.streamIdentifier)
@@ -70,6 +78,7 @@ public enum ContentEncoding: Sendable, Equatable {
         case .identity: Array(body)
         case .gzip: Gzip.compress(body, level: 1)
         case .deflate: Gzip.compressDeflate(Array(body))
+        case .zstd: Zstd.compress(body)
         case .snappy, .snappyFramed: Snappy.compressFramed(Array(body))
         }
     }
