@@ -18,6 +18,23 @@ public enum AnnotatedPodTargets {
     public static let parameterAnnotationPrefix = "prometheus.io/param_"
     public static let podUIDLabel = "__meta_kubernetes_pod_uid"
 
+    /// `__scheme__`, `__metrics_path__` and `__param_<name>` from a pod's or a Service's annotations.
+    static func scrapeLabels(_ annotations: [String: String]) -> [String: String] {
+        var labels: [String: String] = [:]
+        if let scheme = annotations[schemeAnnotation], scheme == "http" || scheme == "https" { labels["__scheme__"] = scheme }
+        if let path = annotations[pathAnnotation], !path.isEmpty { labels["__metrics_path__"] = path.hasPrefix("/") ? path : "/" + path }
+        for (key, value) in annotations where key.hasPrefix(parameterAnnotationPrefix) {
+            let name = key.dropFirst(parameterAnnotationPrefix.count)
+            if !name.isEmpty { labels["__param_" + name] = value }
+        }
+        return labels
+    }
+
+    /// `prometheus.io/port`, when it is a port number.
+    static func annotatedPort(_ annotations: [String: String]) -> Int? {
+        annotations[portAnnotation].flatMap { Int($0) }.flatMap { (1...65535).contains($0) ? $0 : nil }
+    }
+
     public static func groups(_ pods: [PodMetadata], namespaces: NamespaceSelector) -> [TargetGroup] {
         var groups: [TargetGroup] = []
         for pod in pods.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
@@ -30,15 +47,10 @@ public enum AnnotatedPodTargets {
                 podUIDLabel: pod.uid,
                 "__meta_kubernetes_pod_ip": ip,
             ]
-            if let scheme = pod.annotations[schemeAnnotation], scheme == "http" || scheme == "https" { labels["__scheme__"] = scheme }
-            if let path = pod.annotations[pathAnnotation], !path.isEmpty { labels["__metrics_path__"] = path.hasPrefix("/") ? path : "/" + path }
-            for (key, value) in pod.annotations where key.hasPrefix(parameterAnnotationPrefix) {
-                let name = key.dropFirst(parameterAnnotationPrefix.count)
-                if !name.isEmpty { labels["__param_" + name] = value }
-            }
+            labels.merge(scrapeLabels(pod.annotations)) { $1 }
             let host = ip.contains(":") ? "[\(ip)]" : ip
             var addresses: [String]
-            if let port = pod.annotations[portAnnotation], let number = Int(port), (1...65535).contains(number) {
+            if let number = annotatedPort(pod.annotations) {
                 addresses = ["\(host):\(number)"]
             } else {
                 addresses = pod.ports.filter { $0.protocol.uppercased() == "TCP" }.map { "\(host):\($0.number)" }

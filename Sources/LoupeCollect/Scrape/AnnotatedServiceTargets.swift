@@ -78,17 +78,10 @@ public enum AnnotatedServiceTargets {
         var groups: [TargetGroup] = []
         for slice in slices.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
             guard let service = annotated[slice.namespace + "/" + slice.service] else { continue }
-            var common = ["__meta_kubernetes_namespace": slice.namespace, "__meta_kubernetes_service_name": service.name]
-            if let scheme = service.annotations[AnnotatedPodTargets.schemeAnnotation], scheme == "http" || scheme == "https" { common["__scheme__"] = scheme }
-            if let path = service.annotations[AnnotatedPodTargets.pathAnnotation], !path.isEmpty {
-                common["__metrics_path__"] = path.hasPrefix("/") ? path : "/" + path
-            }
-            for (key, value) in service.annotations where key.hasPrefix(AnnotatedPodTargets.parameterAnnotationPrefix) {
-                let name = key.dropFirst(AnnotatedPodTargets.parameterAnnotationPrefix.count)
-                if !name.isEmpty { common["__param_" + name] = value }
-            }
-            let annotatedPort = service.annotations[AnnotatedPodTargets.portAnnotation].flatMap(Int.init).flatMap { (1...65535).contains($0) ? $0 : nil }
-            let ports = annotatedPort.map { [$0] } ?? slice.ports.filter { $0.protocol.uppercased() == "TCP" }.map(\.number)
+            var common = AnnotatedPodTargets.scrapeLabels(service.annotations)
+            common["__meta_kubernetes_namespace"] = slice.namespace
+            common["__meta_kubernetes_service_name"] = service.name
+            let ports = AnnotatedPodTargets.annotatedPort(service.annotations).map { [$0] } ?? slice.ports.filter { $0.protocol.uppercased() == "TCP" }.map(\.number)
             for endpoint in slice.endpoints where endpoint.nodeName == node && endpoint.ready != false {
                 if let uid = endpoint.podUID, scrapedPods.contains(uid) { continue }
                 var labels = common
