@@ -88,7 +88,14 @@ public final class PrometheusScrapeInput: Service, Sendable {
         }
         manager = ScrapeManager(
             configuration: configuration,
-            append: { request, target, _ in sink.append(request, from: target) },
+            append: { request, target, _ in
+                // Off the cooperative pool: queueing ends in an fsync.
+                do {
+                    return try await BlockingIO.run { sink.append(request, from: target) }
+                } catch {
+                    return "the scrape could not be queued: \(error)"
+                }
+            },
             clock: ContinuousClock(), logger: logger, userAgent: "Loupe/agent",
             discovery: discovery,
             discoveryInterval: .seconds(5))
