@@ -40,6 +40,15 @@ public struct AgentPlan: Sendable {
         public var maximumBackoff: Duration = .seconds(30)
 
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+
+        /// How pods become resources (node, cluster, chosen pod labels): for container logs and
+        /// for what is scraped from pods.
+        var podResource: ContainerResource {
+            var resource = ContainerResource(nodeName: nodeName, clusterName: clusterName)
+            resource.podLabelKeys = podLabelKeys
+            resource.podLabelPrefixes = podLabelPrefixes
+            return resource
+        }
     }
 
     public struct Pipeline: Sendable {
@@ -82,9 +91,7 @@ public struct AgentPlan: Sendable {
                 tailOptions.admits = { pod in runtime.namespaces.admits(pod.namespace) && runtime.containers.admits(pod.container) }
                 tailOptions.keepOriginalBody = runtime.keepOriginalBody
                 tailOptions.encodeDirectly = rules.isEmpty
-                tailOptions.resource = ContainerResource(nodeName: options.nodeName, clusterName: options.clusterName)
-                tailOptions.resource.podLabelKeys = options.podLabelKeys
-                tailOptions.resource.podLabelPrefixes = options.podLabelPrefixes
+                tailOptions.resource = options.podResource
                 tailOptions.pods = options.pods
                 let tail = try ContainerLogTail(options: tailOptions)
                 services.append(ContainerLogCollector(
@@ -95,13 +102,10 @@ public struct AgentPlan: Sendable {
             var delta: OTLPRouter.DeltaConversion?
             if signal == .metrics, case .otlp(let output) = resource.output, output.temporality == .delta { delta = OTLPRouter.DeltaConversion() }
             if case .metrics(let spec) = resource.spec, spec.prometheus.enabled || spec.istio.enabled, role == .agent {
-                var podResource = ContainerResource(nodeName: options.nodeName, clusterName: options.clusterName)
-                podResource.podLabelKeys = options.podLabelKeys
-                podResource.podLabelPrefixes = options.podLabelPrefixes
                 services.append(PrometheusScrapeInput(
                     pipeline: resource.name, prometheus: spec.prometheus.enabled ? spec.prometheus : nil, istio: spec.istio.enabled ? spec.istio : nil,
                     defaultInterval: options.metricInterval, pods: options.pods, services: options.services, nodeName: options.nodeName,
-                    resource: podResource, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
+                    resource: options.podResource, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
             }
             if case .metrics(let spec) = resource.spec, spec.runtime.enabled, role == .agent {
                 var metricOptions = HostMetricsCollector.Options()
