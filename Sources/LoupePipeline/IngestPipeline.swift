@@ -113,9 +113,12 @@ public final class IngestPipeline: Sendable {
                     throw self.refusal(for: error, signal: Data.signal, tenant: tenant)
                 }
                 do {
+                    if let traces = data as? TraceData {
+                        self.storeTraces(encoded: bytes, digest: TraceBatchDigest(traces), tenant: tenant)
+                        return
+                    }
                     try await self.stores.append(DurableBatch(tenant: tenant, data: data, encoded: bytes, timeBounds: bounds))
                     if let metrics = data as? MetricsData { self.appendToPrometheus(metrics, tenant: tenant) }
-                    if let traces = data as? TraceData { self.traceMetrics.observe(traces, tenant: tenant, nowUnixNano: self.clock.nowUnixNano()) }
                     // OTLP logs are also streams that LogQL reads (and live tails see).
                     if let logs = data as? LogsData {
                         let streams = self.otlpLogStreams.convert(logs)
@@ -134,6 +137,46 @@ public final class IngestPipeline: Sendable {
         }
         telemetry.recordAccepted(signal: Data.signal, via: ingestProtocol, items: totalItems - dropped, bytes: requestBytes)
         return IngestReceipt(acceptedItems: totalItems - dropped, rejectedItems: dropped, message: message)
+    }
+
+    /// Spans that arrived as OTLP protobuf, by their digest: the request is never decoded into
+    /// spans (decoding and freeing them was most of the CPU of taking a request in). The body is
+    /// what the WAL and the trace store keep.
+    ///
+    /// - Parameter digest: `OTLPProtobuf.digestTraces(body)`.
+    public func ingestTraces(
+        protobuf body: [UInt8], digest: TraceBatchDigest, tenant: Tenant, via ingestProtocol: IngestProtocol, requestBytes: Int
+    ) async throws(IngestError) -> IngestReceipt {
+        if let cutoff = retention.cutoff(nowUnixNano: clock.nowUnixNano()), let bounds = digest.timeBounds.range, bounds.start < cutoff {
+            // Some spans are past retention: the general path takes them out of the decoded request.
+            let data: TraceData
+            do {
+                data = try OTLPProtobuf.decodeTraces(body)
+            } catch {
+                throw IngestError(.badRequest, "malformed OTLP/protobuf ExportTraceServiceRequest: \(error)")
+            }
+            return try await ingest(data, tenant: tenant, canonicalEncoding: body, via: ingestProtocol, requestBytes: requestBytes)
+        }
+        if !digest.isEmpty {
+            try await waitForTraceBlocks()
+            let bounds = digest.timeBounds
+            try await cutGate.shared { () async throws(IngestError) in
+                do throws(StorageError) {
+                    try await self.traceWAL.append(WALRecord(signal: .traces, tenant: tenant, timeBounds: bounds, payload: body))
+                } catch {
+                    throw self.refusal(for: error, signal: .traces, tenant: tenant)
+                }
+                self.storeTraces(encoded: body, digest: digest, tenant: tenant)
+            }
+        }
+        telemetry.recordAccepted(signal: .traces, via: ingestProtocol, items: digest.spans.count, bytes: requestBytes)
+        return IngestReceipt(acceptedItems: digest.spans.count)
+    }
+
+    /// Durable spans to the trace store and the trace metrics.
+    private func storeTraces(encoded: [UInt8], digest: TraceBatchDigest, tenant: Tenant) {
+        stores.traceSpans.append(encoded: encoded, digest: digest, tenant: tenant)
+        traceMetrics.observe(digest, tenant: tenant, nowUnixNano: clock.nowUnixNano())
     }
 
     func clockNowUnixNano() -> UInt64 { clock.nowUnixNano() }
@@ -224,7 +267,7 @@ public final class IngestPipeline: Sendable {
     /// checkpoint time; records after it contribute everything.
     public func replayWAL() async throws -> WALReplayReport {
         /// Each with whether it came before the trace checkpoint's marker (its spans are in trace blocks).
-        var traces: [(batch: DurableBatch<TraceData>, beforeCut: Bool)] = []
+        var traces: [(tenant: Tenant, encoded: [UInt8], digest: TraceBatchDigest, beforeCut: Bool)] = []
         var logs: [DurableBatch<LogsData>] = []
         var metrics: [DurableBatch<MetricsData>] = []
         /// Prometheus-bound records in WAL order, and whether each came before the checkpoint's marker.
@@ -246,9 +289,7 @@ public final class IngestPipeline: Sendable {
             do {
                 switch record.kind {
                 case .otlpTraces:
-                    traces.append((
-                        DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeTraces(record.payload), encoded: record.payload, timeBounds: record.timeBounds),
-                        !traceMarkerSeen))
+                    traces.append((record.tenant, record.payload, try OTLPProtobuf.digestTraces(record.payload), !traceMarkerSeen))
                 case .otlpLogs:
                     logs.append(DurableBatch(tenant: record.tenant, data: try OTLPProtobuf.decodeLogs(record.payload), encoded: record.payload, timeBounds: record.timeBounds))
                     logsBeforeCut.append(!logMarkerSeen)
@@ -326,7 +367,9 @@ public final class IngestPipeline: Sendable {
         if let logCutoff { stores.logStreams.removeEntries(olderThan: logCutoff) }
         // Trace records before the trace checkpoint's marker are in trace blocks; without the
         // marker in the log, every remaining record came after it.
-        for (batch, beforeCut) in traces where !(beforeCut && traceMarkerSeen) { try await stores.append(batch) }
+        for trace in traces where !(trace.beforeCut && traceMarkerSeen) {
+            stores.traceSpans.append(encoded: trace.encoded, digest: trace.digest, tenant: trace.tenant)
+        }
         for batch in logs { try await stores.append(batch) }
         for batch in metrics { try await stores.append(batch) }
         return report

@@ -33,9 +33,18 @@ public struct OTLPIngestor: Sendable {
             let reservation = try pipeline.admit(bytes: body.count)
             defer { pipeline.release(reservation) }
             switch signal {
+            case .traces where encoding == .protobuf:
+                // Digested, not decoded: the spans are never built (see `IngestPipeline.ingestTraces`).
+                let digest: TraceBatchDigest
+                do {
+                    digest = try OTLPProtobuf.digestTraces(body)
+                } catch {
+                    throw IngestError(.badRequest, "malformed OTLP/protobuf ExportTraceServiceRequest: \(error)")
+                }
+                return try await pipeline.ingestTraces(protobuf: body, digest: digest, tenant: tenant, via: ingestProtocol, requestBytes: body.count)
             case .traces:
                 let data = try decode(body, encoding, protobuf: OTLPProtobuf.decodeTraces, json: OTLPJSON.decodeTraces)
-                return try await pipeline.ingest(data, tenant: tenant, canonicalEncoding: encoding == .protobuf ? body : nil, via: ingestProtocol, requestBytes: body.count)
+                return try await pipeline.ingest(data, tenant: tenant, canonicalEncoding: nil, via: ingestProtocol, requestBytes: body.count)
             case .logs:
                 let data = try decode(body, encoding, protobuf: OTLPProtobuf.decodeLogs, json: OTLPJSON.decodeLogs)
                 return try await pipeline.ingest(data, tenant: tenant, canonicalEncoding: encoding == .protobuf ? body : nil, via: ingestProtocol, requestBytes: body.count)

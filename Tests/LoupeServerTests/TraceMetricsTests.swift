@@ -43,6 +43,28 @@ import Testing
         #expect(series.allSatisfy { $0.samples.first?.timestamp == 5_000 })
     }
 
+    @Test func spanMetricsOfOneBatchEqualThoseOfItsSpansOneByOne() {
+        var spans: [Span] = []
+        for index in 0..<40 {
+            let kind: SpanKind = index % 2 == 0 ? .server : .client
+            spans.append(Self.span(UInt64(index), name: "op\(index % 3)", kind: kind, milliseconds: UInt64(index * 7), error: index % 5 == 0))
+        }
+        let services = ["a", "b"]
+        var data = TraceData()
+        for (offset, service) in services.enumerated() {
+            data.resourceSpans.append(ResourceSpans(
+                resource: Resource(attributes: [KeyValue(key: "service.name", value: .string(service))]),
+                scopeSpans: [ScopeSpans(spans: stride(from: offset, to: spans.count, by: 2).map { spans[$0] })]))
+        }
+        var batched = SpanMetrics()
+        batched.observe(TraceBatchDigest(data))
+        var single = SpanMetrics()
+        for (index, span) in spans.enumerated() { single.observe(span, service: services[index % 2]) }
+        let sortedSeries = { (metrics: SpanMetrics) in metrics.series(timestamp: 1).map { "\($0.labels) \($0.samples)" }.sorted() }
+        #expect(sortedSeries(batched) == sortedSeries(single))
+        #expect(sortedSeries(batched).count == 6 * 2 * (4 + SpanMetrics.latencyBuckets.count))
+    }
+
     @Test func spanMetricsBoundTheirSeries() {
         var metrics = SpanMetrics(maximumSeries: 2)
         for index in 0..<5 { metrics.observe(Self.span(UInt64(index), name: "op\(index)", kind: .internal, milliseconds: 1), service: "s") }
@@ -78,4 +100,21 @@ import Testing
         #expect(Self.value(series, "traces_service_graph_request_total", ["client": "cart", "server": "mailer", "connection_type": "messaging_system"]) == 1)
         #expect(Self.value(series, "traces_service_graph_unpaired_spans_total", ["side": "client"]) == 1)
     }
+}
+
+/// One span of one service as a batch, the way the write path hands spans over.
+extension TraceBatchDigest {
+    static func single(_ span: Span, service: String) -> TraceBatchDigest {
+        TraceBatchDigest(TraceData(resourceSpans: [
+            ResourceSpans(resource: Resource(attributes: [KeyValue(key: "service.name", value: .string(service))]), scopeSpans: [ScopeSpans(spans: [span])])
+        ]))
+    }
+}
+
+extension SpanMetrics {
+    mutating func observe(_ span: Span, service: String) { observe(TraceBatchDigest.single(span, service: service)) }
+}
+
+extension ServiceGraph {
+    mutating func observe(_ span: Span, service: String, now: UInt64) { observe(TraceBatchDigest.single(span, service: service), now: now) }
 }

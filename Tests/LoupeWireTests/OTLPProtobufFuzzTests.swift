@@ -28,7 +28,22 @@ struct OTLPProtobufFuzzTests {
         do throws(WireError) {
             switch decoder {
             case .traces:
-                let value = try OTLPProtobuf.decodeTraces(bytes)
+                // The write path digests what it never decodes: both must take and refuse the same input.
+                let digested = Result { () throws(WireError) in try OTLPProtobuf.digestTraces(bytes) }
+                let value: TraceData
+                do {
+                    value = try OTLPProtobuf.decodeTraces(bytes)
+                } catch {
+                    switch digested {
+                    case .success: Issue.record("the digest took what decoding refuses: \(error)")
+                    case .failure(let refusal): #expect(refusal == error, "the digest's refusal is the decoder's")
+                    }
+                    throw error
+                }
+                switch digested {
+                case .success(let digest): #expect(OTLPTraceDigestTests.same(digest, TraceBatchDigest(value)))
+                case .failure(let refusal): Issue.record("the digest refused what decoding takes: \(refusal)")
+                }
                 let encoded = OTLPProtobuf.encodeTraces(value)
                 let again = try OTLPProtobuf.decodeTraces(encoded)
                 #expect(OTLPProtobuf.encodeTraces(again) == encoded)

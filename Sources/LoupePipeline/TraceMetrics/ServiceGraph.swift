@@ -67,13 +67,19 @@ public struct ServiceGraph: Sendable {
         self.maximumEdges = maximumEdges
     }
 
-    public mutating func observe(_ span: borrowing Span, service: String, now: UInt64) {
+    /// Pairs the client and server spans of one batch (with those waiting from earlier batches).
+    public mutating func observe(_ batch: TraceBatchDigest, now: UInt64) {
+        for span in batch.spans { observe(span, service: batch.serviceNames[Int(span.resource)], now: now) }
+    }
+
+    mutating func observe(_ span: SpanDigest, service: String, now: UInt64) {
         let seconds = Double(span.durationNanos) / 1e9
-        let failed = span.status.code == .error
+        let failed = span.statusCode == .error
         switch span.kind {
         case .client, .producer:
-            let (peer, database) = Self.peer(of: span)
-            let side = Side(service: service, seconds: seconds, failed: failed, messaging: span.kind == .producer, peer: peer, database: database)
+            let side = Side(
+                service: service, seconds: seconds, failed: failed, messaging: span.kind == .producer, peer: span.peer.name,
+                database: span.peer.isDatabase)
             arrive(PendingKey(traceID: span.traceID, spanID: span.spanID), client: side, now: now)
         case .server, .consumer:
             let side = Side(service: service, seconds: seconds, failed: failed, messaging: span.kind == .consumer)
@@ -145,33 +151,6 @@ public struct ServiceGraph: Sendable {
     }
 
     static func bucket(_ seconds: Double) -> Int { buckets.firstIndex { seconds <= $0 } ?? buckets.count }
-
-    static func peer(of span: borrowing Span) -> (String?, Bool) {
-        // Plain variables, not a dictionary: this runs for every client and producer span.
-        var peerService, dbName, dbNamespace, dbSystem, dbSystemName, serverAddress, netPeerName: String?
-        for attribute in span.attributes {
-            // The keys below are 7 to 14 bytes long; most keys are not, and comparing a long key
-            // with each literal costs more than looking at its length.
-            switch attribute.key.utf8.count {
-            case 7, 9, 12, 13, 14: break
-            default: continue
-            }
-            guard case .string(let text) = attribute.value, !text.isEmpty else { continue }
-            switch attribute.key {
-            case "peer.service": peerService = text
-            case "db.name": dbName = text
-            case "db.namespace": dbNamespace = text
-            case "db.system": dbSystem = text
-            case "db.system.name": dbSystemName = text
-            case "server.address": serverAddress = text
-            case "net.peer.name": netPeerName = text
-            default: break
-            }
-        }
-        let database = dbSystem != nil || dbSystemName != nil || dbName != nil || dbNamespace != nil
-        let peer = peerService ?? dbName ?? dbNamespace ?? serverAddress ?? netPeerName ?? dbSystem ?? dbSystemName
-        return (peer, database)
-    }
 
     public func series(timestamp: Int64) -> [TimeSeries] {
         var out: [TimeSeries] = []

@@ -26,6 +26,12 @@ public struct SpanMetrics: Sendable {
             buckets[bucket] += 1
             sum += seconds
         }
+
+        mutating func add(_ other: Stats) {
+            calls += other.calls
+            for index in buckets.indices { buckets[index] += other.buckets[index] }
+            sum += other.sum
+        }
     }
 
     var stats: [Key: Stats] = [:]
@@ -35,22 +41,40 @@ public struct SpanMetrics: Sendable {
 
     public init(maximumSeries: Int = 10_000) { self.maximumSeries = maximumSeries }
 
-    public mutating func observe(_ span: borrowing Span, service: String) {
-        let key = Key(service: service, spanName: span.name, kind: span.kind, status: span.status.code)
-        let seconds = Double(span.durationNanos) / 1e9
-        let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 } ?? Self.latencyBuckets.count
-        // One lookup (hashing two strings) per span, not one per field updated.
-        if let index = stats.index(forKey: key) {
-            stats.values[index].record(bucket: bucket, seconds: seconds)
-            return
+    /// Counts the spans of one batch. They are grouped by a key of the batch's indices first, so
+    /// the service and span name strings are hashed once per distinct key, not once per span.
+    public mutating func observe(_ batch: TraceBatchDigest) {
+        struct BatchKey: Hashable {
+            var resource: Int32
+            var name: Int32
+            var kind: Int32
+            var status: Int32
         }
-        guard stats.count < maximumSeries else {
-            droppedSpans += 1
-            return
+        var grouped: [BatchKey: Stats] = [:]
+        for span in batch.spans {
+            let seconds = Double(span.durationNanos) / 1e9
+            let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 } ?? Self.latencyBuckets.count
+            let key = BatchKey(resource: span.resource, name: span.name, kind: span.kind.rawValue, status: span.statusCode.rawValue)
+            if let index = grouped.index(forKey: key) {
+                grouped.values[index].record(bucket: bucket, seconds: seconds)
+            } else {
+                var new = Stats()
+                new.record(bucket: bucket, seconds: seconds)
+                grouped[key] = new
+            }
         }
-        var new = Stats()
-        new.record(bucket: bucket, seconds: seconds)
-        stats[key] = new
+        for (key, counted) in grouped {
+            let key = Key(
+                service: batch.serviceNames[Int(key.resource)], spanName: batch.names[Int(key.name)], kind: SpanKind(rawValue: key.kind),
+                status: StatusCode(rawValue: key.status))
+            if let index = stats.index(forKey: key) {
+                stats.values[index].add(counted)
+            } else if stats.count < maximumSeries {
+                stats[key] = counted
+            } else {
+                droppedSpans += counted.calls
+            }
+        }
     }
 
     /// Every series at `timestamp` (ms): cumulative since the generator started.

@@ -18,22 +18,12 @@ public final class TraceMetricsGenerator: Sendable {
 
     public init(isEnabled: Bool = true) { self.isEnabled = isEnabled }
 
-    public func observe(_ data: TraceData, tenant: Tenant, nowUnixNano: UInt64) {
-        guard isEnabled else { return }
+    public func observe(_ batch: TraceBatchDigest, tenant: Tenant, nowUnixNano: UInt64) {
+        guard isEnabled, !batch.isEmpty else { return }
         tenants.withLock { all in
             var state = all.removeValue(forKey: tenant) ?? TenantState()
-            for resourceSpans in data.resourceSpans {
-                let service = resourceSpans.resource.serviceName ?? ""
-                for scopeSpans in resourceSpans.scopeSpans {
-                    // By pointer: iterating by value copies (retains) every field of every span.
-                    scopeSpans.spans.withUnsafeBufferPointer { spans in
-                        for index in spans.indices {
-                            state.spanMetrics.observe(spans[index], service: service)
-                            state.serviceGraph.observe(spans[index], service: service, now: nowUnixNano)
-                        }
-                    }
-                }
-            }
+            state.spanMetrics.observe(batch)
+            state.serviceGraph.observe(batch, now: nowUnixNano)
             all[tenant] = state
         }
     }

@@ -45,12 +45,18 @@ public final class EmbeddedSignalStore<Data: SignalData>: Sendable {
     /// Returns the chunk's id (nil when the batch held nothing).
     @discardableResult
     func appendChunk(_ batch: DurableBatch<Data>) -> UInt64? {
-        guard !batch.timeBounds.isEmpty else { return nil }
-        var chunk = StoredChunk(bounds: batch.timeBounds, itemCount: batch.data.itemCount, encoded: batch.encoded)
+        appendChunk(tenant: batch.tenant, encoded: batch.encoded, itemCount: batch.data.itemCount, timeBounds: batch.timeBounds)
+    }
+
+    /// A batch by its encoding alone, for a store that keeps what it needs of the items itself.
+    @discardableResult
+    func appendChunk(tenant: Tenant, encoded: [UInt8], itemCount: Int, timeBounds: TimeBounds) -> UInt64? {
+        guard !timeBounds.isEmpty else { return nil }
+        var chunk = StoredChunk(bounds: timeBounds, itemCount: itemCount, encoded: encoded)
         return state.withLock { state in
             chunk.id = state.nextID
             state.nextID += 1
-            state.chunksByTenant[batch.tenant, default: []].append(chunk)
+            state.chunksByTenant[tenant, default: []].append(chunk)
             state.items += chunk.itemCount
             state.bytes += chunk.encoded.count
             if let maximumBytes { Self.evictOldest(&state, toFit: maximumBytes, keeping: chunk.id) }

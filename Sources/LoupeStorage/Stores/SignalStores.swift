@@ -61,7 +61,8 @@ public protocol MetricStore: SignalStore where Data == MetricsData {}
 
 /// The stores one Loupe process writes to and reads from.
 public struct Stores: Sendable {
-    public var traces: any TraceStore
+    /// Spans through the generic store interface: the trace store itself.
+    public var traces: any TraceStore { traceSpans }
     public var logs: any LogStore
     /// OTLP metrics as they arrived (lossless OTLP read-back).
     public var metrics: any MetricStore
@@ -69,15 +70,13 @@ public struct Stores: Sendable {
     public var prometheus: PrometheusStore
     /// Log streams in Loki's model (Loki push): what LogQL reads.
     public var logStreams: LogStreamStore
-    /// Spans by trace ID, with trace summaries and tags: what the Tempo API reads. When it is
-    /// also `traces` (as in `embedded`), OTLP spans reach it through the generic path.
+    /// Spans by trace ID, with trace summaries and tags: what the Tempo, Jaeger and Zipkin APIs read.
     public var traceSpans: TraceSpanStore
 
     public init(
-        traces: any TraceStore, logs: any LogStore, metrics: any MetricStore, prometheus: PrometheusStore = PrometheusStore(),
+        logs: any LogStore, metrics: any MetricStore, prometheus: PrometheusStore = PrometheusStore(),
         logStreams: LogStreamStore = LogStreamStore(), traceSpans: TraceSpanStore = TraceSpanStore()
     ) {
-        self.traces = traces
         self.traceSpans = traceSpans
         self.logs = logs
         self.metrics = metrics
@@ -101,7 +100,7 @@ public struct Stores: Sendable {
         readBackBytes: Int? = nil
     ) -> Stores {
         Stores(
-            traces: traceSpans, logs: EmbeddedLogStore(maximumBytes: readBackBytes), metrics: EmbeddedMetricStore(maximumBytes: readBackBytes),
+            logs: EmbeddedLogStore(maximumBytes: readBackBytes), metrics: EmbeddedMetricStore(maximumBytes: readBackBytes),
             prometheus: prometheus, logStreams: logStreams, traceSpans: traceSpans)
     }
 }

@@ -12,44 +12,37 @@ struct TraceCatalog: Sendable, Equatable {
 
     static let maximumValues = TraceSpanStore.maximumValuesPerTag
 
-    /// Adds what one batch shows. Span tag values come from every `tagSampling`-th span (the
-    /// first of each batch always): hashing every attribute value of every span was most of the
-    /// indexing cost, and autocompletion needs the values that recur, not every one.
-    mutating func add(_ data: TraceData) {
-        var sampled = 0
-        for resourceSpans in data.resourceSpans {
-            let service = resourceSpans.resource.serviceName ?? ""
-            for attribute in resourceSpans.resource.attributes {
+    /// Adds what one batch shows. Span tag values come from the spans whose attributes the digest
+    /// sampled; resource tag values from every resource.
+    mutating func add(_ batch: TraceBatchDigest) {
+        for resource in batch.resources {
+            for attribute in resource.attributes {
                 guard let text = attribute.value.scalarText else { continue }
                 insert(text, into: &tagValues[.resource, default: [:]][attribute.key, default: []])
             }
-            var serviceOperations: Set<TraceSpanStore.Operation> = []
-            var previous: TraceSpanStore.Operation?
-            for scopeSpans in resourceSpans.scopeSpans {
-                // By pointer: iterating by value copies (retains) every field of every span.
-                scopeSpans.spans.withUnsafeBufferPointer { spans in
-                    for index in spans.indices {
-                        let operation = TraceSpanStore.Operation(name: spans[index].name, kind: spans[index].kind)
-                        if operation != previous {
-                            serviceOperations.insert(operation)
-                            previous = operation
-                        }
-                        defer { sampled += 1 }
-                        if sampled % TraceSpanStore.tagSampling == 0 {
-                            for attribute in spans[index].attributes {
-                                guard let text = attribute.value.scalarText else { continue }
-                                insert(text, into: &tagValues[.span, default: [:]][attribute.key, default: []])
-                            }
-                        }
-                        // The length first: most keys are longer than 15 bytes, and comparing
-                        // a heap string with a literal is slow.
-                        for attribute in spans[index].attributes where attribute.key.utf8.count == 12 && attribute.key == "peer.service" {
-                            if case .string(let peer) = attribute.value { insert(peer, into: &remoteServices[service, default: []]) }
-                        }
-                    }
-                }
+        }
+        for attributes in batch.sampledAttributes {
+            for attribute in attributes {
+                guard let text = attribute.value.scalarText else { continue }
+                insert(text, into: &tagValues[.span, default: [:]][attribute.key, default: []])
             }
-            for operation in serviceOperations { insert(operation, into: &operations[service, default: []]) }
+        }
+        // Distinct (resource, name, kind) first: a batch repeats its operations many times over.
+        struct OperationKey: Hashable {
+            var resource: Int32
+            var name: Int32
+            var kind: Int32
+        }
+        var seen: Set<OperationKey> = []
+        var previous: OperationKey?
+        for span in batch.spans {
+            let key = OperationKey(resource: span.resource, name: span.name, kind: span.kind.rawValue)
+            if key != previous, seen.insert(key).inserted {
+                let operation = TraceSpanStore.Operation(name: batch.names[Int(span.name)], kind: span.kind)
+                insert(operation, into: &operations[batch.serviceNames[Int(span.resource)], default: []])
+            }
+            previous = key
+            if let peer = span.peer.peerService { insert(peer, into: &remoteServices[batch.serviceNames[Int(span.resource)], default: []]) }
         }
     }
 

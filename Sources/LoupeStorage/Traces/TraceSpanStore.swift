@@ -18,7 +18,7 @@ public final class TraceSpanStore: Sendable {
     public static let maximumValuesPerTag = 1_000
     /// Span attributes feed tag names and values from one span in this many (the first of each
     /// batch always); resource attributes from every resource.
-    public static let tagSampling = 8
+    public static let tagSampling = TraceBatchDigest.attributeSampling
 
     public enum TagScope: String, Sendable, CaseIterable {
         case span, resource
@@ -120,25 +120,16 @@ public final class TraceSpanStore: Sendable {
 
     // MARK: Writing
 
-    func index(_ batch: DurableBatch<TraceData>, chunk: UInt64) {
+    func index(_ batch: TraceBatchDigest, tenant: Tenant, bytes: Int, chunk: UInt64) {
         // Summaries and tags are gathered outside the lock, then merged under it.
         var summaries: [TraceID: TraceSummary] = [:]
-        for resourceSpans in batch.data.resourceSpans {
-            let service = resourceSpans.resource.serviceName
-            for scopeSpans in resourceSpans.scopeSpans {
-                // By pointer: iterating by value copies (retains) every field of every span.
-                scopeSpans.spans.withUnsafeBufferPointer { spans in
-                    for index in spans.indices {
-                        summaries[spans[index].traceID, default: TraceSummary(traceID: spans[index].traceID)].include(spans[index], serviceName: service)
-                    }
-                }
-            }
+        for span in batch.spans {
+            summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, of: batch)
         }
         var catalog = TraceCatalog()
-        catalog.add(batch.data)
-        let bytes = batch.encoded.count
+        catalog.add(batch)
         tenants.withLock { all in
-            var state = all.removeValue(forKey: batch.tenant) ?? TenantState()
+            var state = all.removeValue(forKey: tenant) ?? TenantState()
             let hasOlderParts = !state.frozen.isEmpty || !state.blocks.isEmpty
             for (traceID, incoming) in summaries {
                 if var entry = state.head.traces.removeValue(forKey: traceID) {
@@ -153,7 +144,7 @@ public final class TraceSpanStore: Sendable {
             state.head.chunks.append(chunk)
             state.head.bytes += bytes
             state.head.catalog.merge(catalog, alsoInto: &state.catalog)
-            all[batch.tenant] = state
+            all[tenant] = state
         }
     }
 
@@ -744,8 +735,15 @@ struct NewestSummaries {
 
 extension TraceSpanStore: TraceStore {
     public func append(_ batch: DurableBatch<TraceData>) async throws(StorageError) {
-        guard let chunk = batches.appendChunk(batch) else { return }
-        index(batch, chunk: chunk)
+        append(encoded: batch.encoded, digest: TraceBatchDigest(batch.data), tenant: batch.tenant)
+    }
+
+    /// Takes a durable batch by its OTLP protobuf encoding and its digest (the same spans): what
+    /// the write path has when it never decoded the request.
+    public func append(encoded: [UInt8], digest: TraceBatchDigest, tenant: Tenant) {
+        guard let chunk = batches.appendChunk(tenant: tenant, encoded: encoded, itemCount: digest.spans.count, timeBounds: digest.timeBounds)
+        else { return }
+        index(digest, tenant: tenant, bytes: encoded.count, chunk: chunk)
     }
 
     public func read(tenant: Tenant, range: TimeRange) async throws(StorageError) -> TraceData {

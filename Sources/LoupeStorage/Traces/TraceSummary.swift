@@ -53,16 +53,18 @@ public struct TraceSummary: Sendable, Equatable {
 
     public var durationNanoseconds: UInt64 { endTimeUnixNano >= startTimeUnixNano ? endTimeUnixNano - startTimeUnixNano : 0 }
 
-    mutating func include(_ span: borrowing Span, serviceName: String?) {
+    /// Takes in span `span` of `batch`.
+    mutating func include(_ span: SpanDigest, of batch: TraceBatchDigest) {
         startTimeUnixNano = min(startTimeUnixNano, span.startTimeUnixNano)
         endTimeUnixNano = max(endTimeUnixNano, span.endTimeUnixNano, span.startTimeUnixNano)
         spanCount += 1
-        if span.status.code == .error { errorCount += 1 }
+        if span.statusCode == .error { errorCount += 1 }
         longestSpanNanoseconds = max(longestSpanNanoseconds, span.durationNanos)
-        addService(serviceName ?? "")
+        let service = batch.serviceNames[Int(span.resource)]
+        addService(service)
         if span.parentSpanID.isEmpty {
-            rootServiceName = serviceName ?? ""
-            rootSpanName = span.name
+            rootServiceName = service
+            rootSpanName = batch.names[Int(span.name)]
         }
     }
 }
