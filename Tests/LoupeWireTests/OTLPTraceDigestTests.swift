@@ -41,6 +41,15 @@ import Testing
         #expect(digest.sampledAttributes == [spans[0].attributes, spans[8].attributes, spans[16].attributes])
     }
 
+    @Test func largeBatchesKeepFewerAttributesPastTheirFirstSpans() throws {
+        let data = OTLPSampleData.makeBenchmarkTraces(spanCount: 1_000, attributesPerSpan: 2)
+        let digest = try Self.digestOfBytes(data)
+        let spans = data.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        let picked = Array(stride(from: 0, to: 256, by: 8)) + Array(stride(from: 256, to: 1_000, by: 64))
+        #expect(picked.count == 44)
+        #expect(digest.sampledAttributes == picked.map { spans[$0].attributes })
+    }
+
     static func peer(_ attributes: [KeyValue]) throws -> SpanPeer {
         let data = TraceData(resourceSpans: [ResourceSpans(scopeSpans: [ScopeSpans(spans: [
             Span(name: "sampled"), Span(name: "walked", kind: .client, attributes: attributes),

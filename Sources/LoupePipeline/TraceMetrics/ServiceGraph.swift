@@ -69,7 +69,10 @@ public struct ServiceGraph: Sendable {
 
     /// Pairs the client and server spans of one batch (with those waiting from earlier batches).
     public mutating func observe(_ batch: TraceBatchDigest, now: UInt64) {
-        for span in batch.spans { observe(span, service: batch.serviceNames[Int(span.resource)], now: now) }
+        // By pointer: iterating by value copies (retains) each digest's strings.
+        batch.spans.withUnsafeBufferPointer { spans in
+            for index in spans.indices { observe(spans[index], service: batch.serviceNames[Int(spans[index].resource)], now: now) }
+        }
     }
 
     mutating func observe(_ span: SpanDigest, service: String, now: UInt64) {

@@ -51,16 +51,20 @@ public struct SpanMetrics: Sendable {
             var status: Int32
         }
         var grouped: [BatchKey: Stats] = [:]
-        for span in batch.spans {
-            let seconds = Double(span.durationNanos) / 1e9
-            let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 } ?? Self.latencyBuckets.count
-            let key = BatchKey(resource: span.resource, name: span.name, kind: span.kind.rawValue, status: span.statusCode.rawValue)
-            if let index = grouped.index(forKey: key) {
-                grouped.values[index].record(bucket: bucket, seconds: seconds)
-            } else {
-                var new = Stats()
-                new.record(bucket: bucket, seconds: seconds)
-                grouped[key] = new
+        // By pointer: iterating by value copies (retains) each digest's strings.
+        batch.spans.withUnsafeBufferPointer { spans in
+            for span in spans.indices {
+                let seconds = Double(spans[span].durationNanos) / 1e9
+                let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 } ?? Self.latencyBuckets.count
+                let key = BatchKey(
+                    resource: spans[span].resource, name: spans[span].name, kind: spans[span].kind.rawValue, status: spans[span].statusCode.rawValue)
+                if let index = grouped.index(forKey: key) {
+                    grouped.values[index].record(bucket: bucket, seconds: seconds)
+                } else {
+                    var new = Stats()
+                    new.record(bucket: bucket, seconds: seconds)
+                    grouped[key] = new
+                }
             }
         }
         for (key, counted) in grouped {

@@ -35,14 +35,19 @@ struct TraceCatalog: Sendable, Equatable {
         }
         var seen: Set<OperationKey> = []
         var previous: OperationKey?
-        for span in batch.spans {
-            let key = OperationKey(resource: span.resource, name: span.name, kind: span.kind.rawValue)
-            if key != previous, seen.insert(key).inserted {
-                let operation = TraceSpanStore.Operation(name: batch.names[Int(span.name)], kind: span.kind)
-                insert(operation, into: &operations[batch.serviceNames[Int(span.resource)], default: []])
+        // By pointer: iterating by value copies (retains) each digest's strings.
+        batch.spans.withUnsafeBufferPointer { spans in
+            for span in spans.indices {
+                let key = OperationKey(resource: spans[span].resource, name: spans[span].name, kind: spans[span].kind.rawValue)
+                if key != previous, seen.insert(key).inserted {
+                    let operation = TraceSpanStore.Operation(name: batch.names[Int(key.name)], kind: spans[span].kind)
+                    insert(operation, into: &operations[batch.serviceNames[Int(key.resource)], default: []])
+                }
+                previous = key
+                if let peer = spans[span].peer.peerService {
+                    insert(peer, into: &remoteServices[batch.serviceNames[Int(key.resource)], default: []])
+                }
             }
-            previous = key
-            if let peer = span.peer.peerService { insert(peer, into: &remoteServices[batch.serviceNames[Int(span.resource)], default: []]) }
         }
     }
 

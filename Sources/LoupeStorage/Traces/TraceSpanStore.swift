@@ -123,8 +123,11 @@ public final class TraceSpanStore: Sendable {
     func index(_ batch: TraceBatchDigest, tenant: Tenant, bytes: Int, chunk: UInt64) {
         // Summaries and tags are gathered outside the lock, then merged under it.
         var summaries: [TraceID: TraceSummary] = [:]
-        for span in batch.spans {
-            summaries[span.traceID, default: TraceSummary(traceID: span.traceID)].include(span, of: batch)
+        // By pointer: iterating by value copies (retains) each digest's strings.
+        batch.spans.withUnsafeBufferPointer { spans in
+            for index in spans.indices {
+                summaries[spans[index].traceID, default: TraceSummary(traceID: spans[index].traceID)].include(spans[index], of: batch)
+            }
         }
         var catalog = TraceCatalog()
         catalog.add(batch)
