@@ -32,6 +32,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // The system's libzstd (zstd Content-Encoding of OTLP/HTTP bodies, in and out).
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        // The system's libdeflate: whole-buffer gzip and zlib compression (outgoing OTLP bodies), about
+        // 1.7 times as fast as zlib at level 1 with smaller output.
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", providers: [.apt(["libdeflate-dev"])]),
         // glibc's malloc_trim (a header of the C library itself; nothing to link).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // The compiler's prefetch hint (a header-only inline function; nothing to link).
@@ -43,7 +46,7 @@ let package = Package(
         .target(name: "LoupeModel", dependencies: ["CPrefetch"], swiftSettings: strictSettings),
 
         // Pure, synchronous codecs: protobuf wire, OTLP protobuf and JSON, gzip. No NIO, no async.
-        .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib", "CZstd", "CCRC32C"], swiftSettings: strictSettings),
+        .target(name: "LoupeWire", dependencies: ["LoupeModel", "CZlib", "CZstd", "CDeflate", "CCRC32C"], swiftSettings: strictSettings),
 
         // Pure query languages: lexers, parsers, ASTs and evaluators (PromQL first). No I/O.
         .target(name: "LoupeQuery", dependencies: ["LoupeModel"], swiftSettings: strictSettings),

@@ -8,10 +8,11 @@ root=$(pwd)
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# System packages: zlib and zstd headers (gzip, zstd), python3-venv and prometheus (test peers).
+# System packages: zlib, zstd and libdeflate headers (gzip, zstd), python3-venv and prometheus (test peers).
 need_apt=()
 [ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
 [ -f /usr/include/zstd.h ] || need_apt+=(libzstd-dev)
+[ -f /usr/include/libdeflate.h ] || need_apt+=(libdeflate-dev)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # promtool (Prometheus 2.42) queries Loupe's Prometheus API in the end-to-end suite.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)

@@ -54,7 +54,7 @@ public struct AgentPlan: Sendable {
     public struct Pipeline: Sendable {
         public var resource: PipelineResource
         public var counters: PipelineCounters
-        public var queue: DiskQueue
+        public var queue: OutputQueue
     }
 
     /// `agent`: one per node, container logs and pushed OTLP; `gateway`: pushed OTLP only.
@@ -81,7 +81,8 @@ public struct AgentPlan: Sendable {
             let rules = try resource.compiledRules()
             let exporterSettings = try Self.exporterSettings(resource: resource, signal: signal, options: options)
             let directory = "\(options.dataDirectory)/pipelines/\(resource.kind.rawValue.lowercased())/\(resource.name)"
-            let queue = try DiskQueue(directory: directory + "/queue", maximumBytes: options.queueBytes)
+            let queue = OutputQueue(
+                disk: try DiskQueue(directory: directory + "/queue", maximumBytes: options.queueBytes), encoding: exporterSettings.storedEncoding)
             let counters = PipelineCounters()
             let pipeline = Pipeline(resource: resource, counters: counters, queue: queue)
             let pipelineLogger = Logger(label: "loupe.\(role.rawValue).\(resource.name)", factory: { _ in logger.handler })

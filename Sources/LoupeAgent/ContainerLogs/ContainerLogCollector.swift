@@ -12,14 +12,14 @@ import Synchronization
 public final class ContainerLogCollector: Service {
     private let tail: Mutex<ContainerLogTail>
     private let rules: CompiledRules
-    private let queue: DiskQueue
+    private let queue: OutputQueue
     private let counters: PipelineCounters
     private let pollInterval: Duration
     private let memoryLimiter: MemoryLimiter?
     private let logger: Logger
 
     init(
-        tail: sending ContainerLogTail, rules: CompiledRules, queue: DiskQueue, counters: PipelineCounters, pollInterval: Duration,
+        tail: sending ContainerLogTail, rules: CompiledRules, queue: OutputQueue, counters: PipelineCounters, pollInterval: Duration,
         memoryLimiter: MemoryLimiter? = nil, logger: Logger
     ) {
         self.tail = Mutex(tail)
@@ -95,7 +95,7 @@ public final class ContainerLogCollector: Service {
                 let kept = harvest.records - filtered
                 if kept > 0 {
                     do {
-                        try queue.append([QueuedRequest.frame(itemCount: kept, request: request)])
+                        try queue.append(itemCount: kept, request: request)
                     } catch {
                         tail.discard(harvest)
                         throw error

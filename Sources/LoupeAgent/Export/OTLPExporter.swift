@@ -47,6 +47,13 @@ public final class OTLPExporter: Service {
         /// OAuth2 client credentials: each request carries `Authorization: Bearer <token>`.
         var oauth2: OAuth2TokenSource.Settings?
 
+        /// How the queue stores requests for this output: compressed as sent over OTLP/HTTP;
+        /// uncompressed for gRPC (grpc-swift compresses) and for Loupe's own storage.
+        public var storedEncoding: ContentEncoding {
+            if case .http = destination { return compression }
+            return .identity
+        }
+
         public var displayName: String {
             switch destination {
             case .http(let url, _): url
@@ -58,13 +65,17 @@ public final class OTLPExporter: Service {
 
     let settings: Settings
     private let queue: DiskQueue
+    /// How this output's queued requests are stored (`OutputQueue.encoding`).
+    private let storedEncoding: ContentEncoding
     private let counters: PipelineCounters
     private let logger: Logger
 
-    /// The queue holds `QueuedRequest` frames: an item count, then the encoded export request.
-    public init(settings: Settings, queue: DiskQueue, counters: PipelineCounters, logger: Logger) {
+    /// The queue holds `QueuedRequest` frames: an item count, then the export request, stored as
+    /// `settings.storedEncoding` says.
+    public init(settings: Settings, queue: OutputQueue, counters: PipelineCounters, logger: Logger) {
         self.settings = settings
-        self.queue = queue
+        self.queue = queue.disk
+        storedEncoding = queue.encoding
         self.counters = counters
         self.logger = logger
     }
@@ -127,7 +138,9 @@ public final class OTLPExporter: Service {
                 continue
             }
             busy = true
-            guard let (items, request) = QueuedRequest.unframe(record.payload) else {
+            guard let (items, encoding, stored) = QueuedRequest.unframe(record.payload),
+                let request = reencoded(stored, from: encoding)
+            else {
                 logger.error("a queued request is damaged; it is dropped", metadata: ["bytes": "\(record.payload.count)"])
                 await acknowledge(record)
                 continue
@@ -172,6 +185,21 @@ public final class OTLPExporter: Service {
             }
         }
     }
+
+    /// A queued request in the encoding this output sends: records queued under another setting
+    /// (an earlier configuration or version) are converted. Nil when the stored bytes do not decode.
+    private func reencoded(_ stored: ArraySlice<UInt8>, from encoding: ContentEncoding) -> ArraySlice<UInt8>? {
+        guard encoding != storedEncoding else { return stored }
+        do throws(ContentEncoding.Failure) {
+            let plain = try encoding.decode(Array(stored), maximumOutputBytes: Self.maximumRequestBytes)
+            return storedEncoding.encode(plain[...])[...]
+        } catch {
+            return nil
+        }
+    }
+
+    /// Far over any request an input queues; a stored request decoding to more is damaged.
+    static let maximumRequestBytes = 1 << 30
 
     /// A failure here (the disk) only means the record is sent again later: at least once.
     private func acknowledge(_ record: DiskQueue.Record) async {

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import LoupeWire
 import NIOCore
 
-/// One OTLP/HTTP request per payload (protobuf, compressed as asked). 2xx delivers; 429, 502, 503 and
+/// One OTLP/HTTP request per payload (protobuf, already compressed as `compression` says). 2xx delivers; 429, 502, 503 and
 /// 504 are retried (after `Retry-After` when given), as are connection failures and other 5xx;
 /// any other 4xx is a refusal, as the OTLP specification says.
 struct OTLPHTTPSender: OTLPSender {
@@ -23,7 +23,7 @@ struct OTLPHTTPSender: OTLPSender {
             request.body = .bytes(ByteBuffer(bytes: payload))
         } else {
             request.headers.add(name: "Content-Encoding", value: compression.headerValue)
-            request.body = .bytes(ByteBuffer(bytes: compression.encode(payload)))
+            request.body = .bytes(ByteBuffer(bytes: payload))
         }
         do {
             let response = try await client.execute(request, timeout: .seconds(max(1, timeout.components.seconds)))

@@ -35,13 +35,13 @@ public final class HostMetricsCollector: Service {
     private let rules: CompiledRules
     /// `temporality: delta`: the pipeline's cumulative-to-delta state.
     private let delta: OTLPRouter.DeltaConversion?
-    private let queue: DiskQueue
+    private let queue: OutputQueue
     private let counters: PipelineCounters
     private let logger: Logger
     /// Start of cumulative series that have no start of their own (cgroups): when collection began.
     private let startedUnixNano = WallClock.system.nowUnixNano()
 
-    public init(options: Options, rules: CompiledRules, delta: OTLPRouter.DeltaConversion? = nil, queue: DiskQueue, counters: PipelineCounters, logger: Logger) {
+    public init(options: Options, rules: CompiledRules, delta: OTLPRouter.DeltaConversion? = nil, queue: OutputQueue, counters: PipelineCounters, logger: Logger) {
         self.options = options
         self.rules = rules
         self.delta = delta
@@ -68,7 +68,7 @@ public final class HostMetricsCollector: Service {
         counters.filtered.add(filtered, ordering: .relaxed)
         let kept = delta?.convert(processed) ?? processed
         guard kept.itemCount > 0 else { return }
-        try queue.append([QueuedRequest.frame(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))])
+        try queue.append(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))
     }
 
     // MARK: Collecting

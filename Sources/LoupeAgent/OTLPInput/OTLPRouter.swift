@@ -111,7 +111,7 @@ public final class OTLPRouter: Sendable {
             let (kept, filtered, request) = try prepare(route)
             if kept > 0 {
                 do {
-                    try route.pipeline.queue.append([QueuedRequest.frame(itemCount: kept, request: request)])
+                    try route.pipeline.queue.append(itemCount: kept, request: request)
                 } catch {
                     throw Refusal(code: .unavailable, message: "\(route.pipeline.resource.displayName) could not queue the request: \(error.message)")
                 }

@@ -28,7 +28,7 @@ public final class PrometheusScrapeInput: Service, Sendable {
         pipeline name: String, prometheus: MetricPipelineSpec.PrometheusInput?, istio: MetricPipelineSpec.IstioInput?,
         defaultInterval: Duration, pods: PodDirectory?, services: ServiceDirectory? = nil, nodeName: String? = nil,
         resource: ContainerResource, rules: CompiledRules,
-        delta: OTLPRouter.DeltaConversion?, queue: DiskQueue, counters: PipelineCounters, logger: Logger
+        delta: OTLPRouter.DeltaConversion?, queue: OutputQueue, counters: PipelineCounters, logger: Logger
     ) {
         let defaultMilliseconds = Int64(defaultInterval.components.seconds * 1000 + defaultInterval.components.attoseconds / 1_000_000_000_000_000)
         var configuration = ScrapeConfiguration()
@@ -119,12 +119,12 @@ final class ScrapedMetricsSink: Sendable {
     private let resource: ContainerResource
     private let rules: CompiledRules
     private let delta: OTLPRouter.DeltaConversion?
-    private let queue: DiskQueue
+    private let queue: OutputQueue
     private let counters: PipelineCounters
 
     init(
         diagnosticJobs: Set<String>, pods: PodDirectory?, resource: ContainerResource, rules: CompiledRules,
-        delta: OTLPRouter.DeltaConversion?, queue: DiskQueue, counters: PipelineCounters
+        delta: OTLPRouter.DeltaConversion?, queue: OutputQueue, counters: PipelineCounters
     ) {
         self.diagnosticJobs = diagnosticJobs
         self.pods = pods
@@ -164,7 +164,7 @@ final class ScrapedMetricsSink: Sendable {
         counters.filtered.add(filtered, ordering: .relaxed)
         guard kept.itemCount > 0 else { return nil }
         do {
-            try queue.append([QueuedRequest.frame(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))])
+            try queue.append(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))
             return nil
         } catch {
             return "the pipeline's queue refused the scrape: \(error)"

