@@ -32,6 +32,32 @@ import Testing
         #expect(QueuedRequest.unframe([1, 0, 0, 0x80]) == nil)
     }
 
+    @Test func aHarvestIsSplitIntoRequestsOfAboutEqualSize() throws {
+        let groups: [(bytes: [UInt8], records: Int)] = [
+            ([1, 1, 1, 1, 1, 1], 6), ([2, 2], 2), ([], 0), ([3, 3, 3], 3), ([4], 1), ([5, 5], 2),
+        ]
+        let two = ContainerLogCollector.requests(of: groups, parts: 2)
+        // Each group goes to the lighter request (the first of equals): 6 + 2 bytes and 2 + 3 + 1.
+        #expect(two.map(\.request) == [[1, 1, 1, 1, 1, 1, 5, 5], [2, 2, 3, 3, 3, 4]])
+        #expect(two.map(\.itemCount) == [8, 6])
+        let one = ContainerLogCollector.requests(of: groups, parts: 1)
+        #expect(one.count == 1 && one[0].itemCount == 14 && one[0].request == groups.flatMap(\.bytes))
+        #expect(ContainerLogCollector.requests(of: [([9], 1)], parts: 4).map(\.itemCount) == [1])
+        #expect(ContainerLogCollector.requests(of: [([], 0)], parts: 2).isEmpty)
+    }
+
+    @Test func requestsQueuedTogetherAreEachFramedAndCompressed() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-output-queue-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let queue = OutputQueue(disk: try DiskQueue(directory: directory, maximumBytes: 1 << 20), encoding: .gzip)
+        try queue.append([(2, Self.request), (3, Self.request + [7]), (4, [])])
+        let records = try queue.disk.peek()
+        #expect(records.count == 3)
+        let frames = try records.map { try #require(QueuedRequest.unframe($0.payload)) }
+        #expect(frames.map(\.itemCount) == [2, 3, 4] && frames.allSatisfy { $0.encoding == .gzip })
+        #expect(try frames.map { try Gzip.decompress(Array($0.request), maximumOutputBytes: 1 << 20) } == [Self.request, Self.request + [7], []])
+    }
+
     @Test func anExporterSendsEachRecordInItsOwnEncoding() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-output-queue-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Logging
 import LoupeCollect
@@ -59,30 +60,41 @@ public final class ContainerLogCollector: Service {
     }
 
     /// Transforms, filters (a filter match drops the record) and encodes each file's records on
-    /// its own thread; the encoded groups, concatenated, are one export request (its resources are
-    /// a repeated field). Returns the request and how many records the filter dropped.
-    static func encode(_ logs: LogsData, rules: CompiledRules) -> (request: [UInt8], filtered: Int) {
+    /// its own thread. Returns each file's `ResourceLogs` message(s), with the records kept and
+    /// those the filter dropped.
+    static func encode(_ logs: LogsData, rules: CompiledRules) -> [(bytes: [UInt8], records: Int, filtered: Int)] {
         let groups = logs.resourceLogs
-        let results = Mutex([(bytes: [UInt8], filtered: Int)?](repeating: nil, count: groups.count))
+        let results = Mutex([(bytes: [UInt8], records: Int, filtered: Int)?](repeating: nil, count: groups.count))
         let work: @Sendable (Int) -> Void = { index in
             let (kept, filtered) = rules.process(LogsData(resourceLogs: [groups[index]]))
             let bytes = OTLPProtobuf.encodeLogs(kept)
-            results.withLock { $0[index] = (bytes, filtered) }
+            results.withLock { $0[index] = (bytes, kept.itemCount, filtered) }
         }
         if groups.count > 1 {
             DispatchQueue.concurrentPerform(iterations: groups.count, execute: work)
         } else if groups.count == 1 {
             work(0)
         }
-        var request: [UInt8] = []
-        var filtered = 0
-        for result in results.withLock({ $0 }) {
-            guard let result else { continue }
-            request.append(contentsOf: result.bytes)
-            filtered += result.filtered
-        }
-        return (request, filtered)
+        return results.withLock { $0 }.compactMap { $0 }
     }
+
+    /// Export requests made of `groups` (`ResourceLogs` messages: concatenated, they are a request,
+    /// the field being repeated), one per core at most so they are compressed side by side, each
+    /// about as large as the others. Groups keep their order within a request.
+    static func requests(of groups: [(bytes: [UInt8], records: Int)], parts: Int) -> [(itemCount: Int, request: [UInt8])] {
+        let count = max(1, min(parts, groups.count))
+        var requests = [(itemCount: Int, request: [UInt8])](repeating: (0, []), count: count)
+        for group in groups where group.records > 0 {
+            let lightest = requests.indices.min { requests[$0].request.count < requests[$1].request.count }!
+            requests[lightest].itemCount += group.records
+            requests[lightest].request.append(contentsOf: group.bytes)
+        }
+        return requests.filter { $0.itemCount > 0 }
+    }
+
+    /// Requests per harvest: the cores, at most four (more, smaller requests cost the sender more
+    /// round trips and queue acknowledgements than they save).
+    static let requestsPerHarvest = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     /// One harvest, queued and committed. Returns the records it held.
     func step() throws -> Int {
@@ -90,12 +102,13 @@ public final class ContainerLogCollector: Service {
             let harvest = tail.harvest(nowUnixNano: WallClock.system.nowUnixNano())
             guard !harvest.isEmpty else { return 0 }
             if harvest.records > 0 {
-                var (request, filtered) = Self.encode(harvest.logs, rules: rules)
-                for group in harvest.encoded { request.append(contentsOf: group) }
-                let kept = harvest.records - filtered
-                if kept > 0 {
+                let processed = Self.encode(harvest.logs, rules: rules)
+                let filtered = processed.reduce(0) { $0 + $1.filtered }
+                let groups = processed.map { ($0.bytes, $0.records) } + harvest.encoded
+                let requests = Self.requests(of: groups, parts: Self.requestsPerHarvest)
+                if !requests.isEmpty {
                     do {
-                        try queue.append(itemCount: kept, request: request)
+                        try queue.append(requests)
                     } catch {
                         tail.discard(harvest)
                         throw error

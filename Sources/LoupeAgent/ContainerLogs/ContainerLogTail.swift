@@ -64,8 +64,9 @@ final class ContainerLogTail {
     /// What one harvest read: records per file, and the positions to commit once they are stored.
     struct Harvest {
         var logs = LogsData()
-        /// `ResourceLogs` messages (with their tags) of directly encoded records.
-        var encoded: [[UInt8]] = []
+        /// `ResourceLogs` messages (with their tags) of directly encoded records, and how many
+        /// records each holds.
+        var encoded: [(bytes: [UInt8], records: Int)] = []
         var records = 0
         var bytes = 0
         fileprivate var follows: [String: Follow] = [:]
@@ -74,7 +75,7 @@ final class ContainerLogTail {
 
         fileprivate mutating func add(_ sink: FileReader.RecordSink, resource: Resource) {
             guard sink.count > 0 else { return }
-            if !sink.encoded.isEmpty { encoded.append(ContainerLogEncoder.resourceLogs(resource: resource, records: sink.encoded)) }
+            if !sink.encoded.isEmpty { encoded.append((ContainerLogEncoder.resourceLogs(resource: resource, records: sink.encoded), sink.count)) }
             if !sink.values.isEmpty { logs.resourceLogs.append(ResourceLogs(resource: resource, scopeLogs: [ScopeLogs(logRecords: sink.values)])) }
             records += sink.count
         }
