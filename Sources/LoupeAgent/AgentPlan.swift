@@ -23,6 +23,8 @@ public struct AgentPlan: Sendable {
         /// Where node and container figures are read (a test points them at its own files).
         public var procRoot = "/proc"
         public var cgroupRoot = "/sys/fs/cgroup"
+        /// The kubelet's directory (pod volumes).
+        public var kubeletRoot = "/var/lib/kubelet"
         public var containerLinksRoot = "/var/log/containers"
         /// How often runtime metrics are collected (`metric.collectionInterval`).
         public var metricInterval: Duration = .seconds(30)
@@ -114,6 +116,8 @@ public struct AgentPlan: Sendable {
                 metricOptions.cgroupRoot = options.cgroupRoot
                 metricOptions.containerLinks = options.containerLinksRoot
                 metricOptions.podLogRoot = options.podLogRoot
+                metricOptions.kubeletRoot = options.kubeletRoot
+                metricOptions.volumes = spec.runtime.resources["volume"] ?? true
                 metricOptions.interval = options.metricInterval
                 metricOptions.node = spec.runtime.resources["node"] ?? true
                 metricOptions.pods = spec.runtime.resources["pod"] ?? true

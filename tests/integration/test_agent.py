@@ -372,6 +372,14 @@ def test_node_pod_and_container_metrics_from_proc_and_cgroups(tmp_path, agents):
     links = tmp_path / "containers"
     links.mkdir()
     (links / f"checkout-7d9f8b6c4-x2k9p_shop_app-{container_id}.log").write_text("")
+    # The pod's volumes as the kubelet mounts them; another pod's, of a system namespace, is left out.
+    kubelet = tmp_path / "kubelet"
+    volumes = kubelet / "pods" / uid / "volumes"
+    (volumes / "kubernetes.io~empty-dir" / "cache").mkdir(parents=True)
+    (volumes / "kubernetes.io~configmap" / "settings").mkdir(parents=True)
+    system_uid = "0c6a9c1e-9999-2222-3333-444455556666"
+    (pods / f"kube-system_coredns-1_{system_uid}" / "coredns").mkdir(parents=True)
+    (kubelet / "pods" / system_uid / "volumes" / "kubernetes.io~empty-dir" / "tmp").mkdir(parents=True)
     text = f"""apiVersion: telemetry.loupe.dev/v1beta1
 kind: MetricPipeline
 metadata: {{name: backend}}
@@ -379,7 +387,7 @@ spec:
   input:
     runtime:
       enabled: true
-      namespaces: {{}}
+      namespaces: {{exclude: [kube-system]}}
   output:
     otlp:
       protocol: http
@@ -389,16 +397,18 @@ spec:
     agent.process = subprocess.Popen(
         [str(LOUPE_BINARY), "agent", "--pipelines", str(agent.pipelines), "--data-dir", str(agent.data), "--pod-log-root", str(pods),
          "--node-name", "node-1", "--http-address", "127.0.0.1:0", "--metric-interval", "1s", "--proc-root", str(proc),
-         "--cgroup-root", str(tmp_path / "cgroup"), "--container-links-root", str(links)],
+         "--cgroup-root", str(tmp_path / "cgroup"), "--container-links-root", str(links), "--kubelet-root", str(kubelet)],
         stdout=open(agent.log, "ab"), stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: len(received) >= 3, what="node, pod and container metrics")
+        wait_for(lambda: len(received) >= 5, what="node, pod, container and volume metrics")
         by_kind = {}
-        for resource_metrics in received[:3]:
+        for resource_metrics in received[:5]:
             attributes = {kv.key: kv.value.string_value for kv in resource_metrics.resource.attributes}
             names = {metric.name: metric for scope in resource_metrics.scope_metrics for metric in scope.metrics}
-            kind = "container" if "container.id" in attributes else "pod" if "k8s.pod.uid" in attributes else "node"
+            kind = ("volume " + attributes["k8s.volume.name"] if "k8s.volume.name" in attributes else "container" if "container.id" in attributes
+                    else "pod" if "k8s.pod.uid" in attributes else "node")
             by_kind[kind] = (attributes, names)
+        assert set(by_kind) == {"node", "pod", "container", "volume cache", "volume settings"}, by_kind.keys()
         node_attributes, node = by_kind["node"]
         assert node_attributes["k8s.node.name"] == "node-1"
         assert {"system.cpu.time", "system.memory.usage", "system.disk.io", "system.network.io", "system.filesystem.usage"} <= set(node)
@@ -418,6 +428,15 @@ spec:
         assert container_attributes["k8s.container.name"] == "app" and container_attributes["container.id"] == container_id
         assert container["container.cpu.time"].sum.data_points[0].as_double == 2.5
         assert {p.attributes[0].value.string_value: p.as_int for p in container["container.disk.io"].sum.data_points} == {"read": 100, "write": 200}
+        cache_attributes, cache = by_kind["volume cache"]
+        assert cache_attributes == {**pod_attributes, "k8s.volume.name": "cache", "k8s.volume.type": "emptyDir"}
+        assert by_kind["volume settings"][0]["k8s.volume.type"] == "configMap"
+        filesystem = os.statvfs(volumes / "kubernetes.io~empty-dir" / "cache")
+        assert cache["k8s.volume.capacity"].gauge.data_points[0].as_int == filesystem.f_blocks * filesystem.f_frsize
+        assert cache["k8s.volume.inodes"].gauge.data_points[0].as_int == filesystem.f_files
+        assert 0 < cache["k8s.volume.available"].gauge.data_points[0].as_int <= filesystem.f_blocks * filesystem.f_frsize
+        inodes = {name: cache[name].gauge.data_points[0].as_int for name in ("k8s.volume.inodes", "k8s.volume.inodes.free", "k8s.volume.inodes.used")}
+        assert inodes["k8s.volume.inodes.used"] == inodes["k8s.volume.inodes"] - inodes["k8s.volume.inodes.free"]
         assert agent.stop() == 0
     finally:
         backend.close()

@@ -7,9 +7,10 @@ import LoupeWire
 import ServiceLifecycle
 
 /// A MetricPipeline's `input.runtime`: node metrics from /proc (CPU, memory, disk, network,
-/// filesystems), pod and container metrics from cgroup v2 (CPU, memory, disk) and pod network
-/// traffic from the pod's network namespace (`/proc/<pid>/net/dev`), named as the
-/// OpenTelemetry semantic conventions name them, collected every interval and queued like logs.
+/// filesystems), pod and container metrics from cgroup v2 (CPU, memory, disk), pod network
+/// traffic from the pod's network namespace (`/proc/<pid>/net/dev`) and pod volumes from the
+/// kubelet's pod directories, named as the OpenTelemetry semantic conventions and the Collector's
+/// kubeletstats receiver name them, collected every interval and queued like logs.
 ///
 /// Pods are found by their cgroup (`…pod<uid>…`); their namespace and name come from the kubelet's
 /// log directories (`<pod log root>/<namespace>_<pod>_<uid>`), container names from the symlinks
@@ -20,10 +21,13 @@ public final class HostMetricsCollector: Service {
         public var cgroupRoot = "/sys/fs/cgroup"
         public var containerLinks = "/var/log/containers"
         public var podLogRoot = "/var/log/pods"
+        /// The kubelet's directory: pod volumes are under `pods/<uid>/volumes/<plugin>/<name>`.
+        public var kubeletRoot = "/var/lib/kubelet"
         public var interval: Duration = .seconds(30)
         public var node = true
         public var pods = true
         public var containers = true
+        public var volumes = true
         public var namespaces = NamespaceSelector.pullDefault
         public var nodeName: String?
         public var clusterName: String?
@@ -80,7 +84,11 @@ public final class HostMetricsCollector: Service {
     public func collect(nowUnixNano now: UInt64) -> MetricsData {
         var data = MetricsData()
         if options.node, let node = nodeMetrics(now: now) { data.resourceMetrics.append(node) }
-        if options.pods || options.containers { data.resourceMetrics.append(contentsOf: cgroupMetrics(now: now)) }
+        if options.pods || options.containers || options.volumes {
+            let pods = podNames()
+            if options.pods || options.containers { data.resourceMetrics.append(contentsOf: cgroupMetrics(now: now, pods: pods)) }
+            if options.volumes { data.resourceMetrics.append(contentsOf: volumeMetrics(now: now, pods: pods)) }
+        }
         return data
     }
 
@@ -183,23 +191,29 @@ public final class HostMetricsCollector: Service {
         return names
     }
 
-    private func cgroupMetrics(now: UInt64) -> [ResourceMetrics] {
-        let pods = podNames()
+    /// A pod's resource attributes; nil when the namespace selector leaves the pod out (a pod of
+    /// unknown namespace only passes a selector that excludes).
+    private func podAttributes(uid: String, pods: [String: (namespace: String, pod: String)]) -> [KeyValue]? {
+        let identity = pods[uid]
+        if let identity {
+            guard options.namespaces.admits(identity.namespace) else { return nil }
+        } else if case .include = options.namespaces {
+            return nil
+        }
+        var attributes = [KeyValue("k8s.pod.uid", .string(uid))]
+        if let identity {
+            attributes.append(KeyValue("k8s.namespace.name", .string(identity.namespace)))
+            attributes.append(KeyValue("k8s.pod.name", .string(identity.pod)))
+        }
+        if let node = options.nodeName { attributes.append(KeyValue("k8s.node.name", .string(node))) }
+        return attributes
+    }
+
+    private func cgroupMetrics(now: UInt64, pods: [String: (namespace: String, pod: String)]) -> [ResourceMetrics] {
         let containers = containerNames()
         var result: [ResourceMetrics] = []
         for (podDirectory, uid) in CgroupLayout.podDirectories(under: options.cgroupRoot) {
-            let identity = pods[uid]
-            if let identity {
-                guard options.namespaces.admits(identity.namespace) else { continue }
-            } else if case .include = options.namespaces {
-                continue
-            }
-            var podAttributes = [KeyValue("k8s.pod.uid", .string(uid))]
-            if let identity {
-                podAttributes.append(KeyValue("k8s.namespace.name", .string(identity.namespace)))
-                podAttributes.append(KeyValue("k8s.pod.name", .string(identity.pod)))
-            }
-            if let node = options.nodeName { podAttributes.append(KeyValue("k8s.node.name", .string(node))) }
+            guard let podAttributes = podAttributes(uid: uid, pods: pods) else { continue }
             if options.pods {
                 var metrics = cgroupFigures(podDirectory, prefix: "k8s.pod", now: now) ?? []
                 if let network = podNetwork(podDirectory, now: now) { metrics.append(network) }
@@ -216,6 +230,63 @@ public final class HostMetricsCollector: Service {
             }
         }
         return result
+    }
+
+    /// `k8s.volume.*` for each volume the kubelet mounted for a pod (`<kubelet root>/pods/<uid>/
+    /// volumes/<plugin>/<name>`): the capacity, available bytes and inodes of the filesystem it is
+    /// on, as the kubelet's summary API reports them (an emptyDir shows the node's filesystem).
+    /// One resource per volume, with `k8s.volume.name` and `k8s.volume.type`.
+    private func volumeMetrics(now: UInt64, pods: [String: (namespace: String, pod: String)]) -> [ResourceMetrics] {
+        let manager = FileManager.default
+        let podsRoot = options.kubeletRoot + "/pods"
+        var result: [ResourceMetrics] = []
+        for uid in ((try? manager.contentsOfDirectory(atPath: podsRoot)) ?? []).sorted() {
+            guard let podAttributes = podAttributes(uid: uid, pods: pods) else { continue }
+            let volumesRoot = podsRoot + "/" + uid + "/volumes"
+            for plugin in ((try? manager.contentsOfDirectory(atPath: volumesRoot)) ?? []).sorted() {
+                for name in ((try? manager.contentsOfDirectory(atPath: volumesRoot + "/" + plugin)) ?? []).sorted() {
+                    var info = statvfs()
+                    guard statvfs(volumesRoot + "/" + plugin + "/" + name, &info) == 0 else { continue }
+                    let block = Int64(info.f_frsize)
+                    func gauge(_ metric: String, _ unit: String, _ description: String, _ value: Int64) -> Metric {
+                        Metric(name: metric, description: description, unit: unit, data: .gauge(Gauge(
+                            dataPoints: [NumberDataPoint(timeUnixNano: now, value: .int(value))])))
+                    }
+                    let metrics = [
+                        gauge("k8s.volume.available", "By", "Bytes the volume's filesystem has available.", Int64(info.f_bavail) * block),
+                        gauge("k8s.volume.capacity", "By", "Bytes the volume's filesystem holds in all.", Int64(info.f_blocks) * block),
+                        gauge("k8s.volume.inodes", "1", "Inodes of the volume's filesystem.", Int64(info.f_files)),
+                        gauge("k8s.volume.inodes.free", "1", "Free inodes of the volume's filesystem.", Int64(info.f_ffree)),
+                        gauge("k8s.volume.inodes.used", "1", "Inodes in use on the volume's filesystem.", Int64(info.f_files) - Int64(info.f_ffree)),
+                    ]
+                    let attributes = podAttributes + [
+                        KeyValue("k8s.volume.name", .string(name)), KeyValue("k8s.volume.type", .string(Self.volumeType(plugin: plugin))),
+                    ]
+                    result.append(ResourceMetrics(resource: Resource(attributes: attributes), scopeMetrics: scope(metrics)))
+                }
+            }
+        }
+        return result
+    }
+
+    /// The volume type as a pod spec names it, from the kubelet's plugin directory
+    /// (`kubernetes.io~empty-dir` is `emptyDir`); CSI volumes are those of persistent volume claims
+    /// and CSI ephemeral volumes alike, and are called `csi`.
+    static func volumeType(plugin: String) -> String {
+        let name = plugin.split(separator: "~", maxSplits: 1).last.map(String.init) ?? plugin
+        switch name {
+        case "empty-dir": return "emptyDir"
+        case "configmap": return "configMap"
+        case "secret": return "secret"
+        case "projected": return "projected"
+        case "downward-api": return "downwardAPI"
+        case "csi": return "csi"
+        case "local-volume": return "local"
+        case "nfs": return "nfs"
+        case "iscsi": return "iscsi"
+        case "fc": return "fc"
+        default: return name
+        }
     }
 
     /// `k8s.pod.network.io` per interface. A pod's containers share one network namespace, so

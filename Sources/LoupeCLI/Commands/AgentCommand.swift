@@ -42,6 +42,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The cgroup v2 tree to read pod and container figures from (default /sys/fs/cgroup).", valueName: "dir"))
     var cgroupRoot = "/sys/fs/cgroup"
 
+    @Option(name: .long, help: ArgumentHelp("The kubelet's directory, for pod volumes (default /var/lib/kubelet).", valueName: "dir"))
+    var kubeletRoot = "/var/lib/kubelet"
+
     @Option(name: .long, help: ArgumentHelp("The kubelet's container log links, for container names (default /var/log/containers).", valueName: "dir"))
     var containerLinksRoot = "/var/log/containers"
 
@@ -84,6 +87,7 @@ struct AgentCommand: AsyncParsableCommand {
         options.clusterName = clusterName
         options.procRoot = procRoot
         options.cgroupRoot = cgroupRoot
+        options.kubeletRoot = kubeletRoot
         options.containerLinksRoot = containerLinksRoot
         options.metricInterval = (try? DurationText.parse(metricInterval)) ?? .seconds(30)
         options.podLabelKeys = extractPodLabel
