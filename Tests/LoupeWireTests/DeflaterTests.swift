@@ -41,7 +41,10 @@ struct DeflaterTests {
         let fast = deflater.compress(text, level: 1)
         #expect(try Gzip.decompressDeflate(best, maximumOutputBytes: text.count) == text)
         #expect(try Gzip.decompressDeflate(fast, maximumOutputBytes: text.count) == text)
-        #expect(best == Gzip.compressDeflate(text, level: 9), "a reused stream at a level matches a fresh one")
-        #expect(fast == Gzip.compressDeflate(text, level: 1))
+        // `Gzip.compressDeflate` is libdeflate's now: a fresh zlib stream is the reference.
+        var freshBest = Deflater(level: 9)
+        var freshFast = Deflater(level: 1)
+        #expect(best == freshBest.compress(text), "a reused stream at a level matches a fresh one")
+        #expect(fast == freshFast.compress(text))
     }
 }
