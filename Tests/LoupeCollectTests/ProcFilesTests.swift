@@ -35,4 +35,22 @@ import Testing
         let io = ProcFiles.cgroupIO(ioStat: "8:0 rbytes=100 wbytes=200 rios=1 wios=2\n253:0 rbytes=5 wbytes=6\n")
         #expect(io.read == 105 && io.written == 206)
     }
+
+    @Test func theWritableLayerIsTheUpperDirectoryOfTheOverlayAtRoot() {
+        let snapshots = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots"
+        let container = """
+            1201 1100 0:345 / / rw,relatime master:12 - overlay overlay rw,lowerdir=\(snapshots)/3/fs:\(snapshots)/2/fs,upperdir=\(snapshots)/45/fs,workdir=\(snapshots)/45/work
+            1202 1201 0:350 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw
+            1203 1201 253:1 /var/lib/kubelet/pods/x/volumes/kubernetes.io~empty-dir/cache /cache rw,relatime - ext4 /dev/vda1 rw
+
+            """
+        #expect(ProcFiles.rootOverlayUpperDirectory(mountinfo: container) == snapshots + "/45/fs")
+        // Optional fields are zero or more; escaped spaces in the path are decoded.
+        #expect(ProcFiles.rootOverlayUpperDirectory(mountinfo: "5 1 0:5 / / rw - overlay overlay rw,upperdir=/data/my\\040layer,workdir=/w\n") == "/data/my layer")
+        // A later mount over `/` hides the overlay; a process of the node has an ext4 root.
+        #expect(ProcFiles.rootOverlayUpperDirectory(mountinfo: "5 1 0:5 / / rw - overlay overlay rw,upperdir=/u,workdir=/w\n6 5 253:1 / / rw - ext4 /dev/vda1 rw\n") == nil)
+        #expect(ProcFiles.rootOverlayUpperDirectory(mountinfo: "22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n") == nil)
+        #expect(ProcFiles.rootOverlayUpperDirectory(mountinfo: "5 1 0:5 / / rw - overlay overlay rw,lowerdir=/l\n") == nil)
+        #expect(ProcFiles.rootOverlayUpperDirectory(mountinfo: "garbage\n5 1 / / -\n") == nil)
+    }
 }

@@ -341,6 +341,20 @@ def test_transform_and_filter_rules_apply_before_shipping(tmp_path, sink, agents
     assert agent.stop() == 0
 
 
+def disk_usage(top):
+    """Bytes allocated to a tree, as du counts them: every entry with the top one, hard links once."""
+    seen, total = set(), 0
+    for directory, directories, files in os.walk(top):
+        for path in [directory] + [os.path.join(directory, name) for name in files]:
+            status = os.lstat(path)
+            if status.st_nlink > 1 and not os.path.isdir(path):
+                if (status.st_dev, status.st_ino) in seen:
+                    continue
+                seen.add((status.st_dev, status.st_ino))
+            total += status.st_blocks * 512
+    return total
+
+
 def test_node_pod_and_container_metrics_from_proc_and_cgroups(tmp_path, agents):
     """A MetricPipeline's runtime input over a /proc and cgroup v2 tree laid out as on a node."""
     backend = OTLPSink()
@@ -367,8 +381,22 @@ def test_node_pod_and_container_metrics_from_proc_and_cgroups(tmp_path, agents):
     (proc / "4242" / "net").mkdir(parents=True)
     (proc / "4242" / "net" / "dev").write_text(
         "Inter-|\n face |\n    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n  eth0: 3000 30 0 0 0 0 0 0 4000 40 0 0 0 0 0 0\n")
+    # The container's root is an overlay; its writable layer (upperdir) holds what it wrote, a
+    # file twice linked among it. The node's root is reached through its init process.
+    upper = tmp_path / "snapshots" / "45" / "fs"
+    (upper / "var" / "cache").mkdir(parents=True)
+    (upper / "var" / "cache" / "index.db").write_bytes(os.urandom(40_000))
+    (upper / "tmp").mkdir()
+    (upper / "tmp" / "scratch").write_bytes(b"x" * 9_000)
+    os.link(upper / "tmp" / "scratch", upper / "tmp" / "scratch-again")
+    (proc / "4242" / "mountinfo").write_text(
+        f"1201 1100 0:345 / / rw,relatime master:12 - overlay overlay rw,lowerdir={tmp_path}/snapshots/3/fs,upperdir={upper},workdir={tmp_path}/snapshots/45/work\n"
+        "1202 1201 0:350 / /proc rw,nosuid - proc proc rw\n")
+    (proc / "1").mkdir()
+    os.symlink("/", proc / "1" / "root")
     pods = tmp_path / "pods"
     (pods / f"shop_checkout-7d9f8b6c4-x2k9p_{uid}" / "app").mkdir(parents=True)
+    (pods / f"shop_checkout-7d9f8b6c4-x2k9p_{uid}" / "app" / "0.log").write_bytes(b"2024-01-01T00:00:00Z stdout F hello\n" * 300)
     links = tmp_path / "containers"
     links.mkdir()
     (links / f"checkout-7d9f8b6c4-x2k9p_shop_app-{container_id}.log").write_text("")
@@ -377,6 +405,7 @@ def test_node_pod_and_container_metrics_from_proc_and_cgroups(tmp_path, agents):
     volumes = kubelet / "pods" / uid / "volumes"
     (volumes / "kubernetes.io~empty-dir" / "cache").mkdir(parents=True)
     (volumes / "kubernetes.io~configmap" / "settings").mkdir(parents=True)
+    (volumes / "kubernetes.io~empty-dir" / "cache" / "blob").write_bytes(os.urandom(20_000))
     system_uid = "0c6a9c1e-9999-2222-3333-444455556666"
     (pods / f"kube-system_coredns-1_{system_uid}" / "coredns").mkdir(parents=True)
     (kubelet / "pods" / system_uid / "volumes" / "kubernetes.io~empty-dir" / "tmp").mkdir(parents=True)
@@ -428,6 +457,19 @@ spec:
         assert container_attributes["k8s.container.name"] == "app" and container_attributes["container.id"] == container_id
         assert container["container.cpu.time"].sum.data_points[0].as_double == 2.5
         assert {p.attributes[0].value.string_value: p.as_int for p in container["container.disk.io"].sum.data_points} == {"read": 100, "write": 200}
+        # Filesystem usage counted as du counts it (allocated blocks, a twice-linked file once).
+        layer = disk_usage(upper)
+        assert container["container.filesystem.usage"].gauge.data_points[0].as_int == layer
+        image_filesystem = os.statvfs(upper)
+        assert container["container.filesystem.capacity"].gauge.data_points[0].as_int == image_filesystem.f_blocks * image_filesystem.f_frsize
+        assert 0 < container["container.filesystem.available"].gauge.data_points[0].as_int <= image_filesystem.f_blocks * image_filesystem.f_frsize
+        # The pod's ephemeral storage: writable layers, its logs and its emptyDirs on the node's filesystem.
+        ephemeral = layer + disk_usage(pods / f"shop_checkout-7d9f8b6c4-x2k9p_{uid}") + disk_usage(volumes / "kubernetes.io~empty-dir" / "cache")
+        assert pod["k8s.pod.filesystem.usage"].gauge.data_points[0].as_int == ephemeral
+        node_filesystem = os.statvfs(kubelet)
+        assert pod["k8s.pod.filesystem.capacity"].gauge.data_points[0].as_int == node_filesystem.f_blocks * node_filesystem.f_frsize
+        assert node["k8s.node.filesystem.capacity"].gauge.data_points[0].as_int == node_filesystem.f_blocks * node_filesystem.f_frsize
+        assert 0 < node["k8s.node.filesystem.usage"].gauge.data_points[0].as_int < node_filesystem.f_blocks * node_filesystem.f_frsize
         cache_attributes, cache = by_kind["volume cache"]
         assert cache_attributes == {**pod_attributes, "k8s.volume.name": "cache", "k8s.volume.type": "emptyDir"}
         assert by_kind["volume settings"][0]["k8s.volume.type"] == "configMap"

@@ -5,11 +5,13 @@ import LoupeModel
 import LoupeStorage
 import LoupeWire
 import ServiceLifecycle
+import Synchronization
 
 /// A MetricPipeline's `input.runtime`: node metrics from /proc (CPU, memory, disk, network,
 /// filesystems), pod and container metrics from cgroup v2 (CPU, memory, disk), pod network
-/// traffic from the pod's network namespace (`/proc/<pid>/net/dev`) and pod volumes from the
-/// kubelet's pod directories, named as the OpenTelemetry semantic conventions and the Collector's
+/// traffic from the pod's network namespace (`/proc/<pid>/net/dev`), pod volumes from the
+/// kubelet's pod directories and filesystem usage (container writable layers, pod logs and
+/// emptyDirs, the node's filesystem), named as the OpenTelemetry semantic conventions and the Collector's
 /// kubeletstats receiver name them, collected every interval and queued like logs.
 ///
 /// Pods are found by their cgroup (`…pod<uid>…`); their namespace and name come from the kubelet's
@@ -24,6 +26,9 @@ public final class HostMetricsCollector: Service {
         /// The kubelet's directory: pod volumes are under `pods/<uid>/volumes/<plugin>/<name>`.
         public var kubeletRoot = "/var/lib/kubelet"
         public var interval: Duration = .seconds(30)
+        /// Directory trees (writable layers, logs, emptyDirs) are walked to measure them, which
+        /// costs I/O in proportion to their files: at most this often per tree, as cAdvisor does.
+        public var filesystemUsageRefresh: Duration = .seconds(60)
         public var node = true
         public var pods = true
         public var containers = true
@@ -44,6 +49,8 @@ public final class HostMetricsCollector: Service {
     private let logger: Logger
     /// Start of cumulative series that have no start of their own (cgroups): when collection began.
     private let startedUnixNano = WallClock.system.nowUnixNano()
+    /// Trees measured lately, by path.
+    private let measuredTrees = Mutex<[String: (at: ContinuousClock.Instant, usage: DiskUsage?)]>([:])
 
     public init(options: Options, rules: CompiledRules, delta: OTLPRouter.DeltaConversion? = nil, queue: OutputQueue, counters: PipelineCounters, logger: Logger) {
         self.options = options
@@ -89,6 +96,7 @@ public final class HostMetricsCollector: Service {
             if options.pods || options.containers { data.resourceMetrics.append(contentsOf: cgroupMetrics(now: now, pods: pods)) }
             if options.volumes { data.resourceMetrics.append(contentsOf: volumeMetrics(now: now, pods: pods)) }
         }
+        forgetTreesNotMeasuredSince(ContinuousClock.now - options.filesystemUsageRefresh * 2)
         return data
     }
 
@@ -164,6 +172,12 @@ public final class HostMetricsCollector: Service {
             }
             if !points.isEmpty { metrics.append(sum("system.filesystem.usage", "By", "Filesystem bytes used.", monotonic: false, points)) }
         }
+        if let filesystem = Self.filesystemSpace(options.kubeletRoot) {
+            // The kubelet's figures for the node: the filesystem of its root directory.
+            metrics.append(gauge("k8s.node.filesystem.available", "By", "Bytes available on the node's filesystem.", filesystem.available, now: now))
+            metrics.append(gauge("k8s.node.filesystem.capacity", "By", "Bytes the node's filesystem holds in all.", filesystem.capacity, now: now))
+            metrics.append(gauge("k8s.node.filesystem.usage", "By", "Bytes used on the node's filesystem.", filesystem.used, now: now))
+        }
         guard !metrics.isEmpty else { return nil }
         return ResourceMetrics(resource: nodeResource(), scopeMetrics: scope(metrics))
     }
@@ -214,22 +228,103 @@ public final class HostMetricsCollector: Service {
         var result: [ResourceMetrics] = []
         for (podDirectory, uid) in CgroupLayout.podDirectories(under: options.cgroupRoot) {
             guard let podAttributes = podAttributes(uid: uid, pods: pods) else { continue }
+            var containerResources: [ResourceMetrics] = []
+            var layersUsage: Int64 = 0
+            for (containerDirectory, id) in CgroupLayout.containerDirectories(in: podDirectory) {
+                var metrics = cgroupFigures(containerDirectory, prefix: "container", now: now) ?? []
+                if let layer = writableLayer(containerDirectory), let usage = measuredTree(layer) {
+                    layersUsage += usage.bytes
+                    if let filesystem = Self.filesystemSpace(layer) {
+                        // As the kubelet reports a container's root filesystem: the writable
+                        // layer's usage on the runtime's (image) filesystem.
+                        metrics.append(gauge("container.filesystem.available", "By", "Bytes available on the container's image filesystem.", filesystem.available, now: now))
+                        metrics.append(gauge("container.filesystem.capacity", "By", "Bytes the container's image filesystem holds in all.", filesystem.capacity, now: now))
+                    }
+                    metrics.append(gauge("container.filesystem.usage", "By", "Bytes the container's writable layer uses.", usage.bytes, now: now))
+                }
+                guard options.containers, !metrics.isEmpty else { continue }
+                var attributes = podAttributes + [KeyValue("container.id", .string(id))]
+                if let name = containers[id] { attributes.append(KeyValue("k8s.container.name", .string(name))) }
+                containerResources.append(ResourceMetrics(resource: Resource(attributes: attributes), scopeMetrics: scope(metrics)))
+            }
             if options.pods {
                 var metrics = cgroupFigures(podDirectory, prefix: "k8s.pod", now: now) ?? []
                 if let network = podNetwork(podDirectory, now: now) { metrics.append(network) }
+                metrics.append(contentsOf: podFilesystem(uid: uid, pods: pods, layersUsage: layersUsage, now: now))
                 if !metrics.isEmpty {
                     result.append(ResourceMetrics(resource: Resource(attributes: podAttributes), scopeMetrics: scope(metrics)))
                 }
             }
-            guard options.containers else { continue }
-            for (containerDirectory, id) in CgroupLayout.containerDirectories(in: podDirectory) {
-                guard let metrics = cgroupFigures(containerDirectory, prefix: "container", now: now) else { continue }
-                var attributes = podAttributes + [KeyValue("container.id", .string(id))]
-                if let name = containers[id] { attributes.append(KeyValue("k8s.container.name", .string(name))) }
-                result.append(ResourceMetrics(resource: Resource(attributes: attributes), scopeMetrics: scope(metrics)))
-            }
+            result.append(contentsOf: containerResources)
         }
         return result
+    }
+
+    private func gauge(_ name: String, _ unit: String, _ description: String, _ value: Int64, now: UInt64) -> Metric {
+        Metric(name: name, description: description, unit: unit, data: .gauge(Gauge(dataPoints: [NumberDataPoint(timeUnixNano: now, value: .int(value))])))
+    }
+
+    private static func filesystemSpace(_ path: String) -> (capacity: Int64, available: Int64, used: Int64)? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0, info.f_blocks > 0 else { return nil }
+        let block = Int64(info.f_frsize)
+        return (Int64(info.f_blocks) * block, Int64(info.f_bavail) * block, Int64(info.f_blocks - info.f_bfree) * block)
+    }
+
+    /// The container's writable layer as the agent sees it: the overlay `upperdir` of a process of
+    /// the container, a path of the node's mount namespace, reached through the node's init
+    /// process (`<proc root>/1/root`) so that it resolves the same from inside the agent's own
+    /// container (with the node's /proc mounted) as on the node.
+    private func writableLayer(_ containerDirectory: String) -> String? {
+        guard let processes = read(containerDirectory + "/cgroup.procs") else { return nil }
+        for pid in processes.split(separator: "\n").lazy.compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }).prefix(3) {
+            guard let mountinfo = read(options.procRoot + "/\(pid)/mountinfo") else { continue }
+            return ProcFiles.rootOverlayUpperDirectory(mountinfo: mountinfo).map { options.procRoot + "/1/root" + $0 }
+        }
+        return nil
+    }
+
+    /// The pod's ephemeral storage as the kubelet counts it: its containers' writable layers, its
+    /// log directory and its emptyDir volumes that live on the node's filesystem (not those in
+    /// memory), against the filesystem of the kubelet's root directory.
+    private func podFilesystem(uid: String, pods: [String: (namespace: String, pod: String)], layersUsage: Int64, now: UInt64) -> [Metric] {
+        guard let filesystem = Self.filesystemSpace(options.kubeletRoot) else { return [] }
+        var usage = layersUsage
+        if let identity = pods[uid], let logs = measuredTree(options.podLogRoot + "/\(identity.namespace)_\(identity.pod)_\(uid)") {
+            usage += logs.bytes
+        }
+        let emptyDirs = options.kubeletRoot + "/pods/" + uid + "/volumes/kubernetes.io~empty-dir"
+        var nodeFilesystem = stat()
+        if stat(options.kubeletRoot, &nodeFilesystem) == 0 {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: emptyDirs)) ?? [] {
+                var volume = stat()
+                guard stat(emptyDirs + "/" + name, &volume) == 0, volume.st_dev == nodeFilesystem.st_dev,
+                    let measured = measuredTree(emptyDirs + "/" + name)
+                else { continue }
+                usage += measured.bytes
+            }
+        }
+        return [
+            gauge("k8s.pod.filesystem.available", "By", "Bytes available on the filesystem of the pod's ephemeral storage.", filesystem.available, now: now),
+            gauge("k8s.pod.filesystem.capacity", "By", "Bytes the filesystem of the pod's ephemeral storage holds in all.", filesystem.capacity, now: now),
+            gauge("k8s.pod.filesystem.usage", "By", "Bytes of ephemeral storage the pod uses: writable layers, logs, emptyDirs.", usage, now: now),
+        ]
+    }
+
+    /// A tree's usage, walked again once `filesystemUsageRefresh` has passed since the last time.
+    private func measuredTree(_ path: String) -> DiskUsage? {
+        let now = ContinuousClock.now
+        if let known = measuredTrees.withLock({ $0[path] }), now - known.at < options.filesystemUsageRefresh {
+            return known.usage
+        }
+        let usage = DiskUsage.of(path)
+        measuredTrees.withLock { $0[path] = (now, usage) }
+        return usage
+    }
+
+    /// Trees of containers and pods that are gone.
+    private func forgetTreesNotMeasuredSince(_ moment: ContinuousClock.Instant) {
+        measuredTrees.withLock { trees in trees = trees.filter { $0.value.at >= moment } }
     }
 
     /// `k8s.volume.*` for each volume the kubelet mounted for a pod (`<kubelet root>/pods/<uid>/
@@ -248,16 +343,12 @@ public final class HostMetricsCollector: Service {
                     var info = statvfs()
                     guard statvfs(volumesRoot + "/" + plugin + "/" + name, &info) == 0 else { continue }
                     let block = Int64(info.f_frsize)
-                    func gauge(_ metric: String, _ unit: String, _ description: String, _ value: Int64) -> Metric {
-                        Metric(name: metric, description: description, unit: unit, data: .gauge(Gauge(
-                            dataPoints: [NumberDataPoint(timeUnixNano: now, value: .int(value))])))
-                    }
                     let metrics = [
-                        gauge("k8s.volume.available", "By", "Bytes the volume's filesystem has available.", Int64(info.f_bavail) * block),
-                        gauge("k8s.volume.capacity", "By", "Bytes the volume's filesystem holds in all.", Int64(info.f_blocks) * block),
-                        gauge("k8s.volume.inodes", "1", "Inodes of the volume's filesystem.", Int64(info.f_files)),
-                        gauge("k8s.volume.inodes.free", "1", "Free inodes of the volume's filesystem.", Int64(info.f_ffree)),
-                        gauge("k8s.volume.inodes.used", "1", "Inodes in use on the volume's filesystem.", Int64(info.f_files) - Int64(info.f_ffree)),
+                        gauge("k8s.volume.available", "By", "Bytes the volume's filesystem has available.", Int64(info.f_bavail) * block, now: now),
+                        gauge("k8s.volume.capacity", "By", "Bytes the volume's filesystem holds in all.", Int64(info.f_blocks) * block, now: now),
+                        gauge("k8s.volume.inodes", "1", "Inodes of the volume's filesystem.", Int64(info.f_files), now: now),
+                        gauge("k8s.volume.inodes.free", "1", "Free inodes of the volume's filesystem.", Int64(info.f_ffree), now: now),
+                        gauge("k8s.volume.inodes.used", "1", "Inodes in use on the volume's filesystem.", Int64(info.f_files) - Int64(info.f_ffree), now: now),
                     ]
                     let attributes = podAttributes + [
                         KeyValue("k8s.volume.name", .string(name)), KeyValue("k8s.volume.type", .string(Self.volumeType(plugin: plugin))),

@@ -1,5 +1,5 @@
 /// The kernel's accounting files as text in, figures out: /proc/stat, /proc/meminfo,
-/// /proc/diskstats, /proc/net/dev, /proc/mounts and cgroup v2's cpu.stat, memory.current and
+/// /proc/diskstats, /proc/net/dev, /proc/mounts, /proc/<pid>/mountinfo and cgroup v2's cpu.stat, memory.current and
 /// io.stat. Lines that do not parse are skipped (a kernel adds columns, never removes them).
 public enum ProcFiles {
     /// Seconds per CPU and state from `/proc/stat` (USER_HZ ticks: 100 per second on Linux).
@@ -75,6 +75,30 @@ public enum ProcFiles {
             result.append((String(fields[0]), String(fields[1]).replacingOctalEscapes, String(fields[2])))
         }
         return result
+    }
+
+    /// The writable layer of a container: the `upperdir` of the overlay mounted at `/` in a
+    /// process's `/proc/<pid>/mountinfo` (the last such mount, which hides those beneath it), as a
+    /// path of the mount namespace that created it (the node's). Nil for a root that is not an
+    /// overlay (a process of the node itself, a runtime without one).
+    public static func rootOverlayUpperDirectory(mountinfo text: String) -> String? {
+        var upper: String?
+        for line in text.split(separator: "\n") {
+            // `id parent major:minor root mountpoint options [optional…] - type source superoptions`
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 10, fields[4] == "/", let separator = fields.firstIndex(of: "-"), separator >= 6,
+                fields.count > separator + 3
+            else { continue }
+            guard fields[separator + 1] == "overlay" else {
+                upper = nil
+                continue
+            }
+            upper = nil
+            for option in fields[separator + 3].split(separator: ",") where option.hasPrefix("upperdir=") {
+                upper = String(option.dropFirst(9)).replacingOctalEscapes
+            }
+        }
+        return upper
     }
 
     /// CPU seconds from a cgroup v2 `cpu.stat` (`usage_usec`).
