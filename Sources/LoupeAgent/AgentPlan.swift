@@ -32,6 +32,10 @@ public struct AgentPlan: Sendable {
         public var pods: PodDirectory?
         /// The cluster's Services and EndpointSlices, for scraping annotated Services.
         public var services: ServiceDirectory?
+        /// The Kubernetes API and whether this agent leads the others, for cluster-wide metrics
+        /// (workloads).
+        public var kubernetes: KubernetesPodWatch.Settings?
+        public var leadership: ClusterLeadership?
         public var podLabelKeys: [String] = []
         public var podLabelPrefixes: [String] = []
         /// Where `output.loupe` goes: Loupe's write path, when the pipelines run inside `loupe up`.
@@ -127,6 +131,22 @@ public struct AgentPlan: Sendable {
                 metricOptions.clusterName = options.clusterName
                 services.append(HostMetricsCollector(
                     options: metricOptions, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
+                let kinds = Workload.Kind.allCases.filter { spec.runtime.resources[$0.rawValue] ?? true }
+                if !kinds.isEmpty {
+                    if let kubernetes = options.kubernetes, let leadership = options.leadership {
+                        var workloadOptions = WorkloadMetricsCollector.Options()
+                        workloadOptions.kinds = kinds
+                        workloadOptions.namespaces = spec.runtime.namespaces
+                        workloadOptions.interval = options.metricInterval
+                        workloadOptions.clusterName = options.clusterName
+                        services.append(WorkloadMetricsCollector(
+                            options: workloadOptions, kubernetes: kubernetes, leadership: leadership, rules: rules, delta: delta,
+                            queue: queue, counters: counters, logger: pipelineLogger))
+                    } else {
+                        pipelineLogger.notice(
+                            "workload metrics (deployment, statefulset, daemonset, job) need the Kubernetes API: run in a pod or give --kubernetes-api and --node-name")
+                    }
+                }
             }
             if otlpInput.enabled {
                 routes[signal, default: []].append(OTLPRouter.Route(pipeline: pipeline, namespaces: otlpInput.namespaces, rules: rules, delta: delta))

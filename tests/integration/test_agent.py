@@ -927,3 +927,184 @@ def test_snappy_over_grpc_is_refused_at_start(tmp_path, agents):
     assert agent.process.wait(timeout=20) != 0
     agent.process = None
     assert "spec.output.otlp.compression" in agent.output() and "protocol http" in agent.output()
+
+
+LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/telemetry/leases/loupe-agent-cluster-metrics"
+WORKLOADS = {
+    "/apis/apps/v1/deployments": [
+        {"metadata": {"name": "checkout", "namespace": "shop", "uid": "d-1"}, "spec": {"replicas": 3}, "status": {"availableReplicas": 2}},
+        {"metadata": {"name": "coredns", "namespace": "kube-system", "uid": "d-2"}, "spec": {"replicas": 2}, "status": {"availableReplicas": 2}},
+    ],
+    "/apis/apps/v1/statefulsets": [
+        {"metadata": {"name": "db", "namespace": "shop", "uid": "s-1"}, "spec": {"replicas": 3},
+         "status": {"readyReplicas": 2, "currentReplicas": 3, "updatedReplicas": 1}},
+    ],
+    "/apis/apps/v1/daemonsets": [
+        {"metadata": {"name": "loupe-agent", "namespace": "shop", "uid": "a-1"},
+         "status": {"currentNumberScheduled": 2, "desiredNumberScheduled": 2, "numberReady": 1}},
+    ],
+    "/apis/batch/v1/jobs": [
+        {"metadata": {"name": "nightly", "namespace": "shop", "uid": "j-1"}, "spec": {"completions": 5, "parallelism": 2},
+         "status": {"active": 2, "succeeded": 3}},
+    ],
+}
+
+
+class FakeLeaseAPI(BaseHTTPRequestHandler):
+    """A Kubernetes API with one Lease (conditional writes on its resource version, as the API
+    server makes them), the workloads above and no pods."""
+    lock = threading.Lock()
+    lease: dict | None = None
+    version = 0
+    writes: list[dict] = []
+    workload_lists = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.lease, cls.version, cls.writes, cls.workload_lists = None, 0, [], 0
+
+    @classmethod
+    def holder(cls) -> str | None:
+        with cls.lock:
+            return cls.lease["spec"].get("holderIdentity") if cls.lease else None
+
+    def do_GET(self):  # noqa: N802
+        path = self.path.split("?")[0]
+        if path == LEASE_PATH:
+            with self.lock:
+                lease = self.lease
+            return reply_json(self, lease) if lease else reply_json(self, {"kind": "Status", "code": 404, "reason": "NotFound"}, 404)
+        if path in WORKLOADS:
+            with self.lock:
+                type(self).workload_lists += 1
+            return reply_json(self, {"kind": "List", "metadata": {"resourceVersion": "7"}, "items": WORKLOADS[path]})
+        if "watch=1" in self.path:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            time.sleep(1)
+            return
+        reply_json(self, {"kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": []})
+
+    def _write(self, create: bool):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.lock:
+            if create:
+                if self.path != LEASE_PATH.rsplit("/", 1)[0] or self.lease is not None:
+                    return reply_json(self, {"kind": "Status", "code": 409, "reason": "AlreadyExists"}, 409)
+            elif self.path != LEASE_PATH or self.lease is None:
+                return reply_json(self, {"kind": "Status", "code": 404, "reason": "NotFound"}, 404)
+            elif body["metadata"].get("resourceVersion") != self.lease["metadata"]["resourceVersion"]:
+                return reply_json(self, {"kind": "Status", "code": 409, "reason": "Conflict"}, 409)
+            type(self).version += 1
+            body["metadata"]["resourceVersion"] = str(self.version)
+            type(self).lease = body
+            self.writes.append(dict(body["spec"]))
+        reply_json(self, body, 201 if create else 200)
+
+    def do_POST(self):  # noqa: N802
+        self._write(create=True)
+
+    def do_PUT(self):  # noqa: N802
+        self._write(create=False)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_one_agent_of_the_cluster_leads_and_collects_workload_metrics(tmp_path):
+    """Agents of two nodes elect a leader through a Lease; only the leader lists Deployments,
+    StatefulSets, DaemonSets and Jobs into the k8s_cluster receiver's metrics. Stopped, the leader
+    gives the lease up and the other takes over; killed with kill -9, its lease expires and the
+    other takes over."""
+    FakeLeaseAPI.reset()
+    api = serve(FakeLeaseAPI)
+    token = tmp_path / "token"
+    token.write_text("sa-token\n")
+    sinks = {node: OTLPSink() for node in ("node-1", "node-2")}
+    agents: dict[str, Agent] = {}
+
+    def start(node: str) -> Agent:
+        text = f"""apiVersion: telemetry.loupe.dev/v1beta1
+kind: MetricPipeline
+metadata: {{name: backend}}
+spec:
+  input:
+    runtime:
+      enabled: true
+      resources: {{node: {{enabled: false}}, pod: {{enabled: false}}, container: {{enabled: false}}, volume: {{enabled: false}}}}
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "{sinks[node].url}"}}
+"""
+        (tmp_path / node).mkdir(exist_ok=True)
+        agent = agents.get(node) or Agent(tmp_path / node, text, tmp_path / "pods")
+        agents[node] = agent
+        agent.process = subprocess.Popen(
+            [str(LOUPE_BINARY), "agent", "--pipelines", str(agent.pipelines), "--data-dir", str(agent.data), "--pod-log-root", str(tmp_path / "pods"),
+             "--node-name", node, "--cluster-name", "prod", "--http-address", "127.0.0.1:0", "--metric-interval", "300ms",
+             "--kubernetes-api", f"http://127.0.0.1:{api.server_address[1]}", "--kubernetes-token-file", str(token),
+             "--leader-election-namespace", "telemetry", "--leader-election-lease-duration", "2s", "--log-level", "debug"],
+            stdout=open(agent.log, "ab"), stderr=subprocess.STDOUT)
+        return agent
+
+    def workloads(node: str, since: int = 0) -> dict:
+        found = {}
+        for resource_metrics in sinks[node].resource_metrics[since:]:
+            attributes = {kv.key: kv.value.string_value for kv in resource_metrics.resource.attributes}
+            kind = next(key.split(".")[1] for key in attributes if key.endswith(".uid"))
+            figures = {metric.name: metric.gauge.data_points[0].as_int for scope in resource_metrics.scope_metrics for metric in scope.metrics}
+            found[(kind, attributes["k8s.namespace.name"], attributes[f"k8s.{kind}.name"])] = (attributes, figures)
+        return found
+
+    try:
+        start("node-1")
+        wait_for(lambda: FakeLeaseAPI.holder() == "node-1", what="node-1 holding the lease")
+        start("node-2")
+        found = wait_for(lambda: len(workloads("node-1")) >= 4 and workloads("node-1"), what="the leader's workload metrics")
+        assert set(found) == {("deployment", "shop", "checkout"), ("statefulset", "shop", "db"), ("daemonset", "shop", "loupe-agent"),
+                              ("job", "shop", "nightly")}, "kube-system is left out by default"
+        attributes, deployment = found[("deployment", "shop", "checkout")]
+        assert attributes == {"k8s.namespace.name": "shop", "k8s.deployment.name": "checkout", "k8s.deployment.uid": "d-1", "k8s.cluster.name": "prod"}
+        assert deployment == {"k8s.deployment.desired": 3, "k8s.deployment.available": 2}
+        assert found[("statefulset", "shop", "db")][1] == {
+            "k8s.statefulset.desired_pods": 3, "k8s.statefulset.ready_pods": 2, "k8s.statefulset.current_pods": 3, "k8s.statefulset.updated_pods": 1}
+        assert found[("daemonset", "shop", "loupe-agent")][1] == {
+            "k8s.daemonset.current_scheduled_nodes": 2, "k8s.daemonset.desired_scheduled_nodes": 2, "k8s.daemonset.misscheduled_nodes": 0,
+            "k8s.daemonset.ready_nodes": 1}
+        assert found[("job", "shop", "nightly")][1] == {
+            "k8s.job.active_pods": 2, "k8s.job.desired_successful_pods": 5, "k8s.job.failed_pods": 0, "k8s.job.max_parallel_pods": 2,
+            "k8s.job.successful_pods": 3}
+        # The follower reads the lease, never writes it, and collects nothing (for several of its
+        # retry periods, 2 s × 2/15, and metric intervals).
+        time.sleep(2)
+        assert FakeLeaseAPI.holder() == "node-1"
+        assert all(write["holderIdentity"] == "node-1" for write in FakeLeaseAPI.writes), FakeLeaseAPI.writes
+        assert sinks["node-2"].resource_metrics == []
+
+        # A graceful stop gives the lease up (no holder); node-2 takes it at once.
+        assert agents["node-1"].stop() == 0
+        assert any(write["holderIdentity"] == "" for write in FakeLeaseAPI.writes), FakeLeaseAPI.writes
+        wait_for(lambda: FakeLeaseAPI.holder() == "node-2", what="node-2 taking over", timeout=10)
+        wait_for(lambda: len(workloads("node-2")) >= 4, what="the new leader's workload metrics")
+        assert FakeLeaseAPI.lease["spec"]["leaseTransitions"] == 1
+
+        # node-1 back follows; node-2 killed with kill -9 stops renewing, and its lease expires.
+        start("node-1")
+        agents["node-1"].http_url()
+        time.sleep(1)
+        assert FakeLeaseAPI.holder() == "node-2"
+        seen = len(sinks["node-1"].resource_metrics)
+        agents["node-2"].stop(signal.SIGKILL)
+        wait_for(lambda: FakeLeaseAPI.holder() == "node-1", what="node-1 taking over the expired lease", timeout=15)
+        assert FakeLeaseAPI.lease["spec"]["leaseTransitions"] == 2
+        wait_for(lambda: len(workloads("node-1", seen)) >= 4, what="workload metrics from node-1 again")
+        assert agents["node-1"].stop() == 0
+    finally:
+        for agent in agents.values():
+            if agent.process is not None:
+                agent.stop(signal.SIGKILL)
+        for sink in sinks.values():
+            sink.close()
+        api.shutdown()

@@ -41,11 +41,7 @@ public final class HostMetricsCollector: Service {
     }
 
     let options: Options
-    private let rules: CompiledRules
-    /// `temporality: delta`: the pipeline's cumulative-to-delta state.
-    private let delta: OTLPRouter.DeltaConversion?
-    private let queue: OutputQueue
-    private let counters: PipelineCounters
+    private let intake: MetricsIntake
     private let logger: Logger
     /// Start of cumulative series that have no start of their own (cgroups): when collection began.
     private let startedUnixNano = WallClock.system.nowUnixNano()
@@ -54,10 +50,7 @@ public final class HostMetricsCollector: Service {
 
     public init(options: Options, rules: CompiledRules, delta: OTLPRouter.DeltaConversion? = nil, queue: OutputQueue, counters: PipelineCounters, logger: Logger) {
         self.options = options
-        self.rules = rules
-        self.delta = delta
-        self.queue = queue
-        self.counters = counters
+        intake = MetricsIntake(rules: rules, delta: delta, queue: queue, counters: counters)
         self.logger = logger
     }
 
@@ -73,13 +66,7 @@ public final class HostMetricsCollector: Service {
     }
 
     func collectAndQueue() throws {
-        let data = collect(nowUnixNano: WallClock.system.nowUnixNano())
-        let (processed, filtered) = rules.process(data)
-        counters.received.add(data.itemCount, ordering: .relaxed)
-        counters.filtered.add(filtered, ordering: .relaxed)
-        let kept = delta?.convert(processed) ?? processed
-        guard kept.itemCount > 0 else { return }
-        try queue.append(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))
+        try intake.take(collect(nowUnixNano: WallClock.system.nowUnixNano()))
     }
 
     // MARK: Collecting

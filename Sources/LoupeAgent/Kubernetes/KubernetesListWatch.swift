@@ -7,15 +7,8 @@ import ServiceLifecycle
 
 /// One collection of the Kubernetes API kept current: listed, then watched from the list's
 /// resource version, and listed again whenever the watch ends or fails (with a growing pause after
-/// failures). Authenticates with the service account token, read anew at each connection as it
-/// rotates.
+/// failures).
 struct KubernetesListWatch<Object: Decodable & Sendable>: Sendable {
-    struct Settings: Sendable {
-        var apiServer: String
-        var tokenFile: String?
-        var caFile: String?
-    }
-
     struct Metadata: Decodable {
         var resourceVersion: String?
     }
@@ -30,7 +23,7 @@ struct KubernetesListWatch<Object: Decodable & Sendable>: Sendable {
         var object: Object
     }
 
-    let settings: Settings
+    let settings: KubernetesClient.Settings
     /// `/api/v1/pods`, `/apis/discovery.k8s.io/v1/endpointslices`, ...
     let path: String
     /// Selectors, without the leading `?`; empty for none.
@@ -42,13 +35,7 @@ struct KubernetesListWatch<Object: Decodable & Sendable>: Sendable {
     let logger: Logger
 
     func run() async {
-        var configuration = HTTPClient.Configuration()
-        if let caFile = settings.caFile, FileManager.default.fileExists(atPath: caFile), settings.apiServer.hasPrefix("https") {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(caFile)
-            configuration.tlsConfiguration = tls
-        }
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let client = KubernetesClient(settings: settings)
         var failures = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
@@ -57,6 +44,8 @@ struct KubernetesListWatch<Object: Decodable & Sendable>: Sendable {
                 // A watch waits on the server; the process stopping must not wait with it.
                 try await cancelWhenGracefulShutdown { try await self.watch(client: client, from: version) }
             } catch {
+                // A watch cut short by the process stopping is no failure.
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
                 failures += 1
                 // Said once loudly; a missing permission would otherwise fill the log.
                 logger.log(
@@ -65,36 +54,29 @@ struct KubernetesListWatch<Object: Decodable & Sendable>: Sendable {
                 await pause(.seconds(min(30, failures * 2)))
             }
         }
-        try? await client.shutdown()
+        await client.shutdown()
     }
 
-    private func request(_ extra: String) -> HTTPClientRequest {
-        let parameters = [query, extra].filter { !$0.isEmpty }.joined(separator: "&")
-        var request = HTTPClientRequest(url: settings.apiServer + path + (parameters.isEmpty ? "" : "?" + parameters))
-        request.headers.add(name: "Accept", value: "application/json")
-        if let tokenFile = settings.tokenFile, let token = FileManager.default.contents(atPath: tokenFile) {
-            let text = String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !text.isEmpty { request.headers.add(name: "Authorization", value: "Bearer " + text) }
-        }
-        return request
+    private func query(_ extra: String) -> String {
+        [query, extra].filter { !$0.isEmpty }.joined(separator: "&")
     }
 
     /// Lists the collection; returns the list's resource version to watch from.
-    private func list(client: HTTPClient) async throws -> String {
-        let response = try await client.execute(request(""), timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 256 << 20)
-        guard response.status.code == 200 else {
-            throw KubernetesError(message: "listing \(path) answered \(response.status.code): \(String(buffer: body).prefix(300))")
+    private func list(client: KubernetesClient) async throws -> String {
+        let response = try await client.send(.GET, path, query: query(""))
+        guard response.status == 200 else {
+            throw KubernetesError(message: "listing \(path) answered \(response.status): \(response.text.prefix(300))")
         }
-        let list = try JSONDecoder().decode(List.self, from: Data(buffer: body))
+        let list = try JSONDecoder().decode(List.self, from: Data(buffer: response.body))
         replace(list.items)
         logger.debug("listed", metadata: ["path": "\(path)", "items": "\(list.items.count)"])
         return list.metadata.resourceVersion ?? ""
     }
 
     /// Applies watch events until the server ends the watch (it does every few minutes).
-    private func watch(client: HTTPClient, from version: String) async throws {
-        let response = try await client.execute(request("watch=1&allowWatchBookmarks=true&resourceVersion=" + version), timeout: .hours(1))
+    private func watch(client: KubernetesClient, from version: String) async throws {
+        let request = client.request(.GET, path, query: query("watch=1&allowWatchBookmarks=true&resourceVersion=" + version))
+        let response = try await client.http.execute(request, timeout: .hours(1))
         guard response.status.code == 200 else {
             throw KubernetesError(message: "watching \(path) answered \(response.status.code)")
         }
@@ -116,9 +98,4 @@ struct KubernetesListWatch<Object: Decodable & Sendable>: Sendable {
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
         }
     }
-}
-
-struct KubernetesError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }

@@ -42,6 +42,8 @@ public final class KubernetesPodWatch: Service {
             self.nodeName = nodeName
         }
 
+        var client: KubernetesClient.Settings { .init(apiServer: apiServer, tokenFile: tokenFile, caFile: caFile) }
+
         /// The in-cluster API server, when this process runs in a pod.
         public static func inCluster(nodeName: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Settings? {
             guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"] else { return nil }
@@ -123,7 +125,7 @@ public final class KubernetesPodWatch: Service {
             .addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))!
         let directory = directory
         let watch = KubernetesListWatch<Pod>(
-            settings: .init(apiServer: settings.apiServer, tokenFile: settings.tokenFile, caFile: settings.caFile),
+            settings: settings.client,
             path: "/api/v1/pods", query: selector,
             replace: { pods in directory.replace(pods.compactMap(\.pod)) },
             apply: { type, pod in

@@ -108,7 +108,7 @@ public final class KubernetesServiceWatch: Service {
     }
 
     public func run() async throws {
-        let api = KubernetesListWatch<ServiceObject>.Settings(apiServer: settings.apiServer, tokenFile: settings.tokenFile, caFile: settings.caFile)
+        let api = settings.client
         let directory = directory
         let services = KubernetesListWatch<ServiceObject>(
             settings: api, path: "/api/v1/services", query: "",
@@ -119,7 +119,7 @@ public final class KubernetesServiceWatch: Service {
             },
             logger: logger)
         let slices = KubernetesListWatch<SliceObject>(
-            settings: .init(apiServer: api.apiServer, tokenFile: api.tokenFile, caFile: api.caFile),
+            settings: api,
             path: "/apis/discovery.k8s.io/v1/endpointslices", query: "",
             replace: { objects in directory.replaceSlices(objects.compactMap(\.slice)) },
             apply: { type, object in

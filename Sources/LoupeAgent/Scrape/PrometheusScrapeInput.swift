@@ -117,10 +117,7 @@ final class ScrapedMetricsSink: Sendable {
     private let diagnosticJobs: Set<String>
     private let pods: PodDirectory?
     private let resource: ContainerResource
-    private let rules: CompiledRules
-    private let delta: OTLPRouter.DeltaConversion?
-    private let queue: OutputQueue
-    private let counters: PipelineCounters
+    private let intake: MetricsIntake
 
     init(
         diagnosticJobs: Set<String>, pods: PodDirectory?, resource: ContainerResource, rules: CompiledRules,
@@ -129,10 +126,7 @@ final class ScrapedMetricsSink: Sendable {
         self.diagnosticJobs = diagnosticJobs
         self.pods = pods
         self.resource = resource
-        self.rules = rules
-        self.delta = delta
-        self.queue = queue
-        self.counters = counters
+        intake = MetricsIntake(rules: rules, delta: delta, queue: queue, counters: counters)
     }
 
     /// Targets not scraped for this long are forgotten (a pod that went away).
@@ -158,13 +152,8 @@ final class ScrapedMetricsSink: Sendable {
             if all.count > 64 { all = all.filter { now - $0.value.lastUsed < Self.forgetAfter } }
             return data
         }
-        let (processed, filtered) = rules.process(data)
-        counters.received.add(processed.itemCount + filtered, ordering: .relaxed)
-        let kept = delta?.convert(processed) ?? processed
-        counters.filtered.add(filtered, ordering: .relaxed)
-        guard kept.itemCount > 0 else { return nil }
         do {
-            try queue.append(itemCount: kept.itemCount, request: OTLPProtobuf.encodeMetrics(kept))
+            try intake.take(data)
             return nil
         } catch {
             return "the pipeline's queue refused the scrape: \(error)"

@@ -57,6 +57,14 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The CA certificate of the Kubernetes API (default: the service account's).", valueName: "file"))
     var kubernetesCAFile = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The namespace of the Lease by which agents choose the one that collects workload metrics (default: the service account's, else $POD_NAMESPACE, else default).",
+        valueName: "namespace"))
+    var leaderElectionNamespace: String?
+
+    @Option(name: .long, help: ArgumentHelp("How long the leader's Lease lasts unrenewed before another agent takes over (default 15s).", valueName: "duration"))
+    var leaderElectionLeaseDuration = "15s"
+
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pod label to copy as k8s.pod.label.<key> (repeatable).", valueName: "key"))
     var extractPodLabel: [String] = []
 
@@ -74,10 +82,25 @@ struct AgentCommand: AsyncParsableCommand {
         guard (try? DurationText.parse(metricInterval)).map({ $0 > .zero }) == true else {
             throw ValidationError("--metric-interval: \"\(metricInterval)\" is not a duration such as 30s")
         }
+        guard (try? DurationText.parse(leaderElectionLeaseDuration)).map({ $0 >= .seconds(1) }) == true else {
+            throw ValidationError("--leader-election-lease-duration: \"\(leaderElectionLeaseDuration)\" is not a duration of at least 1s such as 15s")
+        }
         for (flag, value) in [("--otlp-grpc-address", otlpGRPCAddress), ("--otlp-http-address", otlpHTTPAddress)] {
             guard let value else { continue }
             guard (try? ListenAddress(parsing: value)) != nil else { throw ValidationError("\(flag): \"\(value)\" is not host:port") }
         }
+    }
+
+    /// The agent's own namespace, as its service account tells it.
+    private var leaseNamespace: String {
+        if let leaderElectionNamespace { return leaderElectionNamespace }
+        let serviceAccountNamespace = URL(fileURLWithPath: kubernetesTokenFile).deletingLastPathComponent().appendingPathComponent("namespace").path
+        if let text = FileManager.default.contents(atPath: serviceAccountNamespace).map({ String(decoding: $0, as: UTF8.self) }),
+            case let namespace = text.trimmingCharacters(in: .whitespacesAndNewlines), !namespace.isEmpty
+        {
+            return namespace
+        }
+        return ProcessInfo.processInfo.environment["POD_NAMESPACE"] ?? "default"
     }
 
     func run() async throws {
@@ -106,6 +129,12 @@ struct AgentCommand: AsyncParsableCommand {
                 let services = ServiceDirectory()
                 options.services = services
                 extra.append(KubernetesServiceWatch(settings: settings!, directory: services, logger: Logger(label: "loupe.agent.kubernetes")))
+                // Takes part in the election only once a pipeline collects workload metrics.
+                let leadership = ClusterLeadership(identity: nodeName, leaseDuration: (try? DurationText.parse(leaderElectionLeaseDuration)) ?? .seconds(15))
+                options.kubernetes = settings
+                options.leadership = leadership
+                extra.append(KubernetesLeaseElector(
+                    settings: settings!, namespace: leaseNamespace, leadership: leadership, logger: Logger(label: "loupe.agent.kubernetes")))
             }
         }
         try await CollectorProcess.run(
