@@ -61,6 +61,9 @@ public struct AgentPlan: Sendable {
         public var resource: PipelineResource
         public var counters: PipelineCounters
         public var queue: OutputQueue
+        /// When the output's TLS client certificate expires (Unix seconds), if it has one: the
+        /// status warns ahead of it.
+        public var certificateNotValidAfter: Int64?
     }
 
     /// `agent`: one per node, container logs and pushed OTLP; `gateway`: pushed OTLP only.
@@ -90,7 +93,8 @@ public struct AgentPlan: Sendable {
             let queue = OutputQueue(
                 disk: try DiskQueue(directory: directory + "/queue", maximumBytes: options.queueBytes), encoding: exporterSettings.storedEncoding)
             let counters = PipelineCounters()
-            let pipeline = Pipeline(resource: resource, counters: counters, queue: queue)
+            let pipeline = Pipeline(
+                resource: resource, counters: counters, queue: queue, certificateNotValidAfter: Self.clientCertificateExpiry(resource, options: options))
             let pipelineLogger = Logger(label: "loupe.\(role.rawValue).\(resource.name)", factory: { _ in logger.handler })
             if case .logs(let spec) = resource.spec, spec.runtime.enabled, role == .agent {
                 let runtime = spec.runtime
@@ -169,6 +173,19 @@ public struct AgentPlan: Sendable {
             _ = try resource.compiledRules()
             _ = try exporterSettings(resource: resource, signal: signal, options: options)
         }
+    }
+
+    /// The earliest expiry in the output's client certificate chain; nil without one, when the
+    /// connection is plain text (the certificate is not used), or when it does not parse (which
+    /// `exporterSettings` refuses).
+    static func clientCertificateExpiry(_ resource: PipelineResource, options: Options) -> Int64? {
+        guard case .otlp(let output) = resource.output, let cert = output.tls?.cert,
+            let endpointText = try? options.secrets.resolve(output.endpoint, field: "spec.output.otlp.endpoint"),
+            let endpoint = OTLPEndpoint(endpointText), endpoint.secure ?? !(output.tls?.insecure ?? false),
+            let pem = try? options.secrets.resolve(cert, field: "spec.output.otlp.tls.cert"),
+            let chain = try? NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)), !chain.isEmpty
+        else { return nil }
+        return chain.map { Int64($0.notValidAfter) }.min()
     }
 
     /// The resource's signal and OTLP input; refuses inputs this role does not run.

@@ -26,7 +26,31 @@ import Testing
         #expect(PipelineFlowHealth.condition(window(received: 10, sent: 3, failed: 4, queued: 100)).reason == "FlowHealthy", "some get through")
         #expect(PipelineFlowHealth.condition(window(received: 10, sent: 3, queued: 800)).reason == "BufferFillingUp")
         #expect(PipelineFlowHealth.condition(window(received: 10, sent: 3, queued: 799)).reason == "FlowHealthy")
+        var throttled = window(received: 10, sent: 10)
+        throttled.throttled = 3
+        #expect(PipelineFlowHealth.condition(throttled).reason == "Throttling")
+        throttled.queuedBytes = 900
+        #expect(PipelineFlowHealth.condition(throttled).reason == "BufferFillingUp", "a filling queue says more")
         let lost = PipelineFlowHealth.condition(window(received: 10, sent: 5, refused: 2, dropped: 1))
         #expect(lost.status == .false && lost.message.contains("2 refused") && lost.message.contains("1 queued requests dropped"))
+    }
+
+    @Test func theClientCertificateIsWarnedOfAheadAndWhenExpired() {
+        let now: Int64 = 1_800_000_000
+        let healthy = PipelineConfigurationHealth.condition(component: "Agent", certificateNotValidAfter: nil, nowUnixSeconds: now)
+        #expect(healthy == PipelineCondition(type: "ConfigurationGenerated", status: .true, reason: "AgentConfigured", message: "The agent runs the pipeline as declared"))
+        #expect(PipelineConfigurationHealth.condition(component: "Gateway", certificateNotValidAfter: now + 15 * 86_400, nowUnixSeconds: now).reason == "GatewayConfigured")
+        let soon = PipelineConfigurationHealth.condition(component: "Agent", certificateNotValidAfter: now + 14 * 86_400, nowUnixSeconds: now)
+        #expect(soon.status == .true && soon.reason == "TLSCertificateAboutToExpire")
+        #expect(soon.message.hasSuffix("valid until 2027-01-29T08:00:00Z"))
+        let expired = PipelineConfigurationHealth.condition(component: "Agent", certificateNotValidAfter: now, nowUnixSeconds: now)
+        #expect(expired.status == .false && expired.reason == "TLSCertificateExpired" && expired.message.contains("2027-01-15T08:00:00Z"))
+    }
+
+    @Test func timestampsAreCivilDatesInUTC() {
+        #expect(PipelineConfigurationHealth.timestamp(0) == "1970-01-01T00:00:00Z")
+        #expect(PipelineConfigurationHealth.timestamp(951_782_400) == "2000-02-29T00:00:00Z")
+        #expect(PipelineConfigurationHealth.timestamp(4_102_444_799) == "2099-12-31T23:59:59Z")
+        #expect(PipelineConfigurationHealth.timestamp(-1) == "1969-12-31T23:59:59Z")
     }
 }

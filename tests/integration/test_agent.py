@@ -611,6 +611,9 @@ def test_over_its_memory_limit_the_agent_pushes_back_instead_of_dropping(tmp_pat
     wait_for(pushbacks, what="tailing rounds skipped under the memory limit")
     time.sleep(1)
     assert sink.bodies() == [] and agent.metric("loupe_pipeline_received_items_total") == 0
+    assert agent.metric("loupe_pipeline_throttled_total") >= 3
+    flow = {condition["type"]: condition for condition in agent.status()["backend"]["conditions"]}["TelemetryFlowHealthy"]
+    assert flow["status"] == "False" and flow["reason"] == "Throttling", flow
     assert agent.stop() == 0
 
     agent.start("--memory-limit", "0")
@@ -1108,3 +1111,36 @@ spec:
         for sink in sinks.values():
             sink.close()
         api.shutdown()
+
+
+def test_the_status_warns_of_a_client_certificate_about_to_expire(tmp_path, agents):
+    """An output's TLS client certificate valid for three more days: ConfigurationGenerated says
+    TLSCertificateAboutToExpire with its date, and the pipeline runs (queueing while the backend
+    is away)."""
+    cert, key = tmp_path / "client.crt", tmp_path / "client.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "3",
+                    "-subj", "/CN=loupe-agent"], check=True, capture_output=True)
+    expiry = subprocess.run(["openssl", "x509", "-enddate", "-noout", "-in", str(cert)], check=True, capture_output=True, text=True).stdout
+    valid_until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.strptime(expiry.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z"))
+    indent = "\n" + " " * 14
+    text = f"""apiVersion: telemetry.loupe.dev/v1beta1
+kind: LogPipeline
+metadata: {{name: backend}}
+spec:
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "https://127.0.0.1:9"}}
+      tls:
+        cert:
+          value: |{indent}{indent.join(cert.read_text().splitlines())}
+        key:
+          value: |{indent}{indent.join(key.read_text().splitlines())}
+"""
+    agent = agents(text, tmp_path / "pods").start()
+    conditions = {condition["type"]: condition for condition in agent.status()["backend"]["conditions"]}
+    generated = conditions["ConfigurationGenerated"]
+    assert generated["status"] == "True" and generated["reason"] == "TLSCertificateAboutToExpire", generated
+    assert generated["message"].endswith(f"valid until {valid_until}"), (generated, valid_until)
+    assert conditions["AgentHealthy"]["reason"] == "AgentReady"
+    assert agent.stop() == 0

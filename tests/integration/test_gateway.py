@@ -125,6 +125,8 @@ def test_sdk_to_gateway_to_loupe_up(tmp_path, loupe_factory):
         assert bad.status_code == 400 and "not an OTLP traces request" in bad.text
         status = requests.get(f"http://127.0.0.1:{port('port')}/api/v1/pipelines", timeout=10).json()
         assert {report["name"] for report in status} == {"traces", "shop-logs", "metrics"}
+        conditions = {condition["type"]: condition["reason"] for condition in status[0]["conditions"]}
+        assert conditions["ConfigurationGenerated"] == "GatewayConfigured" and conditions["GatewayHealthy"] == "GatewayReady", conditions
     finally:
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]

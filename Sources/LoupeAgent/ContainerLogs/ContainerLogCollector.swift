@@ -37,6 +37,7 @@ public final class ContainerLogCollector: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // Over the memory limit, lines wait in their files (the checkpoints stay where they are).
             if memoryLimiter?.refusal() != nil {
+                counters.throttled.add(1, ordering: .relaxed)
                 await pause(pollInterval)
                 continue
             }

@@ -12,6 +12,9 @@ public final class PipelineCounters: Sendable {
     public let failedRequests = Atomic<Int>(0)
     /// Items the backend refused for good (4xx other than 429): not tried again.
     public let refused = Atomic<Int>(0)
+    /// Times input was held back over the memory limit (pushed OTLP refused as retryable, a round
+    /// of log reading skipped).
+    public let throttled = Atomic<Int>(0)
 
     public init() {}
 }

@@ -67,7 +67,10 @@ public final class OTLPRouter: Sendable {
         guard let routes = current[signal], !routes.isEmpty else {
             throw Refusal(code: .noPipeline, message: "no \(Self.kind(of: signal)) here takes \(signal) over OTLP")
         }
-        if let refusal = memoryLimiter?.refusal() { throw Refusal(code: .unavailable, message: refusal) }
+        if let refusal = memoryLimiter?.refusal() {
+            for route in routes { route.pipeline.counters.throttled.add(1, ordering: .relaxed) }
+            throw Refusal(code: .unavailable, message: refusal)
+        }
         func decoded<Data>(_ decode: () throws(WireError) -> Data) throws(Refusal) -> Data {
             do throws(WireError) {
                 return try decode()

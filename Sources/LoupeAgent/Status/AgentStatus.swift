@@ -1,5 +1,6 @@
 import Foundation
 import LoupeCollect
+import LoupeModel
 import LoupeStorage
 import Synchronization
 
@@ -12,6 +13,7 @@ public final class AgentStatus: Sendable {
         public var sent = 0
         public var failedRequests = 0
         public var refused = 0
+        public var throttled = 0
         public var droppedRequests = 0
         public var droppedBytes = 0
         public var queuedRequests = 0
@@ -39,9 +41,17 @@ public final class AgentStatus: Sendable {
 
     /// Its limit and pushbacks go in `/metrics`.
     let memoryLimiter: MemoryLimiter?
+    /// `Agent` or `Gateway`, as the conditions name the component.
+    let component: String
+    private let clock: WallClock
 
-    public init(pipelines: [AgentPlan.Pipeline], window: Duration = .seconds(300), memoryLimiter: MemoryLimiter? = nil) {
+    public init(
+        pipelines: [AgentPlan.Pipeline], window: Duration = .seconds(300), memoryLimiter: MemoryLimiter? = nil, role: AgentPlan.Role = .agent,
+        clock: WallClock = .system
+    ) {
         self.memoryLimiter = memoryLimiter
+        component = role == .agent ? "Agent" : "Gateway"
+        self.clock = clock
         current = Mutex(pipelines)
         windowNanoseconds = UInt64(window.components.seconds) * 1_000_000_000
         history = Mutex([:])
@@ -60,6 +70,7 @@ public final class AgentStatus: Sendable {
         return Totals(
             received: pipeline.counters.received.load(ordering: .relaxed), filtered: pipeline.counters.filtered.load(ordering: .relaxed), sent: pipeline.counters.sent.load(ordering: .relaxed),
             failedRequests: pipeline.counters.failedRequests.load(ordering: .relaxed), refused: pipeline.counters.refused.load(ordering: .relaxed),
+            throttled: pipeline.counters.throttled.load(ordering: .relaxed),
             droppedRequests: queue.droppedRecords, droppedBytes: queue.droppedBytes, queuedRequests: queue.queuedRecords, queuedBytes: queue.queuedBytes,
             queueCapacityBytes: pipeline.queue.disk.maximumBytes)
     }
@@ -78,7 +89,8 @@ public final class AgentStatus: Sendable {
     }
 
     public func reports() -> [PipelineReport] {
-        pipelines.map { pipeline in
+        let nowSeconds = Int64(clock.nowUnixNano() / 1_000_000_000)
+        return pipelines.map { pipeline in
             let now = totals(pipeline)
             let oldest = history.withLock { $0[Self.key(pipeline)]?.first?.totals } ?? Totals()
             var window = PipelineFlowWindow()
@@ -86,17 +98,27 @@ public final class AgentStatus: Sendable {
             window.sent = now.sent - oldest.sent
             window.failedRequests = now.failedRequests - oldest.failedRequests
             window.refused = now.refused - oldest.refused
+            window.throttled = now.throttled - oldest.throttled
             window.droppedRequests = now.droppedRequests - oldest.droppedRequests
             window.queuedBytes = now.queuedBytes
             window.queueCapacityBytes = max(1, now.queueCapacityBytes)
             return PipelineReport(
                 kind: pipeline.resource.kind.rawValue, name: pipeline.resource.name,
                 conditions: [
-                    PipelineCondition(type: "ConfigurationGenerated", status: .true, reason: "AgentConfigured", message: "The agent runs the pipeline as declared"),
-                    PipelineCondition(type: "AgentHealthy", status: .true, reason: "AgentReady", message: "The agent is running"),
-                    PipelineFlowHealth.condition(window),
+                    PipelineConfigurationHealth.condition(
+                        component: component, certificateNotValidAfter: pipeline.certificateNotValidAfter, nowUnixSeconds: nowSeconds),
+                    PipelineCondition(type: "\(component)Healthy", status: .true, reason: "\(component)Ready", message: "The \(component.lowercased()) is running"),
+                    PipelineFlowHealth.condition(window, signalItems: Self.items(pipeline.resource.kind)),
                 ],
                 totals: now)
+        }
+    }
+
+    static func items(_ kind: PipelineResource.Kind) -> String {
+        switch kind {
+        case .logPipeline: "logs"
+        case .tracePipeline: "spans"
+        case .metricPipeline: "metrics"
         }
     }
 
@@ -115,6 +137,7 @@ public final class AgentStatus: Sendable {
         family("loupe_pipeline_sent_items_total", "counter", "Items the output's backend accepted.") { $0.sent }
         family("loupe_pipeline_failed_requests_total", "counter", "Requests to the backend that failed and were retried.") { $0.failedRequests }
         family("loupe_pipeline_refused_items_total", "counter", "Items the backend refused for good (4xx); not retried.") { $0.refused }
+        family("loupe_pipeline_throttled_total", "counter", "Times input was held back over the memory limit (OTLP refused as retryable, log reading paused).") { $0.throttled }
         family("loupe_pipeline_queue_dropped_requests_total", "counter", "Queued requests dropped to stay within the queue's disk budget.") { $0.droppedRequests }
         family("loupe_pipeline_queue_dropped_bytes_total", "counter", "Bytes of queued requests dropped to stay within the budget.") { $0.droppedBytes }
         family("loupe_pipeline_queued_requests", "gauge", "Requests waiting in the queue.") { $0.queuedRequests }

@@ -226,7 +226,7 @@ enum CollectorProcess {
                 throw ValidationError("\(error)")
             }
             logger.info("\(role.rawValue) started", metadata: ["pipelines": "\(plan.pipelines.map(\.resource.displayName))"])
-            let status = AgentStatus(pipelines: plan.pipelines, memoryLimiter: options.memoryLimiter)
+            let status = AgentStatus(pipelines: plan.pipelines, memoryLimiter: options.memoryLimiter, role: role)
             let router = plan.router
             let supervisor = PipelineSupervisor(
                 first: plan, files: files, paths: paths, options: options, role: role, router: router, status: status,

@@ -31,6 +31,9 @@ public struct PipelineFlowWindow: Sendable, Equatable {
     public var refused = 0
     /// Queued requests dropped to stay within the disk budget.
     public var droppedRequests = 0
+    /// Times input was held back (pushed OTLP refused as retryable, a round of log reading
+    /// skipped) while the process was over its memory limit.
+    public var throttled = 0
     /// Bytes in the queue now, and its budget.
     public var queuedBytes = 0
     public var queueCapacityBytes = 1
@@ -67,6 +70,57 @@ public enum PipelineFlowHealth {
                 type: type, status: .false, reason: "BufferFillingUp",
                 message: "The queue holds \(window.queuedBytes) of \(window.queueCapacityBytes) bytes; past its budget the oldest \(signalItems) are dropped")
         }
+        if window.throttled > 0 {
+            return PipelineCondition(
+                type: type, status: .false, reason: "Throttling",
+                message: "Input was held back \(window.throttled) times over the memory limit: senders were asked to retry, log files wait to be read")
+        }
         return PipelineCondition(type: type, status: .true, reason: "FlowHealthy", message: "No problems detected in the telemetry flow")
+    }
+}
+
+/// `ConfigurationGenerated`: the pipeline runs as declared, with a word about the output's
+/// client certificate when it is about to expire or has (the pipeline goes on running and
+/// queueing, so nothing is lost while the certificate is replaced).
+public enum PipelineConfigurationHealth {
+    /// A certificate that expires within this many seconds is said to be about to (two weeks).
+    public static let certificateWarningSeconds: Int64 = 14 * 24 * 3600
+
+    /// `component` is `Agent` or `Gateway`; `certificateNotValidAfter` is the output's client
+    /// certificate's expiry in Unix seconds, if it has one.
+    public static func condition(component: String, certificateNotValidAfter: Int64?, nowUnixSeconds now: Int64) -> PipelineCondition {
+        let type = "ConfigurationGenerated"
+        if let expiry = certificateNotValidAfter {
+            let date = timestamp(expiry)
+            if expiry <= now {
+                return PipelineCondition(
+                    type: type, status: .false, reason: "TLSCertificateExpired",
+                    message: "The output's TLS certificate expired on \(date); the backend may refuse the connection until it is replaced")
+            }
+            if expiry - now <= certificateWarningSeconds {
+                return PipelineCondition(
+                    type: type, status: .true, reason: "TLSCertificateAboutToExpire",
+                    message: "The output's TLS certificate is about to expire: it is valid until \(date)")
+            }
+        }
+        return PipelineCondition(type: type, status: .true, reason: "\(component)Configured", message: "The \(component.lowercased()) runs the pipeline as declared")
+    }
+
+    /// `2026-12-01T10:00:00Z`, from the civil calendar (no Foundation formatter needed).
+    static func timestamp(_ seconds: Int64) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = seconds - days * 86_400
+        // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
     }
 }
