@@ -71,7 +71,18 @@ public struct AgentPlan: Sendable {
         case agent, gateway
     }
 
+    /// A pipeline that does not run until a secret it references exists (a Kubernetes Secret
+    /// mounted later, a file not yet written): the others run meanwhile, and the status says
+    /// `ReferencedSecretMissing`.
+    public struct Waiting: Sendable {
+        public var resource: PipelineResource
+        public var error: PipelineError
+    }
+
+    /// The set the plan was made from.
+    public let set: PipelineSet
     public let pipelines: [Pipeline]
+    public let waiting: [Waiting]
     public let services: [any Service]
     /// Where pushed OTLP goes (to the pipelines whose OTLP input is enabled).
     public let router: OTLPRouter
@@ -83,12 +94,23 @@ public struct AgentPlan: Sendable {
     /// services.
     public init(pipelines set: PipelineSet, options: Options, role: Role = .agent, logger: Logger) throws {
         var pipelines: [Pipeline] = []
+        var waiting: [Waiting] = []
         var services: [any Service] = []
         var routes: [Signal: [OTLPRouter.Route]] = [:]
         for resource in set.resources {
             let (signal, otlpInput) = try Self.inputs(of: resource, role: role)
             let rules = try resource.compiledRules()
-            let exporterSettings = try Self.exporterSettings(resource: resource, signal: signal, options: options)
+            var settings: OTLPExporter.Settings?
+            do {
+                settings = try Self.exporterSettings(resource: resource, signal: signal, options: options)
+            } catch {
+                guard error.code == .secretMissing else { throw error }
+                logger.error("a pipeline waits for a secret it references; the others run", metadata: [
+                    "pipeline": "\(resource.displayName)", "error": "\(error)",
+                ])
+                waiting.append(Waiting(resource: resource, error: error))
+            }
+            guard let exporterSettings = settings else { continue }
             let directory = "\(options.dataDirectory)/pipelines/\(resource.kind.rawValue.lowercased())/\(resource.name)"
             let queue = OutputQueue(
                 disk: try DiskQueue(directory: directory + "/queue", maximumBytes: options.queueBytes), encoding: exporterSettings.storedEncoding)
@@ -158,7 +180,9 @@ public struct AgentPlan: Sendable {
             services.append(OTLPExporter(settings: exporterSettings, queue: queue, counters: counters, logger: pipelineLogger))
             pipelines.append(pipeline)
         }
+        self.set = set
         self.pipelines = pipelines
+        self.waiting = waiting
         self.services = services
         router = OTLPRouter(routes: routes, memoryLimiter: options.memoryLimiter)
         self.routes = routes
@@ -171,7 +195,27 @@ public struct AgentPlan: Sendable {
         for resource in set.resources {
             let (signal, _) = try inputs(of: resource, role: role)
             _ = try resource.compiledRules()
+            // A missing secret is not a mistake in the files: that pipeline waits for it.
+            guard !isWaitingForASecret(resource, signal: signal, options: options) else { continue }
             _ = try exporterSettings(resource: resource, signal: signal, options: options)
+        }
+    }
+
+    /// Whether the resource's output still references a secret that does not resolve.
+    static func isWaitingForASecret(_ resource: PipelineResource, signal: Signal, options: Options) -> Bool {
+        do {
+            _ = try exporterSettings(resource: resource, signal: signal, options: options)
+            return false
+        } catch {
+            return error.code == .secretMissing
+        }
+    }
+
+    /// Whether a waiting pipeline's secrets resolve now (the plan is then made again).
+    public func aWaitingPipelineCanStart(options: Options, role: Role) -> Bool {
+        waiting.contains { waiting in
+            guard let (signal, _) = try? Self.inputs(of: waiting.resource, role: role) else { return false }
+            return !Self.isWaitingForASecret(waiting.resource, signal: signal, options: options)
         }
     }
 

@@ -73,7 +73,7 @@ public final class PipelineSupervisor: Service {
         guard let plan = slot else { return .shutdown }
         slot = nil
         router.install(plan.routes)
-        status.install(plan.pipelines)
+        status.install(plan.pipelines, waiting: plan.waiting)
         let ending = await runUntilChanged(plan, files: files)
         router.install(nil)
         status.install([])
@@ -92,7 +92,7 @@ public final class PipelineSupervisor: Service {
                     return nil
                 }
             }
-            group.addTask { await self.watch(from: files) }
+            group.addTask { await self.watch(from: files, plan: plan) }
             var ending = Ending.shutdown
             while let next = await group.next() {
                 guard let next else { continue }
@@ -104,12 +104,17 @@ public final class PipelineSupervisor: Service {
         }
     }
 
-    /// Polls the files; returns a changed set that validates, or `.shutdown` when the process stops.
-    private func watch(from files: [PipelineFiles.Contents]) async -> Ending {
+    /// Polls the files, and the secrets waiting pipelines reference; returns a changed set that
+    /// validates (or the same set once such a secret exists), or `.shutdown` when the process stops.
+    private func watch(from files: [PipelineFiles.Contents], plan: AgentPlan) async -> Ending {
         var seen = files
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await pause(reloadInterval)
             guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
+            if plan.aWaitingPipelineCanStart(options: options, role: role) {
+                logger.info("a secret a pipeline waited for is there; starting it")
+                return .changed(plan.set, seen)
+            }
             guard let current = try? PipelineFiles.read(paths), current != seen else { continue }
             seen = current
             do {

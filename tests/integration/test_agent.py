@@ -1144,3 +1144,52 @@ spec:
     assert generated["message"].endswith(f"valid until {valid_until}"), (generated, valid_until)
     assert conditions["AgentHealthy"]["reason"] == "AgentReady"
     assert agent.stop() == 0
+
+
+def test_a_pipeline_waits_for_a_missing_secret_while_the_others_run(tmp_path, sink, agents):
+    """A pipeline whose header references a secret not yet there does not run, and its status says
+    ReferencedSecretMissing; the other pipeline ships meanwhile. Once the secret is written, the
+    waiting pipeline starts without a restart and delivers, authenticated with it."""
+    secured = OTLPSink()
+    secured.required_bearer = "s3cret"
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    root = tmp_path / "pods"
+    append(container_log(root, "shop", "web-0", "web"), cri("for both"))
+    text = pipeline(sink.url) + f"""---
+apiVersion: telemetry.loupe.dev/v1beta1
+kind: LogPipeline
+metadata: {{name: secured}}
+spec:
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "{secured.url}"}}
+      headers:
+        - name: Authorization
+          prefix: Bearer
+          valueFrom: {{secretKeyRef: {{name: backend-token, namespace: telemetry, key: token}}}}
+"""
+    agent = agents(text, root).start("--secrets-dir", str(secrets))
+    try:
+        wait_for(lambda: sink.bodies() == ["for both"], what="the pipeline that runs")
+        report = agent.status()["secured"]
+        conditions = {condition["type"]: condition for condition in report["conditions"]}
+        assert conditions["ConfigurationGenerated"]["status"] == "False"
+        assert conditions["ConfigurationGenerated"]["reason"] == "ReferencedSecretMissing"
+        assert "backend-token" in conditions["ConfigurationGenerated"]["message"], conditions
+        assert conditions["TelemetryFlowHealthy"]["status"] == "Unknown"
+        assert secured.bodies() == []
+        pid = agent.process.pid
+
+        (secrets / "telemetry" / "backend-token").mkdir(parents=True)
+        (secrets / "telemetry" / "backend-token" / "token").write_text("s3cret")
+        wait_for(lambda: secured.bodies() == ["for both"], what="the waiting pipeline started and delivering")
+        generated = {condition["type"]: condition for condition in agent.status()["secured"]["conditions"]}["ConfigurationGenerated"]
+        assert generated["status"] == "True" and generated["reason"] == "AgentConfigured", generated
+        time.sleep(0.5)
+        assert sink.bodies() == ["for both"], "the running pipeline handed over without repeating"
+        assert agent.process.pid == pid
+        assert agent.stop() == 0
+    finally:
+        secured.close()

@@ -35,6 +35,7 @@ public final class AgentStatus: Sendable {
 
     private let current: Mutex<[AgentPlan.Pipeline]>
     var pipelines: [AgentPlan.Pipeline] { current.withLock { $0 } }
+    private let waiting = Mutex<[AgentPlan.Waiting]>([])
     /// How far back `TelemetryFlowHealthy` looks.
     let windowNanoseconds: UInt64
     private let history: Mutex<[String: [Sample]]>
@@ -58,8 +59,9 @@ public final class AgentStatus: Sendable {
     }
 
     /// Reports on a new set of pipelines (after a reload): their counters start again, so does the window.
-    public func install(_ pipelines: [AgentPlan.Pipeline]) {
+    public func install(_ pipelines: [AgentPlan.Pipeline], waiting: [AgentPlan.Waiting] = []) {
         current.withLock { $0 = pipelines }
+        self.waiting.withLock { $0 = waiting }
         history.withLock { $0 = [:] }
     }
 
@@ -90,7 +92,7 @@ public final class AgentStatus: Sendable {
 
     public func reports() -> [PipelineReport] {
         let nowSeconds = Int64(clock.nowUnixNano() / 1_000_000_000)
-        return pipelines.map { pipeline in
+        let running = pipelines.map { pipeline in
             let now = totals(pipeline)
             let oldest = history.withLock { $0[Self.key(pipeline)]?.first?.totals } ?? Totals()
             var window = PipelineFlowWindow()
@@ -112,6 +114,19 @@ public final class AgentStatus: Sendable {
                 ],
                 totals: now)
         }
+        let waiting = waiting.withLock { $0 }.map { waiting in
+            PipelineReport(
+                kind: waiting.resource.kind.rawValue, name: waiting.resource.name,
+                conditions: [
+                    PipelineCondition(type: "ConfigurationGenerated", status: .false, reason: "ReferencedSecretMissing", message: waiting.error.message),
+                    PipelineCondition(type: "\(component)Healthy", status: .true, reason: "\(component)Ready", message: "The \(component.lowercased()) is running"),
+                    PipelineCondition(
+                        type: "TelemetryFlowHealthy", status: .unknown, reason: "ReferencedSecretMissing",
+                        message: "The pipeline starts once the secret it references exists"),
+                ],
+                totals: Totals())
+        }
+        return running + waiting
     }
 
     static func items(_ kind: PipelineResource.Kind) -> String {
