@@ -40,19 +40,20 @@ import Testing
 
     @Test func piecesAreJoinedPerStreamKeepingTheFirstTime() {
         var joiner = PartialLineJoiner()
-        #expect(joiner.add(ContainerLogLine(timeUnixNano: 1, stream: .stdout, partial: true, text: "a")).isEmpty)
-        #expect(joiner.add(ContainerLogLine(timeUnixNano: 2, stream: .stderr, partial: false, text: "err")).map(\.text) == ["err"])
-        #expect(joiner.add(ContainerLogLine(timeUnixNano: 3, stream: .stdout, partial: true, text: "b")).isEmpty)
+        #expect(joiner.add(ContainerLogLine(timeUnixNano: 0, stream: .stdout, partial: false, text: "whole")) == ContainerLogLine(timeUnixNano: 0, stream: .stdout, partial: false, text: "whole"))
+        #expect(joiner.add(ContainerLogLine(timeUnixNano: 1, stream: .stdout, partial: true, text: "a")) == nil)
+        #expect(joiner.add(ContainerLogLine(timeUnixNano: 2, stream: .stderr, partial: false, text: "err"))?.text == "err")
+        #expect(joiner.add(ContainerLogLine(timeUnixNano: 3, stream: .stdout, partial: true, text: "b")) == nil)
         #expect(joiner.add(ContainerLogLine(timeUnixNano: 4, stream: .stdout, partial: false, text: "c"))
-            == [ContainerLogLine(timeUnixNano: 1, stream: .stdout, partial: false, text: "abc")])
+            == ContainerLogLine(timeUnixNano: 1, stream: .stdout, partial: false, text: "abc"))
         #expect(!joiner.hasPending)
     }
 
     @Test func anEndlessLineIsLetOutInPiecesAndAPendingPieceIsFlushed() {
         var joiner = PartialLineJoiner(maximumBytes: 10)
-        #expect(joiner.add(ContainerLogLine(timeUnixNano: 1, stream: .stdout, partial: true, text: "123456")).isEmpty)
-        #expect(joiner.add(ContainerLogLine(timeUnixNano: 2, stream: .stdout, partial: true, text: "7890ab")).map(\.text) == ["1234567890ab"])
-        #expect(joiner.add(ContainerLogLine(timeUnixNano: 3, stream: .stdout, partial: true, text: "tail")).isEmpty)
+        #expect(joiner.add(ContainerLogLine(timeUnixNano: 1, stream: .stdout, partial: true, text: "123456")) == nil)
+        #expect(joiner.add(ContainerLogLine(timeUnixNano: 2, stream: .stdout, partial: true, text: "7890ab"))?.text == "1234567890ab")
+        #expect(joiner.add(ContainerLogLine(timeUnixNano: 3, stream: .stdout, partial: true, text: "tail")) == nil)
         #expect(joiner.flush().map(\.text) == ["tail"] && !joiner.hasPending)
     }
 

@@ -365,17 +365,16 @@ struct FileReader: Sendable {
             initialized = count
         }
         guard count > 0 else { return true }
-        let newline = UInt8(ascii: "\n")
         var lineStart = 0
-        var index = 0
-        while index < count {
-            if buffer[index] == newline {
-                var end = index
-                if end > lineStart && buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                take(buffer[lineStart..<end], at: offset + lineStart, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
-                lineStart = index + 1
-            }
-            index += 1
+        while lineStart < count {
+            // memchr: the C library's vectorised search, far quicker than a byte loop over the chunk.
+            let found = buffer.withUnsafeBytes { raw in memchr(raw.baseAddress! + lineStart, Int32(UInt8(ascii: "\n")), count - lineStart) }
+            guard let found else { break }
+            let index = buffer.withUnsafeBytes { raw in raw.baseAddress!.distance(to: UnsafeRawPointer(found)) }
+            var end = index
+            if end > lineStart && buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            take(buffer[lineStart..<end], at: offset + lineStart, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
+            lineStart = index + 1
         }
         if lineStart == 0 && count == chunkBytes {
             // No newline in a whole chunk: a line too long to wait for goes as it is.
@@ -400,10 +399,9 @@ struct FileReader: Sendable {
             unparsed += 1
             line = ContainerLogLine(timeUnixNano: nowUnixNano, stream: .stdout, partial: false, text: String(decoding: raw, as: UTF8.self))
         }
-        let whole = follow.joiner.add(line)
-        for line in whole {
-            records.add(line, observedUnixNano: nowUnixNano, builder: builder, encoder: encoder)
-            bytes += line.text.utf8.count
+        if let whole = follow.joiner.add(line) {
+            records.add(whole, observedUnixNano: nowUnixNano, builder: builder, encoder: encoder)
+            bytes += whole.text.utf8.count
         }
         if follow.joiner.hasPending {
             if pendingStart == nil { pendingStart = position }

@@ -53,9 +53,11 @@ public struct ContainerLogEncoder: Sendable {
         if structured {
             if keepOriginalBody { ProtobufForward.stringKeyValue(field: 6, key: "log.original", value: text, into: &record) }
         } else {
-            var body: [UInt8] = []
-            ProtobufForward.stringField(1, text, into: &body)
-            ProtobufForward.lengthDelimited(field: 5, body, into: &record)
+            // body = AnyValue { string_value = text }: its size is known, so it is written in place.
+            let count = text.utf8.count
+            ProtobufForward.rawVarint(5 << 3 | 2, into: &record)
+            ProtobufForward.rawVarint(UInt64(1 + ProtobufForward.varintSize(UInt64(count)) + count), into: &record)
+            ProtobufForward.stringField(1, text, into: &record)
         }
         ProtobufForward.lengthDelimited(field: 2, record, into: &out)
         scratch.record = record

@@ -7,9 +7,11 @@ public struct PartialLineJoiner: Sendable {
 
     public init(maximumBytes: Int = 1 << 20) { self.maximumBytes = max(1, maximumBytes) }
 
-    /// The whole lines `line` completes (none while pieces are still coming). A whole line keeps
+    /// The whole line `line` completes (nil while pieces are still coming). A whole line keeps
     /// the time of its first piece.
-    public mutating func add(_ line: ContainerLogLine) -> [ContainerLogLine] {
+    public mutating func add(_ line: ContainerLogLine) -> ContainerLogLine? {
+        // Nearly every line is whole and nothing waits: no lookup.
+        if !line.partial && pending.isEmpty { return line }
         var joined: ContainerLogLine
         if var started = pending.removeValue(forKey: line.stream) {
             started.text += line.text
@@ -21,11 +23,11 @@ public struct PartialLineJoiner: Sendable {
         if joined.partial {
             guard joined.text.utf8.count >= maximumBytes else {
                 pending[line.stream] = joined
-                return []
+                return nil
             }
             joined.partial = false
         }
-        return [joined]
+        return joined
     }
 
     /// Whether a piece is waiting for the rest of its line.
