@@ -1,5 +1,5 @@
-import Foundation
 import LoupeCollect
+import LoupeModel
 import Synchronization
 
 /// Whether this agent is the one, among every node's, that collects what is the same from every
@@ -27,15 +27,7 @@ public final class ClusterLeadership: Sendable {
 
 /// Kubernetes' MicroTime: RFC 3339 in UTC with microseconds (`2026-11-24T03:30:00.123456Z`).
 enum MicroTime {
-    static func string(_ date: Date = Date()) -> String {
-        let interval = date.timeIntervalSince1970
-        var seconds = time_t(interval.rounded(.down))
-        let micros = Int((interval - Double(seconds)) * 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let fraction = String(micros)
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
-            + String(repeating: "0", count: max(0, 6 - fraction.count)) + fraction + "Z"
+    static func now(_ clock: WallClock = .system) -> String {
+        CivilDate.rfc3339(unixNanoseconds: Int64(clock.nowUnixNano()), fractionDigits: 6)
     }
 }

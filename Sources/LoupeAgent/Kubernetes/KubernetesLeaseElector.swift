@@ -100,7 +100,7 @@ public final class KubernetesLeaseElector: Service {
         default: throw KubernetesError(message: "reading the lease answered \(read.status): \(read.text.prefix(300))")
         }
         let now = ContinuousClock.now
-        let step = leadership.election.withLock { $0.next(current: current?.record, now: now, wallTime: MicroTime.string()) }
+        let step = leadership.election.withLock { $0.next(current: current?.record, now: now, wallTime: MicroTime.now()) }
         switch step {
         case .follow:
             return
@@ -129,7 +129,7 @@ public final class KubernetesLeaseElector: Service {
     }
 
     private func release(_ client: KubernetesClient) async {
-        guard leadership.isLeader, let record = leadership.election.withLock({ $0.release(wallTime: MicroTime.string()) }) else { return }
+        guard leadership.isLeader, let record = leadership.election.withLock({ $0.release(wallTime: MicroTime.now()) }) else { return }
         do {
             let read = try await client.send(.GET, leasePath, timeout: .seconds(2))
             guard read.status == 200 else { return }

@@ -1,3 +1,5 @@
+import LoupeModel
+
 /// A pipeline's status conditions, as Kubernetes telemetry operators report them: whether its
 /// configuration could be made, whether the component running it is up, and whether data flows.
 public struct PipelineCondition: Sendable, Equatable, Codable {
@@ -106,21 +108,7 @@ public enum PipelineConfigurationHealth {
         return PipelineCondition(type: type, status: .true, reason: "\(component)Configured", message: "The \(component.lowercased()) runs the pipeline as declared")
     }
 
-    /// `2026-12-01T10:00:00Z`, from the civil calendar (no Foundation formatter needed).
     static func timestamp(_ seconds: Int64) -> String {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let rest = seconds - days * 86_400
-        // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
+        CivilDate.rfc3339(unixNanoseconds: seconds * 1_000_000_000)
     }
 }

@@ -1,3 +1,5 @@
+import LoupeModel
+
 // Go's time.Time as templates see it: an instant with a zone (name and fixed offset), civil-date
 // arithmetic, Time.Format and time.Parse over Go's reference-time layouts, Time.String, and
 // time.ParseDuration. Zones: UTC, Local (taken to be UTC, as on a Loki server without TZ) and fixed
@@ -78,29 +80,13 @@ extension LogQLTemplate {
             yearDay = Int(days - GoCivil.days(year: year, month: 1, day: 1)) + 1
         }
 
-        /// Howard Hinnant's civil_from_days.
         static func date(fromDays daysSinceEpoch: Int64) -> (Int, Int, Int) {
-            let shifted = daysSinceEpoch + 719_468
-            let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-            let dayOfEra = shifted - era * 146_097
-            let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-            let monthPrime = (5 * dayOfYear + 2) / 153
-            let day = dayOfYear - (153 * monthPrime + 2) / 5 + 1
-            let month = monthPrime < 10 ? monthPrime + 3 : monthPrime - 9
-            let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-            return (Int(year), Int(month), Int(day))
+            let date = CivilDate.date(fromDays: daysSinceEpoch)
+            return (date.year, date.month, date.day)
         }
 
-        /// Howard Hinnant's days_from_civil.
         static func days(year: Int, month: Int, day: Int) -> Int64 {
-            let adjustedYear = Int64(month <= 2 ? year - 1 : year)
-            let era = (adjustedYear >= 0 ? adjustedYear : adjustedYear - 399) / 400
-            let yearOfEra = adjustedYear - era * 400
-            let monthIndex = Int64(month > 2 ? month - 3 : month + 9)
-            let dayOfYear = (153 * monthIndex + 2) / 5 + Int64(day) - 1
-            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-            return era * 146_097 + dayOfEra - 719_468
+            CivilDate.days(year: year, month: month, day: day)
         }
 
         static func isLeap(_ year: Int) -> Bool {
