@@ -44,6 +44,9 @@ import Testing
         #expect(one.count == 1 && one[0].itemCount == 14 && one[0].request == groups.flatMap(\.bytes))
         #expect(ContainerLogCollector.requests(of: [([9], 1)], parts: 4).map(\.itemCount) == [1])
         #expect(ContainerLogCollector.requests(of: [([], 0)], parts: 2).isEmpty)
+        // Large harvests make more requests, each under the byte limit.
+        #expect(ContainerLogCollector.parts(forBytes: 1_000) == ContainerLogCollector.requestsPerHarvest)
+        #expect(ContainerLogCollector.parts(forBytes: 9 * ContainerLogCollector.maximumRequestBytes + 1) == 10)
     }
 
     @Test func requestsQueuedTogetherAreEachFramedAndCompressed() throws {
@@ -80,7 +83,35 @@ import Testing
         for _ in 0..<500 where received.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
         running.cancel()
         _ = await running.result
-        #expect(received.withLock { $0 } == [Self.request, Self.request + [1]])
+        // Both small: sent as one request, each converted from its own encoding.
+        #expect(received.withLock { $0 } == [Self.request + Self.request + [1]])
         #expect(counters.sent.load(ordering: .relaxed) == 5)
+    }
+
+    @Test func smallRequestsAreBatchedByBytesAndLargeOnesGoAlone() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-output-queue-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let queue = OutputQueue(disk: try DiskQueue(directory: directory, maximumBytes: 64 << 20), encoding: .gzip)
+        var settings = OTLPExporter.Settings(destination: .http(url: "http://127.0.0.1:9/v1/logs", tls: nil), signal: .logs)
+        settings.batchBytes = 30_000
+        settings.batchedRequestBytes = 4_000
+        let exporter = OTLPExporter(settings: settings, queue: queue, counters: PipelineCounters(), logger: Logger(label: "test"))
+        // Eleven small requests of 7,600 bytes (gzip makes them far smaller), then a large one.
+        let small = (0..<11).map { n in [UInt8](repeating: UInt8(n), count: 7_600) }
+        var random = SplitMix64(seed: 7)
+        let large = (0..<20_000).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        try queue.append(small.map { (2, $0) } + [(5, large)])
+        var records = try queue.disk.peek(maximumBytes: settings.batchBytes)
+        var sent: [(items: Int, request: [UInt8])] = []
+        while !records.isEmpty {
+            let (items, request, through) = try #require(exporter.batch(records))
+            sent.append((items, try Gzip.decompress(Array(request), maximumOutputBytes: 1 << 20)))
+            try queue.disk.acknowledge(through: through.next)
+            records = try queue.disk.peek(maximumBytes: settings.batchBytes)
+        }
+        // Three fit in 30,000 bytes; the large one goes alone, as it was stored.
+        #expect(sent.map(\.items) == [6, 6, 6, 4, 5])
+        let batches: [[UInt8]] = [Array(small[0..<3].joined()), Array(small[3..<6].joined()), Array(small[6..<9].joined()), Array(small[9..<11].joined()), large]
+        #expect(sent.map(\.request) == batches)
     }
 }

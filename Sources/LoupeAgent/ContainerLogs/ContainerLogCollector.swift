@@ -97,6 +97,17 @@ public final class ContainerLogCollector: Service {
     /// round trips and queue acknowledgements than they save).
     static let requestsPerHarvest = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
+    /// Batching by bytes: no request over about this much (uncompressed), well under the 4 MiB
+    /// that gRPC servers take by default (the OpenTelemetry Collector's `max_recv_msg_size_mib`).
+    /// A harvest's groups are one file's read each (at most `chunkBytes` of lines), so requests
+    /// end near it.
+    static let maximumRequestBytes = 2 << 20
+
+    /// How many requests a harvest of `bytes` makes: one per core, more when it is large.
+    static func parts(forBytes bytes: Int) -> Int {
+        max(requestsPerHarvest, (bytes + maximumRequestBytes - 1) / maximumRequestBytes)
+    }
+
     /// One harvest, queued and committed. Returns the records it held.
     func step() throws -> Int {
         try tail.withLock { tail throws -> Int in
@@ -106,7 +117,7 @@ public final class ContainerLogCollector: Service {
                 let processed = Self.encode(harvest.logs, rules: rules)
                 let filtered = processed.reduce(0) { $0 + $1.filtered }
                 let groups = processed.map { ($0.bytes, $0.records) } + harvest.encoded
-                let requests = Self.requests(of: groups, parts: Self.requestsPerHarvest)
+                let requests = Self.requests(of: groups, parts: Self.parts(forBytes: groups.reduce(0) { $0 + $1.bytes.count }))
                 if !requests.isEmpty {
                     do {
                         try queue.append(requests)

@@ -44,6 +44,13 @@ public final class OTLPExporter: Service {
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(30)
         public var idlePoll: Duration = .milliseconds(100)
+        /// Batching by bytes: small queued requests (pushed OTLP, a quiet node's logs) go out
+        /// merged into one export request of up to this many uncompressed bytes. An OTLP export
+        /// request is one repeated field, so merging is concatenation.
+        public var batchBytes = 1 << 20
+        /// Queued requests at least this large (stored) go out as they are, never decoded and
+        /// compressed again: the agent's own log requests are already batched by bytes.
+        public var batchedRequestBytes = 64 << 10
         /// OAuth2 client credentials: each request carries `Authorization: Bearer <token>`.
         var oauth2: OAuth2TokenSource.Settings?
 
@@ -122,13 +129,13 @@ public final class OTLPExporter: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let records: [DiskQueue.Record]
             do {
-                records = try await BlockingIO.run { try self.queue.peek(maximumRecords: 1) }
+                records = try await BlockingIO.run { try self.queue.peek(maximumRecords: 256, maximumBytes: self.settings.batchBytes) }
             } catch {
                 logger.error("the output queue could not be read", metadata: ["error": "\(error)"])
                 await pause(backoff)
                 continue
             }
-            guard let record = records.first else {
+            guard !records.isEmpty else {
                 if busy {
                     // The burst is delivered: what its requests took goes back to the system.
                     MemoryRelease.trimFreedMemory()
@@ -138,11 +145,9 @@ public final class OTLPExporter: Service {
                 continue
             }
             busy = true
-            guard let (items, encoding, stored) = QueuedRequest.unframe(record.payload),
-                let request = reencoded(stored, from: encoding)
-            else {
-                logger.error("a queued request is damaged; it is dropped", metadata: ["bytes": "\(record.payload.count)"])
-                await acknowledge(record)
+            guard let (items, request, record) = batch(records) else {
+                logger.error("a queued request is damaged; it is dropped", metadata: ["bytes": "\(records[0].payload.count)"])
+                await acknowledge(records[0])
                 continue
             }
             var bearer: String?
@@ -184,6 +189,37 @@ public final class OTLPExporter: Service {
                 backoff = min(backoff * 2, settings.maximumBackoff)
             }
         }
+    }
+
+    /// What to send next from the oldest queued records: the first alone when it is large (or the
+    /// only one), else it and the small ones after it merged up to `batchBytes`. Returns the items,
+    /// the request in the output's encoding and the last record it covers; nil when the first
+    /// record is damaged (a damaged later one ends the batch before it).
+    func batch(_ records: [DiskQueue.Record]) -> (items: Int, request: ArraySlice<UInt8>, through: DiskQueue.Record)? {
+        guard let first = records.first, let (firstItems, firstEncoding, firstStored) = QueuedRequest.unframe(first.payload) else { return nil }
+        func plain(_ stored: ArraySlice<UInt8>, _ encoding: ContentEncoding) -> [UInt8]? {
+            guard stored.count < settings.batchedRequestBytes else { return nil }
+            return try? encoding.decode(Array(stored), maximumOutputBytes: settings.batchBytes)
+        }
+        var items = firstItems
+        var merged: [UInt8] = []
+        var through = first
+        if records.count > 1, let firstPlain = plain(firstStored, firstEncoding) {
+            merged = firstPlain
+            for record in records.dropFirst() {
+                guard let (count, encoding, stored) = QueuedRequest.unframe(record.payload), let next = plain(stored, encoding),
+                    merged.count + next.count <= settings.batchBytes
+                else { break }
+                merged += next
+                items += count
+                through = record
+            }
+        }
+        guard through.next != first.next else {
+            guard let request = reencoded(firstStored, from: firstEncoding) else { return nil }
+            return (firstItems, request, first)
+        }
+        return (items, storedEncoding.encode(merged[...])[...], through)
     }
 
     /// A queued request in the encoding this output sends: records queued under another setting
