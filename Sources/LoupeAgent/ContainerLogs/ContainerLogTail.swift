@@ -47,6 +47,9 @@ final class ContainerLogTail {
         /// Where a restart would have to read again from: the first piece still pending, or `offset`.
         var checkpointOffset = 0
         var pendingStart: Int?
+        /// The joiner holds a piece that `checkpointOffset` cannot read again (from a file rotated
+        /// away or truncated): the checkpoint carries the pieces themselves.
+        var carriesPending = false
         var format: ContainerLogLine.Format?
         var joiner: PartialLineJoiner
         var resource: Resource
@@ -193,8 +196,10 @@ final class ContainerLogTail {
             }
             follows[path] = follow
             // While a rotated file is drained, a restart must drain it on: its place is the checkpoint.
-            checkpoints.files[path] = follow.retiring.map { TailCheckpoints.Entry(device: $0.device, inode: $0.inode, offset: $0.offset) }
-                ?? TailCheckpoints.Entry(device: follow.device, inode: follow.inode, offset: follow.checkpointOffset)
+            let carried = follow.carriesPending
+                ? follow.joiner.pendingPieces.map { TailCheckpoints.Piece(time: $0.timeUnixNano, stream: $0.stream.rawValue, text: $0.text) } : nil
+            checkpoints.files[path] = follow.retiring.map { TailCheckpoints.Entry(device: $0.device, inode: $0.inode, offset: $0.offset, carried: carried) }
+                ?? TailCheckpoints.Entry(device: follow.device, inode: follow.inode, offset: follow.checkpointOffset, carried: carried)
         }
         for path in harvest.gone {
             if let follow = follows.removeValue(forKey: path) {
@@ -238,6 +243,12 @@ final class ContainerLogTail {
             path: path, pod: pod, fd: fd, device: identity.device, inode: identity.inode, joiner: PartialLineJoiner(maximumBytes: options.maximumLineBytes),
             resource: options.resource.resource(for: pod))
         if let checkpoint = checkpoints.files[path] {
+            if let carried = checkpoint.carried, !carried.isEmpty {
+                follow.joiner.restore(carried.map { piece in
+                    ContainerLogLine(timeUnixNano: piece.time, stream: ContainerLogLine.Stream(rawValue: piece.stream) ?? .stdout, partial: true, text: piece.text)
+                })
+                follow.carriesPending = true
+            }
             if checkpoint.device == identity.device && checkpoint.inode == identity.inode {
                 follow.offset = checkpoint.offset <= identity.size ? checkpoint.offset : 0
                 follow.checkpointOffset = follow.offset
@@ -314,29 +325,35 @@ struct FileReader: Sendable {
             var ignoredPending: Int?
             let drained = readLines(fd: retiring.fd, from: &retiring.offset, follow: &follow, pendingStart: &ignoredPending, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
             follow.retiring = retiring
+            // The retiring file's place is past its pieces: a piece waiting is saved itself.
+            follow.carriesPending = follow.joiner.hasPending
             // Drained and not growing any more: the runtime writes to the new file now.
             if drained && (ContainerLogTail.identity(retiring.fd)?.size ?? 0) <= retiring.offset {
                 close(retiring.fd)
                 follow.retiring = nil
                 // The rotated file's position is no longer the checkpoint; the new file's is.
-                follow.checkpointOffset = follow.pendingStart ?? follow.offset
+                follow.checkpointOffset = follow.carriesPending ? follow.offset : follow.pendingStart ?? follow.offset
             } else {
                 return
             }
         }
         guard let identity = ContainerLogTail.identity(follow.fd) else { return }
         if identity.size < follow.offset {
-            // Copytruncate: the file was emptied in place; read it again from its start.
+            // Copytruncate: the file was emptied in place; read it again from its start. A piece
+            // waiting was in what is gone: saved itself.
             follow.offset = 0
             follow.checkpointOffset = 0
             follow.pendingStart = nil
+            if follow.joiner.hasPending { follow.carriesPending = true }
         }
         var pendingStart = follow.pendingStart
         var offset = follow.offset
         _ = readLines(fd: follow.fd, from: &offset, follow: &follow, pendingStart: &pendingStart, records: &records, bytes: &bytes, unparsed: &unparsed, nowUnixNano: nowUnixNano)
         follow.offset = offset
         follow.pendingStart = pendingStart
-        follow.checkpointOffset = pendingStart ?? offset
+        if !follow.joiner.hasPending { follow.carriesPending = false }
+        // Pieces carried in the checkpoint include this file's: the checkpoint is past them all.
+        follow.checkpointOffset = follow.carriesPending ? offset : pendingStart ?? offset
         guard !pathGone, let current = ContainerLogTail.identity(path: follow.path), current.device != follow.device || current.inode != follow.inode,
             (ContainerLogTail.identity(follow.fd)?.size ?? 0) <= follow.offset
         else { return }
@@ -351,6 +368,8 @@ struct FileReader: Sendable {
         follow.offset = 0
         follow.checkpointOffset = 0
         follow.pendingStart = nil
+        // A piece waiting is behind the retiring file's place: saved itself.
+        if follow.joiner.hasPending { follow.carriesPending = true }
     }
 
     /// Reads whole lines from `offset` (up to a chunk); returns whether it reached the file's end.

@@ -8,6 +8,15 @@ struct TailCheckpoints: Codable, Equatable {
         var device: UInt64
         var inode: UInt64
         var offset: Int
+        /// Pieces of a line waiting for their rest that cannot be read again from `offset` (they
+        /// were in a file rotated away, or truncated): saved themselves.
+        var carried: [Piece]?
+    }
+
+    struct Piece: Codable, Equatable {
+        var time: UInt64
+        var stream: String
+        var text: String
     }
 
     /// By path, as the file was first seen.

@@ -33,6 +33,14 @@ public struct PartialLineJoiner: Sendable {
     /// Whether a piece is waiting for the rest of its line.
     public var hasPending: Bool { !pending.isEmpty }
 
+    /// The pieces waiting, oldest first (to be saved where they cannot be read again).
+    public var pendingPieces: [ContainerLogLine] { pending.values.sorted { $0.timeUnixNano < $1.timeUnixNano } }
+
+    /// Waits again for the rest of `pieces` (saved by `pendingPieces`).
+    public mutating func restore(_ pieces: [ContainerLogLine]) {
+        for piece in pieces { pending[piece.stream] = piece }
+    }
+
     /// Lets out what is pending as whole lines (the file went away mid-line).
     public mutating func flush() -> [ContainerLogLine] {
         let lines = pending.values.sorted { $0.timeUnixNano < $1.timeUnixNano }.map { line in
