@@ -47,6 +47,11 @@ public struct AgentPlan: Sendable {
 
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
+        /// What pushed OTLP gets: the pod it came from, found in `pods`, and the cluster's name.
+        var pushedEnrichment: PushedResourceEnrichment? {
+            pods == nil && clusterName == nil ? nil : PushedResourceEnrichment(attributes: podResource)
+        }
+
         /// How pods become resources (node, cluster, chosen pod labels): for container logs and
         /// for what is scraped from pods.
         var podResource: ContainerResource {
@@ -184,7 +189,7 @@ public struct AgentPlan: Sendable {
         self.pipelines = pipelines
         self.waiting = waiting
         self.services = services
-        router = OTLPRouter(routes: routes, memoryLimiter: options.memoryLimiter)
+        router = OTLPRouter(routes: routes, memoryLimiter: options.memoryLimiter, enrichment: options.pushedEnrichment, pods: options.pods)
         self.routes = routes
     }
 

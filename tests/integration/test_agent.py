@@ -192,6 +192,38 @@ def test_rotation_by_rename_and_copytruncate_lose_and_repeat_nothing(tmp_path, s
     assert agent.stop() == 0
 
 
+def test_a_line_split_by_rotation_survives_a_kill_9(tmp_path, sink, agents):
+    """The runtime wrote the first piece of a line (P), the file was rotated by rename, the agent
+    moved to the new file and was killed with kill -9 before the rest (F) came: the piece it held
+    is in its checkpoint, so the line arrives whole after the restart."""
+    root = tmp_path / "pods"
+    path = container_log(root, "shop", "web-0", "web")
+    checkpoints = tmp_path / "agent-data" / "pipelines" / "logpipeline" / "backend" / "checkpoints.json"
+    agent = agents(pipeline(sink.url), root).start()
+    append(path, cri("before"))
+    wait_for(lambda: sink.bodies() == ["before"], what="the first line")
+    append(path, cri("the first half, ", tag="P"))
+    os.rename(path, str(path) + ".20240301-100000")
+    path.write_text("")
+    new_inode = path.stat().st_ino
+
+    def carried():
+        if not checkpoints.exists():
+            return None
+        entry = next(iter(json.loads(checkpoints.read_text())["files"].values()), None)
+        return entry if entry and entry["inode"] == new_inode and entry.get("carried") else None
+
+    entry = wait_for(carried, what="the checkpoint of the new file carrying the piece")
+    assert [piece["text"] for piece in entry["carried"]] == ["the first half, "]
+    agent.stop(signal.SIGKILL)
+    append(path, cri("the second half"))
+    agent.start()
+    wait_for(lambda: len(sink.bodies()) >= 2, what="the joined line after the restart")
+    time.sleep(1)
+    assert sink.bodies() == ["before", "the first half, the second half"]
+    assert agent.stop() == 0
+
+
 def test_an_outage_and_a_kill_9_lose_nothing(tmp_path, sink, agents):
     root = tmp_path / "pods"
     path = container_log(root, "shop", "orders-0", "orders")

@@ -184,3 +184,110 @@ spec:
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
         backend.close()
+
+
+def test_pushed_resources_get_the_metadata_of_the_pod_they_came_from(tmp_path):
+    """The gateway watches every pod (no node selector) and adds to pushed resources the metadata
+    of their pod: found by k8s.pod.ip, by k8s.pod.uid, or by the address the request came from
+    (a host-network pod sharing that address is not taken for it); the cluster's name always.
+    What the application set stays, except the SDK's unknown_service default."""
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GRPCLogExporter
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    from loupe_testlib import reply_json, serve
+
+    pods = [
+        {"metadata": {"name": "checkout-7d9f8b6c4-x2k9p", "namespace": "shop", "uid": "uid-1",
+                      "labels": {"app.kubernetes.io/name": "checkout-api", "team": "payments", "pod-template-hash": "7d9f8b6c4"},
+                      "ownerReferences": [{"kind": "ReplicaSet", "name": "checkout-7d9f8b6c4", "controller": True}]},
+         "status": {"podIP": "10.1.2.3"}},
+        {"metadata": {"name": "local-0", "namespace": "dev", "uid": "uid-2",
+                      "ownerReferences": [{"kind": "StatefulSet", "name": "local", "controller": True}]},
+         "status": {"podIP": "127.0.0.1"}},
+        {"metadata": {"name": "node-exporter-b5n4c", "namespace": "monitoring", "uid": "uid-3"},
+         "spec": {"hostNetwork": True}, "status": {"podIP": "127.0.0.1"}},
+    ]
+    paths: list[str] = []
+    lock = threading.Lock()
+
+    class API(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            with lock:
+                paths.append(self.path)
+            if "watch=1" in self.path:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                time.sleep(1)
+                return
+            reply_json(self, {"kind": "PodList", "metadata": {"resourceVersion": "3"}, "items": pods})
+
+        def log_message(self, *args):
+            pass
+
+    api = serve(API)
+    token = tmp_path / "token"
+    token.write_text("gateway-token\n")
+    backend = OTLPSink()
+    (tmp_path / "p.yaml").write_text(f"""apiVersion: telemetry.loupe.dev/v1beta1
+kind: LogPipeline
+metadata: {{name: logs}}
+spec:
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "{backend.url}"}}
+""")
+    log = tmp_path / "gateway.log"
+    gateway = subprocess.Popen(
+        [str(LOUPE_BINARY), "gateway", "--pipelines", str(tmp_path / "p.yaml"), "--data-dir", str(tmp_path / "data"),
+         "--otlp-grpc-address", "127.0.0.1:0", "--otlp-http-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0",
+         "--kubernetes-api", f"http://127.0.0.1:{api.server_address[1]}", "--kubernetes-token-file", str(token),
+         "--cluster-name", "prod", "--extract-pod-label", "team"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    try:
+        http_port = wait_for(lambda: (re.findall(r"otlp_http_port=(\d+)", log.read_text(errors="replace")) or [None])[-1], what="the HTTP listener")
+        grpc_port = wait_for(lambda: (re.findall(r"otlp_grpc_port=(\d+)", log.read_text(errors="replace")) or [None])[-1], what="the gRPC listener")
+        wait_for(lambda: any("watch=1" in path for path in paths), what="the pod list and watch")
+        assert paths[0] == "/api/v1/pods", "every node's pods"
+
+        def push(body: str, **attributes: str) -> None:
+            request = ExportLogsServiceRequest()
+            resource_logs = request.resource_logs.add()
+            for key, value in attributes.items():
+                attribute = resource_logs.resource.attributes.add()
+                attribute.key = key.replace("_", ".")
+                attribute.value.string_value = value
+            resource_logs.scope_logs.add().log_records.add().body.string_value = body
+            reply = requests.post(f"http://127.0.0.1:{http_port}/v1/logs", data=request.SerializeToString(),
+                                  headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+            assert reply.status_code == 200, reply.text
+
+        push("by ip", k8s_pod_ip="10.1.2.3", service_name="unknown_service:python")
+        push("by peer", service_name="mine")
+        push("unknown pod", k8s_pod_uid="uid-unknown")
+        provider = LoggerProvider(resource=Resource.create({}))
+        provider.add_log_record_processor(SimpleLogRecordProcessor(GRPCLogExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)))
+        provider.get_logger("test").emit(body="over grpc", severity_number=SeverityNumber.INFO)
+        provider.shutdown()
+
+        wait_for(lambda: len(backend.bodies()) == 4, what="the four records")
+        resources = {record.body.string_value: {key: value.string_value for key, value in resource.items()} for resource, record in backend.records}
+        by_ip = resources["by ip"]
+        assert by_ip["k8s.namespace.name"] == "shop" and by_ip["k8s.pod.name"] == "checkout-7d9f8b6c4-x2k9p" and by_ip["k8s.pod.uid"] == "uid-1"
+        assert by_ip["k8s.deployment.name"] == "checkout" and by_ip["k8s.pod.label.team"] == "payments"
+        assert by_ip["service.name"] == "checkout-api" and by_ip["k8s.cluster.name"] == "prod"
+        by_peer = resources["by peer"]
+        assert by_peer["k8s.pod.name"] == "local-0" and by_peer["k8s.statefulset.name"] == "local", "not the host-network pod"
+        assert by_peer["service.name"] == "mine", "what the application said stays"
+        assert resources["unknown pod"] == {"k8s.pod.uid": "uid-unknown", "k8s.cluster.name": "prod"}
+        over_grpc = resources["over grpc"]
+        assert over_grpc["k8s.pod.name"] == "local-0" and over_grpc["service.name"] == "local" and over_grpc["k8s.namespace.name"] == "dev"
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
+        backend.close()
+        api.shutdown()

@@ -7,24 +7,59 @@ import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
-/// The pods of this node as the Kubernetes API knows them, by uid: what enrichment reads.
-public final class PodDirectory: Sendable {
-    private let pods = Mutex<[String: PodMetadata]>([:])
+/// The pods of this node (or, in the gateway, of the cluster) as the Kubernetes API knows them,
+/// by uid, by IP and by name: what enrichment reads.
+public final class PodDirectory: PodLookup {
+    private struct Index {
+        var byUID: [String: PodMetadata] = [:]
+        var uidByIP: [String: String] = [:]
+        var uidByName: [String: String] = [:]
+
+        mutating func put(_ pod: PodMetadata) {
+            if let old = byUID[pod.uid] { forget(old) }
+            byUID[pod.uid] = pod
+            // A pod on the host network has the node's address, shared with others: not a way to find it.
+            if let ip = pod.ip, !ip.isEmpty, !pod.hostNetwork { uidByIP[ip] = pod.uid }
+            uidByName[pod.namespace + "/" + pod.name] = pod.uid
+        }
+
+        mutating func forget(_ pod: PodMetadata) {
+            if let ip = pod.ip, uidByIP[ip] == pod.uid { uidByIP[ip] = nil }
+            if uidByName[pod.namespace + "/" + pod.name] == pod.uid { uidByName[pod.namespace + "/" + pod.name] = nil }
+        }
+    }
+
+    private let index = Mutex(Index())
 
     public init() {}
 
-    public func pod(uid: String) -> PodMetadata? { pods.withLock { $0[uid] } }
+    public func pod(uid: String) -> PodMetadata? { index.withLock { $0.byUID[uid] } }
 
-    public var count: Int { pods.withLock { $0.count } }
+    public func pod(ip: String) -> PodMetadata? { index.withLock { index in index.uidByIP[ip].flatMap { index.byUID[$0] } } }
+
+    public func pod(namespace: String, name: String) -> PodMetadata? {
+        index.withLock { index in index.uidByName[namespace + "/" + name].flatMap { index.byUID[$0] } }
+    }
+
+    public var count: Int { index.withLock { $0.byUID.count } }
 
     /// Every pod, in no particular order.
-    public var all: [PodMetadata] { pods.withLock { Array($0.values) } }
+    public var all: [PodMetadata] { index.withLock { Array($0.byUID.values) } }
 
-    func replace(_ all: [PodMetadata]) { pods.withLock { $0 = Dictionary(all.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }) } }
+    func replace(_ all: [PodMetadata]) {
+        var fresh = Index()
+        for pod in all { fresh.put(pod) }
+        index.withLock { $0 = fresh }
+    }
 
-    func put(_ pod: PodMetadata) { pods.withLock { $0[pod.uid] = pod } }
+    func put(_ pod: PodMetadata) { index.withLock { $0.put(pod) } }
 
-    func remove(uid: String) { pods.withLock { $0[uid] = nil } }
+    func remove(uid: String) {
+        index.withLock { index in
+            guard let pod = index.byUID.removeValue(forKey: uid) else { return }
+            index.forget(pod)
+        }
+    }
 }
 
 /// Keeps a `PodDirectory` current for one node: lists and watches the node's pods
@@ -33,6 +68,7 @@ public final class KubernetesPodWatch: Service {
     public struct Settings: Sendable {
         /// `https://kubernetes.default.svc` or what `KUBERNETES_SERVICE_HOST`/`_PORT` say.
         public var apiServer: String
+        /// Empty in the gateway: every node's pods.
         public var nodeName: String
         public var tokenFile: String? = "/var/run/secrets/kubernetes.io/serviceaccount/token"
         public var caFile: String? = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
@@ -91,6 +127,7 @@ public final class KubernetesPodWatch: Service {
             }
 
             var containers: [Container]?
+            var hostNetwork: Bool?
         }
 
         struct Status: Decodable {
@@ -113,15 +150,17 @@ public final class KubernetesPodWatch: Service {
                     ports.append(.init(container: container.name ?? "", name: port.name ?? "", number: number, protocol: port.protocol ?? "TCP"))
                 }
             }
-            return PodMetadata(
+            var pod = PodMetadata(
                 namespace: namespace, name: name, uid: uid, labels: metadata.labels ?? [:], owners: owners.map { .init(kind: $0.kind, name: $0.name) },
                 annotations: metadata.annotations ?? [:], ip: status?.podIP, phase: status?.phase, ports: ports,
                 containers: (spec?.containers ?? []).compactMap(\.name))
+            pod.hostNetwork = spec?.hostNetwork ?? false
+            return pod
         }
     }
 
     public func run() async throws {
-        let selector = "fieldSelector=" + ("spec.nodeName=" + settings.nodeName)
+        let selector = settings.nodeName.isEmpty ? "" : "fieldSelector=" + ("spec.nodeName=" + settings.nodeName)
             .addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))!
         let directory = directory
         let watch = KubernetesListWatch<Pod>(

@@ -15,7 +15,8 @@ struct OTLPInputGRPCService: RegistrableRPCService {
         for signal in Signal.allCases {
             rpcRouter.registerHandler(
                 forMethod: OTLPGRPCMethods.export(for: signal), deserializer: RawMessageDeserializer(), serializer: RawMessageSerializer()
-            ) { request, _ in
+            ) { request, context in
+                let peerIP = OTLPRouter.peerIP(grpcPeer: context.remotePeer)
                 var body: [UInt8]?
                 do {
                     for try await message in request.messages where body == nil { body = message }
@@ -30,7 +31,7 @@ struct OTLPInputGRPCService: RegistrableRPCService {
                 do {
                     outcome = try await BlockingIO.run { () throws -> Result<Int, OTLPRouter.Refusal> in
                         do throws(OTLPRouter.Refusal) {
-                            return .success(try router.route(signal: signal, protobuf: protobuf))
+                            return .success(try router.route(signal: signal, protobuf: protobuf, peerIP: peerIP))
                         } catch {
                             return .failure(error)
                         }

@@ -10,18 +10,31 @@ import ServiceLifecycle
 /// gzip bodies. 200 once every pipeline queued its part; 400 for what is not OTLP, 404 when no
 /// pipeline takes the signal, 413 over the size limit, 503 + Retry-After when a queue cannot store.
 public enum OTLPInputHTTP {
+    /// A request's context with the address it came from: the pod a pushed resource is from when
+    /// it does not say.
+    struct Context: RequestContext, RemoteAddressRequestContext {
+        var coreContext: CoreRequestContextStorage
+        let remoteAddress: SocketAddress?
+
+        init(source: ApplicationRequestContextSource) {
+            coreContext = .init(source: source)
+            remoteAddress = source.channel.remoteAddress
+        }
+    }
+
     public static func application(
         host: String, port: Int, router otlp: OTLPRouter, maximumBodyBytes: Int = 16 << 20, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
-        let router = Router()
+        let router = Router(context: Context.self)
         for signal in Signal.allCases {
             let path: RouterPath = switch signal {
             case .logs: "/v1/logs"
             case .traces: "/v1/traces"
             case .metrics: "/v1/metrics"
             }
-            router.post(path) { request, _ -> Response in
+            router.post(path) { request, context -> Response in
+                let peerIP = context.remoteAddress?.ipAddress
                 let json = request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false
                 var buffer: ByteBuffer
                 do {
@@ -56,7 +69,7 @@ public enum OTLPInputHTTP {
                 do {
                     outcome = try await BlockingIO.run { () throws -> Result<Int, OTLPRouter.Refusal> in
                         do throws(OTLPRouter.Refusal) {
-                            return .success(try otlp.route(signal: signal, protobuf: protobuf))
+                            return .success(try otlp.route(signal: signal, protobuf: protobuf, peerIP: peerIP))
                         } catch {
                             return .failure(error)
                         }

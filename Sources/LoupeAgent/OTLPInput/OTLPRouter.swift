@@ -49,9 +49,35 @@ public final class OTLPRouter: Sendable {
     /// Refuses requests, retryable, while the process is over its memory limit.
     let memoryLimiter: MemoryLimiter?
 
-    public init(routes: [Signal: [Route]], memoryLimiter: MemoryLimiter? = nil) {
+    /// Kubernetes metadata added to pushed resources (from `pods` when the API is watched; the
+    /// cluster's name alone otherwise); nil adds none.
+    let enrichment: PushedResourceEnrichment?
+    let pods: PodDirectory?
+
+    public init(routes: [Signal: [Route]], memoryLimiter: MemoryLimiter? = nil, enrichment: PushedResourceEnrichment? = nil, pods: PodDirectory? = nil) {
         self.routes = Mutex(routes)
         self.memoryLimiter = memoryLimiter
+        self.enrichment = enrichment
+        self.pods = pods
+    }
+
+    /// The address in grpc-swift's description of a peer (`ipv4:10.1.2.3:50412`,
+    /// `ipv6:[fd00::1]:50412`); nil for a Unix socket or anything else.
+    static func peerIP(grpcPeer: String) -> String? {
+        if grpcPeer.hasPrefix("ipv4:") {
+            let rest = grpcPeer.dropFirst(5)
+            return rest.lastIndex(of: ":").map { String(rest[..<$0]) } ?? String(rest)
+        }
+        if grpcPeer.hasPrefix("ipv6:") {
+            var rest = grpcPeer.dropFirst(5)
+            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") { rest = rest[rest.index(after: rest.startIndex)..<close] }
+            return String(rest)
+        }
+        return nil
+    }
+
+    private func enrich(_ resource: inout Resource, peerIP: String?) {
+        enrichment?.enrich(&resource, peerIP: peerIP, pods: pods)
     }
 
     /// Puts the routes of a new set of pipelines in place, or none (nil) while they are replaced.
@@ -59,8 +85,9 @@ public final class OTLPRouter: Sendable {
 
     public func takes(_ signal: Signal) -> Bool { !((routes.withLock { $0 })?[signal] ?? []).isEmpty }
 
-    /// Routes one export request (protobuf). Returns the items taken by at least one pipeline.
-    public func route(signal: Signal, protobuf body: [UInt8]) throws(Refusal) -> Int {
+    /// Routes one export request (protobuf) that came from `peerIP`. Returns the items taken by at
+    /// least one pipeline.
+    public func route(signal: Signal, protobuf body: [UInt8], peerIP: String? = nil) throws(Refusal) -> Int {
         guard let current = routes.withLock({ $0 }) else {
             throw Refusal(code: .unavailable, message: "the pipelines are being reloaded; retry")
         }
@@ -80,21 +107,24 @@ public final class OTLPRouter: Sendable {
         }
         switch signal {
         case .logs:
-            let data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeLogs(body) }
+            var data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeLogs(body) }
+            for index in data.resourceLogs.indices { enrich(&data.resourceLogs[index].resource, peerIP: peerIP) }
             return try deliver(routes, items: data.itemCount) { route throws(Refusal) in
                 let selected = LogsData(resourceLogs: data.resourceLogs.filter { Self.admits(route.namespaces, $0.resource) })
                 let (kept, dropped) = route.rules.process(selected)
                 return (kept.itemCount, dropped, OTLPProtobuf.encodeLogs(kept))
             }
         case .traces:
-            let data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeTraces(body) }
+            var data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeTraces(body) }
+            for index in data.resourceSpans.indices { enrich(&data.resourceSpans[index].resource, peerIP: peerIP) }
             return try deliver(routes, items: data.itemCount) { route throws(Refusal) in
                 let selected = TraceData(resourceSpans: data.resourceSpans.filter { Self.admits(route.namespaces, $0.resource) })
                 let (kept, dropped) = route.rules.process(selected)
                 return (kept.itemCount, dropped, OTLPProtobuf.encodeTraces(kept))
             }
         case .metrics:
-            let data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeMetrics(body) }
+            var data = try decoded { () throws(WireError) in try OTLPProtobuf.decodeMetrics(body) }
+            for index in data.resourceMetrics.indices { enrich(&data.resourceMetrics[index].resource, peerIP: peerIP) }
             return try deliver(routes, items: data.itemCount) { route throws(Refusal) in
                 let selected = MetricsData(resourceMetrics: data.resourceMetrics.filter { Self.admits(route.namespaces, $0.resource) })
                 var (kept, dropped) = route.rules.process(selected)

@@ -30,9 +30,6 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("This node's name, for k8s.node.name (default $NODE_NAME).", valueName: "name"))
     var nodeName: String?
 
-    @Option(name: .long, help: ArgumentHelp("The cluster's name, for k8s.cluster.name.", valueName: "name"))
-    var clusterName: String?
-
     @Option(name: .long, help: ArgumentHelp("How often node, pod and container metrics are collected (default 30s).", valueName: "duration"))
     var metricInterval = "30s"
 
@@ -48,15 +45,6 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The kubelet's container log links, for container names (default /var/log/containers).", valueName: "dir"))
     var containerLinksRoot = "/var/log/containers"
 
-    @Option(name: .long, help: ArgumentHelp("The Kubernetes API server, for pod labels and workloads (default: the in-cluster one when running in a pod).", valueName: "url"))
-    var kubernetesAPI: String?
-
-    @Option(name: .long, help: ArgumentHelp("The bearer token file for the Kubernetes API (default: the service account's).", valueName: "file"))
-    var kubernetesTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-
-    @Option(name: .long, help: ArgumentHelp("The CA certificate of the Kubernetes API (default: the service account's).", valueName: "file"))
-    var kubernetesCAFile = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-
     @Option(name: .long, help: ArgumentHelp(
         "The namespace of the Lease by which agents choose the one that collects workload metrics (default: the service account's, else $POD_NAMESPACE, else default).",
         valueName: "namespace"))
@@ -64,12 +52,6 @@ struct AgentCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("How long the leader's Lease lasts unrenewed before another agent takes over (default 15s).", valueName: "duration"))
     var leaderElectionLeaseDuration = "15s"
-
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pod label to copy as k8s.pod.label.<key> (repeatable).", valueName: "key"))
-    var extractPodLabel: [String] = []
-
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Copy every pod label starting with this (repeatable).", valueName: "prefix"))
-    var extractPodLabelPrefix: [String] = []
 
     @Option(name: .customLong("otlp-grpc-address"), help: ArgumentHelp("Take OTLP/gRPC pushed by local applications here (off unless given).", valueName: "host:port"))
     var otlpGRPCAddress: String?
@@ -94,7 +76,7 @@ struct AgentCommand: AsyncParsableCommand {
     /// The agent's own namespace, as its service account tells it.
     private var leaseNamespace: String {
         if let leaderElectionNamespace { return leaderElectionNamespace }
-        let serviceAccountNamespace = URL(fileURLWithPath: kubernetesTokenFile).deletingLastPathComponent().appendingPathComponent("namespace").path
+        let serviceAccountNamespace = URL(fileURLWithPath: common.kubernetesTokenFile).deletingLastPathComponent().appendingPathComponent("namespace").path
         if let text = FileManager.default.contents(atPath: serviceAccountNamespace).map({ String(decoding: $0, as: UTF8.self) }),
             case let namespace = text.trimmingCharacters(in: .whitespacesAndNewlines), !namespace.isEmpty
         {
@@ -107,21 +89,15 @@ struct AgentCommand: AsyncParsableCommand {
         var options = common.planOptions(dataDirectory: dataDir)
         options.podLogRoot = podLogRoot
         options.nodeName = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"]
-        options.clusterName = clusterName
         options.procRoot = procRoot
         options.cgroupRoot = cgroupRoot
         options.kubeletRoot = kubeletRoot
         options.containerLinksRoot = containerLinksRoot
         options.metricInterval = (try? DurationText.parse(metricInterval)) ?? .seconds(30)
-        options.podLabelKeys = extractPodLabel
-        options.podLabelPrefixes = extractPodLabelPrefix
         var extra: [any Service] = []
         if let nodeName = options.nodeName {
-            var settings = kubernetesAPI.map { KubernetesPodWatch.Settings(apiServer: $0, nodeName: nodeName) }
-                ?? KubernetesPodWatch.Settings.inCluster(nodeName: nodeName)
+            let settings = common.kubernetesSettings(nodeName: nodeName)
             if settings != nil {
-                settings!.tokenFile = kubernetesTokenFile
-                settings!.caFile = kubernetesCAFile
                 let pods = PodDirectory()
                 options.pods = pods
                 extra.append(KubernetesPodWatch(settings: settings!, directory: pods, logger: Logger(label: "loupe.agent.kubernetes")))
@@ -146,6 +122,26 @@ struct AgentCommand: AsyncParsableCommand {
 struct CollectorOptions: ParsableArguments {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pipeline YAML file or a directory of them (repeatable).", valueName: "path"))
     var pipelines: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("The cluster's name, for k8s.cluster.name.", valueName: "name"))
+    var clusterName: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The Kubernetes API server, for pod metadata (the agent: its node's pods; the gateway: every pod) and workloads (default: the in-cluster one when running in a pod).",
+        valueName: "url"))
+    var kubernetesAPI: String?
+
+    @Option(name: .long, help: ArgumentHelp("The bearer token file for the Kubernetes API (default: the service account's).", valueName: "file"))
+    var kubernetesTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+    @Option(name: .long, help: ArgumentHelp("The CA certificate of the Kubernetes API (default: the service account's).", valueName: "file"))
+    var kubernetesCAFile = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A pod label to copy as k8s.pod.label.<key> (repeatable).", valueName: "key"))
+    var extractPodLabel: [String] = []
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Copy every pod label starting with this (repeatable).", valueName: "prefix"))
+    var extractPodLabelPrefix: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Directory of secrets as <namespace>/<name>/<key> files.", valueName: "dir"))
     var secretsDir: String?
@@ -190,7 +186,21 @@ struct CollectorOptions: ParsableArguments {
         options.maximumBackoff = (try? DurationText.parse(maximumBackoff)) ?? .seconds(30)
         let limit = memoryLimit.flatMap(ByteSizeText.parse) ?? MemoryLimiter.defaultLimit()
         if let limit, limit > 0 { options.memoryLimiter = MemoryLimiter(limitBytes: limit) }
+        options.clusterName = clusterName
+        options.podLabelKeys = extractPodLabel
+        options.podLabelPrefixes = extractPodLabelPrefix
         return options
+    }
+
+    /// The Kubernetes API as given or as running in a pod provides it; nil outside a cluster.
+    /// `nodeName` empty: every node's pods (the gateway).
+    func kubernetesSettings(nodeName: String) -> KubernetesPodWatch.Settings? {
+        guard var settings = kubernetesAPI.map({ KubernetesPodWatch.Settings(apiServer: $0, nodeName: nodeName) })
+            ?? KubernetesPodWatch.Settings.inCluster(nodeName: nodeName)
+        else { return nil }
+        settings.tokenFile = kubernetesTokenFile
+        settings.caFile = kubernetesCAFile
+        return settings
     }
 }
 

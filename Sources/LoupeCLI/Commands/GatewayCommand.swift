@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import LoupeAgent
+import Logging
 import LoupeModel
+import ServiceLifecycle
 
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,8 +34,17 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var options = common.planOptions(dataDirectory: dataDir)
+        var extra: [any Service] = []
+        // Every pod of the cluster, watched: pushed resources get the metadata of the pod they
+        // came from (by k8s.pod.ip, k8s.pod.uid, name, or the connection's address).
+        if let settings = common.kubernetesSettings(nodeName: "") {
+            let pods = PodDirectory()
+            options.pods = pods
+            extra.append(KubernetesPodWatch(settings: settings, directory: pods, logger: Logger(label: "loupe.gateway.kubernetes")))
+        }
         try await CollectorProcess.run(
-            role: .gateway, common: common, options: common.planOptions(dataDirectory: dataDir), otlpGRPCAddress: otlpGRPCAddress,
-            otlpHTTPAddress: otlpHTTPAddress)
+            role: .gateway, common: common, options: options, otlpGRPCAddress: otlpGRPCAddress, otlpHTTPAddress: otlpHTTPAddress,
+            extraServices: extra)
     }
 }

@@ -211,6 +211,8 @@ public struct PodMetadata: Sendable, Hashable {
     public var ports: [ContainerPort] = []
     /// The names of the pod's containers (`spec.containers[].name`).
     public var containers: [String] = []
+    /// `spec.hostNetwork`: the pod has its node's address.
+    public var hostNetwork = false
 
     public init(
         namespace: String, name: String, uid: String, labels: [String: String] = [:], owners: [Owner] = [],
