@@ -216,6 +216,20 @@ public struct AgentPlan: Sendable {
         }
     }
 
+    /// What the secrets the pipelines reference hold now, as a hash: a rotated token or a renewed
+    /// certificate changes it, and the plan is made again with them.
+    public func secretsFingerprint(options: Options) -> Int {
+        var hasher = Hasher()
+        for resource in set.resources {
+            guard case .otlp(let output) = resource.output else { continue }
+            for source in output.valueSources {
+                guard case .secret = source else { continue }
+                hasher.combine(try? options.secrets.resolve(source, field: ""))
+            }
+        }
+        return hasher.finalize()
+    }
+
     /// Whether a waiting pipeline's secrets resolve now (the plan is then made again).
     public func aWaitingPipelineCanStart(options: Options, role: Role) -> Bool {
         waiting.contains { waiting in

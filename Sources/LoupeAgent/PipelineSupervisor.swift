@@ -104,15 +104,21 @@ public final class PipelineSupervisor: Service {
         }
     }
 
-    /// Polls the files, and the secrets waiting pipelines reference; returns a changed set that
-    /// validates (or the same set once such a secret exists), or `.shutdown` when the process stops.
+    /// Polls the files and the secrets the pipelines reference; returns a changed set that
+    /// validates (or the same set once a secret appeared or changed), or `.shutdown` when the
+    /// process stops.
     private func watch(from files: [PipelineFiles.Contents], plan: AgentPlan) async -> Ending {
         var seen = files
+        let secrets = plan.secretsFingerprint(options: options)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await pause(reloadInterval)
             guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
             if plan.aWaitingPipelineCanStart(options: options, role: role) {
                 logger.info("a secret a pipeline waited for is there; starting it")
+                return .changed(plan.set, seen)
+            }
+            if plan.secretsFingerprint(options: options) != secrets {
+                logger.info("a secret the pipelines reference changed; applying it")
                 return .changed(plan.set, seen)
             }
             guard let current = try? PipelineFiles.read(paths), current != seen else { continue }

@@ -1181,7 +1181,8 @@ spec:
 def test_a_pipeline_waits_for_a_missing_secret_while_the_others_run(tmp_path, sink, agents):
     """A pipeline whose header references a secret not yet there does not run, and its status says
     ReferencedSecretMissing; the other pipeline ships meanwhile. Once the secret is written, the
-    waiting pipeline starts without a restart and delivers, authenticated with it."""
+    waiting pipeline starts without a restart and delivers, authenticated with it; when the secret
+    is rotated, the new value is used, still without a restart."""
     secured = OTLPSink()
     secured.required_bearer = "s3cret"
     secrets = tmp_path / "secrets"
@@ -1221,6 +1222,13 @@ spec:
         assert generated["status"] == "True" and generated["reason"] == "AgentConfigured", generated
         time.sleep(0.5)
         assert sink.bodies() == ["for both"], "the running pipeline handed over without repeating"
+
+        # The token is rotated: the backend takes only the new one, and so does the agent, unrestarted.
+        (secrets / "telemetry" / "backend-token" / "token").write_text("n3w")
+        secured.required_bearer = "n3w"
+        wait_for(lambda: "a secret the pipelines reference changed" in agent.output(), what="the rotated secret applied")
+        append(container_log(root, "shop", "web-0", "web"), cri("after rotation"))
+        wait_for(lambda: secured.bodies() == ["for both", "after rotation"], what="the line sent with the new token")
         assert agent.process.pid == pid
         assert agent.stop() == 0
     finally:

@@ -58,6 +58,18 @@ public struct OTLPOutput: Sendable, Hashable {
 
     public init(endpoint: ValueSource) { self.endpoint = endpoint }
 
+    /// Every value the output takes, literal or from a secret.
+    public var valueSources: [ValueSource] {
+        var sources = [endpoint] + headers.map(\.value)
+        switch authentication {
+        case .basic(let user, let password): sources += [user, password]
+        case .oauth2(let oauth2): sources += [oauth2.tokenURL, oauth2.clientID, oauth2.clientSecret]
+        case nil: break
+        }
+        if let tls { sources += [tls.ca, tls.cert, tls.key].compactMap { $0 } }
+        return sources
+    }
+
     static func read(_ node: ResourceNode, allowsTemporality: Bool) throws(PipelineError) -> OTLPOutput {
         var allowed = ["protocol", "endpoint", "path", "authentication", "headers", "tls", "compression"]
         if allowsTemporality { allowed.append("temporality") }
