@@ -639,6 +639,8 @@ class OTLPSink:
         self.requests = 0
         self.encodings: list[str | None] = []
         self.required_bearer: str | None = None
+        # (rejected, message): answer log requests with an OTLP partial_success.
+        self.partial_success: tuple[int, str] | None = None
         self.lock = threading.Lock()
         sink = self
 
@@ -678,12 +680,19 @@ class OTLPSink:
                                 for scope_logs in resource_logs.scope_logs:
                                     for record in scope_logs.log_records:
                                         sink.records.append((resource, record))
+                answer = b""
+                if status == 200 and sink.partial_success is not None and not self.path.endswith("/v1/metrics"):
+                    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+                    response = ExportLogsServiceResponse()
+                    response.partial_success.rejected_log_records, response.partial_success.error_message = sink.partial_success
+                    answer = response.SerializeToString()
                 self.send_response(status)
                 if status != 200:
                     self.send_header("Retry-After", "1")
                 self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args) -> None:
                 pass

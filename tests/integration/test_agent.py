@@ -1233,3 +1233,17 @@ spec:
         assert agent.stop() == 0
     finally:
         secured.close()
+
+
+def test_records_a_backend_rejects_in_a_partial_success_are_counted_as_refused(tmp_path, sink, agents):
+    """A backend that takes a request but answers with partial_success (2 rejected): the agent
+    counts those as refused, not sent, and says so."""
+    sink.partial_success = (2, "two records too old")
+    root = tmp_path / "pods"
+    append(container_log(root, "shop", "web-0", "web"), "".join(cri(f"line {n}") for n in range(5)))
+    agent = agents(pipeline(sink.url), root).start()
+    wait_for(lambda: len(sink.bodies()) == 5, what="the five lines at the backend")
+    wait_for(lambda: agent.metric("loupe_pipeline_refused_items_total") == 2, what="two refused")
+    assert agent.metric("loupe_pipeline_sent_items_total") == 3
+    assert "rejected part of it" in agent.output() and "two records too old" in agent.output()
+    assert agent.stop() == 0

@@ -12,6 +12,9 @@ import ServiceLifecycle
 /// What became of one request to a backend.
 public enum SendOutcome: Sendable, Equatable {
     case delivered
+    /// Accepted, but the receiver says it dropped `rejected` items (OTLP `partial_success`): those
+    /// are refused for good, the rest delivered.
+    case partiallyDelivered(rejected: Int, reason: String)
     /// Refused for good (malformed, unauthorized, ...): sending it again would not help.
     case refused(String)
     /// Failed for now (unreachable, overloaded): sent again after a pause (the server's, if it gave one).
@@ -176,6 +179,15 @@ public final class OTLPExporter: Service {
             case .unauthorized: break
             case .delivered:
                 counters.sent.add(items, ordering: .relaxed)
+                backoff = settings.initialBackoff
+                await acknowledge(record)
+            case .partiallyDelivered(let rejected, let reason):
+                let refused = min(items, rejected)
+                counters.sent.add(items - refused, ordering: .relaxed)
+                counters.refused.add(refused, ordering: .relaxed)
+                logger.warning("the backend took the request but rejected part of it", metadata: [
+                    "to": "\(settings.displayName)", "rejected": "\(rejected)", "reason": "\(reason)",
+                ])
                 backoff = settings.initialBackoff
                 await acknowledge(record)
             case .refused(let reason):

@@ -2,6 +2,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import LoupeGRPC
 import LoupeModel
+import LoupeWire
 
 /// One OTLP/gRPC `Export` call per payload. OK delivers; the codes the OTLP specification calls
 /// retryable (CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, OUT_OF_RANGE,
@@ -51,7 +52,9 @@ struct OTLPGRPCSender: OTLPSender {
                 switch response.accepted {
                 case .success(let contents):
                     switch contents.message {
-                    case .success: .delivered
+                    case .success(let message):
+                        OTLPPartialSuccess.decode(response: message).map { .partiallyDelivered(rejected: Int(clamping: $0.rejected), reason: $0.message) }
+                            ?? .delivered
                     case .failure(let error): Self.outcome(error)
                     }
                 case .failure(let error): Self.outcome(error)

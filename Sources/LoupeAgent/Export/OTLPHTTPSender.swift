@@ -30,7 +30,10 @@ struct OTLPHTTPSender: OTLPSender {
             let body = try? await response.body.collect(upTo: 64 << 10)
             let text = body.map { String(buffer: $0) } ?? ""
             switch response.status.code {
-            case 200..<300: return .delivered
+            case 200..<300:
+                // A JSON answer would be to a JSON request; this sends protobuf.
+                guard let body, let partial = OTLPPartialSuccess.decode(response: Array(buffer: body)) else { return .delivered }
+                return .partiallyDelivered(rejected: Int(clamping: partial.rejected), reason: partial.message)
             case 429, 502, 503, 504:
                 let after = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds(min($0, 300)) }
                 return .retry("HTTP \(response.status.code): \(text.prefix(200))", after: after)
