@@ -1247,3 +1247,147 @@ def test_records_a_backend_rejects_in_a_partial_success_are_counted_as_refused(t
     assert agent.metric("loupe_pipeline_sent_items_total") == 3
     assert "rejected part of it" in agent.output() and "two records too old" in agent.output()
     assert agent.stop() == 0
+
+
+def _certificates(directory: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by the CA."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    paths = {name: directory / f"{name}.pem" for name in ("ca", "ca-key", "server", "server-key", "client", "client-key")}
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(paths["ca-key"]), "-out", str(paths["ca"]), "-days", "2",
+        "-subj", "/CN=loupe test CA")
+    for name, subject, extension in (("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "/CN=loupe-agent", "extendedKeyUsage=clientAuth")):
+        request = directory / f"{name}.csr"
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(paths[f"{name}-key"]), "-out", str(request), "-subj", subject)
+        (directory / f"{name}.ext").write_text(extension + "\n")
+        run("x509", "-req", "-in", str(request), "-CA", str(paths["ca"]), "-CAkey", str(paths["ca-key"]), "-CAcreateserial",
+            "-out", str(paths[name]), "-days", "2", "-extfile", str(directory / f"{name}.ext"))
+    return paths
+
+
+def test_tls_with_a_ca_a_client_certificate_basic_auth_and_a_path(tmp_path, agents):
+    """An HTTPS backend that wants a client certificate from its CA: the pipeline that gives the CA,
+    the client certificate and key, basic auth and its own path delivers; one with
+    insecureSkipVerify and the client certificate delivers without the CA; one without a client
+    certificate is turned away at the handshake and says no logs are delivered."""
+    import base64
+    import ssl
+
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    paths = _certificates(tmp_path)
+    arrived: list[dict] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                import gzip
+                body = gzip.decompress(body)
+            request = ExportLogsServiceRequest()
+            request.ParseFromString(body)
+            peer = self.connection.getpeercert()
+            with lock:
+                for resource_logs in request.resource_logs:
+                    for scope_logs in resource_logs.scope_logs:
+                        for record in scope_logs.log_records:
+                            arrived.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": record.body.string_value,
+                                            "client": dict(item[0] for item in peer["subject"])["commonName"]})
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(paths["server"], paths["server-key"])
+    context.load_verify_locations(paths["ca"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+
+    def block(text: str) -> str:
+        indent = "\n" + " " * 12
+        return "|" + indent + indent.join(text.splitlines())
+
+    def resource(name: str, tls: str, extra: str = "") -> str:
+        return f"""---
+apiVersion: telemetry.loupe.dev/v1beta1
+kind: LogPipeline
+metadata: {{name: {name}}}
+spec:
+  input:
+    runtime:
+      containers: {{include: [{name}]}}
+  output:
+    otlp:
+      protocol: http
+      endpoint: {{value: "{url}"}}{extra}
+      tls:
+{tls}
+"""
+    client = f"""        cert:
+          value: {block(paths["client"].read_text())}
+        key:
+          value: {block(paths["client-key"].read_text())}
+"""
+    text = (resource("full", f"""        ca:
+          value: {block(paths["ca"].read_text())}
+{client}""", """
+      path: /custom/logs
+      authentication:
+        basic:
+          user: {value: agent}
+          password: {value: "s3cret"}""")
+            + resource("skipverify", "        insecureSkipVerify: true\n" + client)
+            + resource("nocert", f"""        ca:
+          value: {block(paths["ca"].read_text())}
+"""))
+    root = tmp_path / "pods"
+    for name in ("full", "skipverify", "nocert"):
+        append(container_log(root, "shop", f"{name}-0", name), cri(f"{name} line"))
+    agent = agents(text, root).start()
+    try:
+        wait_for(lambda: len(arrived) == 2, what="the two pipelines that can connect")
+        by_body = {entry["body"]: entry for entry in arrived}
+        assert by_body["full line"]["path"] == "/custom/logs"
+        assert by_body["full line"]["auth"] == "Basic " + base64.b64encode(b"agent:s3cret").decode()
+        assert by_body["full line"]["client"] == "loupe-agent"
+        assert by_body["skipverify line"]["path"] == "/v1/logs" and by_body["skipverify line"]["client"] == "loupe-agent"
+        flow = wait_for(lambda: (lambda c: c if c["reason"] == "NoLogsDelivered" else None)(
+            {c["type"]: c for c in agent.status()["nocert"]["conditions"]}["TelemetryFlowHealthy"]), what="the pipeline without a certificate failing")
+        assert flow["status"] == "False"
+        assert all(entry["body"] != "nocert line" for entry in arrived)
+        assert agent.stop() == 0
+    finally:
+        server.shutdown()
+
+
+def test_past_its_disk_budget_the_queue_drops_the_oldest_and_says_so(tmp_path, sink, agents):
+    """The backend is away and the queue has a 256 KiB budget: past it the oldest requests are
+    dropped and counted, the status says AllDataDropped; once the backend is back, the newest
+    lines arrive and the oldest do not."""
+    sink.status = 503
+    root = tmp_path / "pods"
+    path = container_log(root, "shop", "web-0", "web")
+    agent = agents(pipeline(sink.url), root).start("--queue-size", "256KiB")
+    for batch in range(40):
+        # Random text: gzip cannot make it small, so the budget fills.
+        append(path, "".join(cri(f"batch {batch} line {n} " + os.urandom(300).hex()) for n in range(50)))
+        time.sleep(0.05)
+    wait_for(lambda: agent.metric("loupe_pipeline_queue_dropped_requests_total") > 0, what="requests dropped over the budget")
+    wait_for(lambda: agent.metric("loupe_pipeline_received_items_total") == 2000, what="every line read")
+    flow = {c["type"]: c for c in agent.status()["backend"]["conditions"]}["TelemetryFlowHealthy"]
+    assert flow["status"] == "False" and flow["reason"] == "AllDataDropped", flow
+    assert agent.metric("loupe_pipeline_queued_bytes") <= 256 * 1024
+    sink.status = 200
+    wait_for(lambda: any(body.startswith("batch 39 line 49 ") for body in sink.bodies()), what="the newest line")
+    bodies = sink.bodies()
+    assert not any(body.startswith("batch 0 line 0 ") for body in bodies), "the oldest were dropped"
+    assert 0 < len(bodies) < 2000
+    assert agent.stop() == 0
