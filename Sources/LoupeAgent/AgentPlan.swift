@@ -89,6 +89,8 @@ public struct AgentPlan: Sendable {
     public let pipelines: [Pipeline]
     public let waiting: [Waiting]
     public let services: [any Service]
+    /// The pipeline each of `services` works for (its display name), in the same order.
+    public let serviceOwners: [String]
     /// Where pushed OTLP goes (to the pipelines whose OTLP input is enabled).
     public let router: OTLPRouter
     /// The router's routes, to install in a long-lived router.
@@ -101,6 +103,7 @@ public struct AgentPlan: Sendable {
         var pipelines: [Pipeline] = []
         var waiting: [Waiting] = []
         var services: [any Service] = []
+        var serviceOwners: [String] = []
         var routes: [Signal: [OTLPRouter.Route]] = [:]
         for resource in set.resources {
             let (signal, otlpInput) = try Self.inputs(of: resource, role: role)
@@ -184,11 +187,13 @@ public struct AgentPlan: Sendable {
             }
             services.append(OTLPExporter(settings: exporterSettings, queue: queue, counters: counters, logger: pipelineLogger))
             pipelines.append(pipeline)
+            serviceOwners += Array(repeating: resource.displayName, count: services.count - serviceOwners.count)
         }
         self.set = set
         self.pipelines = pipelines
         self.waiting = waiting
         self.services = services
+        self.serviceOwners = serviceOwners
         router = OTLPRouter(routes: routes, memoryLimiter: options.memoryLimiter, enrichment: options.pushedEnrichment, pods: options.pods)
         self.routes = routes
     }

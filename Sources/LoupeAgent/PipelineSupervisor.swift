@@ -82,12 +82,13 @@ public final class PipelineSupervisor: Service {
 
     private func runUntilChanged(_ plan: AgentPlan, files: [PipelineFiles.Contents]) async -> Ending {
         await withTaskGroup(of: Ending?.self) { group in
-            for service in plan.services {
+            for (service, owner) in zip(plan.services, plan.serviceOwners) {
                 group.addTask {
                     do {
                         try await service.run()
                     } catch {
-                        self.logger.error("a pipeline service stopped", metadata: ["error": "\(error)"])
+                        self.logger.error("a pipeline service stopped", metadata: ["pipeline": "\(owner)", "error": "\(error)"])
+                        self.status.stopped(pipeline: owner, reason: "\(type(of: service)) stopped: \(error)")
                     }
                     return nil
                 }
@@ -123,12 +124,18 @@ public final class PipelineSupervisor: Service {
             }
             guard let current = try? PipelineFiles.read(paths), current != seen else { continue }
             seen = current
+            if current == files {
+                // Back to what runs: nothing is refused any more.
+                status.refuse(nil)
+                continue
+            }
             do {
                 let set = try PipelineSet.decode(files: current.map { ($0.name, $0.text) })
                 try AgentPlan.check(set, options: options, role: role)
                 return .changed(set, current)
             } catch {
                 logger.error("the pipeline files changed but are not valid; the running pipelines go on", metadata: ["error": "\(error)"])
+                status.refuse(error as? PipelineError)
             }
         }
         return .shutdown

@@ -53,4 +53,18 @@ import Testing
         #expect(PipelineConfigurationHealth.timestamp(4_102_444_799) == "2099-12-31T23:59:59Z")
         #expect(PipelineConfigurationHealth.timestamp(-1) == "1969-12-31T23:59:59Z")
     }
+
+    @Test func aRefusedChangeIsNamedAsTheDesignNamesIt() {
+        func reason(_ code: PipelineError.Code, _ path: String) -> String {
+            PipelineConfigurationHealth.refusedChange(PipelineError(code, location: "p.yaml:3:1", resource: "LogPipeline \"a\"", path: path, "wrong")).reason
+        }
+        #expect(reason(.invalid, "spec.output.otlp.endpoint.value") == "EndpointInvalid")
+        #expect(reason(.invalid, "spec.output.otlp.tls") == "TLSConfigurationInvalid")
+        #expect(reason(.unsupported, "spec.transform[0].statements[0]") == "OTTLSpecInvalid")
+        #expect(reason(.invalid, "spec.filter[1].conditions[0]") == "OTTLSpecInvalid")
+        #expect(reason(.secretMissing, "spec.output.otlp.headers[0]") == "ReferencedSecretMissing")
+        #expect(reason(.invalid, "spec.output") == "ValidationFailed")
+        let condition = PipelineConfigurationHealth.refusedChange(PipelineError(.invalid, location: "p.yaml:3:1", path: "spec", "bad"))
+        #expect(condition.status == .false && condition.message.hasSuffix("p.yaml:3:1: spec: bad"))
+    }
 }

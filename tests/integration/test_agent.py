@@ -560,6 +560,20 @@ def test_changed_pipelines_apply_without_a_restart_and_without_loss(tmp_path, si
     assert sink.bodies() == ["one", "three", "four"], "every line once; the filter of the reloaded pipeline applied"
     assert agent.process.pid == pid and agent.process.poll() is None, "no restart"
     assert "spec.output: required" in agent.output()
+
+    def generated():
+        return {c["type"]: c for c in agent.status()["backend"]["conditions"]}["ConfigurationGenerated"]
+
+    refused = generated()
+    assert refused["status"] == "False" and refused["reason"] == "ValidationFailed" and "spec.output: required" in refused["message"], refused
+    running = pipeline(sink.url) + """  filter:
+    - conditions: ['IsMatch(log.body, ".*noise.*")']
+"""
+    agent.pipelines.write_text(running.replace("IsMatch", "IsMatches"))
+    wait_for(lambda: generated()["reason"] == "OTTLSpecInvalid", what="the OTTL mistake in the status")
+    agent.pipelines.write_text(running)
+    wait_for(lambda: generated()["reason"] == "AgentConfigured", what="the files as they run again")
+    assert agent.process.pid == pid
     assert agent.stop() == 0
 
 

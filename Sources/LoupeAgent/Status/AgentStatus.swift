@@ -36,6 +36,19 @@ public final class AgentStatus: Sendable {
     private let current: Mutex<[AgentPlan.Pipeline]>
     var pipelines: [AgentPlan.Pipeline] { current.withLock { $0 } }
     private let waiting = Mutex<[AgentPlan.Waiting]>([])
+    /// Why the last change of the files was refused (the pipelines run as they were), until the
+    /// files are valid again.
+    private let refusedChange = Mutex<PipelineError?>(nil)
+
+    /// Pipelines one of whose services stopped with an error (they do not run whole until the
+    /// next reload), and why.
+    private let stoppedServices = Mutex<[String: String]>([:])
+
+    /// A service of `pipeline` (display name) stopped with an error.
+    public func stopped(pipeline: String, reason: String) { stoppedServices.withLock { $0[pipeline] = reason } }
+
+    /// A change of the files was refused (nil: they are as running, or valid, again).
+    public func refuse(_ error: PipelineError?) { refusedChange.withLock { $0 = error } }
     /// How far back `TelemetryFlowHealthy` looks.
     let windowNanoseconds: UInt64
     private let history: Mutex<[String: [Sample]]>
@@ -62,6 +75,8 @@ public final class AgentStatus: Sendable {
     public func install(_ pipelines: [AgentPlan.Pipeline], waiting: [AgentPlan.Waiting] = []) {
         current.withLock { $0 = pipelines }
         self.waiting.withLock { $0 = waiting }
+        refusedChange.withLock { $0 = nil }
+        stoppedServices.withLock { $0 = [:] }
         history.withLock { $0 = [:] }
     }
 
@@ -92,6 +107,8 @@ public final class AgentStatus: Sendable {
 
     public func reports() -> [PipelineReport] {
         let nowSeconds = Int64(clock.nowUnixNano() / 1_000_000_000)
+        let refused = refusedChange.withLock { $0 }
+        let stopped = stoppedServices.withLock { $0 }
         let running = pipelines.map { pipeline in
             let now = totals(pipeline)
             let oldest = history.withLock { $0[Self.key(pipeline)]?.first?.totals } ?? Totals()
@@ -107,9 +124,12 @@ public final class AgentStatus: Sendable {
             return PipelineReport(
                 kind: pipeline.resource.kind.rawValue, name: pipeline.resource.name,
                 conditions: [
-                    PipelineConfigurationHealth.condition(
-                        component: component, certificateNotValidAfter: pipeline.certificateNotValidAfter, nowUnixSeconds: nowSeconds),
-                    PipelineCondition(type: "\(component)Healthy", status: .true, reason: "\(component)Ready", message: "The \(component.lowercased()) is running"),
+                    refused.flatMap { $0.resource == pipeline.resource.displayName ? PipelineConfigurationHealth.refusedChange($0) : nil }
+                        ?? PipelineConfigurationHealth.condition(
+                            component: component, certificateNotValidAfter: pipeline.certificateNotValidAfter, nowUnixSeconds: nowSeconds),
+                    stopped[pipeline.resource.displayName].map { reason in
+                        PipelineCondition(type: "\(component)Healthy", status: .false, reason: "\(component)NotReady", message: reason)
+                    } ?? PipelineCondition(type: "\(component)Healthy", status: .true, reason: "\(component)Ready", message: "The \(component.lowercased()) is running"),
                     PipelineFlowHealth.condition(window, signalItems: Self.items(pipeline.resource.kind)),
                 ],
                 totals: now)

@@ -112,3 +112,25 @@ public enum PipelineConfigurationHealth {
         CivilDate.rfc3339(unixNanoseconds: seconds * 1_000_000_000)
     }
 }
+
+extension PipelineConfigurationHealth {
+    /// `ConfigurationGenerated` for a pipeline whose changed definition was refused (it runs on as
+    /// it was): the reason the design names for what is wrong.
+    public static func refusedChange(_ error: PipelineError) -> PipelineCondition {
+        let reason: String
+        if error.code == .secretMissing {
+            reason = "ReferencedSecretMissing"
+        } else if error.path.hasPrefix("spec.output.otlp.endpoint") {
+            reason = "EndpointInvalid"
+        } else if error.path.hasPrefix("spec.output.otlp.tls") {
+            reason = "TLSConfigurationInvalid"
+        } else if error.path.hasPrefix("spec.transform") || error.path.hasPrefix("spec.filter") {
+            reason = "OTTLSpecInvalid"
+        } else {
+            reason = "ValidationFailed"
+        }
+        return PipelineCondition(
+            type: "ConfigurationGenerated", status: .false, reason: reason,
+            message: "The changed pipeline is not applied; it runs as it was: \(error)")
+    }
+}
