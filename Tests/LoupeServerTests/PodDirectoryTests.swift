@@ -18,6 +18,10 @@ import Testing
         #expect(directory.pod(ip: "10.0.0.1") == nil && directory.pod(ip: "10.0.0.9")?.uid == "u1")
         directory.remove(uid: "u1")
         #expect(directory.pod(ip: "10.0.0.9") == nil && directory.pod(namespace: "shop", name: "web") == nil && directory.count == 1)
+        // Its last lines, read after the deletion, still find it by uid for a while.
+        #expect(directory.pod(uid: "u1")?.name == "web")
+        directory.replace([])
+        #expect(directory.pod(uid: "u2")?.name == "exporter" && directory.count == 0, "gone from a new list: deleted meanwhile")
         #expect(OTLPRouter.peerIP(grpcPeer: "ipv4:10.1.2.3:50412") == "10.1.2.3")
         #expect(OTLPRouter.peerIP(grpcPeer: "ipv6:[fd00::1]:50412") == "fd00::1")
         #expect(OTLPRouter.peerIP(grpcPeer: "unix:/tmp/socket") == nil)

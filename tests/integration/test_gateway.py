@@ -127,6 +127,11 @@ def test_sdk_to_gateway_to_loupe_up(tmp_path, loupe_factory):
         assert {report["name"] for report in status} == {"traces", "shop-logs", "metrics"}
         conditions = {condition["type"]: condition["reason"] for condition in status[0]["conditions"]}
         assert conditions["ConfigurationGenerated"] == "GatewayConfigured" and conditions["GatewayHealthy"] == "GatewayReady", conditions
+        metrics = requests.get(f"http://127.0.0.1:{port('port')}/metrics", timeout=10).text
+        for family in ("received_items_total", "sent_items_total", "failed_requests_total", "refused_items_total", "queued_requests"):
+            assert f'loupe_pipeline_{family}{{kind="LogPipeline",pipeline="shop-logs"}}' in metrics, family
+        sent = re.search(r'^loupe_pipeline_sent_items_total\{kind="TracePipeline",pipeline="traces"\} (\d+)$', metrics, re.M)
+        assert sent and int(sent.group(1)) >= 1, metrics
     finally:
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]

@@ -12,6 +12,8 @@ import Synchronization
 public final class PodDirectory: PodLookup {
     private struct Index {
         var byUID: [String: PodMetadata] = [:]
+        /// Pods deleted lately, by uid: their last lines are still read after the API forgot them.
+        var deleted: [String: (pod: PodMetadata, at: ContinuousClock.Instant)] = [:]
         var uidByIP: [String: String] = [:]
         var uidByName: [String: String] = [:]
 
@@ -33,7 +35,16 @@ public final class PodDirectory: PodLookup {
 
     public init() {}
 
-    public func pod(uid: String) -> PodMetadata? { index.withLock { $0.byUID[uid] } }
+    /// How long a deleted pod is still found by its uid (not by address, which a new pod may take).
+    static let deletedPodGrace: Duration = .seconds(120)
+
+    public func pod(uid: String) -> PodMetadata? {
+        index.withLock { index in
+            if let pod = index.byUID[uid] { return pod }
+            guard let deleted = index.deleted[uid], ContinuousClock.now - deleted.at < Self.deletedPodGrace else { return nil }
+            return deleted.pod
+        }
+    }
 
     public func pod(ip: String) -> PodMetadata? { index.withLock { index in index.uidByIP[ip].flatMap { index.byUID[$0] } } }
 
@@ -49,15 +60,24 @@ public final class PodDirectory: PodLookup {
     func replace(_ all: [PodMetadata]) {
         var fresh = Index()
         for pod in all { fresh.put(pod) }
-        index.withLock { $0 = fresh }
+        let now = ContinuousClock.now
+        index.withLock { index in
+            // Pods the new list lacks were deleted meanwhile.
+            fresh.deleted = index.deleted.filter { now - $0.value.at < Self.deletedPodGrace }
+            for (uid, pod) in index.byUID where fresh.byUID[uid] == nil { fresh.deleted[uid] = (pod, now) }
+            index = fresh
+        }
     }
 
     func put(_ pod: PodMetadata) { index.withLock { $0.put(pod) } }
 
     func remove(uid: String) {
+        let now = ContinuousClock.now
         index.withLock { index in
             guard let pod = index.byUID.removeValue(forKey: uid) else { return }
             index.forget(pod)
+            index.deleted = index.deleted.filter { now - $0.value.at < Self.deletedPodGrace }
+            index.deleted[uid] = (pod, now)
         }
     }
 }
