@@ -47,6 +47,18 @@ public struct AgentPlan: Sendable {
 
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
+        /// With the installation's `Telemetry` settings: its cluster name and collection interval
+        /// over the flags', its pod labels beside theirs.
+        public func applying(_ settings: ModuleSettings?) -> Options {
+            guard let settings else { return self }
+            var options = self
+            if let name = settings.clusterName { options.clusterName = name }
+            if let interval = settings.metricCollectionInterval { options.metricInterval = .milliseconds(interval) }
+            options.podLabelKeys += settings.podLabelKeys.filter { !podLabelKeys.contains($0) }
+            options.podLabelPrefixes += settings.podLabelPrefixes.filter { !podLabelPrefixes.contains($0) }
+            return options
+        }
+
         /// What pushed OTLP gets: the pod it came from, found in `pods`, and the cluster's name.
         var pushedEnrichment: PushedResourceEnrichment? {
             pods == nil && clusterName == nil ? nil : PushedResourceEnrichment(attributes: podResource)
@@ -91,6 +103,8 @@ public struct AgentPlan: Sendable {
     public let services: [any Service]
     /// The pipeline each of `services` works for (its display name), in the same order.
     public let serviceOwners: [String]
+    /// What pushed OTLP gets (the pod's metadata, the cluster's name), under this plan's settings.
+    public let enrichment: PushedResourceEnrichment?
     /// Where pushed OTLP goes (to the pipelines whose OTLP input is enabled).
     public let router: OTLPRouter
     /// The router's routes, to install in a long-lived router.
@@ -99,7 +113,8 @@ public struct AgentPlan: Sendable {
     /// Checks that this process can run every resource as written (refusing what it cannot yet
     /// do, never running a pipeline differently than declared), opens the queues and builds the
     /// services.
-    public init(pipelines set: PipelineSet, options: Options, role: Role = .agent, logger: Logger) throws {
+    public init(pipelines set: PipelineSet, options given: Options, role: Role = .agent, logger: Logger) throws {
+        let options = given.applying(set.settings)
         var pipelines: [Pipeline] = []
         var waiting: [Waiting] = []
         var services: [any Service] = []
@@ -156,7 +171,7 @@ public struct AgentPlan: Sendable {
                 metricOptions.podLogRoot = options.podLogRoot
                 metricOptions.kubeletRoot = options.kubeletRoot
                 metricOptions.volumes = spec.runtime.resources["volume"] ?? true
-                metricOptions.interval = options.metricInterval
+                metricOptions.interval = spec.runtime.interval.map { .milliseconds($0) } ?? options.metricInterval
                 metricOptions.node = spec.runtime.resources["node"] ?? true
                 metricOptions.pods = spec.runtime.resources["pod"] ?? true
                 metricOptions.containers = spec.runtime.resources["container"] ?? true
@@ -171,7 +186,7 @@ public struct AgentPlan: Sendable {
                         var workloadOptions = WorkloadMetricsCollector.Options()
                         workloadOptions.kinds = kinds
                         workloadOptions.namespaces = spec.runtime.namespaces
-                        workloadOptions.interval = options.metricInterval
+                        workloadOptions.interval = spec.runtime.interval.map { .milliseconds($0) } ?? options.metricInterval
                         workloadOptions.clusterName = options.clusterName
                         services.append(WorkloadMetricsCollector(
                             options: workloadOptions, kubernetes: kubernetes, leadership: leadership, rules: rules, delta: delta,
@@ -194,6 +209,7 @@ public struct AgentPlan: Sendable {
         self.waiting = waiting
         self.services = services
         self.serviceOwners = serviceOwners
+        enrichment = options.pushedEnrichment
         router = OTLPRouter(routes: routes, memoryLimiter: options.memoryLimiter, enrichment: options.pushedEnrichment, pods: options.pods)
         self.routes = routes
     }

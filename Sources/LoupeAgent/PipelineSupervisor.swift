@@ -73,6 +73,7 @@ public final class PipelineSupervisor: Service {
         guard let plan = slot else { return .shutdown }
         slot = nil
         router.install(plan.routes)
+        router.install(enrichment: plan.enrichment)
         status.install(plan.pipelines, waiting: plan.waiting)
         let ending = await runUntilChanged(plan, files: files)
         router.install(nil)

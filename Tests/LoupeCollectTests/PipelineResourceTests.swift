@@ -137,6 +137,52 @@ import Testing
         #expect(logs.output == .loupe)
     }
 
+    @Test func theInstallationsSettingsAreOneTelemetryResource() throws {
+        let telemetry = """
+            apiVersion: telemetry.loupe.dev/v1beta1
+            kind: Telemetry
+            metadata: {name: default}
+            spec:
+              enrichments:
+                extractPodLabels: [{key: team}, {keyPrefix: app.kubernetes.io/}]
+                cluster: {name: prod}
+              metric: {collectionInterval: 45s}
+            """
+        let metrics = """
+            apiVersion: telemetry.loupe.dev/v1beta1
+            kind: MetricPipeline
+            metadata: {name: m}
+            spec:
+              input:
+                runtime: {enabled: true, interval: 1m}
+                istio: {enabled: true, interval: 20s}
+              output: {loupe: {}}
+            """
+        let set = try PipelineSet.decode(files: [("t.yaml", telemetry), ("m.yaml", metrics)])
+        let settings = try #require(set.settings)
+        #expect(settings.podLabelKeys == ["team"] && settings.podLabelPrefixes == ["app.kubernetes.io/"])
+        #expect(settings.clusterName == "prod" && settings.metricCollectionInterval == 45_000 && settings.location == "t.yaml:1:1")
+        #expect(set.resources.count == 1)
+        let spec = try #require(set.metricPipelines.first?.spec)
+        #expect(spec.runtime.interval == 60_000 && spec.istio.interval == 20_000)
+
+        func refusal(_ files: [(String, String)]) -> String {
+            do {
+                _ = try PipelineSet.decode(files: files)
+                return "accepted"
+            } catch {
+                return error.description
+            }
+        }
+        #expect(refusal([("t.yaml", telemetry), ("u.yaml", telemetry)]).contains("one Telemetry resource per installation (the first is at t.yaml:1:1)"))
+        #expect(refusal([("t.yaml", telemetry.replacingOccurrences(of: "{key: team}", with: "{key: team, keyPrefix: x}"))])
+            .contains("give one of key and keyPrefix"))
+        #expect(refusal([("t.yaml", telemetry.replacingOccurrences(of: "45s", with: "soon"))])
+            .contains("spec.metric.collectionInterval: \"soon\" is not a duration"))
+        #expect(refusal([("t.yaml", telemetry.replacingOccurrences(of: "cluster: {name: prod}", with: "cluster: {}"))]).contains("name: required"))
+        #expect(refusal([("m.yaml", metrics.replacingOccurrences(of: "1m", with: "-1s"))]).contains("spec.input.runtime.interval"))
+    }
+
     @Test func prometheusInputWithStaticTargets() throws {
         let set = try PipelineSet.decode(files: [("m.yaml", """
             apiVersion: telemetry.loupe.dev/v1beta1
@@ -214,7 +260,7 @@ import Testing
         ("apiVersion: telemetry.kyma-project.io/v1beta1\nkind: LogPipeline\nmetadata: {name: a}\nspec: {}\n",
          "x.yaml:1:13: apiVersion: \"telemetry.kyma-project.io/v1beta1\" is not served here; use telemetry.loupe.dev/v1beta1 (the field names are those of telemetry.kyma-project.io/v1beta1)"),
         ("apiVersion: telemetry.loupe.dev/v1beta1\nkind: LogPipelin\nmetadata: {name: a}\nspec: {}\n",
-         "x.yaml:2:7: kind: \"LogPipelin\" is not a pipeline kind; use LogPipeline, TracePipeline or MetricPipeline"),
+         "x.yaml:2:7: kind: \"LogPipelin\" is not a pipeline kind; use LogPipeline, TracePipeline, MetricPipeline (or Telemetry for the installation's settings)"),
         ("apiVersion: telemetry.loupe.dev/v1beta1\nkind: LogPipeline\nmetadata: {name: Bad_Name}\nspec: {}\n",
          "x.yaml:3:18: metadata.name: \"Bad_Name\" is not a resource name (lowercase a-z, 0-9, - and ., at most 253 characters)"),
         ("apiVersion: telemetry.loupe.dev/v1beta1\nkind: LogPipeline\nmetadata: {name: a}\nspec: {}\n",

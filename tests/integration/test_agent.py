@@ -606,11 +606,22 @@ def test_pods_are_enriched_from_the_kubernetes_api(tmp_path, sink, agents):
     root = tmp_path / "pods"
     path = root / f"shop_checkout-7d9f8b6c4-x2k9p_{uid}" / "app" / "0.log"
     path.parent.mkdir(parents=True)
-    agent = agents(pipeline(sink.url), root)
+    # The installation's settings as a Telemetry resource beside the pipeline (the flags' equivalents:
+    # --extract-pod-label, --cluster-name).
+    settings = """---
+apiVersion: telemetry.loupe.dev/v1beta1
+kind: Telemetry
+metadata: {name: default}
+spec:
+  enrichments:
+    extractPodLabels: [{key: team}]
+    cluster: {name: prod-eu}
+"""
+    agent = agents(pipeline(sink.url) + settings, root)
     agent.process = subprocess.Popen(
         [str(LOUPE_BINARY), "agent", "--pipelines", str(agent.pipelines), "--data-dir", str(agent.data), "--pod-log-root", str(root),
          "--node-name", "node-1", "--http-address", "127.0.0.1:0", "--kubernetes-api", f"http://127.0.0.1:{api.server_address[1]}",
-         "--kubernetes-token-file", str(token), "--extract-pod-label", "team"],
+         "--kubernetes-token-file", str(token), "--cluster-name", "from-the-flag"],
         stdout=open(agent.log, "ab"), stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: any("watch=1" in request["path"] for request in seen), what="the list and the watch")
@@ -622,6 +633,7 @@ def test_pods_are_enriched_from_the_kubernetes_api(tmp_path, sink, agents):
         assert resource["k8s.deployment.name"].string_value == "checkout"
         assert resource["k8s.pod.label.team"].string_value == "payments"
         assert "k8s.pod.label.pod-template-hash" not in resource
+        assert resource["k8s.cluster.name"].string_value == "prod-eu", "the Telemetry resource over the flag"
         assert agent.stop() == 0
     finally:
         api.shutdown()

@@ -51,13 +51,13 @@ public final class OTLPRouter: Sendable {
 
     /// Kubernetes metadata added to pushed resources (from `pods` when the API is watched; the
     /// cluster's name alone otherwise); nil adds none.
-    let enrichment: PushedResourceEnrichment?
+    private let enrichment: Mutex<PushedResourceEnrichment?>
     let pods: PodDirectory?
 
     public init(routes: [Signal: [Route]], memoryLimiter: MemoryLimiter? = nil, enrichment: PushedResourceEnrichment? = nil, pods: PodDirectory? = nil) {
         self.routes = Mutex(routes)
         self.memoryLimiter = memoryLimiter
-        self.enrichment = enrichment
+        self.enrichment = Mutex(enrichment)
         self.pods = pods
     }
 
@@ -76,8 +76,11 @@ public final class OTLPRouter: Sendable {
         return nil
     }
 
+    /// What a new plan adds to pushed resources (its `Telemetry` settings may have changed).
+    public func install(enrichment: PushedResourceEnrichment?) { self.enrichment.withLock { $0 = enrichment } }
+
     private func enrich(_ resource: inout Resource, peerIP: String?) {
-        enrichment?.enrich(&resource, peerIP: peerIP, pods: pods)
+        enrichment.withLock { $0 }?.enrich(&resource, peerIP: peerIP, pods: pods)
     }
 
     /// Puts the routes of a new set of pipelines in place, or none (nil) while they are replaced.

@@ -61,7 +61,8 @@ public final class PrometheusScrapeInput: Service, Sendable {
         }
         if let istio {
             if pods != nil {
-                var config = ScrapeConfig(jobName: IstioSidecarTargets.job, scrapeInterval: defaultMilliseconds, scrapeTimeout: min(defaultMilliseconds, 10_000))
+                let interval = istio.interval ?? defaultMilliseconds
+                var config = ScrapeConfig(jobName: IstioSidecarTargets.job, scrapeInterval: interval, scrapeTimeout: min(interval, 10_000))
                 config.metricsPath = IstioSidecarTargets.metricsPath
                 config.metricRelabelConfigs = IstioSidecarTargets.metricRelabeling(envoyMetrics: istio.envoyMetrics)
                 configuration.scrapeConfigs.append(config)

@@ -41,9 +41,15 @@ public struct PipelineResource: Sendable, Hashable {
     /// `LogPipeline "backend"`.
     public var displayName: String { "\(kind.rawValue) \"\(name)\"" }
 
-    /// Every resource in a YAML text (documents separated by `---`; empty documents skipped).
-    /// `file` names the text in errors.
-    public static func decode(yaml text: String, file: String) throws(PipelineError) -> [PipelineResource] {
+    /// A document of a pipelines file: a pipeline, or the installation's `Telemetry` settings.
+    public enum Document: Sendable, Hashable {
+        case pipeline(PipelineResource)
+        case settings(ModuleSettings)
+    }
+
+    /// Every document in a YAML text (separated by `---`; empty ones skipped). `file` names the
+    /// text in errors.
+    public static func decode(yaml text: String, file: String) throws(PipelineError) -> [Document] {
         var documents: [Node] = []
         do {
             // The sequence ends at a syntax error and keeps it: without this check a broken
@@ -54,7 +60,7 @@ public struct PipelineResource: Sendable, Hashable {
         } catch {
             throw PipelineError(.malformed, location: file, "not YAML: \(error)")
         }
-        var resources: [PipelineResource] = []
+        var resources: [Document] = []
         for document in documents {
             let root = ResourceNode(node: document, path: "", file: file, resource: "")
             if root.isNull { continue }
@@ -63,7 +69,7 @@ public struct PipelineResource: Sendable, Hashable {
         return resources
     }
 
-    static func decode(_ root: ResourceNode) throws(PipelineError) -> PipelineResource {
+    static func decode(_ root: ResourceNode) throws(PipelineError) -> Document {
         guard case .mapping = root.node else { throw root.error("a pipeline resource is a mapping with apiVersion, kind, metadata and spec", code: .malformed) }
         let fields = try root.fields(allowed: ["apiVersion", "kind", "metadata", "spec", "status"])
         let versionNode = try fields.required("apiVersion")
@@ -73,14 +79,20 @@ public struct PipelineResource: Sendable, Hashable {
         }
         let kindNode = try fields.required("kind")
         let kindText = try kindNode.string()
-        guard let kind = Kind(rawValue: kindText) else {
-            throw kindNode.error("\"\(kindText)\" is not a pipeline kind; use LogPipeline, TracePipeline or MetricPipeline")
+        let kind = Kind(rawValue: kindText)
+        guard kind != nil || kindText == ModuleSettings.kind else {
+            throw kindNode.error("\"\(kindText)\" is not a pipeline kind; use LogPipeline, TracePipeline, MetricPipeline (or Telemetry for the installation's settings)")
         }
         let metadata = try fields.required("metadata").fields(allowed: ["name", "labels", "annotations", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp"])
         let nameNode = try metadata.required("name")
         let name = try nameNode.string()
         guard DNSName.isSubdomain(name) else {
             throw nameNode.error("\"\(name)\" is not a resource name (lowercase a-z, 0-9, - and ., at most 253 characters)")
+        }
+        guard let kind else {
+            let specNode = try fields.required("spec")
+            let spec = ResourceNode(node: specNode.node, path: specNode.path, file: specNode.file, resource: "\(ModuleSettings.kind) \"\(name)\"")
+            return .settings(try ModuleSettings.read(spec, location: root.location))
         }
         let display = "\(kind.rawValue) \"\(name)\""
         let specNode = try fields.required("spec")
@@ -94,7 +106,7 @@ public struct PipelineResource: Sendable, Hashable {
         }
         // OTTL is checked now, so a pipeline with a statement this build cannot run never starts.
         _ = try resource.compiledRules()
-        return resource
+        return .pipeline(resource)
     }
 
     /// The transform and filter rules compiled for the pipeline's signal.

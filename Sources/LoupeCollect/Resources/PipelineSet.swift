@@ -1,6 +1,8 @@
 /// All pipelines one process runs, loaded from YAML files and directories: names unique per kind.
 public struct PipelineSet: Sendable, Hashable {
     public var resources: [PipelineResource]
+    /// The installation's `Telemetry` settings, if a file gives them (one at most).
+    public var settings: ModuleSettings?
 
     public init(resources: [PipelineResource] = []) { self.resources = resources }
 
@@ -21,7 +23,17 @@ public struct PipelineSet: Sendable, Hashable {
         var set = PipelineSet()
         var seen: [String: String] = [:]
         for (name, text) in files {
-            for resource in try PipelineResource.decode(yaml: text, file: name) {
+            for document in try PipelineResource.decode(yaml: text, file: name) {
+                let resource: PipelineResource
+                switch document {
+                case .pipeline(let pipeline): resource = pipeline
+                case .settings(let settings):
+                    if let first = set.settings {
+                        throw PipelineError(.duplicate, location: settings.location, resource: ModuleSettings.kind, "one Telemetry resource per installation (the first is at \(first.location))")
+                    }
+                    set.settings = settings
+                    continue
+                }
                 if let first = seen[resource.displayName] {
                     throw PipelineError(.duplicate, location: resource.location, resource: resource.displayName, "defined again (first at \(first))")
                 }

@@ -165,12 +165,25 @@ public struct MetricPipelineSpec: Sendable, Hashable {
         public var namespaces = NamespaceSelector.pullDefault
         /// Per resource name, whether its metrics are collected (all are, unless turned off).
         public var resources: [String: Bool] = Dictionary(uniqueKeysWithValues: resourceNames.map { ($0, true) })
+        /// Milliseconds between collections; nil: `metric.collectionInterval`.
+        public var interval: Int64?
     }
 
     public struct IstioInput: Sendable, Hashable {
         public var enabled = false
         public var namespaces = NamespaceSelector.pullDefault
         public var envoyMetrics = false
+        /// Milliseconds between scrapes; nil: `metric.collectionInterval`.
+        public var interval: Int64?
+    }
+
+    /// An input's own `interval` (overriding `metric.collectionInterval`), in milliseconds.
+    static func interval(_ parts: ResourceNode.Fields) throws(PipelineError) -> Int64? {
+        guard let text = try parts.string("interval") else { return nil }
+        guard let milliseconds = PrometheusDuration.parseMilliseconds(text), milliseconds > 0 else {
+            throw parts["interval"]!.error("\"\(text)\" is not a duration such as 15s or 1m")
+        }
+        return milliseconds
     }
 
     public var prometheus = PrometheusInput()
@@ -194,19 +207,15 @@ public struct MetricPipelineSpec: Sendable, Hashable {
                     diagnosticMetrics: try parts["diagnosticMetrics"].map { node throws(PipelineError) in
                         try node.fields(allowed: ["enabled"]).bool("enabled", default: false)
                     } ?? false)
-                if let interval = try parts.string("interval") {
-                    guard let milliseconds = PrometheusDuration.parseMilliseconds(interval), milliseconds > 0 else {
-                        throw parts["interval"]!.error("\"\(interval)\" is not a duration such as 15s or 1m")
-                    }
-                    result.prometheus.interval = milliseconds
-                }
+                result.prometheus.interval = try interval(parts)
                 if let targets = parts["staticTargets"] {
                     result.prometheus.staticTargets = try targets.sequence().map { node throws(PipelineError) in try StaticTarget.read(node) }
                 }
             }
             if let runtime = inputs["runtime"] {
-                let parts = try runtime.fields(allowed: ["enabled", "namespaces", "resources"])
+                let parts = try runtime.fields(allowed: ["enabled", "namespaces", "resources", "interval"])
                 result.runtime.enabled = try parts.bool("enabled", default: false)
+                result.runtime.interval = try interval(parts)
                 result.runtime.namespaces = try NamespaceSelector.read(parts["namespaces"], missing: .pullDefault)
                 if let resources = parts["resources"] {
                     let kinds = try resources.fields(allowed: RuntimeInput.resourceNames)
@@ -216,13 +225,14 @@ public struct MetricPipelineSpec: Sendable, Hashable {
                 }
             }
             if let istio = inputs["istio"] {
-                let parts = try istio.fields(allowed: ["enabled", "namespaces", "envoyMetrics"])
+                let parts = try istio.fields(allowed: ["enabled", "namespaces", "envoyMetrics", "interval"])
                 result.istio = IstioInput(
                     enabled: try parts.bool("enabled", default: false),
                     namespaces: try NamespaceSelector.read(parts["namespaces"], missing: .pullDefault),
                     envoyMetrics: try parts["envoyMetrics"].map { node throws(PipelineError) in
                         try node.fields(allowed: ["enabled"]).bool("enabled", default: false)
                     } ?? false)
+                result.istio.interval = try interval(parts)
             }
             result.otlp = try OTLPInput.read(inputs["otlp"])
         }
