@@ -46,7 +46,7 @@ export LOUPE_REQUIRE_PEERS=1
 
 # Python test peers: OpenTelemetry SDK and exporters, prometheus_client (scrape targets), pytest.
 venv="$root/.venv-test"
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, requests, snappy, prometheus_client, elasticsearch, websocket, logging_loki, py_zipkin' 2>/dev/null; then
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, requests, snappy, prometheus_client, elasticsearch, websocket, logging_loki, py_zipkin, yaml' 2>/dev/null; then
     log "installing Python test peers into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/integration/requirements.txt
