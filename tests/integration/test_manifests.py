@@ -71,3 +71,14 @@ def test_the_rbac_grants_what_the_processes_ask_for():
     accounts = {account["metadata"]["name"] for account in by_kind("ServiceAccount")}
     for workload in by_kind("DaemonSet") + by_kind("StatefulSet"):
         assert workload["spec"]["template"]["spec"]["serviceAccountName"] in accounts
+
+
+def test_the_readmes_pipeline_examples_validate(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [block for block in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "apiVersion: telemetry.loupe.dev/" in block]
+    assert len(blocks) >= 4
+    for index, block in enumerate(blocks):
+        path = tmp_path / f"readme-{index}.yaml"
+        path.write_text(block)
+        result = subprocess.run([str(LOUPE_BINARY), "pipelines", "validate", str(path)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (block, result.stdout, result.stderr)
