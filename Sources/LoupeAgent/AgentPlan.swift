@@ -178,6 +178,8 @@ public struct AgentPlan: Sendable {
                 metricOptions.namespaces = spec.runtime.namespaces
                 metricOptions.nodeName = options.nodeName
                 metricOptions.clusterName = options.clusterName
+                metricOptions.resource = options.podResource
+                metricOptions.podDirectory = options.pods
                 services.append(HostMetricsCollector(
                     options: metricOptions, rules: rules, delta: delta, queue: queue, counters: counters, logger: pipelineLogger))
                 let kinds = Workload.Kind.allCases.filter { spec.runtime.resources[$0.rawValue] ?? true }

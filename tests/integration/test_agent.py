@@ -458,7 +458,8 @@ spec:
     agent.process = subprocess.Popen(
         [str(LOUPE_BINARY), "agent", "--pipelines", str(agent.pipelines), "--data-dir", str(agent.data), "--pod-log-root", str(pods),
          "--node-name", "node-1", "--http-address", "127.0.0.1:0", "--metric-interval", "1s", "--proc-root", str(proc),
-         "--cgroup-root", str(tmp_path / "cgroup"), "--container-links-root", str(links), "--kubelet-root", str(kubelet)],
+         "--cgroup-root", str(tmp_path / "cgroup"), "--container-links-root", str(links), "--kubelet-root", str(kubelet),
+         "--cluster-name", "prod"],
         stdout=open(agent.log, "ab"), stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: len(received) >= 5, what="node, pod, container and volume metrics")
@@ -479,7 +480,8 @@ spec:
         memory = {p.attributes[0].value.string_value: p.as_int for p in node["system.memory.usage"].sum.data_points}
         assert memory == {"used": 300 * 1024, "free": 400 * 1024, "buffered": 100 * 1024, "cached": 200 * 1024}
         pod_attributes, pod = by_kind["pod"]
-        assert pod_attributes == {"k8s.pod.uid": uid, "k8s.namespace.name": "shop", "k8s.pod.name": "checkout-7d9f8b6c4-x2k9p", "k8s.node.name": "node-1"}
+        assert pod_attributes == {"k8s.pod.uid": uid, "k8s.namespace.name": "shop", "k8s.pod.name": "checkout-7d9f8b6c4-x2k9p", "k8s.node.name": "node-1",
+                                  "k8s.cluster.name": "prod", "service.name": "checkout"}, "as container logs' resources"
         assert pod["k8s.pod.cpu.time"].sum.data_points[0].as_double == 3.0
         assert pod["k8s.pod.memory.usage"].gauge.data_points[0].as_int == 2048
         network = {tuple(kv.value.string_value for kv in p.attributes): p.as_int for p in pod["k8s.pod.network.io"].sum.data_points}

@@ -36,6 +36,10 @@ public final class HostMetricsCollector: Service {
         public var namespaces = NamespaceSelector.pullDefault
         public var nodeName: String?
         public var clusterName: String?
+        /// How pods become resources (node, cluster, chosen labels, workloads, `service.name`),
+        /// as for container logs; the pods as the API describes them, when it is watched.
+        public var resource = ContainerResource()
+        public var podDirectory: PodDirectory?
 
         public init() {}
     }
@@ -201,12 +205,12 @@ public final class HostMetricsCollector: Service {
         } else if case .include = options.namespaces {
             return nil
         }
-        var attributes = [KeyValue("k8s.pod.uid", .string(uid))]
         if let identity {
-            attributes.append(KeyValue("k8s.namespace.name", .string(identity.namespace)))
-            attributes.append(KeyValue("k8s.pod.name", .string(identity.pod)))
+            return options.resource.podAttributes(namespace: identity.namespace, name: identity.pod, uid: uid, pod: options.podDirectory?.pod(uid: uid))
         }
+        var attributes = [KeyValue("k8s.pod.uid", .string(uid))]
         if let node = options.nodeName { attributes.append(KeyValue("k8s.node.name", .string(node))) }
+        if let cluster = options.clusterName { attributes.append(KeyValue("k8s.cluster.name", .string(cluster))) }
         return attributes
     }
 
