@@ -132,7 +132,12 @@ public final class OTLPExporter: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let records: [DiskQueue.Record]
             do {
-                records = try await BlockingIO.run { try self.queue.peek(maximumRecords: 256, maximumBytes: self.settings.batchBytes) }
+                records = try await BlockingIO.run {
+                    // Only a small first record is worth reading the ones after it for.
+                    let first = try self.queue.peek(maximumRecords: 1)
+                    guard let head = first.first, head.payload.count < self.settings.batchedRequestBytes else { return first }
+                    return try self.queue.peek(maximumRecords: 256, maximumBytes: self.settings.batchBytes)
+                }
             } catch {
                 logger.error("the output queue could not be read", metadata: ["error": "\(error)"])
                 await pause(backoff)
