@@ -217,6 +217,11 @@ public final class HostMetricsCollector: Service {
     private func cgroupMetrics(now: UInt64, pods: [String: (namespace: String, pod: String)]) -> [ResourceMetrics] {
         let containers = containerNames()
         var result: [ResourceMetrics] = []
+        // The node's filesystem (the kubelet's directory), read once for every pod.
+        var kubeletRootStatus = stat()
+        let nodeFilesystem = Self.filesystemSpace(options.kubeletRoot).flatMap { space in
+            stat(options.kubeletRoot, &kubeletRootStatus) == 0 ? (space: space, device: kubeletRootStatus.st_dev) : nil
+        }
         for (podDirectory, uid) in CgroupLayout.podDirectories(under: options.cgroupRoot) {
             guard let podAttributes = podAttributes(uid: uid, pods: pods) else { continue }
             var containerResources: [ResourceMetrics] = []
@@ -241,7 +246,10 @@ public final class HostMetricsCollector: Service {
             if options.pods {
                 var metrics = cgroupFigures(podDirectory, prefix: "k8s.pod", now: now) ?? []
                 if let network = podNetwork(podDirectory, now: now) { metrics.append(network) }
-                metrics.append(contentsOf: podFilesystem(uid: uid, pods: pods, layersUsage: layersUsage, now: now))
+                if let nodeFilesystem {
+                    metrics.append(contentsOf: podFilesystem(
+                        uid: uid, pods: pods, layersUsage: layersUsage, node: nodeFilesystem.space, nodeDevice: nodeFilesystem.device, now: now))
+                }
                 if !metrics.isEmpty {
                     result.append(ResourceMetrics(resource: Resource(attributes: podAttributes), scopeMetrics: scope(metrics)))
                 }
@@ -278,22 +286,19 @@ public final class HostMetricsCollector: Service {
     /// The pod's ephemeral storage as the kubelet counts it: its containers' writable layers, its
     /// log directory and its emptyDir volumes that live on the node's filesystem (not those in
     /// memory), against the filesystem of the kubelet's root directory.
-    private func podFilesystem(uid: String, pods: [String: (namespace: String, pod: String)], layersUsage: Int64, now: UInt64) -> [Metric] {
-        guard let filesystem = Self.filesystemSpace(options.kubeletRoot) else { return [] }
+    private func podFilesystem(
+        uid: String, pods: [String: (namespace: String, pod: String)], layersUsage: Int64, node filesystem: (capacity: Int64, available: Int64, used: Int64),
+        nodeDevice: dev_t, now: UInt64
+    ) -> [Metric] {
         var usage = layersUsage
         if let identity = pods[uid], let logs = measuredTree(options.podLogRoot + "/\(identity.namespace)_\(identity.pod)_\(uid)") {
             usage += logs.bytes
         }
         let emptyDirs = options.kubeletRoot + "/pods/" + uid + "/volumes/kubernetes.io~empty-dir"
-        var nodeFilesystem = stat()
-        if stat(options.kubeletRoot, &nodeFilesystem) == 0 {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: emptyDirs)) ?? [] {
-                var volume = stat()
-                guard stat(emptyDirs + "/" + name, &volume) == 0, volume.st_dev == nodeFilesystem.st_dev,
-                    let measured = measuredTree(emptyDirs + "/" + name)
-                else { continue }
-                usage += measured.bytes
-            }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: emptyDirs)) ?? [] {
+            var volume = stat()
+            guard stat(emptyDirs + "/" + name, &volume) == 0, volume.st_dev == nodeDevice, let measured = measuredTree(emptyDirs + "/" + name) else { continue }
+            usage += measured.bytes
         }
         return [
             gauge("k8s.pod.filesystem.available", "By", "Bytes available on the filesystem of the pod's ephemeral storage.", filesystem.available, now: now),
